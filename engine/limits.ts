@@ -1,0 +1,101 @@
+/**
+ * Every limit and default of sigplane, in one place (NATS' const.go habit).
+ * Units and qualifiers come last in names: `ttlMs`, `ringBytes`.
+ * Per-subscription settings start from `subscriptionDefaults` and may be
+ * overridden per subscription in Postgres.
+ */
+
+export const wire = {
+  /** Largest WebSocket message a master may send (a signed snapshot is the largest). */
+  masterFrameBytesMax: 256 * 1024,
+  /** Largest WebSocket message a receiver may send (subscribe, acks, sync requests). */
+  receiverFrameBytesMax: 4 * 1024,
+  /** A connection that sends nothing for this long is closed (uWS idleTimeout, seconds). */
+  idleTimeoutSeconds: 60,
+  /** Per-receiver send buffer: past it the receiver is dropped to resync. */
+  receiverBackpressureBytesMax: 1024 * 1024,
+  /** Master send buffer before uWS stops accepting more frames from us. */
+  masterBackpressureBytesMax: 4 * 1024 * 1024,
+  /** Largest Authorization header accepted on an upgrade. */
+  authorizationHeaderBytesMax: 512,
+  /** Positions in one snapshot, either direction. */
+  snapshotPositionsMax: 2000,
+} as const;
+
+export const fields = {
+  /** The seed: symbol alphanumeric, 1..20 characters. */
+  symbolLengthMax: 20,
+  /** The seed: 0 < volume <= 100 lots. */
+  volumeMax: 100,
+  /** Sequence numbers and ids are kept as JS numbers: beyond this they are refused. */
+  integerMax: Number.MAX_SAFE_INTEGER,
+  /** MT5 ENUM_ORDER_TYPE: BUY .. CLOSE_BY. */
+  orderTypeMax: 8,
+} as const;
+
+/** Per-subscription settings and their defaults. */
+export interface SubscriptionSettings {
+  /** A signal older than this is STALE (the seed: 60 s). */
+  ttlMs: number;
+  /** A signal later than now plus this is FUTURE. */
+  clockSkewMs: number;
+  /** Price deviation guard, in pips (the seed: 50). */
+  maxDeviationPips: number;
+  /** The reference price of a symbol is used by the guard only while younger than this. */
+  referencePriceMaxAgeMs: number;
+  /** Per-connection token bucket: sustained rate and burst. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+}
+
+export const subscriptionDefaults: SubscriptionSettings = {
+  ttlMs: 60_000,
+  clockSkewMs: 1_000,
+  maxDeviationPips: 50,
+  referencePriceMaxAgeMs: 60_000,
+  rateLimitPerSecond: 2_000,
+  rateLimitBurst: 4_000,
+};
+
+export const actor = {
+  /** Recent deliveries kept in memory per subscription for receiver catch-up. */
+  deliveryWindowMax: 4096,
+  /** Out-of-order signals held while DEGRADED before asking for a full snapshot. */
+  heldSignalsMax: 1024,
+  /** Deliveries sent to one catching-up receiver per step (the rest follow). */
+  catchUpBatchMax: 512,
+  /** While DEGRADED or SYNCING, the sync request is repeated this often. */
+  syncRetryMs: 2_000,
+  /** DEGRADED this long without becoming whole: ask for a full snapshot instead. */
+  degradedEscalateMs: 10_000,
+} as const;
+
+export const engine = {
+  /** Bytes of each SharedArrayBuffer ring (power of two). */
+  ringBytes: 4 * 1024 * 1024,
+  /** Largest record one ring slot carries. */
+  ringRecordBytesMax: 512 * 1024,
+  /** Records a shard worker takes from its ring in one batch (one journal commit). */
+  shardBatchRecordsMax: 1024,
+  /** Spin iterations before a consumer sleeps on the ring. */
+  ringSpinIterations: 2_000,
+  /** Longest a shard worker sleeps before checking timers. */
+  shardIdleWaitMs: 50,
+  /** Shard workers restarted more often than this within the window escalate. */
+  shardRestartsMax: 3,
+  shardRestartWindowMs: 60_000,
+} as const;
+
+export const journal = {
+  /** Signals kept per subscription in the journal for receiver catch-up. */
+  retainedSignalsPerSubscription: 100_000,
+} as const;
+
+export const credentials = {
+  /** The seed: license tokens expire after 30 days by default. */
+  licenseTokenTtlDays: 30,
+  /** Bytes of randomness in a token (the seed: 32). */
+  tokenBytes: 32,
+  /** Bytes of a v2 MAC key. */
+  macKeyBytes: 32,
+} as const;

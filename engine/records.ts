@@ -1,0 +1,117 @@
+/**
+ * Internal records: what the I/O thread hands a shard (through the ring),
+ * what the journal stores and what deliveries are built from. Plain data
+ * only (they cross threads as msgpackr).
+ */
+
+/** Stable rejection codes: the names of proto's RejectCode. */
+export const RejectCode = {
+  MALFORMED: 'MALFORMED',
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
+  UNKNOWN_KEY: 'UNKNOWN_KEY',
+  INVALID_FIELD: 'INVALID_FIELD',
+  STALE: 'STALE',
+  FUTURE: 'FUTURE',
+  REPLAY: 'REPLAY',
+  WRONG_SUBSCRIPTION: 'WRONG_SUBSCRIPTION',
+  BUSY: 'BUSY',
+  DEGRADED_BUFFER_FULL: 'DEGRADED_BUFFER_FULL',
+  PRICE_DEVIATION: 'PRICE_DEVIATION',
+  POSITION_UNKNOWN: 'POSITION_UNKNOWN',
+  ISOLATED: 'ISOLATED',
+  UNSUPPORTED: 'UNSUPPORTED',
+  SEQUENCE_OUT_OF_RANGE: 'SEQUENCE_OUT_OF_RANGE',
+} as const;
+export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
+
+export const SubscriptionState = {
+  ACTIVE: 'ACTIVE',
+  DEGRADED: 'DEGRADED',
+  SYNCING: 'SYNCING',
+  ISOLATED: 'ISOLATED',
+} as const;
+export type SubscriptionState = (typeof SubscriptionState)[keyof typeof SubscriptionState];
+
+/** proto Action values. */
+export const Action = {
+  NETTING: 0, // v1: a market order on the symbol's net position
+  OPEN: 1,
+  MODIFY: 2,
+  CLOSE: 3,
+  PARTIAL_CLOSE: 4,
+} as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+/** MT5 ENUM_ORDER_TYPE values the positions book understands. */
+export const OrderType = {
+  BUY: 0,
+  SELL: 1,
+  BUY_LIMIT: 2,
+  SELL_LIMIT: 3,
+  BUY_STOP: 4,
+  SELL_STOP: 5,
+  BUY_STOP_LIMIT: 6,
+  SELL_STOP_LIMIT: 7,
+  CLOSE_BY: 8,
+} as const;
+
+/** One authenticated, shape-checked, fresh signal. */
+export interface SignalRecord {
+  subscriptionId: string;
+  /** 1 .. 2^53-1 */
+  sequence: number;
+  generatedAtMs: number;
+  symbol: string;
+  orderType: number;
+  volume: number;
+  price: number;
+  /** Action value; always NETTING (0) for v1. */
+  action: number;
+  /** Decimal string of the uint64 position id ('' for v1). */
+  positionId: string;
+  stopLoss: number;
+  takeProfit: number;
+  /** Decimal string of the uint64 magic number ('' for v1). */
+  magic: string;
+  signingVersion: 1 | 2;
+  /**
+   * The exact content the MAC covered: v1, the payload string's UTF-8
+   * bytes; v2, the body bytes. Two signals are duplicates when these match.
+   */
+  content: Uint8Array;
+  /** Server clock when the I/O thread received it (ms). */
+  receivedAtMs: number;
+}
+
+export interface Position {
+  positionId: string;
+  symbol: string;
+  orderType: number;
+  volume: number;
+  openPrice: number;
+  stopLoss: number;
+  takeProfit: number;
+  magic: string;
+  openedSequence: number;
+}
+
+/** A master's signed full snapshot (verified by the I/O thread). */
+export interface SnapshotRecord {
+  subscriptionId: string;
+  sequence: number;
+  generatedAtMs: number;
+  positions: Position[];
+}
+
+/** A rejection or refusal worth keeping: journaled, shipped, audited. */
+export interface SecurityEvent {
+  atMs: number;
+  code: RejectCode | 'AUTH_REFUSED' | 'IP_REFUSED';
+  subscriptionId: string | null;
+  role: 'master' | 'receiver' | null;
+  remoteAddress: string;
+  sequence: number | null;
+  detail: string;
+}

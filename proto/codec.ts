@@ -1,0 +1,262 @@
+/**
+ * Encoding and decoding of the wire frames in proto/sigplane.proto.
+ *
+ * protobufjs builds its encoders and decoders from the schema at start-up
+ * (reflection plus generated code), so the schema file is the only source
+ * of truth. 64-bit integers arrive as Long objects: `exactDecimal` turns one
+ * into its exact decimal string (for the v1 MAC) and `safeInteger` into a JS
+ * number, or null beyond 2^53-1.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import protobuf from 'protobufjs';
+import type { Position, RejectCode, SignalRecord, SubscriptionState } from '../engine/records';
+
+function schemaPath(): string {
+  const beside = path.resolve(__dirname, 'sigplane.proto');
+  if (fs.existsSync(beside)) return beside;
+  // Compiled code in dist/proto without the copied schema: the source tree.
+  return path.resolve(__dirname, '../../proto/sigplane.proto');
+}
+
+const root = protobuf.loadSync(schemaPath());
+
+export const FrameType = root.lookupType('sigplane.Frame');
+export const SignalBodyType = root.lookupType('sigplane.SignalBody');
+export const SnapshotBodyType = root.lookupType('sigplane.SnapshotBody');
+const RejectCodeEnum = root.lookupEnum('sigplane.RejectCode');
+const StateEnum = root.lookupEnum('sigplane.SubscriptionState');
+const AckStatusEnum = root.lookupEnum('sigplane.AckStatus');
+
+/** protobufjs' Long, as far as we use it. */
+interface LongLike {
+  low: number;
+  high: number;
+  unsigned: boolean;
+  toString(): string;
+}
+export type Int64 = number | LongLike;
+
+/** The exact decimal form of a 64-bit field. */
+export function exactDecimal(value: Int64 | null | undefined): string {
+  if (value === null || value === undefined) return '0';
+  if (typeof value === 'number') return String(value);
+  return value.toString();
+}
+
+/** The field as a JS number when it is an integer in 0..2^53-1 (or -2^53+1..), else null. */
+export function safeInteger(value: Int64 | null | undefined): number | null {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
+  const n = value.high * 4294967296 + (value.low >>> 0);
+  const exact = value.unsigned ? (value.high >>> 0) * 4294967296 + (value.low >>> 0) : n;
+  return Number.isSafeInteger(exact) ? exact : null;
+}
+
+// ---- the frame shapes we read (what protobufjs decodes into) ----
+
+export interface SignalV1Frame {
+  subscriptionId: string;
+  sequenceNumber: Int64;
+  generatedAt: Int64;
+  symbol: string;
+  orderType: number;
+  volume: number;
+  price: number;
+  signature: string;
+}
+export interface SignedFrame {
+  body: Uint8Array;
+  keyId: string;
+  mac: Uint8Array;
+}
+export interface SignalBodyFrame {
+  subscriptionId: string;
+  sequenceNumber: Int64;
+  generatedAt: Int64;
+  symbol: string;
+  orderType: number;
+  volume: number;
+  price: number;
+  action: number;
+  positionId: Int64;
+  stopLoss: number;
+  takeProfit: number;
+  magic: Int64;
+}
+export interface PositionFrame {
+  positionId: string;
+  symbol: string;
+  orderType: number;
+  volume: number;
+  openPrice: number;
+  stopLoss: number;
+  takeProfit: number;
+  magic: Int64;
+  openedSequence: Int64;
+}
+export interface SnapshotBodyFrame {
+  subscriptionId: string;
+  sequenceNumber: Int64;
+  generatedAt: Int64;
+  positions: PositionFrame[];
+}
+
+export type DecodedFrame =
+  | { kind: 'signalV1'; signalV1: SignalV1Frame }
+  | { kind: 'signalV2'; signalV2: SignedFrame }
+  | { kind: 'snapshotFromMaster'; snapshotFromMaster: SignedFrame }
+  | { kind: 'ack'; ack: { sequenceNumber: Int64; status: number } }
+  | { kind: 'reject'; reject: { code: number; message: string; sequenceNumber: Int64 } }
+  | { kind: 'syncRequest'; syncRequest: { fromSequence: Int64; toSequence: Int64; full: boolean } }
+  | { kind: 'subscribe'; subscribe: { hasLastSequence: boolean; lastSequence: Int64 } }
+  | { kind: 'delivery'; delivery: { subscriptionId: string; sequenceNumber: Int64; signal: SignalBodyFrame | null; signingVersion: number; acceptedAt: Int64 } }
+  | { kind: 'deliveryAck'; deliveryAck: { sequenceNumber: Int64 } }
+  | { kind: 'snapshot'; snapshot: { subscriptionId: string; sequenceNumber: Int64; positions: PositionFrame[] } }
+  | { kind: 'stateChange'; stateChange: { state: number; sequenceNumber: Int64; reason: string } }
+  | { kind: 'heartbeat'; heartbeat: { sentAt: Int64 } }
+  | { kind: 'welcome'; welcome: { subscriptionId: string; state: number; lastSequence: Int64; role: string } };
+
+/** Decode one frame; null when the bytes are not a Frame or carry no message. */
+export function decodeFrame(bytes: Uint8Array): DecodedFrame | null {
+  let message: protobuf.Message & { kind?: string };
+  try {
+    message = FrameType.decode(bytes) as protobuf.Message & { kind?: string };
+  } catch {
+    return null;
+  }
+  const kind = message.kind;
+  if (kind === undefined) return null;
+  return message as unknown as DecodedFrame;
+}
+
+export function encodeFrame(frame: Record<string, unknown>): Uint8Array {
+  return FrameType.encode(FrameType.fromObject(frame)).finish();
+}
+
+export function decodeSignalBody(bytes: Uint8Array): SignalBodyFrame | null {
+  try {
+    return SignalBodyType.decode(bytes) as unknown as SignalBodyFrame;
+  } catch {
+    return null;
+  }
+}
+
+export function decodeSnapshotBody(bytes: Uint8Array): SnapshotBodyFrame | null {
+  try {
+    return SnapshotBodyType.decode(bytes) as unknown as SnapshotBodyFrame;
+  } catch {
+    return null;
+  }
+}
+
+export function encodeSignalBody(body: Record<string, unknown>): Uint8Array {
+  return SignalBodyType.encode(SignalBodyType.fromObject(body)).finish();
+}
+
+export function encodeSnapshotBody(body: Record<string, unknown>): Uint8Array {
+  return SnapshotBodyType.encode(SnapshotBodyType.fromObject(body)).finish();
+}
+
+// ---- enum names <-> numbers ----
+
+export function rejectCodeNumber(code: RejectCode): number {
+  const n = RejectCodeEnum.values[code];
+  if (n === undefined) throw new Error(`unknown reject code ${code}`);
+  return n;
+}
+export function rejectCodeName(n: number): string {
+  return RejectCodeEnum.valuesById[n] ?? 'REJECT_UNSPECIFIED';
+}
+export function stateNumber(state: SubscriptionState): number {
+  const n = StateEnum.values[state];
+  if (n === undefined) throw new Error(`unknown state ${state}`);
+  return n;
+}
+export function stateName(n: number): string {
+  return StateEnum.valuesById[n] ?? 'STATE_UNSPECIFIED';
+}
+export const ackStatus = {
+  ACCEPTED: AckStatusEnum.values.ACCEPTED as number,
+  DUPLICATE: AckStatusEnum.values.DUPLICATE as number,
+} as const;
+
+// ---- frames the server sends ----
+
+export function encodeAck(sequence: number, status: 'ACCEPTED' | 'DUPLICATE'): Uint8Array {
+  return encodeFrame({ ack: { sequenceNumber: sequence, status: ackStatus[status] } });
+}
+
+export function encodeReject(code: RejectCode, message: string, sequence: number): Uint8Array {
+  return encodeFrame({ reject: { code: rejectCodeNumber(code), message, sequenceNumber: sequence } });
+}
+
+export function encodeSyncRequest(fromSequence: number, toSequence: number, full: boolean): Uint8Array {
+  return encodeFrame({ syncRequest: { fromSequence, toSequence, full } });
+}
+
+export function encodeStateChange(state: SubscriptionState, sequence: number, reason: string): Uint8Array {
+  return encodeFrame({ stateChange: { state: stateNumber(state), sequenceNumber: sequence, reason } });
+}
+
+export function encodeWelcome(
+  subscriptionId: string,
+  state: SubscriptionState,
+  lastSequence: number,
+  role: 'master' | 'receiver',
+): Uint8Array {
+  return encodeFrame({ welcome: { subscriptionId, state: stateNumber(state), lastSequence, role } });
+}
+
+export function encodeHeartbeat(sentAtMs: number): Uint8Array {
+  return encodeFrame({ heartbeat: { sentAt: sentAtMs } });
+}
+
+/** The signal as receivers see it: every execution field, whatever the signing version.
+ * 64-bit ids travel as decimal strings: fromObject converts them exactly. */
+export function signalBodyObject(record: SignalRecord): Record<string, unknown> {
+  return {
+    subscriptionId: record.subscriptionId,
+    sequenceNumber: record.sequence,
+    generatedAt: record.generatedAtMs,
+    symbol: record.symbol,
+    orderType: record.orderType,
+    volume: record.volume,
+    price: record.price,
+    action: record.action,
+    positionId: record.positionId === '' ? 0 : record.positionId,
+    stopLoss: record.stopLoss,
+    takeProfit: record.takeProfit,
+    magic: record.magic === '' ? 0 : record.magic,
+  };
+}
+
+export function encodeDelivery(record: SignalRecord): Uint8Array {
+  return encodeFrame({
+    delivery: {
+      subscriptionId: record.subscriptionId,
+      sequenceNumber: record.sequence,
+      signal: signalBodyObject(record),
+      signingVersion: record.signingVersion,
+      acceptedAt: record.receivedAtMs,
+    },
+  });
+}
+
+export function positionObject(p: Position): Record<string, unknown> {
+  return {
+    positionId: p.positionId,
+    symbol: p.symbol,
+    orderType: p.orderType,
+    volume: p.volume,
+    openPrice: p.openPrice,
+    stopLoss: p.stopLoss,
+    takeProfit: p.takeProfit,
+    magic: p.magic === '' ? 0 : p.magic,
+    openedSequence: p.openedSequence,
+  };
+}
+
+export function encodeSnapshot(subscriptionId: string, sequence: number, positions: readonly Position[]): Uint8Array {
+  return encodeFrame({ snapshot: { subscriptionId, sequenceNumber: sequence, positions: positions.map(positionObject) } });
+}
