@@ -1,0 +1,361 @@
+/**
+ * Seeded simulation of one subscription: a master generating a valid signal
+ * stream, a lossy reordering transport (drop, duplicate, reorder, resend),
+ * master snapshots, receivers that come and go at random points, ticks and
+ * the occasional isolation. After every step the receivers' view and the
+ * actor's invariants are checked; at the end everything must converge.
+ */
+import { describe as group, expect, it } from 'vitest';
+import type { Effect } from '../../actors/actor-types';
+import {
+  applySignal,
+  createPositionsBook,
+  listPositions,
+  replacePositions,
+  type PositionsBook,
+} from '../../actors/positions-book';
+import { createActor, describe, handle, restoreCursor, restoreSignal, restoreSnapshot, restoreState } from '../../actors/subscription-actor';
+import { subscriptionDefaults } from '../../engine/limits';
+import { Action, OrderType, RejectCode, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '../../engine/records';
+import { MemoryHistory, SUB, T0, signal } from './fixtures';
+import { Prng } from './prng';
+
+const limits = { deliveryWindowMax: 16, heldSignalsMax: 8, catchUpBatchMax: 4, syncRetryMs: 2_000, degradedEscalateMs: 10_000 };
+const retainedSignals = 60;
+const reorderDepth = 6;
+const unackedResendMax = 12;
+const symbols = [
+  { symbol: 'EURUSD', base: 1.1, pip: 0.0001 },
+  { symbol: 'USDJPY', base: 150, pip: 0.01 },
+  { symbol: 'XAUUSD', base: 2000, pip: 0.1 },
+];
+const allowedRejects = new Set<string>([RejectCode.REPLAY, RejectCode.DEGRADED_BUFFER_FULL, RejectCode.ISOLATED]);
+
+type Message = { kind: 'signal'; record: SignalRecord } | { kind: 'snapshot'; snapshot: SnapshotRecord };
+
+interface Receiver {
+  id: string;
+  connId: number | null;
+  live: boolean;
+  lastSequence: number;
+  acked: number;
+  book: PositionsBook;
+}
+
+const sorted = (positions: Position[]) => [...positions].sort((a, b) => (a.positionId < b.positionId ? -1 : 1));
+
+function simulate(seed: number, steps: number) {
+  const rng = new Prng(seed);
+  const actor = createActor(SUB, T0, limits);
+  const history = new MemoryHistory();
+  const settings = { ...subscriptionDefaults };
+  let nowMs = T0;
+  const journal: Effect[] = [];
+  const stats = { accepted: 0, duplicates: 0, rejects: {} as Record<string, number>, snapshots: 0, states: {} as Record<string, number>, catchUpSnapshots: 0, healedByResend: 0 };
+
+  // Master.
+  const masterBook = createPositionsBook();
+  const sent = new Map<number, SignalRecord>();
+  let m = 0;
+  let nextPositionId = 1;
+  let masterConn = 1;
+  let masterKnown = 0; // highest sequence the master knows is accepted (acks, applied snapshots)
+  const syncRequests: Effect[] = [];
+  const accepted = new Set<number>();
+  let persistedTo = 0;
+  let deliveredTo = 0;
+
+  // Transport and receivers.
+  let queue: Message[] = [];
+  const receivers: Receiver[] = [];
+  let nextConn = 100;
+
+  const price = (i: number) => {
+    const s = symbols[i]!;
+    return Math.round((s.base + rng.int(-20, 20) * s.pip) * 1e5) / 1e5;
+  };
+
+  function generate(): SignalRecord {
+    const sequence = m + 1;
+    const v2Ids = [...masterBook.values()].filter((p) => !p.positionId.startsWith('v1:'));
+    const si = rng.int(0, symbols.length - 1);
+    let record: SignalRecord;
+    if (rng.chance(0.35)) {
+      const orderType = rng.pick([OrderType.BUY, OrderType.BUY, OrderType.SELL, OrderType.SELL, OrderType.BUY_LIMIT, OrderType.CLOSE_BY]);
+      record = signal(sequence, { symbol: symbols[si]!.symbol, orderType, volume: rng.pick([0.01, 0.1, 0.2, 0.5]), price: price(si) });
+    } else if (v2Ids.length === 0 || (rng.chance(0.4) && v2Ids.length < 30)) {
+      record = signal(sequence, {
+        signingVersion: 2, action: Action.OPEN, positionId: String(nextPositionId++), symbol: symbols[si]!.symbol,
+        orderType: rng.pick([OrderType.BUY, OrderType.SELL]), volume: rng.pick([0.1, 0.3, 1]), price: price(si), magic: '7',
+      });
+    } else {
+      const p = rng.pick(v2Ids);
+      const pi = symbols.findIndex((s) => s.symbol === p.symbol);
+      const action = rng.pick([Action.MODIFY, Action.CLOSE, Action.PARTIAL_CLOSE]);
+      const volume = action === Action.PARTIAL_CLOSE ? (p.volume >= 0.2 ? Math.round(p.volume * 50) / 100 : p.volume) : 0;
+      record = signal(sequence, {
+        signingVersion: 2, action, positionId: p.positionId, symbol: p.symbol, orderType: p.orderType, volume,
+        price: rng.chance(0.3) ? 0 : price(pi), stopLoss: rng.chance(0.5) ? 0 : price(pi), magic: '7',
+      });
+    }
+    record.receivedAtMs = nowMs;
+    applySignal(masterBook, record);
+    sent.set(sequence, record);
+    m = sequence;
+    return record;
+  }
+
+  const snapshotOfMaster = (): SnapshotRecord => ({ subscriptionId: SUB, sequence: m, generatedAtMs: nowMs, positions: listPositions(masterBook) });
+
+  function toReceiver(r: Receiver, records: SignalRecord[]): void {
+    for (const record of records) {
+      expect(record.sequence, `receiver ${r.id} gap or duplicate`).toBe(r.lastSequence + 1);
+      applySignal(r.book, record);
+      r.lastSequence = record.sequence;
+    }
+  }
+
+  function snapshotToReceiver(r: Receiver, sequence: number, positions: Position[]): void {
+    expect(sequence, `receiver ${r.id} snapshot goes back`).toBeGreaterThanOrEqual(r.lastSequence);
+    replacePositions(r.book, positions, sequence);
+    r.lastSequence = sequence;
+  }
+
+  const byConn = (connId: number) => receivers.find((r) => r.connId === connId)!;
+
+  function execute(effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'ack':
+          if (e.status === 'ACCEPTED') {
+            expect(accepted.has(e.sequence), `accepted twice: ${e.sequence}`).toBe(false);
+            accepted.add(e.sequence);
+            stats.accepted++;
+          } else {
+            expect(history.records.has(e.sequence) || e.sequence <= actor.lastSequence).toBe(true);
+            stats.duplicates++;
+          }
+          masterKnown = Math.max(masterKnown, e.sequence);
+          break;
+        case 'reject':
+          expect(allowedRejects.has(e.code), `unexpected reject ${e.code}: ${e.message}`).toBe(true);
+          if (e.code === RejectCode.REPLAY && e.sequence <= actor.lastSequence) {
+            const stored = history.records.get(e.sequence);
+            expect(stored === undefined || e.message.includes('snapshot'), `REPLAY of a kept signal ${e.sequence}: ${e.message}`).toBe(true);
+          }
+          stats.rejects[e.code] = (stats.rejects[e.code] ?? 0) + 1;
+          break;
+        case 'persistSignal':
+          expect(e.record.sequence).toBe(persistedTo + 1);
+          expect(e.record.content).toEqual(sent.get(e.record.sequence)!.content);
+          persistedTo = e.record.sequence;
+          history.add(e.record);
+          history.records.delete(e.record.sequence - retainedSignals);
+          journal.push(e);
+          break;
+        case 'persistSnapshot':
+          expect(e.snapshot.sequence).toBeGreaterThanOrEqual(persistedTo);
+          persistedTo = e.snapshot.sequence;
+          deliveredTo = e.snapshot.sequence;
+          masterKnown = Math.max(masterKnown, e.snapshot.sequence);
+          stats.snapshots++;
+          journal.push(e);
+          break;
+        case 'persistCursor':
+        case 'persistState':
+          journal.push(e);
+          break;
+        case 'deliver':
+          expect(e.record.sequence, 'deliver out of order').toBe(deliveredTo + 1);
+          expect(e.record.sequence).toBeLessThanOrEqual(persistedTo);
+          deliveredTo = e.record.sequence;
+          for (const r of receivers) if (r.live) toReceiver(r, [e.record]);
+          break;
+        case 'sendDeliveries':
+          expect(e.records.length).toBeLessThanOrEqual(limits.catchUpBatchMax);
+          toReceiver(byConn(e.connId), e.records);
+          break;
+        case 'sendSnapshot':
+          if (e.connId === null) {
+            for (const r of receivers) if (r.live) snapshotToReceiver(r, e.sequence, e.positions);
+          } else {
+            stats.catchUpSnapshots++;
+            snapshotToReceiver(byConn(e.connId), e.sequence, e.positions);
+          }
+          break;
+        case 'receiverLive':
+          byConn(e.connId).live = true;
+          break;
+        case 'stateChange':
+          stats.states[e.state] = (stats.states[e.state] ?? 0) + 1;
+          break;
+        case 'syncRequest':
+          syncRequests.push(e);
+          break;
+        case 'welcome':
+          break;
+      }
+    }
+  }
+
+  function send(event: Parameters<typeof handle>[1]): void {
+    const before = actor.state;
+    const effects = handle(actor, event, { nowMs, settings, history });
+    execute(effects);
+    const d = describe(actor);
+    const healed = before === SubscriptionState.DEGRADED || before === SubscriptionState.SYNCING;
+    if (healed && d.state === SubscriptionState.ACTIVE && !effects.some((e) => e.kind === 'persistSnapshot')) stats.healedByResend++;
+    if (d.state === SubscriptionState.ACTIVE) expect(d.heldCount, `left ${before} with held signals`).toBe(0);
+    if (before !== d.state && d.state === SubscriptionState.ACTIVE) expect(persistedTo).toBe(d.lastSequence);
+    for (const r of receivers) {
+      if (!r.live) continue;
+      expect(r.lastSequence, `live receiver ${r.id} behind`).toBe(d.lastSequence);
+      expect(sorted(listPositions(r.book))).toEqual(sorted(d.positions));
+    }
+  }
+
+  const enqueue = (message: Message, dropChance: number) => {
+    if (!rng.chance(dropChance)) queue.push(message);
+  };
+
+  function deliverOne(): void {
+    if (queue.length === 0) return;
+    // Reordering within a few messages, as a real path between two hosts does.
+    const index = rng.chance(0.75) ? 0 : rng.int(0, Math.min(queue.length, reorderDepth) - 1);
+    const [message] = queue.splice(index, 1);
+    if (message!.kind === 'signal') send({ kind: 'signal', connId: masterConn, record: message!.record });
+    else send({ kind: 'masterSnapshot', connId: masterConn, snapshot: message!.snapshot });
+  }
+
+  /** The master answers the latest request only (older ones are superseded). */
+  function answerSyncRequests(dropChance: number): void {
+    const request = syncRequests.at(-1);
+    syncRequests.length = 0;
+    if (request !== undefined && request.kind === 'syncRequest') {
+      if (request.full) {
+        enqueue({ kind: 'snapshot', snapshot: snapshotOfMaster() }, dropChance);
+      } else {
+        for (let s = request.fromSequence; s <= Math.min(request.toSequence, m); s++) enqueue({ kind: 'signal', record: sent.get(s)! }, dropChance);
+      }
+    }
+  }
+
+  /** The master resends what was never answered (its ack timeout). */
+  function resendUnacked(dropChance: number): void {
+    const to = Math.min(m, masterKnown + unackedResendMax);
+    for (let s = masterKnown + 1; s <= to; s++) enqueue({ kind: 'signal', record: sent.get(s)! }, dropChance);
+  }
+
+  function receiverStep(): void {
+    const r = receivers.length > 0 ? rng.pick(receivers) : undefined;
+    const roll = rng.next();
+    if (r === undefined || (roll < 0.15 && receivers.length < 4)) {
+      const fresh: Receiver = { id: `r${receivers.length + 1}`, connId: nextConn++, live: false, lastSequence: 0, acked: 0, book: createPositionsBook() };
+      receivers.push(fresh);
+      send({ kind: 'receiverSubscribe', connId: fresh.connId!, receiverId: fresh.id, lastSequence: rng.chance(0.5) ? null : 0 });
+    } else if (r.connId === null) {
+      if (rng.chance(0.2)) {
+        r.book = createPositionsBook(); // reinstalled: starts over
+        r.lastSequence = 0;
+        r.acked = 0;
+      }
+      r.connId = nextConn++;
+      const useCursor = r.acked === r.lastSequence && actor.cursors.get(r.id) === r.acked && rng.chance(0.5);
+      send({ kind: 'receiverSubscribe', connId: r.connId, receiverId: r.id, lastSequence: useCursor ? null : r.lastSequence });
+    } else if (roll < 0.35) {
+      send({ kind: 'receiverDetach', connId: r.connId });
+      r.connId = null;
+      r.live = false;
+    } else if (roll < 0.75) {
+      r.acked = r.lastSequence;
+      send({ kind: 'deliveryAck', connId: r.connId, receiverId: r.id, sequence: r.lastSequence });
+    } else {
+      send({ kind: 'receiverSync', connId: r.connId, receiverId: r.id, fromSequence: r.lastSequence + 1, full: rng.chance(0.3) });
+    }
+  }
+
+  send({ kind: 'masterAttach', connId: masterConn });
+  for (let step = 0; step < steps; step++) {
+    nowMs += rng.int(0, 400);
+    const roll = rng.next();
+    if (roll < 0.25) {
+      const record = generate();
+      enqueue({ kind: 'signal', record }, 0.04);
+      if (rng.chance(0.04)) enqueue({ kind: 'signal', record }, 0);
+    } else if (roll < 0.6) {
+      for (let i = rng.int(1, 3); i > 0; i--) deliverOne();
+    } else if (roll < 0.65) send({ kind: 'tick' });
+    else if (roll < 0.7) answerSyncRequests(0.03);
+    else if (roll < 0.71) resendUnacked(0.03);
+    else if (roll < 0.73 && m > 0) enqueue({ kind: 'signal', record: sent.get(rng.int(Math.max(1, m - 80), m))! }, 0);
+    else if (roll < 0.733) enqueue({ kind: 'snapshot', snapshot: snapshotOfMaster() }, 0);
+    else if (roll < 0.738) {
+      send({ kind: 'masterDetach', connId: masterConn });
+      masterConn = nextConn++;
+      send({ kind: 'masterAttach', connId: masterConn });
+    } else if (roll < 0.74 || (roll < 0.76 && actor.state === SubscriptionState.ISOLATED)) {
+      send(actor.state === SubscriptionState.ISOLATED ? { kind: 'lift', reason: 'ok' } : { kind: 'isolate', reason: 'test' });
+    } else receiverStep();
+  }
+
+  // Converge: a reliable network, time passing, the master answering.
+  for (let round = 0; round < 500; round++) {
+    if (actor.state === SubscriptionState.ISOLATED) send({ kind: 'lift', reason: 'end' });
+    if (actor.lastSequence === m && actor.state === SubscriptionState.ACTIVE && queue.length === 0) break;
+    while (queue.length > 0) deliverOne();
+    nowMs += limits.syncRetryMs;
+    send({ kind: 'tick' });
+    answerSyncRequests(0);
+    if (round % 3 === 2) resendUnacked(0);
+  }
+  const d = describe(actor);
+  expect(d).toMatchObject({ state: SubscriptionState.ACTIVE, lastSequence: m, heldCount: 0 });
+  expect(sorted(d.positions)).toEqual(sorted(listPositions(masterBook)));
+  for (const r of receivers) {
+    if (r.connId === null) {
+      r.connId = nextConn++;
+      send({ kind: 'receiverSubscribe', connId: r.connId, receiverId: r.id, lastSequence: r.lastSequence });
+    }
+    expect(r.lastSequence).toBe(m);
+    expect(sorted(listPositions(r.book))).toEqual(sorted(listPositions(masterBook)));
+  }
+
+  // The journal rebuilds the same durable state.
+  const restored = createActor(SUB, nowMs, limits);
+  for (const e of journal) {
+    if (e.kind === 'persistSignal') restoreSignal(restored, e.record);
+    else if (e.kind === 'persistSnapshot') restoreSnapshot(restored, e.snapshot);
+    else if (e.kind === 'persistCursor') restoreCursor(restored, e.receiverId, e.sequence);
+    else if (e.kind === 'persistState') restoreState(restored, e.state, e.reason);
+  }
+  const r = describe(restored);
+  expect({ ...r, stateReason: '', liveReceivers: 0, masters: 0 }).toEqual({ ...d, stateReason: '', liveReceivers: 0, masters: 0 });
+  return { m, stats };
+}
+
+group('subscription actor, seeded simulation', () => {
+  const seeds = Array.from({ length: 24 }, (_, i) => 0x5eed + i * 7919);
+  const runs: ReturnType<typeof simulate>['stats'][] = [];
+
+  it.each(seeds)('seed %i: deliveries gap-free, exactly once, books equal, whole before ACTIVE', (seed) => {
+    const { m, stats } = simulate(seed, 2_000);
+    expect(m).toBeGreaterThan(300);
+    expect(stats.accepted).toBeGreaterThan(0);
+    runs.push(stats);
+  });
+
+  it('exercised every path across the seeds', () => {
+    expect(runs).toHaveLength(seeds.length);
+    const sum = (f: (s: (typeof runs)[number]) => number) => runs.reduce((total, s) => total + f(s), 0);
+    expect(sum((s) => s.snapshots)).toBeGreaterThan(0);
+    expect(sum((s) => s.healedByResend)).toBeGreaterThan(0);
+    expect(sum((s) => s.catchUpSnapshots)).toBeGreaterThan(0);
+    expect(sum((s) => s.duplicates)).toBeGreaterThan(0);
+    for (const state of [SubscriptionState.DEGRADED, SubscriptionState.SYNCING, SubscriptionState.ISOLATED]) {
+      expect(sum((s) => s.states[state] ?? 0), state).toBeGreaterThan(0);
+    }
+    for (const code of [RejectCode.REPLAY, RejectCode.DEGRADED_BUFFER_FULL, RejectCode.ISOLATED]) {
+      expect(sum((s) => s.rejects[code] ?? 0), code).toBeGreaterThan(0);
+    }
+  });
+});

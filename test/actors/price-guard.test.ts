@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { checkPrice, createPriceGuard, recordPrice } from '../../actors/price-guard';
+import { subscriptionDefaults } from '../../engine/limits';
+
+const settings = { ...subscriptionDefaults, maxDeviationPips: 50, referencePriceMaxAgeMs: 60_000 };
+
+describe('price guard', () => {
+  it('passes anything without a reference', () => {
+    expect(checkPrice(createPriceGuard(), 'EURUSD', 9.9, 0, settings)).toBeNull();
+  });
+
+  it('passes exactly the maximum and refuses beyond it (FX pips)', () => {
+    const guard = createPriceGuard();
+    recordPrice(guard, 'EURUSD', 1.1, 0);
+    expect(checkPrice(guard, 'EURUSD', 1.105, 1000, settings)).toBeNull();
+    expect(checkPrice(guard, 'EURUSD', 1.095, 1000, settings)).toBeNull();
+    expect(checkPrice(guard, 'EURUSD', 1.10501, 1000, settings)).toMatch(/pips/);
+    expect(checkPrice(guard, 'EURUSD', 1.09499, 1000, settings)).toMatch(/pips/);
+  });
+
+  it('uses the symbol pip size (gold 0.1, yen 0.01) and overrides', () => {
+    const guard = createPriceGuard();
+    recordPrice(guard, 'XAUUSD', 2000, 0);
+    recordPrice(guard, 'USDJPY', 150, 0);
+    expect(checkPrice(guard, 'XAUUSD', 2005, 1, settings)).toBeNull();
+    expect(checkPrice(guard, 'XAUUSD', 2005.2, 1, settings)).not.toBeNull();
+    expect(checkPrice(guard, 'USDJPY', 150.5, 1, settings)).toBeNull();
+    expect(checkPrice(guard, 'USDJPY', 150.6, 1, settings)).not.toBeNull();
+    expect(checkPrice(guard, 'XAUUSD', 2005.2, 1, settings, new Map([['XAUUSD', 1]]))).toBeNull();
+  });
+
+  it('ignores a reference as old as referencePriceMaxAgeMs', () => {
+    const guard = createPriceGuard();
+    recordPrice(guard, 'EURUSD', 1.1, 0);
+    expect(checkPrice(guard, 'EURUSD', 1.2, 59_999, settings)).not.toBeNull();
+    expect(checkPrice(guard, 'EURUSD', 1.2, 60_000, settings)).toBeNull();
+  });
+
+  it('checks and records only prices > 0', () => {
+    const guard = createPriceGuard();
+    recordPrice(guard, 'EURUSD', 1.1, 0);
+    expect(checkPrice(guard, 'EURUSD', 0, 1, settings)).toBeNull();
+    recordPrice(guard, 'EURUSD', 0, 5);
+    expect(guard.get('EURUSD')).toEqual({ price: 1.1, atMs: 0 });
+    recordPrice(guard, 'EURUSD', 1.2, 7);
+    expect(guard.get('EURUSD')).toEqual({ price: 1.2, atMs: 7 });
+  });
+});
