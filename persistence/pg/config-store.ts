@@ -1,0 +1,545 @@
+/**
+ * Configuration and credentials in Postgres: subscriptions, license tokens,
+ * allowed IPs, MAC keys, audit log.
+ *
+ * - Parameterized queries only: SQL text is constant, values are parameters.
+ * - Secrets are returned once and never stored: tokens as SHA-256 hashes,
+ *   MAC keys sealed by SecretBox (the KEK never reaches Postgres).
+ * - Time comes from an injectable clock (`nowMs`), passed to SQL as a
+ *   parameter, so expiry is testable and every node uses one rule.
+ */
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Pool, PoolClient } from 'pg';
+import { credentials, subscriptionDefaults, type SubscriptionSettings } from '../../engine/limits';
+import { SubscriptionState } from '../../engine/records';
+import { withTransaction } from './pool';
+import type { SecretBox, SecretAad } from './secret-box';
+import { generateToken, tokenHashPattern, type TokenRole } from './tokens';
+
+// Limits of credentials kept here until engine/limits.ts takes them.
+/**
+ * A master token lives 365 days by default: a Master EA runs unattended for
+ * months, so the seed's 30 days (receivers) would stop a provider's signals
+ * without warning; rotation with grace replaces it sooner when wanted.
+ */
+export const masterTokenTtlDays = 365;
+/** Longest token lifetime accepted (10 years). */
+const tokenTtlDaysMax = 3650;
+/** Longest overlap of an old MAC key after rotation (30 days). */
+const macKeyOverlapMsMax = 30 * 24 * 3600 * 1000;
+/** last_used_at is rewritten at most this often per token (saves a write per connection burst). */
+const lastUsedResolutionSeconds = 60;
+const labelLengthMax = 200;
+const userAgentLengthMax = 512;
+const errorMessageLengthMax = 2000;
+const auditShortTextMax = 50; // VARCHAR(50) columns of the seed's audit_log
+
+const dayMs = 24 * 3600 * 1000;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+
+export type AuthFailureReason =
+  | 'UNKNOWN_TOKEN'
+  | 'EXPIRED'
+  | 'REVOKED'
+  | 'WRONG_ROLE'
+  | 'IP_NOT_ALLOWED'
+  | 'SUBSCRIPTION_ISOLATED';
+
+export type AuthResult =
+  | {
+      ok: true;
+      subscriptionId: string;
+      tokenId: string;
+      settings: SubscriptionSettings;
+      subscriptionState: SubscriptionState;
+    }
+  | { ok: false; reason: AuthFailureReason };
+
+export interface CreatedSubscription {
+  subscriptionId: string;
+  /** Shown once. */
+  masterToken: string;
+  masterTokenId: string;
+  masterTokenExpiresAt: Date;
+  macKeyId: string;
+  /** Shown once: the v2 HMAC key, hex. */
+  macSecretHex: string;
+}
+
+export interface IssuedToken {
+  /** Shown once. */
+  token: string;
+  tokenId: string;
+  expiresAt: Date;
+}
+
+export interface MacKey {
+  keyId: string;
+  secret: Buffer;
+  /** null: the current key; otherwise valid until then (rotated out). */
+  notAfterMs: number | null;
+}
+
+export interface AllowedIp {
+  ipId: string;
+  ipAddress: string;
+  expiresAt: Date | null;
+}
+
+export interface AuditEntry {
+  eventType: string;
+  action: string;
+  userId?: string | null;
+  resourceType?: string | null;
+  resourceId?: string | null;
+  ipAddress?: string | null;
+  userAgent?: string | null;
+  requestPayload?: unknown;
+  responseStatus?: number | null;
+  errorMessage?: string | null;
+  metadata?: Record<string, unknown> | null;
+  /** Default: the store's clock. */
+  eventTimeMs?: number;
+}
+
+export type ConfigErrorCode = 'INVALID_ARGUMENT' | 'UNKNOWN_SUBSCRIPTION';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly code: ConfigErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigStoreOptions {
+  /** The clock (ms since the epoch). Default Date.now. */
+  nowMs?: () => number;
+}
+
+function invalid(message: string): never {
+  throw new ConfigError('INVALID_ARGUMENT', message);
+}
+
+function assertUuid(value: string, what: string): void {
+  if (typeof value !== 'string' || !uuidPattern.test(value)) invalid(`${what} must be a UUID`);
+}
+
+function assertText(value: string | null | undefined, what: string, max: number): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'string' || value.length > max) invalid(`${what} must be a string of at most ${max} characters`);
+}
+
+/** "::ffff:1.2.3.4" (an IPv4 client on a dual-stack socket) -> "1.2.3.4"; null if not an IP address. */
+export function normaliseIp(ip: string): string | null {
+  if (typeof ip !== 'string') return null;
+  const s = ip.trim();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(s);
+  if (mapped !== null && isIP(mapped[1]) === 4) return mapped[1];
+  return isIP(s) === 0 ? null : s;
+}
+
+/** An IP address or a CIDR block ("10.0.0.0/24"), normalised, or a ConfigError. */
+function parseIpOrCidr(input: string): string {
+  if (typeof input !== 'string' || input.length > 64) invalid('IP address or CIDR block expected');
+  const [addr, prefix, extra] = input.trim().split('/');
+  if (extra !== undefined) invalid(`not an IP address or CIDR block: ${input}`);
+  const ip = normaliseIp(addr);
+  if (ip === null) invalid(`not an IP address or CIDR block: ${input}`);
+  if (prefix === undefined) return ip;
+  const bitsMax = isIP(ip) === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bitsMax) invalid(`bad prefix length in ${input}`);
+  return `${ip}/${Number(prefix)}`;
+}
+
+const settingsKeys = Object.keys(subscriptionDefaults) as (keyof SubscriptionSettings)[];
+
+/** Check overrides of SubscriptionSettings: known keys, finite non-negative numbers. */
+export function validateSettingsOverrides(overrides: unknown): Partial<SubscriptionSettings> {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    invalid('settings overrides must be an object');
+  }
+  const out: Partial<SubscriptionSettings> = {};
+  for (const [k, v] of Object.entries(overrides)) {
+    if (!(settingsKeys as string[]).includes(k)) invalid(`unknown setting ${k}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) invalid(`setting ${k} must be a finite number >= 0`);
+    out[k as keyof SubscriptionSettings] = v;
+  }
+  return out;
+}
+
+/** The defaults of engine/limits.ts with a subscription's overrides on top. */
+export function mergeSettings(overrides: unknown): SubscriptionSettings {
+  return { ...subscriptionDefaults, ...validateSettingsOverrides(overrides ?? {}) };
+}
+
+function macKeyAad(subscriptionId: string, keyId: string): SecretAad {
+  return { table: 'mac_keys', rowId: `${subscriptionId}/${keyId}`, column: 'secret' };
+}
+
+// SQL fragment: a parameter holding ms since the epoch, as timestamptz.
+const ts = (n: number): string => `to_timestamp($${n}::float8 / 1000)`;
+
+export class ConfigStore {
+  readonly #pool: Pool;
+  readonly #box: SecretBox;
+  readonly #nowMs: () => number;
+
+  constructor(pool: Pool, secretBox: SecretBox, opts: ConfigStoreOptions = {}) {
+    this.#pool = pool;
+    this.#box = secretBox;
+    this.#nowMs = opts.nowMs ?? Date.now;
+  }
+
+  /**
+   * A new subscription with its master token (365 days, `masterTokenTtlDays`)
+   * and its first v2 MAC key. The owner user is created (role provider) or
+   * reused when `ownerEmail` is given. Secrets are in the result only.
+   */
+  async createSubscription(input: { name: string; ownerEmail?: string }): Promise<CreatedSubscription> {
+    const name = typeof input.name === 'string' ? input.name.trim() : '';
+    if (name.length === 0 || name.length > 200) invalid('subscription name must be 1..200 characters');
+    let email: string | null = null;
+    if (input.ownerEmail !== undefined) {
+      email = String(input.ownerEmail).trim().toLowerCase();
+      if (email.length < 3 || email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(email)) invalid('bad owner email');
+    }
+    const nowMs = this.#nowMs();
+    const subscriptionId = randomUUID();
+    return withTransaction(this.#pool, async (client) => {
+      let ownerId: string | null = null;
+      if (email !== null) {
+        const { rows } = await client.query<{ user_id: string }>(
+          `INSERT INTO users (email, role, created_at) VALUES ($1, 'provider', ${ts(2)})
+           ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email
+           RETURNING user_id`,
+          [email, nowMs],
+        );
+        ownerId = rows[0].user_id;
+      }
+      await client.query(
+        `INSERT INTO subscriptions (subscription_id, owner_user_id, name, created_at) VALUES ($1, $2, $3, ${ts(4)})`,
+        [subscriptionId, ownerId, name, nowMs],
+      );
+      const master = await this.#insertToken(client, subscriptionId, 'master', null, masterTokenTtlDays, nowMs);
+      if (master === null) throw new Error('createSubscription: subscription row vanished');
+      const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs);
+      return {
+        subscriptionId,
+        masterToken: master.token,
+        masterTokenId: master.tokenId,
+        masterTokenExpiresAt: master.expiresAt,
+        macKeyId: mac.keyId,
+        macSecretHex: mac.secretHex,
+      };
+    });
+  }
+
+  async issueReceiverToken(
+    subscriptionId: string,
+    opts: { label?: string; ttlDays?: number } = {},
+  ): Promise<IssuedToken> {
+    return this.#issue(subscriptionId, 'receiver', opts.label ?? null, opts.ttlDays ?? credentials.licenseTokenTtlDays);
+  }
+
+  /** Another master token (rotation: issue the new one, then revoke the old one). */
+  async issueMasterToken(
+    subscriptionId: string,
+    opts: { label?: string; ttlDays?: number } = {},
+  ): Promise<IssuedToken> {
+    return this.#issue(subscriptionId, 'master', opts.label ?? null, opts.ttlDays ?? masterTokenTtlDays);
+  }
+
+  async #issue(subscriptionId: string, role: TokenRole, label: string | null, ttlDays: number): Promise<IssuedToken> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    assertText(label, 'label', labelLengthMax);
+    const issued = await this.#insertToken(this.#pool, subscriptionId, role, label, ttlDays, this.#nowMs());
+    if (issued === null) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+    return issued;
+  }
+
+  async #insertToken(
+    q: Pool | PoolClient,
+    subscriptionId: string,
+    role: TokenRole,
+    label: string | null,
+    ttlDays: number,
+    nowMs: number,
+  ): Promise<IssuedToken | null> {
+    if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > tokenTtlDaysMax) {
+      invalid(`ttlDays must be an integer in 1..${tokenTtlDaysMax}`);
+    }
+    const generated = generateToken(role);
+    // INSERT … SELECT: no row when the subscription does not exist.
+    const { rows } = await q.query<{ token_id: string; expires_at: Date }>(
+      `INSERT INTO license_tokens (subscription_id, role, token_hash, token_prefix, label, created_at, expires_at)
+       SELECT s.subscription_id, $2, $3, $4, $5, ${ts(6)}, ${ts(7)}
+         FROM subscriptions s WHERE s.subscription_id = $1
+       RETURNING token_id, expires_at`,
+      [subscriptionId, role, generated.tokenHash, generated.tokenPrefix, label, nowMs, nowMs + ttlDays * dayMs],
+    );
+    if (rows.length === 0) return null;
+    return { token: generated.token, tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
+  }
+
+  async #insertMacKey(
+    client: PoolClient,
+    subscriptionId: string,
+    generation: number,
+    nowMs: number,
+  ): Promise<{ keyId: string; secretHex: string }> {
+    const keyId = `k${generation}-${randomBytes(4).toString('hex')}`;
+    const secret = randomBytes(credentials.macKeyBytes);
+    const sealed = this.#box.seal(secret, macKeyAad(subscriptionId, keyId));
+    await client.query(
+      `INSERT INTO mac_keys (subscription_id, key_id, ciphertext, nonce, auth_tag, kek_version, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, ${ts(7)})`,
+      [subscriptionId, keyId, sealed.ciphertext, sealed.nonce, sealed.authTag, sealed.kekVersion, nowMs],
+    );
+    const secretHex = secret.toString('hex');
+    secret.fill(0);
+    return { keyId, secretHex };
+  }
+
+  /** Allow an IP address or CIDR block; adding an existing entry updates its expiry. */
+  async addAllowedIp(subscriptionId: string, ipOrCidr: string, opts: { expiresAt?: Date | null } = {}): Promise<string> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    const ip = parseIpOrCidr(ipOrCidr);
+    const expiresAtMs = opts.expiresAt == null ? null : opts.expiresAt.getTime();
+    if (expiresAtMs !== null && !Number.isFinite(expiresAtMs)) invalid('expiresAt is not a valid date');
+    try {
+      const { rows } = await this.#pool.query<{ ip_id: string }>(
+        `INSERT INTO allowed_ips (subscription_id, ip_address, created_at, expires_at)
+         SELECT s.subscription_id, $2::cidr::inet, ${ts(3)}, ${ts(4)}
+           FROM subscriptions s WHERE s.subscription_id = $1
+         ON CONFLICT (subscription_id, ip_address) DO UPDATE SET expires_at = EXCLUDED.expires_at
+         RETURNING ip_id`,
+        [subscriptionId, ip, this.#nowMs(), expiresAtMs],
+      );
+      if (rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+      return rows[0].ip_id;
+    } catch (err) {
+      // 22P02: invalid text representation, e.g. "10.0.0.5/24" (host bits set) as cidr.
+      if ((err as { code?: string }).code === '22P02') invalid(`not a CIDR block (host bits set?): ${ipOrCidr}`);
+      throw err;
+    }
+  }
+
+  /** True if an entry was removed. */
+  async removeAllowedIp(subscriptionId: string, ipOrCidr: string): Promise<boolean> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    const ip = parseIpOrCidr(ipOrCidr);
+    try {
+      const { rowCount } = await this.#pool.query(
+        'DELETE FROM allowed_ips WHERE subscription_id = $1 AND ip_address = $2::cidr::inet',
+        [subscriptionId, ip],
+      );
+      return (rowCount ?? 0) > 0;
+    } catch (err) {
+      if ((err as { code?: string }).code === '22P02') return false;
+      throw err;
+    }
+  }
+
+  async listAllowedIps(subscriptionId: string): Promise<AllowedIp[]> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    const { rows } = await this.#pool.query<{ ip_id: string; ip_address: string; expires_at: Date | null }>(
+      'SELECT ip_id, ip_address::text AS ip_address, expires_at FROM allowed_ips WHERE subscription_id = $1 ORDER BY ip_address',
+      [subscriptionId],
+    );
+    return rows.map((r) => ({ ipId: r.ip_id, ipAddress: r.ip_address, expiresAt: r.expires_at }));
+  }
+
+  /**
+   * Check a token (by hash, from parseToken), the caller's IP and role, in one
+   * round trip, and mark the token used on success. Reasons are checked in
+   * this order: REVOKED, EXPIRED, WRONG_ROLE, IP_NOT_ALLOWED,
+   * SUBSCRIPTION_ISOLATED (the state of a subscription is not told to an IP
+   * that is not allowed). With no allowed_ips entry, every IP is refused.
+   */
+  async authenticate(tokenHash: string, remoteIp: string, role: TokenRole, nowMs?: number): Promise<AuthResult> {
+    if (typeof tokenHash !== 'string' || !tokenHashPattern.test(tokenHash)) return { ok: false, reason: 'UNKNOWN_TOKEN' };
+    if (role !== 'master' && role !== 'receiver') invalid('role must be master or receiver');
+    const ip = normaliseIp(remoteIp);
+    const now = nowMs ?? this.#nowMs();
+    const { rows } = await this.#pool.query<{
+      token_id: string;
+      subscription_id: string;
+      state: SubscriptionState;
+      settings: unknown;
+      outcome: AuthFailureReason | 'OK';
+    }>(
+      `WITH now_ AS (SELECT ${ts(4)} AS ts),
+       t AS (
+         SELECT lt.token_id, lt.subscription_id, lt.role, lt.expires_at, lt.revoked_at, s.state, s.settings
+           FROM license_tokens lt JOIN subscriptions s ON s.subscription_id = lt.subscription_id
+          WHERE lt.token_hash = $1
+       ),
+       v AS (
+         SELECT t.token_id, t.subscription_id, t.state, t.settings,
+                CASE
+                  WHEN t.revoked_at IS NOT NULL AND t.revoked_at <= n.ts THEN 'REVOKED'
+                  WHEN t.expires_at IS NOT NULL AND t.expires_at <= n.ts THEN 'EXPIRED'
+                  WHEN t.role <> $3 THEN 'WRONG_ROLE'
+                  WHEN $2::inet IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM allowed_ips a
+                     WHERE a.subscription_id = t.subscription_id
+                       AND a.ip_address >>= $2::inet
+                       AND (a.expires_at IS NULL OR a.expires_at > n.ts)) THEN 'IP_NOT_ALLOWED'
+                  WHEN t.state = 'ISOLATED' THEN 'SUBSCRIPTION_ISOLATED'
+                  ELSE 'OK'
+                END AS outcome
+           FROM t, now_ n
+       ),
+       touched AS (
+         UPDATE license_tokens lt SET last_used_at = n.ts
+           FROM v, now_ n
+          WHERE lt.token_id = v.token_id AND v.outcome = 'OK'
+            AND (lt.last_used_at IS NULL OR lt.last_used_at < n.ts - make_interval(secs => $5))
+         RETURNING lt.token_id
+       )
+       SELECT token_id, subscription_id, state, settings, outcome FROM v`,
+      [tokenHash, ip, role, now, lastUsedResolutionSeconds],
+    );
+    if (rows.length === 0) return { ok: false, reason: 'UNKNOWN_TOKEN' };
+    const r = rows[0];
+    if (r.outcome !== 'OK') return { ok: false, reason: r.outcome };
+    return {
+      ok: true,
+      subscriptionId: r.subscription_id,
+      tokenId: r.token_id,
+      settings: mergeSettings(r.settings),
+      subscriptionState: r.state,
+    };
+  }
+
+  /** True if the token was active and is now revoked (at once). */
+  async revokeToken(tokenId: string): Promise<boolean> {
+    assertUuid(tokenId, 'tokenId');
+    const { rowCount } = await this.#pool.query(
+      `UPDATE license_tokens SET revoked_at = ${ts(2)} WHERE token_id = $1 AND revoked_at IS NULL`,
+      [tokenId, this.#nowMs()],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** The MAC keys valid now (current first), decrypted. */
+  async loadMacKeys(subscriptionId: string, nowMs?: number): Promise<MacKey[]> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    const { rows } = await this.#pool.query<{
+      key_id: string;
+      ciphertext: Buffer;
+      nonce: Buffer;
+      auth_tag: Buffer;
+      kek_version: number;
+      not_after_ms: number | null;
+    }>(
+      `SELECT key_id, ciphertext, nonce, auth_tag, kek_version,
+              (extract(epoch FROM not_after) * 1000)::float8 AS not_after_ms
+         FROM mac_keys
+        WHERE subscription_id = $1 AND (not_after IS NULL OR not_after > ${ts(2)})
+        ORDER BY not_after DESC NULLS FIRST, created_at DESC`,
+      [subscriptionId, nowMs ?? this.#nowMs()],
+    );
+    return rows.map((r) => ({
+      keyId: r.key_id,
+      secret: this.#box.open(
+        { ciphertext: r.ciphertext, nonce: r.nonce, authTag: r.auth_tag, kekVersion: r.kek_version },
+        macKeyAad(subscriptionId, r.key_id),
+      ),
+      notAfterMs: r.not_after_ms === null ? null : Math.round(r.not_after_ms),
+    }));
+  }
+
+  /**
+   * A new current MAC key; the current one(s) stay valid for `overlapMs` more
+   * (not_after = now + overlapMs), so masters can switch without a gap.
+   */
+  async rotateMacKey(subscriptionId: string, opts: { overlapMs: number }): Promise<{ keyId: string; secretHex: string }> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    const overlapMs = opts.overlapMs;
+    if (!Number.isInteger(overlapMs) || overlapMs < 0 || overlapMs > macKeyOverlapMsMax) {
+      invalid(`overlapMs must be an integer in 0..${macKeyOverlapMsMax}`);
+    }
+    const nowMs = this.#nowMs();
+    return withTransaction(this.#pool, async (client) => {
+      // Lock the subscription: rotations of one subscription run one at a time.
+      const sub = await client.query('SELECT 1 FROM subscriptions WHERE subscription_id = $1 FOR UPDATE', [subscriptionId]);
+      if (sub.rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM mac_keys WHERE subscription_id = $1',
+        [subscriptionId],
+      );
+      await client.query(
+        `UPDATE mac_keys SET not_after = ${ts(2)} WHERE subscription_id = $1 AND not_after IS NULL`,
+        [subscriptionId, nowMs + overlapMs],
+      );
+      return this.#insertMacKey(client, subscriptionId, rows[0].n + 1, nowMs);
+    });
+  }
+
+  async setSubscriptionState(subscriptionId: string, state: SubscriptionState): Promise<void> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    if (!(Object.values(SubscriptionState) as string[]).includes(state)) invalid(`unknown subscription state ${String(state)}`);
+    const { rowCount } = await this.#pool.query('UPDATE subscriptions SET state = $2 WHERE subscription_id = $1', [
+      subscriptionId,
+      state,
+    ]);
+    if ((rowCount ?? 0) === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+  }
+
+  /** Replace a subscription's overrides of SubscriptionSettings (validated). */
+  async setSubscriptionSettings(subscriptionId: string, overrides: Partial<SubscriptionSettings>): Promise<void> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    const valid = validateSettingsOverrides(overrides);
+    const { rowCount } = await this.#pool.query(
+      'UPDATE subscriptions SET settings = $2::jsonb WHERE subscription_id = $1',
+      [subscriptionId, JSON.stringify(valid)],
+    );
+    if ((rowCount ?? 0) === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+  }
+
+  /** Append to audit_log; returns log_id. Never put secrets in it. */
+  async audit(entry: AuditEntry): Promise<string> {
+    assertText(entry.eventType, 'eventType', auditShortTextMax);
+    assertText(entry.action, 'action', auditShortTextMax);
+    if (!entry.eventType || !entry.action) invalid('audit: eventType and action are required');
+    assertText(entry.resourceType, 'resourceType', auditShortTextMax);
+    if (entry.userId != null) assertUuid(entry.userId, 'userId');
+    if (entry.resourceId != null) assertUuid(entry.resourceId, 'resourceId');
+    let ip: string | null = null;
+    if (entry.ipAddress != null) {
+      ip = normaliseIp(entry.ipAddress);
+      if (ip === null) invalid('audit: ipAddress is not an IP address');
+    }
+    if (entry.responseStatus != null && !Number.isInteger(entry.responseStatus)) invalid('audit: responseStatus must be an integer');
+    const userAgent = entry.userAgent == null ? null : String(entry.userAgent).slice(0, userAgentLengthMax);
+    const errorMessage = entry.errorMessage == null ? null : String(entry.errorMessage).slice(0, errorMessageLengthMax);
+    const { rows } = await this.#pool.query<{ log_id: string }>(
+      `INSERT INTO audit_log (event_time, user_id, event_type, resource_type, resource_id, action, ip_address,
+                              user_agent, request_payload, response_status, error_message, metadata)
+       VALUES (${ts(1)}, $2, $3, $4, $5, $6, $7::inet, $8, $9::jsonb, $10, $11, $12::jsonb)
+       RETURNING log_id`,
+      [
+        entry.eventTimeMs ?? this.#nowMs(),
+        entry.userId ?? null,
+        entry.eventType,
+        entry.resourceType ?? null,
+        entry.resourceId ?? null,
+        entry.action,
+        ip,
+        userAgent,
+        entry.requestPayload === undefined ? null : JSON.stringify(entry.requestPayload),
+        entry.responseStatus ?? null,
+        errorMessage,
+        entry.metadata == null ? null : JSON.stringify(entry.metadata),
+      ],
+    );
+    return rows[0].log_id;
+  }
+}
