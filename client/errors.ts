@@ -1,0 +1,62 @@
+/**
+ * The one error type the client library raises. `code` is stable: either a
+ * server RejectCode name (REPLAY, SIGNATURE_INVALID, ...) or one of the
+ * client's own codes below.
+ */
+
+export const ClientErrorCode = {
+  /** publish() while the outbox holds outboxSignalsMax unacked signals. */
+  OUTBOX_FULL: 'OUTBOX_FULL',
+  /** publish() before the first welcome (the starting sequence is unknown). */
+  NOT_CONNECTED: 'NOT_CONNECTED',
+  /** The client was closed while the operation was pending. */
+  CLOSED: 'CLOSED',
+  /** The connection dropped while a sendSignal() answer was pending. */
+  DISCONNECTED: 'DISCONNECTED',
+  /** The HTTP upgrade was answered with a non-101 status (see httpStatus). */
+  UPGRADE_REFUSED: 'UPGRADE_REFUSED',
+  /** A bad argument (wrong signing version for the fields, non-integer sequence, ...). */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** The server sent something this client cannot use. */
+  PROTOCOL: 'PROTOCOL',
+  /** A sync request could not be answered from the sent log or a snapshot. */
+  SYNC_UNANSWERABLE: 'SYNC_UNANSWERABLE',
+  /** waitFor() or connect() ran out of time. */
+  TIMEOUT: 'TIMEOUT',
+  /** The application's onSignal / onSnapshot threw. */
+  HANDLER_FAILED: 'HANDLER_FAILED',
+  /** The cursor file exists but cannot be read or parsed. */
+  CURSOR_UNREADABLE: 'CURSOR_UNREADABLE',
+  /** The transport failed (socket error, DNS, refused). */
+  TRANSPORT: 'TRANSPORT',
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+export class SigplaneClientError extends Error {
+  /** A RejectCode name or a ClientErrorCode. */
+  readonly code: string;
+  /** The sequence concerned, when known (decimal string beyond 2^53-1). */
+  readonly sequence: number | string | null;
+  /** For UPGRADE_REFUSED: the HTTP status of the refusal. */
+  readonly httpStatus: number | null;
+  /** For UPGRADE_REFUSED: the server's refusal code from the JSON body (REVOKED, IP_NOT_ALLOWED, ...), when it sent one. */
+  readonly refusalCode: string | null;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { sequence?: number | string | null; httpStatus?: number | null; refusalCode?: string | null; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SigplaneClientError';
+    this.code = code;
+    this.sequence = options.sequence ?? null;
+    this.httpStatus = options.httpStatus ?? null;
+    this.refusalCode = options.refusalCode ?? null;
+  }
+}
+
+/** Turn a thrown value into an Error (for events). */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

@@ -1,0 +1,23 @@
+/**
+ * sigplane's client library: the Master EA side (MasterClient) and the
+ * Receiver EA side (ReceiverClient) of the wire protocol in proto/.
+ */
+export { MasterClient } from './master-client';
+export type { MasterConnectOptions, PublishResult, PublishSignal, SendSignalFields } from './master-client';
+export { ReceiverClient } from './receiver-client';
+export type { ReceiverConnectOptions, ReceiverCounters } from './receiver-client';
+export { ReceiverSequencer } from './receiver-sequencer';
+export type { DeliveryDecision, SnapshotDecision, SequencerCounters } from './receiver-sequencer';
+export { MasterOutbox, SentLog, planResend } from './master-outbox';
+export { ReceiverQueue } from './receiver-queue';
+export { encodeSignalFrame, encodeSignalBodyBytes, encodeSnapshotFrame } from './master-frames';
+export type { CraftedSignal, MasterSnapshot } from './master-frames';
+export type { MasterSigning } from './signing';
+export { ClientCloseCode } from './connection';
+export type { ReconnectOptions } from './connection';
+export { ClientErrorCode, SigplaneClientError } from './errors';
+export { readCursor, writeCursor } from './receiver-cursor';
+export type { CursorRecord } from './receiver-cursor';
+export * as clientLimits from './limits';
+export { toSignalFields, toDelivery, toSnapshot, toPosition, toSafeNumber } from './convert';
+export type { SignalFields, ReceivedDelivery, ReceivedSnapshot, Welcome, DeliveryFrame, SnapshotFrame } from './convert';

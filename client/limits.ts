@@ -1,0 +1,37 @@
+/**
+ * Every limit and default of the client library, in one place.
+ * (engine/limits.ts is the server's; these belong to the EAs' side.)
+ * Units and qualifiers come last in names.
+ */
+
+export const connection = {
+  /** First reconnect delay; doubles per failed attempt (with jitter) up to the max. */
+  reconnectMinMs: 250,
+  reconnectMaxMs: 10_000,
+  /** An upgrade that has not produced a `welcome` within this is abandoned. */
+  welcomeTimeoutMs: 10_000,
+  /** A heartbeat is sent this often (the server closes idle connections after 60 s). */
+  heartbeatIntervalMs: 15_000,
+  /** Nothing received for this long: the connection is presumed dead and dropped. */
+  silenceTimeoutMs: 45_000,
+} as const;
+
+export const master = {
+  /** Signals published but not yet acked. A full outbox refuses (OUTBOX_FULL). */
+  outboxSignalsMax: 1_024,
+  /** Recently sent frames kept to answer the server's sync requests. */
+  sentLogSignalsMax: 4_096,
+} as const;
+
+export const receiver = {
+  /** Received frames waiting for the application: past this the socket is paused. */
+  queueFramesHigh: 1_024,
+  /** ... and resumed below this. */
+  queueFramesLow: 256,
+  /** Hard bound: past this the connection is dropped and resumed from lastExecuted. */
+  queueFramesMax: 8_192,
+  /** While a gap stays open, the sync request is repeated this often. */
+  gapRetryMs: 2_000,
+  /** Concurrent waitFor() callers. */
+  waitersMax: 1_024,
+} as const;

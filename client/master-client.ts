@@ -1,0 +1,443 @@
+/**
+ * A Master EA's connection to /v1/master: numbers, signs and sends signals,
+ * resolves each publish() on the server's ack, resends what is unanswered
+ * after a reconnect and answers the server's sync requests.
+ *
+ *   const master = new MasterClient();
+ *   await master.connect(url, token, { signing: { version: 2, keyId, key } });
+ *   const { sequence, status } = await master.publish({ symbol: 'EURUSD', orderType: 0, volume: 0.1, price: 1.0876 });
+ *
+ * Sequences: the first is welcome.lastSequence + 1; after that the client
+ * continues its own counter, never at or below a sequence the server is
+ * known to hold (welcome, acks, StateChange ACTIVE, REPLAY). A rejected
+ * signal is never sent again ("a rejected signal changes nothing"); when
+ * none of ours above it is in flight, the next publish takes the first
+ * sequence the server lacks, so a reject does not open a gap.
+ *
+ * generatedAt is stamped at publish(): a signal that waits in the outbox
+ * through a long disconnect is resent as it was and may come back STALE.
+ * Unanswered signals up to welcome.lastSequence (or an ACTIVE StateChange's
+ * sequence) are resolved ACCEPTED: the server holds them.
+ *
+ * Events: 'welcome' (Welcome), 'ack' ({sequence, status}), 'reject'
+ * (SigplaneClientError), 'state' ({state, sequence, reason}), 'syncRequest'
+ * ({fromSequence, toSequence, full}), 'heartbeat' (rttMs), 'close' (code,
+ * reason, willReconnect), 'error' (SigplaneClientError). 'error' is only
+ * emitted when someone listens.
+ */
+import { EventEmitter } from 'node:events';
+import { exactDecimal, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
+
+type FrameOf<K extends DecodedFrame['kind']> = Extract<DecodedFrame, { kind: K }>;
+import { wire } from '../engine/limits';
+import { Connection, ClientCloseCode, type ReconnectOptions } from './connection';
+import { toWelcome, type Welcome } from './convert';
+import { asError, ClientErrorCode, SigplaneClientError } from './errors';
+import { master as limits } from './limits';
+import { MasterOutbox, planResend, SentLog } from './master-outbox';
+import { encodeSignalFrame, encodeSnapshotFrame, type CraftedSignal, type MasterSnapshot } from './master-frames';
+import type { MasterSigning } from './signing';
+
+export interface PublishSignal {
+  symbol: string;
+  orderType: number;
+  volume: number;
+  price: number;
+  /** v2 only */
+  action?: number;
+  positionId?: string | number | bigint;
+  stopLoss?: number;
+  takeProfit?: number;
+  magic?: string | number | bigint;
+}
+
+export interface PublishResult {
+  sequence: number;
+  status: 'ACCEPTED' | 'DUPLICATE';
+}
+
+/** sendSignal's input: every field explicit, subscriptionId defaulting to the welcome's. */
+export type SendSignalFields = Omit<CraftedSignal, 'subscriptionId'> & { subscriptionId?: string };
+
+export interface MasterConnectOptions {
+  signing: MasterSigning;
+  /** ms since the epoch; stamps generatedAt and heartbeats. Default Date.now. */
+  clock?: () => number;
+  /** Default: reconnect with jittered backoff; false: never. */
+  reconnect?: ReconnectOptions | false;
+  localAddress?: string;
+  /** Full sync (v2 only): the application's positions and the sequence they are at. */
+  snapshotProvider?: () => MasterSnapshot | Promise<MasterSnapshot>;
+  outboxSignalsMax?: number;
+  sentLogSignalsMax?: number;
+  heartbeatIntervalMs?: number;
+  silenceTimeoutMs?: number;
+  welcomeTimeoutMs?: number;
+  onClose?: (code: number, reason: string, willReconnect: boolean) => void;
+  onError?: (error: SigplaneClientError) => void;
+  onState?: (state: string, sequence: number, reason: string) => void;
+}
+
+interface Waiter {
+  resolve(result: PublishResult): void;
+  reject(error: SigplaneClientError): void;
+}
+
+/** Answer frames carry sequences up to 2^64-1: waiters are keyed by the decimal string. */
+type WaiterQueues = Map<string, Waiter[]>;
+
+export class MasterClient extends EventEmitter {
+  private connection: Connection | null = null;
+  private options: MasterConnectOptions | null = null;
+  private clock: () => number = Date.now;
+  private outbox: MasterOutbox<Waiter> = new MasterOutbox(limits.outboxSignalsMax);
+  private log: SentLog = new SentLog(limits.sentLogSignalsMax);
+  /** sendSignal() callers, per sequence, first come first answered. */
+  private readonly crafted: WaiterQueues = new Map();
+  /** 0 until the first welcome. */
+  private nextSequence = 0;
+  /** The highest sequence the server is known to hold (welcome, acks, ACTIVE, REPLAY). */
+  private serverLast = 0;
+  private welcomed = false;
+  private closed = false;
+  private lastWelcome: Welcome | null = null;
+
+  /** The last welcome received (null before the first). */
+  get welcome(): Welcome | null {
+    return this.lastWelcome;
+  }
+
+  /** Signals published and not yet answered. */
+  get outboxSize(): number {
+    return this.outbox.size;
+  }
+
+  /** The sequence the next publish() will use (0 before the first welcome). */
+  get nextPublishSequence(): number {
+    return this.nextSequence;
+  }
+
+  /** Welcomed on an open socket: sends go out now. */
+  get isReady(): boolean {
+    return this.welcomed && this.connection !== null && this.connection.isOpen;
+  }
+
+  /** Resolves on the first welcome; rejects when the first session cannot be had (HTTP 401/403, or any failure without reconnect). */
+  connect(url: string, token: string, options: MasterConnectOptions): Promise<Welcome> {
+    if (this.connection !== null) throw new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, 'connect() was already called');
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+    this.outbox = new MasterOutbox(options.outboxSignalsMax ?? limits.outboxSignalsMax);
+    this.log = new SentLog(options.sentLogSignalsMax ?? limits.sentLogSignalsMax);
+    if (options.onClose) this.on('close', options.onClose);
+    if (options.onError) this.on('error', options.onError);
+    if (options.onState) this.on('state', (s: { state: string; sequence: number; reason: string }) => options.onState!(s.state, s.sequence, s.reason));
+    return new Promise<Welcome>((resolve, reject) => {
+      let settled = false;
+      this.once('welcome', (welcome: Welcome) => {
+        settled = true;
+        resolve(welcome);
+      });
+      this.connection = new Connection(
+        {
+          url,
+          token,
+          localAddress: options.localAddress,
+          reconnect: options.reconnect,
+          clock: this.clock,
+          heartbeatIntervalMs: options.heartbeatIntervalMs,
+          silenceTimeoutMs: options.silenceTimeoutMs,
+          welcomeTimeoutMs: options.welcomeTimeoutMs,
+          maxPayloadBytes: wire.masterFrameBytesMax,
+        },
+        {
+          onOpen: () => {
+            this.welcomed = false;
+          },
+          onFrame: (frame) => this.onFrame(frame),
+          onHeartbeat: (rttMs) => this.emit('heartbeat', rttMs),
+          onError: (error, fatal) => {
+            this.emitError(error);
+            if (fatal && !settled) {
+              settled = true;
+              reject(error);
+            }
+          },
+          onClose: (code, reason, willReconnect) => {
+            this.onSocketClosed(willReconnect);
+            this.emit('close', code, reason, willReconnect);
+            if (!willReconnect && !settled) {
+              settled = true;
+              reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, `closed before welcome: ${code} ${reason}`));
+            }
+          },
+        },
+      );
+      this.connection.start();
+    });
+  }
+
+  /** Number, sign and send the next signal; resolves on its ack, rejects with the reject's code. */
+  publish(signal: PublishSignal): Promise<PublishResult> {
+    const options = this.options;
+    if (this.closed) return Promise.reject(new SigplaneClientError(ClientErrorCode.CLOSED, 'client closed'));
+    if (this.connection?.isStopped) {
+      return Promise.reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, 'connection closed for good (no reconnect)'));
+    }
+    if (options === null || this.nextSequence === 0 || this.lastWelcome === null) {
+      return Promise.reject(new SigplaneClientError(ClientErrorCode.NOT_CONNECTED, 'no welcome yet: the next sequence is unknown'));
+    }
+    if (this.outbox.isFull) {
+      return Promise.reject(
+        new SigplaneClientError(ClientErrorCode.OUTBOX_FULL, `${this.outbox.size} signals await an answer`),
+      );
+    }
+    const sequence = this.nextSequence;
+    let frame: Uint8Array;
+    try {
+      frame = encodeSignalFrame(options.signing, {
+        ...signal,
+        subscriptionId: this.lastWelcome.subscriptionId,
+        sequence,
+        generatedAt: this.clock(),
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.nextSequence = sequence + 1;
+    return new Promise<PublishResult>((resolve, reject) => {
+      this.outbox.add(sequence, frame, { resolve, reject });
+      this.log.record(sequence, frame);
+      if (this.isReady) this.connection!.send(frame);
+    });
+  }
+
+  /**
+   * Sign and send a signal with an explicit sequence and generatedAt,
+   * bypassing the counter and the outbox (kept in the sent log). Resolves on
+   * the ack for that sequence, rejects on its reject or when the connection
+   * drops first. A reject that names no sequence only reaches 'reject' listeners.
+   */
+  sendSignal(fields: SendSignalFields): Promise<PublishResult> {
+    const options = this.options;
+    if (options === null || !this.isReady || this.lastWelcome === null) {
+      return Promise.reject(new SigplaneClientError(ClientErrorCode.NOT_CONNECTED, 'not connected'));
+    }
+    let frame: Uint8Array;
+    try {
+      frame = encodeSignalFrame(options.signing, { ...fields, subscriptionId: fields.subscriptionId ?? this.lastWelcome.subscriptionId });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const key = typeof fields.sequence === 'bigint' ? fields.sequence.toString() : String(fields.sequence);
+    const numeric = Number(key);
+    if (Number.isSafeInteger(numeric) && numeric > 0) this.log.record(numeric, frame);
+    return new Promise<PublishResult>((resolve, reject) => {
+      const queue = this.crafted.get(key) ?? [];
+      queue.push({ resolve, reject });
+      this.crafted.set(key, queue);
+      this.connection!.send(frame);
+    });
+  }
+
+  /** The frame sendSignal would send (to tamper with, then sendRaw). */
+  encodeSignal(fields: SendSignalFields): Uint8Array {
+    if (this.options === null) throw new SigplaneClientError(ClientErrorCode.NOT_CONNECTED, 'connect() first');
+    const subscriptionId = fields.subscriptionId ?? this.lastWelcome?.subscriptionId ?? '';
+    return encodeSignalFrame(this.options.signing, { ...fields, subscriptionId });
+  }
+
+  /** Send arbitrary bytes as one binary message; false when not connected. */
+  sendRaw(bytes: Uint8Array): boolean {
+    return this.connection !== null && this.connection.send(bytes);
+  }
+
+  /** Send a signed full snapshot now (v2 only). */
+  sendSnapshot(snapshot: MasterSnapshot, generatedAtMs: number = this.clock()): boolean {
+    if (this.options === null || this.lastWelcome === null) {
+      throw new SigplaneClientError(ClientErrorCode.NOT_CONNECTED, 'no welcome yet');
+    }
+    const frame = encodeSnapshotFrame(this.options.signing, this.lastWelcome.subscriptionId, snapshot, generatedAtMs);
+    if (snapshot.sequence >= this.nextSequence) this.nextSequence = snapshot.sequence + 1;
+    return this.sendRaw(frame);
+  }
+
+  /** Stop for good: pending publishes reject with CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closing = this.connection?.close() ?? Promise.resolve();
+    this.failEverything(ClientErrorCode.CLOSED, 'client closed');
+    await closing;
+  }
+
+  // ---- frames from the server ----
+
+  private onFrame(frame: DecodedFrame): void {
+    switch (frame.kind) {
+      case 'welcome':
+        return this.onWelcome(frame.welcome);
+      case 'ack':
+        return this.onAck(frame.ack);
+      case 'reject':
+        return this.onReject(frame.reject);
+      case 'syncRequest':
+        return this.onSyncRequest(frame.syncRequest);
+      case 'stateChange':
+        return this.onStateChange(frame.stateChange);
+      default:
+        this.emitError(new SigplaneClientError(ClientErrorCode.PROTOCOL, `unexpected ${frame.kind} frame on a master connection`));
+    }
+  }
+
+  private onWelcome(frame: FrameOf<'welcome'>['welcome']): void {
+    let welcome: Welcome;
+    try {
+      welcome = toWelcome(frame, stateName);
+    } catch (err) {
+      this.emitError(asError(err) as SigplaneClientError);
+      this.connection?.drop(ClientCloseCode.PROTOCOL, 'bad welcome');
+      return;
+    }
+    this.lastWelcome = welcome;
+    this.welcomed = true;
+    this.connection?.markWelcomed();
+    // The server has everything up to lastSequence: those are answered.
+    if (this.nextSequence === 0) this.nextSequence = welcome.lastSequence + 1;
+    this.serverHas(welcome.lastSequence);
+    this.settleUpTo(welcome.lastSequence);
+    // The rest again, in order, the same bytes.
+    for (const entry of this.outbox.list()) this.connection?.send(entry.frame);
+    this.emit('welcome', welcome);
+  }
+
+  private onAck(ack: FrameOf<'ack'>['ack']): void {
+    const key = exactDecimal(ack.sequenceNumber);
+    const status: PublishResult['status'] = ack.status === 2 ? 'DUPLICATE' : 'ACCEPTED';
+    const sequence = safeInteger(ack.sequenceNumber);
+    const result: PublishResult = { sequence: sequence ?? Number(key), status };
+    this.emit('ack', result);
+    if (sequence !== null) {
+      this.serverHas(sequence);
+      const entry = this.outbox.take(sequence);
+      if (entry !== undefined) return entry.waiter.resolve(result);
+    }
+    this.takeCrafted(key)?.resolve(result);
+  }
+
+  private onReject(reject: FrameOf<'reject'>['reject']): void {
+    const key = exactDecimal(reject.sequenceNumber);
+    const sequence = safeInteger(reject.sequenceNumber);
+    const code = rejectCodeName(reject.code);
+    const error = new SigplaneClientError(code, reject.message || code, { sequence: sequence ?? key });
+    this.emit('reject', error);
+    if (sequence === null || sequence === 0) return;
+    if (code === 'REPLAY') this.serverHas(sequence);
+    // Never send a rejected signal again (a later sync request for it is answered by a snapshot, or not at all).
+    this.log.forget(sequence);
+    const entry = this.outbox.take(sequence);
+    if (entry !== undefined) {
+      // Nothing of ours above it in flight: the next publish takes the first sequence the server lacks.
+      if (this.outbox.highestSequence < sequence) {
+        this.nextSequence = Math.min(this.nextSequence, Math.max(this.outbox.highestSequence, this.serverLast) + 1);
+      }
+      return entry.waiter.reject(error);
+    }
+    this.takeCrafted(key)?.reject(error);
+  }
+
+  private onSyncRequest(request: FrameOf<'syncRequest'>['syncRequest']): void {
+    const fromSequence = safeInteger(request.fromSequence) ?? 0;
+    const toSequence = safeInteger(request.toSequence) ?? 0;
+    this.emit('syncRequest', { fromSequence, toSequence, full: request.full });
+    if (request.full) {
+      void this.answerWithSnapshot(`full sync requested`);
+      return;
+    }
+    const highest = Math.max(this.outbox.highestSequence, this.log.highestSequence);
+    const from = Math.max(1, fromSequence);
+    const to = toSequence === 0 || toSequence < from ? highest : toSequence;
+    const plan = planResend(this.outbox, this.log, from, to);
+    if (plan.missingCount > 0 && this.options?.signing.version === 2 && this.options.snapshotProvider !== undefined) {
+      void this.answerWithSnapshot(`sync request ${from}..${to}: ${plan.missingCount} signals no longer held`);
+      return;
+    }
+    for (const { frame } of plan.frames) this.connection?.send(frame);
+    if (plan.missingCount > 0) {
+      this.emitError(
+        new SigplaneClientError(
+          ClientErrorCode.SYNC_UNANSWERABLE,
+          `sync request ${from}..${to}: ${plan.missingCount} signals not held and no v2 snapshot provider`,
+          { sequence: from },
+        ),
+      );
+    }
+  }
+
+  private async answerWithSnapshot(why: string): Promise<void> {
+    const options = this.options;
+    if (options === null || options.signing.version !== 2 || options.snapshotProvider === undefined) {
+      this.emitError(new SigplaneClientError(ClientErrorCode.SYNC_UNANSWERABLE, `${why}: a snapshot needs v2 signing and a snapshotProvider`));
+      return;
+    }
+    try {
+      const snapshot = await options.snapshotProvider();
+      this.sendSnapshot(snapshot);
+    } catch (err) {
+      this.emitError(new SigplaneClientError(ClientErrorCode.SYNC_UNANSWERABLE, `${why}: snapshot failed: ${asError(err).message}`, { cause: err }));
+    }
+  }
+
+  private onStateChange(change: FrameOf<'stateChange'>['stateChange']): void {
+    const state = stateName(change.state);
+    const sequence = safeInteger(change.sequenceNumber) ?? 0;
+    // Whole again at `sequence`: whatever we still wait for up to there, the server has.
+    if (state === 'ACTIVE') {
+      this.serverHas(sequence);
+      this.settleUpTo(sequence);
+    }
+    this.emit('state', { state, sequence, reason: change.reason });
+  }
+
+  // ---- helpers ----
+
+  /** The server holds `sequence`: the counter never goes back to or below it. */
+  private serverHas(sequence: number): void {
+    if (sequence > this.serverLast) this.serverLast = sequence;
+    if (this.nextSequence !== 0 && this.nextSequence <= sequence) this.nextSequence = sequence + 1;
+  }
+
+  private settleUpTo(sequence: number): void {
+    for (const entry of this.outbox.takeUpTo(sequence)) {
+      entry.waiter.resolve({ sequence: entry.sequence, status: 'ACCEPTED' });
+    }
+  }
+
+  private takeCrafted(key: string): Waiter | undefined {
+    const queue = this.crafted.get(key);
+    if (queue === undefined) return undefined;
+    const waiter = queue.shift();
+    if (queue.length === 0) this.crafted.delete(key);
+    return waiter;
+  }
+
+  private onSocketClosed(willReconnect: boolean): void {
+    this.welcomed = false;
+    // sendSignal answers cannot come on another connection.
+    for (const queue of this.crafted.values()) {
+      for (const waiter of queue) waiter.reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, 'connection closed before the answer'));
+    }
+    this.crafted.clear();
+    if (!willReconnect) this.failEverything(ClientErrorCode.DISCONNECTED, 'connection closed for good');
+  }
+
+  private failEverything(code: string, message: string): void {
+    for (const entry of this.outbox.takeAll()) entry.waiter.reject(new SigplaneClientError(code, message, { sequence: entry.sequence }));
+    for (const queue of this.crafted.values()) for (const waiter of queue) waiter.reject(new SigplaneClientError(code, message));
+    this.crafted.clear();
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}

@@ -1,0 +1,468 @@
+/**
+ * A Receiver EA's connection to /v1/receiver: subscribes with the last
+ * sequence it executed and hands the application every signal strictly in
+ * order, exactly once (the ordering rules are ReceiverSequencer's), then
+ * acks it.
+ *
+ *   const receiver = new ReceiverClient();
+ *   await receiver.connect(url, token, {
+ *     onSignal: async (d) => execute(d.signal),
+ *     onSnapshot: async (s) => replacePositions(s.positions),
+ *   });
+ *
+ * Frames are processed one at a time: onSignal / onSnapshot are awaited
+ * before the next frame is looked at. Past queueFramesHigh waiting frames
+ * the socket is paused (TCP pushes back; the server may drop us to resync);
+ * past queueFramesMax the connection is dropped and resumed from
+ * lastExecuted. A handler that throws is not acked: the connection is
+ * dropped and the reconnect delivers that signal again.
+ *
+ * Events: 'welcome' (Welcome), 'signal' (ReceivedDelivery, after execution),
+ * 'snapshot' (ReceivedSnapshot, after it was applied), 'state' ({state,
+ * sequence, reason}), 'reject' (SigplaneClientError), 'heartbeat' (rttMs),
+ * 'close' (code, reason, willReconnect), 'error' (only when listened to).
+ */
+import { EventEmitter } from 'node:events';
+import { encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
+import { wire } from '../engine/limits';
+import { ClientCloseCode, Connection, type ReconnectOptions } from './connection';
+import {
+  toDelivery,
+  toSnapshot,
+  toWelcome,
+  type DeliveryFrame,
+  type ReceivedDelivery,
+  type ReceivedSnapshot,
+  type SnapshotFrame,
+  type Welcome,
+} from './convert';
+import { asError, ClientErrorCode, SigplaneClientError } from './errors';
+import { receiver as limits } from './limits';
+import { readCursor, writeCursor } from './receiver-cursor';
+import { ReceiverQueue } from './receiver-queue';
+import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
+
+export interface ReceiverConnectOptions {
+  /**
+   * The last sequence this receiver executed, or a function asked at each
+   * connect while the client itself knows none. Absent (and no cursor file):
+   * resume from the server's cursor for this token.
+   */
+  lastSequence?: number | (() => number | null);
+  onSignal(delivery: ReceivedDelivery): void | Promise<void>;
+  /** Replace local state with snapshot.positions; deliveries continue after snapshot.sequenceNumber. */
+  onSnapshot(snapshot: ReceivedSnapshot): void | Promise<void>;
+  onState?(state: string, sequence: number, reason: string): void;
+  onClose?(code: number, reason: string, willReconnect: boolean): void;
+  onError?(error: SigplaneClientError): void;
+  /** Default: reconnect with jittered backoff; false: never. */
+  reconnect?: ReconnectOptions | false;
+  localAddress?: string;
+  clock?: () => number;
+  /** Ack after this many executed signals (and whenever the queue runs dry). Default 1. */
+  ackEvery?: number;
+  /** Durable cursor: read at connect, replaced atomically after each execution. */
+  cursorFile?: string;
+  gapRetryMs?: number;
+  heartbeatIntervalMs?: number;
+  silenceTimeoutMs?: number;
+  welcomeTimeoutMs?: number;
+}
+
+export interface ReceiverCounters extends SequencerCounters {
+  acksSent: number;
+  handlerFailures: number;
+  sessions: number;
+}
+
+type QueueItem =
+  | { kind: 'delivery'; session: number; frame: DeliveryFrame }
+  | { kind: 'snapshot'; session: number; frame: SnapshotFrame };
+
+interface SequenceWaiter {
+  sequence: number;
+  resolve(): void;
+  reject(error: SigplaneClientError): void;
+  timer: NodeJS.Timeout;
+}
+
+export class ReceiverClient extends EventEmitter {
+  private connection: Connection | null = null;
+  private options: ReceiverConnectOptions | null = null;
+  private clock: () => number = Date.now;
+  private sequencer = new ReceiverSequencer(null, limits.gapRetryMs);
+  private readonly queue = new ReceiverQueue<QueueItem>(limits.queueFramesHigh, limits.queueFramesLow, limits.queueFramesMax, {
+    pause: () => this.connection?.pause(),
+    resume: () => this.connection?.resume(),
+  });
+  private draining = false;
+  private session = 0;
+  private unackedCount = 0;
+  private gapTimer: NodeJS.Timeout | null = null;
+  private waiters: SequenceWaiter[] = [];
+  private closed = false;
+  private lastWelcome: Welcome | null = null;
+  private readonly extra = { acksSent: 0, handlerFailures: 0, sessions: 0 };
+
+  /** The last sequence executed or covered by a snapshot; null while unknown. */
+  get lastExecuted(): number | null {
+    return this.sequencer.lastExecuted;
+  }
+
+  get duplicatesIgnored(): number {
+    return this.sequencer.counters.duplicatesIgnored;
+  }
+
+  get gapsSeen(): number {
+    return this.sequencer.counters.gapsSeen;
+  }
+
+  get counters(): ReceiverCounters {
+    return { ...this.sequencer.counters, ...this.extra };
+  }
+
+  get welcome(): Welcome | null {
+    return this.lastWelcome;
+  }
+
+  /** Resolves on the first welcome; rejects when the first session cannot be had (HTTP 401/403, a bad cursor file, or any failure without reconnect). */
+  connect(url: string, token: string, options: ReceiverConnectOptions): Promise<Welcome> {
+    if (this.connection !== null) throw new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, 'connect() was already called');
+    const ackEvery = options.ackEvery ?? 1;
+    if (!Number.isSafeInteger(ackEvery) || ackEvery < 1) {
+      return Promise.reject(new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, `ackEvery ${ackEvery} is not a positive integer`));
+    }
+    let initial: number | null;
+    try {
+      initial = this.initialCursor(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+    this.sequencer = new ReceiverSequencer(initial, options.gapRetryMs ?? limits.gapRetryMs);
+    if (options.onClose) this.on('close', options.onClose);
+    if (options.onError) this.on('error', options.onError);
+    if (options.onState) this.on('state', (s: { state: string; sequence: number; reason: string }) => options.onState!(s.state, s.sequence, s.reason));
+    return new Promise<Welcome>((resolve, reject) => {
+      let settled = false;
+      this.once('welcome', (welcome: Welcome) => {
+        settled = true;
+        resolve(welcome);
+      });
+      this.connection = new Connection(
+        {
+          url,
+          token,
+          localAddress: options.localAddress,
+          reconnect: options.reconnect,
+          clock: this.clock,
+          heartbeatIntervalMs: options.heartbeatIntervalMs,
+          silenceTimeoutMs: options.silenceTimeoutMs,
+          welcomeTimeoutMs: options.welcomeTimeoutMs,
+          // A snapshot of snapshotPositionsMax positions is the largest frame.
+          maxPayloadBytes: wire.masterFrameBytesMax * 2,
+        },
+        {
+          onOpen: () => this.onOpen(),
+          onFrame: (frame) => this.onFrame(frame),
+          onHeartbeat: (rttMs) => this.emit('heartbeat', rttMs),
+          onError: (error, fatal) => {
+            this.emitError(error);
+            if (fatal && !settled) {
+              settled = true;
+              reject(error);
+            }
+          },
+          onClose: (code, reason, willReconnect) => {
+            this.onSocketClosed(willReconnect);
+            this.emit('close', code, reason, willReconnect);
+            if (!willReconnect && !settled) {
+              settled = true;
+              reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, `closed before welcome: ${code} ${reason}`));
+            }
+          },
+        },
+      );
+      this.connection.start();
+    });
+  }
+
+  /** Resolves once lastExecuted >= sequence; rejects with TIMEOUT (or CLOSED). */
+  waitFor(sequence: number, timeoutMs: number): Promise<void> {
+    const last = this.sequencer.lastExecuted;
+    if (last !== null && last >= sequence) return Promise.resolve();
+    if (this.closed) return Promise.reject(new SigplaneClientError(ClientErrorCode.CLOSED, 'client closed'));
+    if (this.waiters.length >= limits.waitersMax) {
+      return Promise.reject(new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, `more than ${limits.waitersMax} waitFor() callers`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: SequenceWaiter = {
+        sequence,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(
+            new SigplaneClientError(ClientErrorCode.TIMEOUT, `sequence ${sequence} not executed within ${timeoutMs} ms (last ${this.lastExecuted})`, {
+              sequence,
+            }),
+          );
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopGapTimer();
+    this.clearQueue();
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new SigplaneClientError(ClientErrorCode.CLOSED, 'client closed', { sequence: waiter.sequence }));
+    }
+    this.waiters = [];
+    await (this.connection?.close() ?? Promise.resolve());
+  }
+
+  // ---- connection ----
+
+  private initialCursor(options: ReceiverConnectOptions): number | null {
+    const given = typeof options.lastSequence === 'function' ? options.lastSequence() : options.lastSequence;
+    if (given !== undefined && given !== null) {
+      if (!Number.isSafeInteger(given) || given < 0) {
+        throw new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, `lastSequence ${given} is not a non-negative safe integer`);
+      }
+      return given;
+    }
+    if (options.cursorFile !== undefined) return readCursor(options.cursorFile)?.lastExecuted ?? null;
+    return null;
+  }
+
+  private onOpen(): void {
+    this.session++;
+    this.extra.sessions++;
+    this.clearQueue();
+    this.sequencer.onReconnect();
+    this.stopGapTimer();
+    this.unackedCount = 0;
+    let cursor = this.sequencer.lastExecuted;
+    if (cursor === null && typeof this.options?.lastSequence === 'function') cursor = this.options.lastSequence();
+    const subscribe = cursor === null ? { hasLastSequence: false, lastSequence: 0 } : { hasLastSequence: true, lastSequence: cursor };
+    this.connection?.send(encodeFrame({ subscribe }));
+  }
+
+  private onFrame(frame: DecodedFrame): void {
+    switch (frame.kind) {
+      case 'welcome':
+        return this.onWelcome(frame.welcome);
+      case 'delivery':
+        return this.enqueue({ kind: 'delivery', session: this.session, frame: frame.delivery });
+      case 'snapshot':
+        return this.enqueue({ kind: 'snapshot', session: this.session, frame: frame.snapshot });
+      case 'stateChange': {
+        const change = frame.stateChange;
+        this.emit('state', { state: stateName(change.state), sequence: safeInteger(change.sequenceNumber) ?? 0, reason: change.reason });
+        return;
+      }
+      case 'reject': {
+        const code = rejectCodeName(frame.reject.code);
+        const error = new SigplaneClientError(code, frame.reject.message || code, { sequence: safeInteger(frame.reject.sequenceNumber) });
+        this.emit('reject', error);
+        this.emitError(error);
+        return;
+      }
+      default:
+        this.emitError(new SigplaneClientError(ClientErrorCode.PROTOCOL, `unexpected ${frame.kind} frame on a receiver connection`));
+    }
+  }
+
+  private onWelcome(frame: Extract<DecodedFrame, { kind: 'welcome' }>['welcome']): void {
+    try {
+      this.lastWelcome = toWelcome(frame, stateName);
+    } catch (err) {
+      this.emitError(asError(err));
+      this.connection?.drop(ClientCloseCode.PROTOCOL, 'bad welcome');
+      return;
+    }
+    this.connection?.markWelcomed();
+    this.emit('welcome', this.lastWelcome);
+  }
+
+  private onSocketClosed(willReconnect: boolean): void {
+    this.clearQueue();
+    this.stopGapTimer();
+    if (!willReconnect) {
+      for (const waiter of this.waiters) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, 'connection closed for good', { sequence: waiter.sequence }));
+      }
+      this.waiters = [];
+    }
+  }
+
+  // ---- the serial queue ----
+
+  private enqueue(item: QueueItem): void {
+    if (!this.queue.push(item)) {
+      this.emitError(new SigplaneClientError(ClientErrorCode.PROTOCOL, `${this.queue.length} frames wait for the application: resubscribing`));
+      this.clearQueue();
+      this.connection?.drop(ClientCloseCode.QUEUE_OVERFLOW, 'receiver queue overflow');
+      return;
+    }
+    void this.drain();
+  }
+
+  private clearQueue(): void {
+    this.queue.clear();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let item = this.queue.shift(); item !== undefined && !this.closed; item = this.queue.shift()) {
+        if (item.session !== this.session) continue;
+        if (item.kind === 'delivery') await this.processDelivery(item.frame, item.session);
+        else await this.processSnapshot(item.frame, item.session);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async processDelivery(frame: DeliveryFrame, session: number): Promise<void> {
+    let delivery: ReceivedDelivery;
+    try {
+      delivery = toDelivery(frame);
+    } catch (err) {
+      return this.protocolFailure(asError(err));
+    }
+    const sequence = delivery.sequenceNumber;
+    const decision = this.sequencer.onDelivery(sequence, this.clock());
+    switch (decision.kind) {
+      case 'duplicate':
+      case 'out-of-order':
+        return;
+      case 'gap':
+        this.sendSyncRequest(decision.syncFrom);
+        this.startGapTimer();
+        return;
+      case 'execute':
+        break;
+    }
+    try {
+      await this.options!.onSignal(delivery);
+    } catch (err) {
+      this.sequencer.abandoned();
+      return this.handlerFailure(err, sequence, session);
+    }
+    this.sequencer.executed(sequence, this.clock());
+    await this.afterProgress(sequence, session);
+    this.emit('signal', delivery);
+  }
+
+  private async processSnapshot(frame: SnapshotFrame, session: number): Promise<void> {
+    let snapshot: ReceivedSnapshot;
+    try {
+      snapshot = toSnapshot(frame);
+    } catch (err) {
+      return this.protocolFailure(asError(err));
+    }
+    if (this.sequencer.onSnapshot(snapshot.sequenceNumber).kind === 'stale') return;
+    try {
+      await this.options!.onSnapshot(snapshot);
+    } catch (err) {
+      this.sequencer.abandoned();
+      return this.handlerFailure(err, snapshot.sequenceNumber, session);
+    }
+    this.sequencer.snapshotApplied(snapshot.sequenceNumber, this.clock());
+    await this.afterProgress(snapshot.sequenceNumber, session, true);
+    this.emit('snapshot', snapshot);
+  }
+
+  /** Executed `sequence`: persist the cursor, ack, wake waiters, stop the gap timer when whole. A snapshot is acked at once. */
+  private async afterProgress(sequence: number, session: number, ackNow = false): Promise<void> {
+    const options = this.options!;
+    if (options.cursorFile !== undefined) {
+      try {
+        await writeCursor(options.cursorFile, {
+          version: 1,
+          lastExecuted: sequence,
+          subscriptionId: this.lastWelcome?.subscriptionId ?? null,
+          updatedAtMs: this.clock(),
+        });
+      } catch (err) {
+        this.emitError(new SigplaneClientError(ClientErrorCode.CURSOR_UNREADABLE, `cursor write failed: ${asError(err).message}`, { cause: err }));
+      }
+    }
+    this.unackedCount++;
+    const queueEmpty = this.queue.length === 0;
+    if (session === this.session && (ackNow || queueEmpty || this.unackedCount >= (options.ackEvery ?? 1))) {
+      if (this.connection?.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }))) this.extra.acksSent++;
+      this.unackedCount = 0;
+    }
+    if (!this.sequencer.gapOpen) this.stopGapTimer();
+    if (this.waiters.length > 0) {
+      const still: SequenceWaiter[] = [];
+      for (const waiter of this.waiters) {
+        if (waiter.sequence <= sequence) {
+          clearTimeout(waiter.timer);
+          waiter.resolve();
+        } else {
+          still.push(waiter);
+        }
+      }
+      this.waiters = still;
+    }
+  }
+
+  private handlerFailure(err: unknown, sequence: number, session: number): void {
+    this.extra.handlerFailures++;
+    this.emitError(
+      new SigplaneClientError(ClientErrorCode.HANDLER_FAILED, `handler failed at sequence ${sequence}: ${asError(err).message}`, {
+        sequence,
+        cause: err,
+      }),
+    );
+    if (session !== this.session) return; // that connection is gone already
+    this.clearQueue();
+    this.connection?.drop(ClientCloseCode.HANDLER_FAILED, 'handler failed');
+  }
+
+  private protocolFailure(error: Error): void {
+    this.emitError(new SigplaneClientError(ClientErrorCode.PROTOCOL, error.message, { cause: error }));
+    this.clearQueue();
+    this.connection?.drop(ClientCloseCode.PROTOCOL, 'bad frame');
+  }
+
+  // ---- gaps ----
+
+  private sendSyncRequest(fromSequence: number): void {
+    this.connection?.send(encodeFrame({ syncRequest: { fromSequence, toSequence: 0, full: false } }));
+  }
+
+  private startGapTimer(): void {
+    if (this.gapTimer !== null) return;
+    const retryMs = this.options?.gapRetryMs ?? limits.gapRetryMs;
+    this.gapTimer = setInterval(() => {
+      const from = this.sequencer.tick(this.clock());
+      if (from !== null) this.sendSyncRequest(from);
+      if (!this.sequencer.gapOpen) this.stopGapTimer();
+    }, Math.max(1, Math.floor(retryMs / 2)));
+    this.gapTimer.unref();
+  }
+
+  private stopGapTimer(): void {
+    if (this.gapTimer !== null) {
+      clearInterval(this.gapTimer);
+      this.gapTimer = null;
+    }
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
