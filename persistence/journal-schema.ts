@@ -1,0 +1,177 @@
+/**
+ * The journal's SQLite schema, versioned by PRAGMA user_version and marked
+ * as ours by PRAGMA application_id.
+ *
+ * Every table is STRICT (SQLite refuses a value of the wrong type) with
+ * CHECKs on what a row may hold: a second line of checks behind the codec's.
+ *
+ * Every table the Postgres shipper will read has `journal_id INTEGER PRIMARY
+ * KEY AUTOINCREMENT`: the append order, never reused even after deletes
+ * (prune, cursor replacement), so "shipped up to journal_id N" is a sound
+ * watermark. A cursor row is replaced (new journal_id) whenever its sequence
+ * grows, so the shipper sees every change as a new id.
+ *
+ * Writers and readers: the shard worker that owns the file is its only
+ * writer; other connections (the shipper, tests) may only read.
+ */
+
+import Database from 'better-sqlite3';
+import type { SubscriptionState } from '../engine/records';
+import { JournalError, JournalErrorCode, journalCodecLimits } from './journal-codec';
+
+/** 'SGPJ': marks the file as a sigplane journal. */
+export const journalApplicationId = 0x5347504a;
+
+/** Bump together with a migration step in openSchema below. */
+export const journalSchemaVersion = 1;
+
+export const journalTables = ['signals', 'snapshots', 'states', 'cursors', 'security_events'] as const;
+
+const idCheck = (column: string): string => `CHECK (length(${column}) BETWEEN 1 AND ${journalCodecLimits.idLengthMax})`;
+const stateCheck = `CHECK (state IN ('ACTIVE', 'DEGRADED', 'SYNCING', 'ISOLATED'))`;
+
+/** Schema version 1, created in one transaction on an empty file. */
+export const schemaV1 = `
+CREATE TABLE signals (
+  journal_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscription_id TEXT    NOT NULL ${idCheck('subscription_id')},
+  sequence        INTEGER NOT NULL CHECK (sequence >= 1),
+  record          BLOB    NOT NULL CHECK (length(record) > 0),
+  checksum        INTEGER NOT NULL CHECK (checksum BETWEEN 0 AND 4294967295),
+  UNIQUE (subscription_id, sequence)
+) STRICT;
+
+-- A master's snapshot that replaced the book, or a server-made checkpoint.
+-- Recovery uses the latest (highest sequence, then journal_id) per subscription.
+CREATE TABLE snapshots (
+  journal_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscription_id TEXT    NOT NULL ${idCheck('subscription_id')},
+  sequence        INTEGER NOT NULL CHECK (sequence >= 0),
+  kind            TEXT    NOT NULL CHECK (kind IN ('master', 'checkpoint')),
+  record          BLOB    NOT NULL CHECK (length(record) > 0),
+  checksum        INTEGER NOT NULL CHECK (checksum BETWEEN 0 AND 4294967295)
+) STRICT;
+CREATE INDEX snapshots_latest ON snapshots (subscription_id, sequence, journal_id);
+
+-- Append-only history of state changes; recovery uses the latest journal_id.
+CREATE TABLE states (
+  journal_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscription_id TEXT    NOT NULL ${idCheck('subscription_id')},
+  state           TEXT    NOT NULL ${stateCheck},
+  sequence        INTEGER NOT NULL CHECK (sequence >= 0),
+  reason          TEXT    NOT NULL,
+  at_ms           REAL    NOT NULL
+) STRICT;
+CREATE INDEX states_latest ON states (subscription_id, journal_id);
+
+-- One row per (subscription, receiver): the highest sequence it acknowledged.
+CREATE TABLE cursors (
+  journal_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscription_id TEXT    NOT NULL ${idCheck('subscription_id')},
+  receiver_id     TEXT    NOT NULL ${idCheck('receiver_id')},
+  sequence        INTEGER NOT NULL CHECK (sequence >= 0),
+  UNIQUE (subscription_id, receiver_id)
+) STRICT;
+
+CREATE TABLE security_events (
+  journal_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms           REAL    NOT NULL,
+  code            TEXT    NOT NULL CHECK (length(code) BETWEEN 1 AND 64),
+  subscription_id TEXT,
+  role            TEXT    CHECK (role IS NULL OR role IN ('master', 'receiver')),
+  remote_address  TEXT    NOT NULL,
+  sequence        INTEGER,
+  detail          TEXT    NOT NULL
+) STRICT;
+`;
+
+/** A signal or snapshot row as read. */
+export type Row = { journal_id: number; sequence: number; record: unknown; checksum: unknown };
+
+/** Every statement the journal runs, prepared once per connection. */
+export function prepareAll(db: Database.Database) {
+  const nextIn = (table: string) =>
+    db.prepare<[string], number | null>(`SELECT min(subscription_id) FROM ${table} WHERE subscription_id > ?`).pluck();
+  return {
+    insertSignal: db.prepare('INSERT INTO signals (subscription_id, sequence, record, checksum) VALUES (?, ?, ?, ?)'),
+    insertSnapshot: db.prepare(
+      'INSERT INTO snapshots (subscription_id, sequence, kind, record, checksum) VALUES (?, ?, ?, ?, ?)',
+    ),
+    upsertCursor: db.prepare(
+      `INSERT OR REPLACE INTO cursors (subscription_id, receiver_id, sequence)
+       SELECT @sub, @receiver, @sequence WHERE NOT EXISTS
+         (SELECT 1 FROM cursors WHERE subscription_id = @sub AND receiver_id = @receiver AND sequence >= @sequence)`,
+    ),
+    insertState: db.prepare(
+      'INSERT INTO states (subscription_id, state, sequence, reason, at_ms) VALUES (?, ?, ?, ?, ?)',
+    ),
+    insertSecurityEvent: db.prepare(
+      `INSERT INTO security_events (at_ms, code, subscription_id, role, remote_address, sequence, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    readSignals: db.prepare<[string, number, number, number], Row>(
+      `SELECT journal_id, sequence, record, checksum FROM signals
+       WHERE subscription_id = ? AND sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
+    ),
+    signalsAfter: db.prepare<[string, number, number], Row>(
+      `SELECT journal_id, sequence, record, checksum FROM signals
+       WHERE subscription_id = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+    ),
+    lastSignalSequence: db.prepare<[string], number | null>('SELECT max(sequence) FROM signals WHERE subscription_id = ?').pluck(),
+    latestSnapshot: db.prepare<[string], Row & { kind: 'master' | 'checkpoint' }>(
+      `SELECT journal_id, sequence, kind, record, checksum FROM snapshots
+       WHERE subscription_id = ? ORDER BY sequence DESC, journal_id DESC LIMIT 1`,
+    ),
+    latestSnapshotSequence: db
+      .prepare<[string], number | null>('SELECT max(sequence) FROM snapshots WHERE subscription_id = ?')
+      .pluck(),
+    latestState: db.prepare<[string], { state: SubscriptionState; reason: string; sequence: number; at_ms: number }>(
+      'SELECT state, reason, sequence, at_ms FROM states WHERE subscription_id = ? ORDER BY journal_id DESC LIMIT 1',
+    ),
+    cursorsOf: db.prepare<[string], { receiver_id: string; sequence: number }>(
+      'SELECT receiver_id, sequence FROM cursors WHERE subscription_id = ? ORDER BY receiver_id',
+    ),
+    nextSubscription: journalTables.filter((t) => t !== 'security_events').map(nextIn),
+    nthNewestSignal: db
+      .prepare<[string, number], number>('SELECT sequence FROM signals WHERE subscription_id = ? ORDER BY sequence DESC LIMIT 1 OFFSET ?')
+      .pluck(),
+    nthOldestSignalUpTo: db
+      .prepare<[string, number, number], number>(
+        'SELECT sequence FROM signals WHERE subscription_id = ? AND sequence <= ? ORDER BY sequence LIMIT 1 OFFSET ?',
+      )
+      .pluck(),
+    deleteSignalsUpTo: db.prepare('DELETE FROM signals WHERE subscription_id = ? AND sequence <= ?'),
+    deleteOtherSnapshots: db.prepare('DELETE FROM snapshots WHERE subscription_id = ? AND journal_id <> ?'),
+    count: Object.fromEntries(
+      journalTables.map((t) => [t, db.prepare<[], number>(`SELECT count(*) FROM ${t}`).pluck()]),
+    ) as Record<(typeof journalTables)[number], Database.Statement<[], number>>,
+  };
+}
+
+/** Creates the schema on an empty file, or checks that the file is a journal of our version. */
+export function openSchema(db: Database.Database, filePath: string): void {
+  db.transaction(() => {
+    const applicationId = db.pragma('application_id', { simple: true }) as number;
+    const version = db.pragma('user_version', { simple: true }) as number;
+    const objects = db.prepare<[], number>("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'").pluck().get()!;
+    if (applicationId === 0 && version === 0 && objects === 0) {
+      db.exec(schemaV1);
+      db.pragma(`application_id = ${journalApplicationId}`);
+      db.pragma(`user_version = ${journalSchemaVersion}`);
+      return;
+    }
+    if (applicationId !== journalApplicationId) {
+      throw new JournalError(JournalErrorCode.SCHEMA, `${filePath} is not a sigplane journal (application_id ${applicationId})`);
+    }
+    if (version !== journalSchemaVersion) {
+      throw new JournalError(
+        JournalErrorCode.SCHEMA,
+        `${filePath} has journal schema version ${version}; this build reads version ${journalSchemaVersion}`,
+      );
+    }
+    const tables = new Set(db.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all());
+    for (const table of journalTables) {
+      if (!tables.has(table)) throw new JournalError(JournalErrorCode.SCHEMA, `${filePath} lacks table ${table}`);
+    }
+  }).immediate();
+}
