@@ -1,0 +1,55 @@
+/**
+ * Subcommand argument parsing on node:util's parseArgs, with `--help` on
+ * every subcommand and a clear error (exit 2) for anything unknown.
+ */
+import { parseArgs } from 'node:util';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  help: string;
+  default?: string | boolean;
+}
+
+export interface CommandSpec {
+  usage: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+}
+
+export class UsageError extends Error {}
+
+export function helpText(spec: CommandSpec): string {
+  const lines = [`usage: ${spec.usage}`, '', spec.summary, '', 'options:'];
+  for (const [name, option] of Object.entries(spec.options)) {
+    const value = option.type === 'string' ? ' <value>' : '';
+    const fallback = option.default === undefined ? '' : ` (default: ${String(option.default)})`;
+    lines.push(`  --${name}${value}`.padEnd(28) + option.help + fallback);
+  }
+  lines.push('  --help'.padEnd(28) + 'show this help');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Parsed options, or null when --help was asked (the help was printed). */
+export function parseCommand(spec: CommandSpec, argv: string[]): Record<string, string | boolean | undefined> | null {
+  const options: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }> = { help: { type: 'boolean' } };
+  for (const [name, option] of Object.entries(spec.options)) {
+    options[name] = option.default === undefined ? { type: option.type } : { type: option.type, default: option.default };
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${helpText(spec)}`);
+  }
+  if (values.help === true) {
+    process.stdout.write(helpText(spec));
+    return null;
+  }
+  return values;
+}
+
+export function required(values: Record<string, string | boolean | undefined>, name: string, spec: CommandSpec): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required\n\n${helpText(spec)}`);
+  return value;
+}

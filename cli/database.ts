@@ -1,0 +1,46 @@
+/**
+ * The system of record for a command: DATABASE_URL when set, otherwise an
+ * embedded Postgres in the data folder (started, and stopped on close).
+ * Migrations run every time (they are idempotent and take an advisory lock).
+ */
+import type { Pool } from 'pg';
+import { startEmbeddedPostgres, redactUrl } from '../persistence/pg/embedded';
+import { createPool } from '../persistence/pg/pool';
+import { migrate } from '../persistence/pg/migrate';
+import { log } from './log';
+
+export interface Database {
+  pool: Pool;
+  /** The URL with any password removed: safe to log. */
+  displayUrl: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Database> {
+  let url = env.DATABASE_URL;
+  let stopEmbedded: (() => Promise<void>) | null = null;
+  if (url === undefined || url === '') {
+    const port = env.SIGPLANE_EMBEDDED_PG_PORT === undefined ? undefined : Number(env.SIGPLANE_EMBEDDED_PG_PORT);
+    const embedded = await startEmbeddedPostgres(dataDir, { port, onProgress: (message) => log('info', message) });
+    url = embedded.url;
+    stopEmbedded = () => embedded.stop();
+  }
+  const pool = createPool(url);
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end();
+    if (stopEmbedded) await stopEmbedded();
+    throw error;
+  }
+  return {
+    pool,
+    displayUrl: redactUrl(url),
+    embedded: stopEmbedded !== null,
+    async close() {
+      await pool.end();
+      if (stopEmbedded) await stopEmbedded();
+    },
+  };
+}

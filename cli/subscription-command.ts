@@ -1,0 +1,48 @@
+/** `sigplane subscription create`: a new subscription, its master token and its MAC key (shown once). */
+import { parseCommand, required, UsageError, type CommandSpec } from './args';
+import { dataOption, openContext } from './context';
+
+const spec: CommandSpec = {
+  usage: 'sigplane subscription create --name NAME [options]',
+  summary: 'Create a subscription. Prints its id, the master token and the v2 MAC key id and secret ONCE: only hashes and ciphertext are stored.',
+  options: {
+    name: { type: 'string', help: 'a name for operators' },
+    'owner-email': { type: 'string', help: "the provider's email (creates the user if new)" },
+    json: { type: 'boolean', help: 'print JSON instead of text', default: false },
+    data: dataOption,
+  },
+};
+
+export async function subscriptionCommand(argv: string[]): Promise<void> {
+  const [action, ...rest] = argv;
+  if (action === '--help' || action === undefined) {
+    process.stdout.write('usage: sigplane subscription create --help\n');
+    return;
+  }
+  if (action !== 'create') throw new UsageError(`unknown action "${action}"; try: sigplane subscription create --help`);
+  const values = parseCommand(spec, rest);
+  if (values === null) return;
+  const name = required(values, 'name', spec);
+  const context = await openContext(values.data as string);
+  try {
+    const created = await context.store.createSubscription({ name, ownerEmail: values['owner-email'] as string | undefined });
+    if (values.json === true) {
+      process.stdout.write(`${JSON.stringify(created)}\n`);
+    } else {
+      process.stdout.write(
+        [
+          `subscription_id: ${created.subscriptionId}`,
+          `master_token:    ${created.masterToken}`,
+          `mac_key_id:      ${created.macKeyId}`,
+          `mac_secret:      ${created.macSecretHex}`,
+          '',
+          'IMPORTANT: the master token and MAC secret are shown only now. Store them securely.',
+          'Receivers connect only from allowed addresses: sigplane ip allow --help',
+          '',
+        ].join('\n'),
+      );
+    }
+  } finally {
+    await context.close();
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * A shard worker thread: owns the actors of the subscriptions that hash to
+ * it, and its SQLite journal. One synchronous loop:
+ *
+ *   drain a batch from the inbound ring -> actors -> effects
+ *   -> ONE journal commit for the whole batch (group commit)
+ *   -> only then the outbound frames (acks, deliveries) into the ring back.
+ *
+ * So an ack or a delivery never leaves for a signal the journal does not
+ * hold. A journal failure throws: the worker dies before anything of the
+ * batch is sent, and the host restarts it from the journal.
+ */
+import { workerData, parentPort } from 'node:worker_threads';
+import { RingConsumer, RingProducer } from './ring-buffer';
+import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from './limits';
+import { Audience, decodeInbound, encodeOutbound, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
+import {
+  createActor,
+  handle,
+  nextTimerAtMs,
+  restoreCursor,
+  restoreSignal,
+  restoreSnapshot,
+  restoreState,
+  type SubscriptionActor,
+} from '../actors/subscription-actor';
+import type { ActorContext, ActorEvent, Effect } from '../actors/actor-types';
+import {
+  encodeAck,
+  encodeDelivery,
+  encodeReject,
+  encodeSnapshot,
+  encodeStateChange,
+  encodeSyncRequest,
+  encodeWelcome,
+} from '../proto/codec';
+
+export interface ShardWorkerData {
+  shardIndex: number;
+  inRing: SharedArrayBuffer;
+  outRing: SharedArrayBuffer;
+  journalPath: string;
+  journalSync: JournalSync;
+  /** Test hook: throw after this many inbound records (fault injection). */
+  crashAfterRecords?: number;
+}
+
+const data = workerData as ShardWorkerData;
+const inbound = new RingConsumer(data.inRing);
+const outbound = new RingProducer(data.outRing);
+const journal = Journal.open(data.journalPath, { sync: data.journalSync });
+
+const actors = new Map<string, SubscriptionActor>();
+const settingsBySubscription = new Map<string, SubscriptionSettings>();
+/** Subscriptions whose actor asked for a tick, by when. */
+const timers = new Map<string, number>();
+
+let batch = emptyBatch();
+let cursorUpdates = new Map<string, { subscriptionId: string; receiverId: string; sequence: number }>();
+let pendingOutbound: ShardOutbound[] = [];
+let recordsSeen = 0;
+const stats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
+
+function emptyBatch(): JournalBatch {
+  return { signals: [], snapshots: [], cursors: [], states: [], securityEvents: [] };
+}
+
+function actorFor(subscriptionId: string): SubscriptionActor {
+  let actor = actors.get(subscriptionId);
+  if (actor === undefined) {
+    actor = createActor(subscriptionId, Date.now());
+    actors.set(subscriptionId, actor);
+  }
+  return actor;
+}
+
+function contextFor(subscriptionId: string): ActorContext {
+  return {
+    nowMs: Date.now(),
+    settings: settingsBySubscription.get(subscriptionId) ?? subscriptionDefaults,
+    history: journal,
+  };
+}
+
+function recover(): { subscriptions: number; signals: number } {
+  let signals = 0;
+  journal.recover((r, signalsAfterSnapshot) => {
+    const actor = actorFor(r.subscriptionId);
+    if (r.snapshot !== null) restoreSnapshot(actor, r.snapshot);
+    for (const record of signalsAfterSnapshot) {
+      restoreSignal(actor, record);
+      signals++;
+    }
+    for (const cursor of r.cursors) restoreCursor(actor, cursor.receiverId, cursor.sequence);
+    if (r.state !== null) restoreState(actor, r.state.state, r.state.reason);
+    scheduleTimer(r.subscriptionId, actor);
+  });
+  return { subscriptions: actors.size, signals };
+}
+
+function scheduleTimer(subscriptionId: string, actor: SubscriptionActor): void {
+  const at = nextTimerAtMs(actor);
+  if (at === null) timers.delete(subscriptionId);
+  else timers.set(subscriptionId, at);
+}
+
+function onRecord(bytes: Uint8Array): void {
+  recordsSeen++;
+  if (data.crashAfterRecords !== undefined && recordsSeen > data.crashAfterRecords) {
+    throw new Error(`injected fault: shard ${data.shardIndex} crashes after ${data.crashAfterRecords} records`);
+  }
+  const message: ShardInbound = decodeInbound(bytes);
+  if (message.t === 'stop') {
+    stopping = true;
+    return;
+  }
+  if (message.t === 'security') {
+    batch.securityEvents.push(message.ev);
+    return;
+  }
+  if (message.settings !== undefined) settingsBySubscription.set(message.sub, message.settings);
+  timedSequence = message.ev.kind === 'signal' ? message.ev.record.sequence : -1;
+  timedT0 = message.t0 ?? 0;
+  runEvent(message.sub, message.ev);
+  timedSequence = -1;
+}
+
+/** The signal whose ack and delivery are timed for metrics (a held one drained later is not). */
+let timedSequence = -1;
+let timedT0 = 0;
+
+function runEvent(subscriptionId: string, event: ActorEvent): void {
+  const actor = actorFor(subscriptionId);
+  const effects = handle(actor, event, contextFor(subscriptionId));
+  const role = event.kind === 'masterAttach' ? 'master' : 'receiver';
+  for (const effect of effects) execute(subscriptionId, effect, role);
+  scheduleTimer(subscriptionId, actor);
+}
+
+function send(
+  sub: string,
+  to: Audience,
+  conn: number,
+  frame: Uint8Array,
+  kind: Extract<ShardOutbound, { t: 'send' }>['kind'],
+  seq: number,
+): void {
+  const t0 = (kind === 'ack' || kind === 'delivery') && seq === timedSequence ? timedT0 : 0;
+  pendingOutbound.push({ t: 'send', to, sub, conn, frame, kind, seq, t0 });
+}
+
+function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void {
+  switch (effect.kind) {
+    case 'persistSignal':
+      batch.signals.push(effect.record);
+      return;
+    case 'persistSnapshot':
+      batch.snapshots.push(effect.snapshot);
+      return;
+    case 'persistCursor': {
+      const key = `${effect.subscriptionId}\u0000${effect.receiverId}`;
+      const prior = cursorUpdates.get(key);
+      if (prior === undefined || prior.sequence < effect.sequence) cursorUpdates.set(key, { ...effect });
+      return;
+    }
+    case 'persistState':
+      batch.states.push({ subscriptionId: effect.subscriptionId, state: effect.state, sequence: effect.sequence, reason: effect.reason, atMs: Date.now() });
+      return;
+    case 'ack':
+      send(sub, Audience.CONN, effect.connId, encodeAck(effect.sequence, effect.status), 'ack', effect.sequence);
+      return;
+    case 'reject':
+      send(sub, Audience.CONN, effect.connId, encodeReject(effect.code, effect.message, effect.sequence), 'reject', effect.sequence);
+      return;
+    case 'deliver':
+      send(sub, Audience.RECEIVERS, 0, encodeDelivery(effect.record), 'delivery', effect.record.sequence);
+      return;
+    case 'sendDeliveries':
+      for (const record of effect.records) {
+        pendingOutbound.push({ t: 'send', to: Audience.CONN, sub, conn: effect.connId, frame: encodeDelivery(record), kind: 'delivery', seq: record.sequence, t0: 0 });
+      }
+      return;
+    case 'sendSnapshot':
+      send(
+        sub,
+        effect.connId === null ? Audience.RECEIVERS : Audience.CONN,
+        effect.connId ?? 0,
+        encodeSnapshot(sub, effect.sequence, effect.positions),
+        'snapshot',
+        effect.sequence,
+      );
+      return;
+    case 'receiverLive':
+      pendingOutbound.push({ t: 'live', sub, conn: effect.connId });
+      return;
+    case 'stateChange':
+      send(sub, Audience.ALL, 0, encodeStateChange(effect.state, effect.sequence, effect.reason), 'state', effect.sequence);
+      pendingOutbound.push({ t: 'state', sub, state: effect.state, seq: effect.sequence });
+      return;
+    case 'syncRequest':
+      send(
+        sub,
+        effect.connId === null ? Audience.MASTERS : Audience.CONN,
+        effect.connId ?? 0,
+        encodeSyncRequest(effect.fromSequence, effect.toSequence, effect.full),
+        'sync',
+        effect.fromSequence,
+      );
+      return;
+    case 'welcome':
+      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role), 'welcome', effect.lastSequence);
+      return;
+    default: {
+      const never: never = effect;
+      throw new Error(`unhandled effect ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function runDueTimers(nowMs: number): void {
+  for (const [subscriptionId, atMs] of timers) {
+    if (atMs <= nowMs) runEvent(subscriptionId, { kind: 'tick' });
+  }
+}
+
+/** Journal first, then the frames: the order that makes an ack mean durable. */
+function flush(): void {
+  for (const cursor of cursorUpdates.values()) batch.cursors.push(cursor);
+  const rows =
+    batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length;
+  if (rows > 0) {
+    const started = performance.now();
+    journal.commit(batch);
+    stats.journalCommits++;
+    stats.journalRows += rows;
+    stats.journalCommitMsTotal += performance.now() - started;
+    batch = emptyBatch();
+    cursorUpdates = new Map();
+  }
+  if (pendingOutbound.length === 0) return;
+  for (const message of pendingOutbound) writeOutbound(message);
+  pendingOutbound = [];
+  outbound.notify();
+}
+
+/** The I/O thread always drains: a full ring back is waited out, never dropped. */
+function writeOutbound(message: ShardOutbound): void {
+  const bytes = encodeOutbound(message);
+  while (!outbound.tryWrite(bytes)) {
+    outbound.notify();
+    Atomics.wait(sleepCell, 0, 0, 1);
+  }
+}
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+let stopping = false;
+let lastStatsAtMs = 0;
+
+function loop(): void {
+  const recovered = recover();
+  pendingOutbound.push({ t: 'ready', subscriptions: recovered.subscriptions, signals: recovered.signals });
+  flush();
+  while (!stopping) {
+    const taken = inbound.drain(engineLimits.shardBatchRecordsMax, onRecord);
+    const nowMs = Date.now();
+    if (timers.size > 0) runDueTimers(nowMs);
+    flush();
+    if (nowMs - lastStatsAtMs >= 1000) {
+      lastStatsAtMs = nowMs;
+      writeOutbound({ t: 'stats', ...stats });
+      outbound.notify();
+    }
+    if (taken === 0 && !stopping) {
+      let waitMs: number = engineLimits.shardIdleWaitMs;
+      for (const atMs of timers.values()) waitMs = Math.max(0, Math.min(waitMs, atMs - nowMs));
+      inbound.waitSync(waitMs);
+    }
+  }
+  journal.close();
+  parentPort?.postMessage({ t: 'stopped' });
+}
+
+loop();

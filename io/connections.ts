@@ -1,0 +1,126 @@
+/**
+ * Who is connected, on the I/O thread: each WebSocket's data, and per
+ * subscription its masters and its live receivers (those caught up and
+ * taking live deliveries). Only the I/O thread reads or writes this.
+ */
+import type { WebSocket } from 'uWebSockets.js';
+import type { SubscriptionSettings } from '../engine/limits';
+import type { TokenBucket } from '../engine/token-bucket';
+
+export type Role = 'master' | 'receiver';
+
+/** A subscription's MAC key: v2 keys HMAC with the raw 32 bytes; v1 (the seed) with the secret's text. */
+export interface MacKey {
+  keyId: string;
+  /** The 32 raw bytes (v2). */
+  secret: Buffer;
+  /** The UTF-8 bytes of the secret as shown to the provider, 64 hex characters (v1, as MQL5's StringToCharArray). */
+  v1Secret: Buffer;
+}
+
+/** What uWS keeps for each socket (set at upgrade). */
+export interface ConnectionData {
+  connId: number;
+  role: Role;
+  subscriptionId: string;
+  /** license_tokens.token_id: identifies a receiver's cursor. */
+  tokenId: string;
+  remoteAddress: string;
+  settings: SubscriptionSettings;
+  /** Masters only: the subscription's valid MAC keys (two during a rotation). */
+  macKeys: MacKey[];
+  bucket: TokenBucket;
+  /** Receivers: subscribed (sent `subscribe`) and caught up (`live`). */
+  subscribed: boolean;
+  live: boolean;
+  closed: boolean;
+  /** Rate-limited frames not yet recorded as a security event. */
+  rateLimitedUnreported: number;
+}
+
+export type Socket = WebSocket<ConnectionData>;
+
+interface SubscriptionConnections {
+  masters: Set<Socket>;
+  receivers: Set<Socket>;
+  liveReceivers: Set<Socket>;
+}
+
+export class ConnectionRegistry {
+  private readonly byId = new Map<number, Socket>();
+  private readonly bySubscription = new Map<string, SubscriptionConnections>();
+  private nextConnId = 1;
+
+  allocateConnId(): number {
+    return this.nextConnId++;
+  }
+
+  add(ws: Socket): void {
+    const data = ws.getUserData();
+    this.byId.set(data.connId, ws);
+    const group = this.group(data.subscriptionId);
+    if (data.role === 'master') group.masters.add(ws);
+    else group.receivers.add(ws);
+  }
+
+  remove(ws: Socket): void {
+    const data = ws.getUserData();
+    this.byId.delete(data.connId);
+    const group = this.bySubscription.get(data.subscriptionId);
+    if (group === undefined) return;
+    group.masters.delete(ws);
+    group.receivers.delete(ws);
+    group.liveReceivers.delete(ws);
+    if (group.masters.size + group.receivers.size === 0) this.bySubscription.delete(data.subscriptionId);
+  }
+
+  get(connId: number): Socket | undefined {
+    return this.byId.get(connId);
+  }
+
+  markLive(ws: Socket): void {
+    ws.getUserData().live = true;
+    this.group(ws.getUserData().subscriptionId).liveReceivers.add(ws);
+  }
+
+  masters(subscriptionId: string): ReadonlySet<Socket> {
+    return this.bySubscription.get(subscriptionId)?.masters ?? emptySet;
+  }
+
+  liveReceivers(subscriptionId: string): ReadonlySet<Socket> {
+    return this.bySubscription.get(subscriptionId)?.liveReceivers ?? emptySet;
+  }
+
+  /** Every connection of the subscriptions a predicate selects (e.g. a restarted shard's). */
+  connectionsWhere(select: (subscriptionId: string) => boolean): Socket[] {
+    const out: Socket[] = [];
+    for (const [subscriptionId, group] of this.bySubscription) {
+      if (!select(subscriptionId)) continue;
+      out.push(...group.masters, ...group.receivers);
+    }
+    return out;
+  }
+
+  counts(): { masters: number; receivers: number; liveReceivers: number } {
+    let masters = 0;
+    let receivers = 0;
+    let liveReceivers = 0;
+    for (const group of this.bySubscription.values()) {
+      masters += group.masters.size;
+      receivers += group.receivers.size;
+      liveReceivers += group.liveReceivers.size;
+    }
+    return { masters, receivers, liveReceivers };
+  }
+
+  private group(subscriptionId: string): SubscriptionConnections {
+    let group = this.bySubscription.get(subscriptionId);
+    if (group === undefined) {
+      group = { masters: new Set(), receivers: new Set(), liveReceivers: new Set() };
+      this.bySubscription.set(subscriptionId, group);
+    }
+    return group;
+  }
+}
+
+const emptySet: ReadonlySet<Socket> = new Set();

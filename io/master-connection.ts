@@ -1,0 +1,253 @@
+/**
+ * Frames from a master, on the I/O thread. Every signal passes, in order:
+ *   1. size and shape (uWS maxPayloadLength, decode, required fields)
+ *   2. the connection's token bucket
+ *   3. the MAC (constant time; v2 before the body is decoded)
+ *   4. the seed's field rules
+ *   5. freshness (TTL, clock skew)
+ * and only then goes to the subscription's shard. A frame that fails any
+ * check answers a stable code, is recorded as a security event, and never
+ * reaches sequence state: a forged gap cannot make a subscription DEGRADED.
+ */
+import { RejectCode, type SignalRecord, type SnapshotRecord } from '../engine/records';
+import { wire } from '../engine/limits';
+import { formatFixed } from '../engine/c-printf';
+import { verifyV1 } from '../engine/signing-v1';
+import { verifyV2 } from '../engine/signing-v2';
+import { checkFreshness, checkSignalFields } from '../engine/signal-rules';
+import {
+  decodeFrame,
+  decodeSignalBody,
+  decodeSnapshotBody,
+  encodeHeartbeat,
+  exactDecimal,
+  safeInteger,
+  type SignalBodyFrame,
+  type SignalV1Frame,
+  type SignedFrame,
+} from '../proto/codec';
+import type { Socket } from './connections';
+import type { FrameContext } from './frame-context';
+
+type Rejection = { code: RejectCode; message: string };
+
+export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext): void {
+  const t0 = performance.now();
+  const data = ws.getUserData();
+  const nowMs = Date.now();
+  if (!isBinary) return ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
+  const frame = decodeFrame(new Uint8Array(message));
+  if (frame === null) return ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);
+  if (!ctx.takeToken(ws, nowMs)) return;
+
+  switch (frame.kind) {
+    case 'signalV1': {
+      const result = signalFromV1(frame.signalV1, data.macKeys.map((k) => k.v1Secret), data.subscriptionId, nowMs, data.settings);
+      if ('code' in result) return ctx.reject(ws, result.code, result.message, safeInteger(frame.signalV1.sequenceNumber) ?? 0);
+      return forwardSignal(ws, result, t0, ctx);
+    }
+    case 'signalV2': {
+      const result = signalFromV2(frame.signalV2, data.macKeys, data.subscriptionId, nowMs, data.settings);
+      if ('code' in result) return ctx.reject(ws, result.code, result.message, result.sequence);
+      return forwardSignal(ws, result, t0, ctx);
+    }
+    case 'snapshotFromMaster': {
+      const result = snapshotFromMaster(frame.snapshotFromMaster, data.macKeys, data.subscriptionId, nowMs, data.settings);
+      if ('code' in result) return ctx.reject(ws, result.code, result.message, 0);
+      const sent = ctx.toShard(data.subscriptionId, {
+        t: 'event',
+        sub: data.subscriptionId,
+        ev: { kind: 'masterSnapshot', connId: data.connId, snapshot: result },
+      });
+      if (!sent) ctx.reject(ws, RejectCode.BUSY, 'engine busy, resend', result.sequence);
+      return;
+    }
+    case 'heartbeat':
+      ctx.sendTo(ws, encodeHeartbeat(nowMs));
+      return;
+    default:
+      return ctx.reject(ws, RejectCode.UNSUPPORTED, `a master does not send ${frame.kind}`, 0);
+  }
+}
+
+function forwardSignal(ws: Socket, record: SignalRecord, t0: number, ctx: FrameContext): void {
+  const data = ws.getUserData();
+  const sent = ctx.toShard(data.subscriptionId, {
+    t: 'event',
+    sub: data.subscriptionId,
+    ev: { kind: 'signal', connId: data.connId, record },
+    t0,
+  });
+  if (!sent) ctx.reject(ws, RejectCode.BUSY, 'engine busy, resend', record.sequence);
+}
+
+export function signalFromV1(
+  f: SignalV1Frame,
+  secrets: readonly Buffer[],
+  subscriptionId: string,
+  nowMs: number,
+  settings: { ttlMs: number; clockSkewMs: number },
+): SignalRecord | Rejection {
+  if (f.subscriptionId === '' || f.signature === '' || f.symbol === '') {
+    return { code: RejectCode.MALFORMED, message: 'subscription_id, symbol and signature are required' };
+  }
+  const verified = verifyV1(
+    secrets,
+    {
+      subscriptionId: f.subscriptionId,
+      sequence: exactDecimal(f.sequenceNumber),
+      generatedAt: exactDecimal(f.generatedAt),
+      symbol: f.symbol,
+      orderType: f.orderType,
+      volume: f.volume,
+      price: f.price,
+    },
+    f.signature,
+  );
+  if (!verified.ok) return { code: RejectCode.SIGNATURE_INVALID, message: 'v1 signature does not match' };
+  if (f.subscriptionId.toLowerCase() !== subscriptionId) {
+    return { code: RejectCode.WRONG_SUBSCRIPTION, message: 'signal is for another subscription' };
+  }
+  const sequence = safeInteger(f.sequenceNumber);
+  const generatedAtMs = safeInteger(f.generatedAt);
+  const fieldProblem = checkSignalFields({
+    version: 1,
+    subscriptionId: f.subscriptionId,
+    sequence,
+    symbol: f.symbol,
+    orderType: f.orderType,
+    volume: f.volume,
+    price: f.price,
+  });
+  if (fieldProblem !== null) return fieldProblem;
+  const stale = checkFreshness(generatedAtMs ?? Number.MIN_SAFE_INTEGER, nowMs, settings.ttlMs, settings.clockSkewMs);
+  if (stale !== null) return stale;
+  return {
+    subscriptionId,
+    sequence: sequence!,
+    generatedAtMs: generatedAtMs!,
+    symbol: f.symbol,
+    orderType: f.orderType,
+    // v1 signs "%.5f" of these: execute exactly what was signed, not the
+    // unsigned digits beyond the fifth decimal.
+    volume: Number(formatFixed(f.volume, 5)),
+    price: Number(formatFixed(f.price, 5)),
+    action: 0,
+    positionId: '',
+    stopLoss: 0,
+    takeProfit: 0,
+    magic: '',
+    signingVersion: 1,
+    content: verified.payload,
+    receivedAtMs: nowMs,
+  };
+}
+
+function verifySigned(s: SignedFrame, keys: readonly { keyId: string; secret: Buffer }[]): Rejection | null {
+  if (s.body.length === 0 || s.keyId === '' || s.mac.length === 0) {
+    return { code: RejectCode.MALFORMED, message: 'body, key_id and mac are required' };
+  }
+  const key = keys.find((k) => k.keyId === s.keyId);
+  const verdict = verifyV2(key === undefined ? new Map() : new Map([[key.keyId, key.secret]]), s.keyId, s.body, s.mac);
+  if (verdict === 'UNKNOWN_KEY') return { code: RejectCode.UNKNOWN_KEY, message: 'key id is not valid for this subscription' };
+  if (verdict !== 'ok') return { code: RejectCode.SIGNATURE_INVALID, message: 'v2 mac does not match' };
+  return null;
+}
+
+export function signalFromV2(
+  s: SignedFrame,
+  keys: readonly { keyId: string; secret: Buffer }[],
+  subscriptionId: string,
+  nowMs: number,
+  settings: { ttlMs: number; clockSkewMs: number },
+): SignalRecord | (Rejection & { sequence: number }) {
+  const macProblem = verifySigned(s, keys);
+  if (macProblem !== null) return { ...macProblem, sequence: 0 };
+  const body: SignalBodyFrame | null = decodeSignalBody(s.body);
+  if (body === null || body.subscriptionId === '' || body.symbol === '') {
+    return { code: RejectCode.MALFORMED, message: 'body is not a SignalBody', sequence: 0 };
+  }
+  const sequence = safeInteger(body.sequenceNumber);
+  if (body.subscriptionId.toLowerCase() !== subscriptionId) {
+    return { code: RejectCode.WRONG_SUBSCRIPTION, message: 'signal is for another subscription', sequence: sequence ?? 0 };
+  }
+  const generatedAtMs = safeInteger(body.generatedAt);
+  const fieldProblem = checkSignalFields({
+    version: 2,
+    subscriptionId: body.subscriptionId,
+    sequence,
+    symbol: body.symbol,
+    orderType: body.orderType,
+    volume: body.volume,
+    price: body.price,
+    action: body.action,
+    positionId: exactDecimal(body.positionId),
+    stopLoss: body.stopLoss,
+    takeProfit: body.takeProfit,
+  });
+  if (fieldProblem !== null) return { ...fieldProblem, sequence: sequence ?? 0 };
+  const stale = checkFreshness(generatedAtMs ?? Number.MIN_SAFE_INTEGER, nowMs, settings.ttlMs, settings.clockSkewMs);
+  if (stale !== null) return { ...stale, sequence: sequence! };
+  return {
+    subscriptionId,
+    sequence: sequence!,
+    generatedAtMs: generatedAtMs!,
+    symbol: body.symbol,
+    orderType: body.orderType,
+    volume: body.volume,
+    price: body.price,
+    action: body.action,
+    positionId: exactDecimal(body.positionId),
+    stopLoss: body.stopLoss,
+    takeProfit: body.takeProfit,
+    magic: exactDecimal(body.magic),
+    signingVersion: 2,
+    content: Uint8Array.from(s.body),
+    receivedAtMs: nowMs,
+  };
+}
+
+export function snapshotFromMaster(
+  s: SignedFrame,
+  keys: readonly { keyId: string; secret: Buffer }[],
+  subscriptionId: string,
+  nowMs: number,
+  settings: { ttlMs: number; clockSkewMs: number },
+): SnapshotRecord | Rejection {
+  const macProblem = verifySigned(s, keys);
+  if (macProblem !== null) return macProblem;
+  const body = decodeSnapshotBody(s.body);
+  if (body === null) return { code: RejectCode.MALFORMED, message: 'body is not a SnapshotBody' };
+  if (body.subscriptionId.toLowerCase() !== subscriptionId) {
+    return { code: RejectCode.WRONG_SUBSCRIPTION, message: 'snapshot is for another subscription' };
+  }
+  if (body.positions.length > wire.snapshotPositionsMax) {
+    return { code: RejectCode.INVALID_FIELD, message: `more than ${wire.snapshotPositionsMax} positions` };
+  }
+  const sequence = safeInteger(body.sequenceNumber);
+  const generatedAtMs = safeInteger(body.generatedAt);
+  if (sequence === null || generatedAtMs === null) {
+    return { code: RejectCode.SEQUENCE_OUT_OF_RANGE, message: 'sequence or generated_at beyond 2^53-1' };
+  }
+  const stale = checkFreshness(generatedAtMs, nowMs, settings.ttlMs, settings.clockSkewMs);
+  if (stale !== null) return stale;
+  const positions = [];
+  for (const p of body.positions) {
+    const opened = safeInteger(p.openedSequence);
+    if (p.positionId === '' || p.symbol === '' || !(p.volume > 0) || opened === null) {
+      return { code: RejectCode.INVALID_FIELD, message: 'snapshot position needs id, symbol, volume > 0' };
+    }
+    positions.push({
+      positionId: p.positionId,
+      symbol: p.symbol,
+      orderType: p.orderType,
+      volume: p.volume,
+      openPrice: p.openPrice,
+      stopLoss: p.stopLoss,
+      takeProfit: p.takeProfit,
+      magic: exactDecimal(p.magic),
+      openedSequence: opened,
+    });
+  }
+  return { subscriptionId, sequence, generatedAtMs, positions };
+}

@@ -1,0 +1,97 @@
+/**
+ * A small Prometheus registry for the I/O thread: counters (with one label
+ * set each), gauges read at scrape time, and latency histograms with fixed
+ * buckets. Rendering is a pure function of the registry.
+ */
+
+type Labels = Record<string, string>;
+
+function labelText(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return '';
+  return `{${keys.map((k) => `${k}="${labels[k]!.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+}
+
+class Counter {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    const entry = this.values.get(key);
+    if (entry === undefined) this.values.set(key, { labels, value: by });
+    else entry.value += by;
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(labelText(labels))?.value ?? 0;
+  }
+  render(): string {
+    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
+    for (const { labels, value } of this.values.values()) out += `${this.name}${labelText(labels)} ${value}\n`;
+    return out;
+  }
+}
+
+/** Latency in seconds; buckets from 25 us to 1 s. */
+const latencyBucketsSeconds = [
+  0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
+class Histogram {
+  private readonly counts = new Array<number>(latencyBucketsSeconds.length).fill(0);
+  private count = 0;
+  private sum = 0;
+  constructor(readonly name: string, readonly help: string) {}
+  observeSeconds(value: number): void {
+    this.count++;
+    this.sum += value;
+    for (let i = 0; i < latencyBucketsSeconds.length; i++) {
+      if (value <= latencyBucketsSeconds[i]!) {
+        this.counts[i]!++;
+        break;
+      }
+    }
+  }
+  render(): string {
+    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
+    let cumulative = 0;
+    for (let i = 0; i < latencyBucketsSeconds.length; i++) {
+      cumulative += this.counts[i]!;
+      out += `${this.name}_bucket{le="${latencyBucketsSeconds[i]}"} ${cumulative}\n`;
+    }
+    out += `${this.name}_bucket{le="+Inf"} ${this.count}\n${this.name}_sum ${this.sum}\n${this.name}_count ${this.count}\n`;
+    return out;
+  }
+}
+
+export type GaugeReader = () => { labels: Labels; value: number }[];
+
+export class Metrics {
+  readonly signalsAccepted = new Counter('sigplane_signals_accepted_total', 'Signals accepted and journaled.');
+  readonly signalsDuplicate = new Counter('sigplane_signals_duplicate_total', 'Exact duplicates of accepted signals (acked, not forwarded).');
+  readonly rejects = new Counter('sigplane_rejects_total', 'Frames rejected, by stable code.');
+  readonly upgradesRefused = new Counter('sigplane_upgrades_refused_total', 'WebSocket upgrades refused, by reason.');
+  readonly deliveries = new Counter('sigplane_deliveries_total', 'Delivery frames sent to receivers.');
+  readonly backpressureDrops = new Counter('sigplane_backpressure_drops_total', 'Receivers dropped to resync at their backpressure limit.');
+  readonly securityEventsDropped = new Counter('sigplane_security_events_dropped_total', 'Security events not journaled because a ring was full.');
+  readonly ingestToAck = new Histogram('sigplane_ingest_to_ack_seconds', 'From a signal frame arriving to its ack being sent.');
+  readonly ingestToDelivery = new Histogram('sigplane_ingest_to_delivery_seconds', 'From a signal frame arriving to its live delivery being sent.');
+  private readonly gauges: { name: string; help: string; read: GaugeReader }[] = [];
+
+  gauge(name: string, help: string, read: GaugeReader): void {
+    this.gauges.push({ name, help, read });
+  }
+
+  render(): string {
+    let out = '';
+    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.securityEventsDropped]) {
+      out += c.render();
+    }
+    out += this.ingestToAck.render();
+    out += this.ingestToDelivery.render();
+    for (const g of this.gauges) {
+      out += `# HELP ${g.name} ${g.help}\n# TYPE ${g.name} gauge\n`;
+      for (const { labels, value } of g.read()) out += `${g.name}${labelText(labels)} ${value}\n`;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Frames from a receiver, on the I/O thread: subscribe (once, first),
+ * delivery acks (the receiver's cursor), sync requests after a gap, and
+ * heartbeats. Everything that touches the subscription goes to its shard.
+ */
+import { RejectCode } from '../engine/records';
+import { decodeFrame, encodeHeartbeat, safeInteger } from '../proto/codec';
+import type { Socket } from './connections';
+import type { FrameContext } from './frame-context';
+
+export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext): void {
+  const data = ws.getUserData();
+  const nowMs = Date.now();
+  if (!isBinary) return ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
+  const frame = decodeFrame(new Uint8Array(message));
+  if (frame === null) return ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);
+  if (!ctx.takeToken(ws, nowMs)) return;
+  const sub = data.subscriptionId;
+
+  switch (frame.kind) {
+    case 'subscribe': {
+      if (data.subscribed) return ctx.reject(ws, RejectCode.UNSUPPORTED, 'already subscribed', 0);
+      const last = frame.subscribe.hasLastSequence ? safeInteger(frame.subscribe.lastSequence) : null;
+      if (frame.subscribe.hasLastSequence && last === null) {
+        return ctx.reject(ws, RejectCode.SEQUENCE_OUT_OF_RANGE, 'last_sequence beyond 2^53-1', 0);
+      }
+      data.subscribed = true;
+      const ok = ctx.toShard(sub, {
+        t: 'event',
+        sub,
+        settings: data.settings,
+        ev: { kind: 'receiverSubscribe', connId: data.connId, receiverId: data.tokenId, lastSequence: last },
+      });
+      if (!ok) {
+        data.subscribed = false;
+        ctx.reject(ws, RejectCode.BUSY, 'engine busy, subscribe again', 0);
+      }
+      return;
+    }
+    case 'deliveryAck': {
+      if (!data.subscribed) return ctx.reject(ws, RejectCode.UNSUPPORTED, 'subscribe first', 0);
+      const sequence = safeInteger(frame.deliveryAck.sequenceNumber);
+      if (sequence === null || sequence < 1) return ctx.reject(ws, RejectCode.INVALID_FIELD, 'bad sequence', 0);
+      // A cursor update lost to a full ring is repaired by the next ack: no answer needed.
+      ctx.toShard(sub, { t: 'event', sub, ev: { kind: 'deliveryAck', connId: data.connId, receiverId: data.tokenId, sequence } });
+      return;
+    }
+    case 'syncRequest': {
+      if (!data.subscribed) return ctx.reject(ws, RejectCode.UNSUPPORTED, 'subscribe first', 0);
+      const from = safeInteger(frame.syncRequest.fromSequence);
+      if (from === null) return ctx.reject(ws, RejectCode.SEQUENCE_OUT_OF_RANGE, 'from_sequence beyond 2^53-1', 0);
+      const ok = ctx.toShard(sub, {
+        t: 'event',
+        sub,
+        ev: { kind: 'receiverSync', connId: data.connId, receiverId: data.tokenId, fromSequence: Math.max(1, from), full: frame.syncRequest.full },
+      });
+      if (!ok) ctx.reject(ws, RejectCode.BUSY, 'engine busy, ask again', 0);
+      return;
+    }
+    case 'heartbeat':
+      ctx.sendTo(ws, encodeHeartbeat(nowMs));
+      return;
+    default:
+      return ctx.reject(ws, RejectCode.UNSUPPORTED, `a receiver does not send ${frame.kind}`, 0);
+  }
+}

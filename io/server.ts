@@ -1,0 +1,381 @@
+/**
+ * The I/O thread: one uWebSockets.js app serving /v1/master, /v1/receiver,
+ * /healthz, /readyz and /metrics. It checks frames, hands records to the
+ * shards and routes what the shards send back. It never blocks: a full ring
+ * answers BUSY, a slow receiver is dropped to resync.
+ */
+import { wire } from '../engine/limits';
+import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
+import { ShardHost } from '../engine/shard-host';
+import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
+import { encodeReject } from '../proto/codec';
+import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
+import type { FrameContext } from './frame-context';
+import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
+import { onMasterMessage } from './master-connection';
+import { Metrics } from './metrics';
+import { onReceiverMessage } from './receiver-connection';
+import { handleUpgrade, type Authenticator } from './upgrade';
+import { loadNativeUws } from './uws-native';
+import type { JournalSync } from '../persistence/journal';
+import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+
+export interface ServerOptions {
+  host: string;
+  /** 0 picks a free port (see `port` after listen). */
+  port: number;
+  shardCount: number;
+  dataDir: string;
+  journalSync: JournalSync;
+  authenticator: Authenticator;
+  tokenHash: (token: string) => string | null;
+  /** Is the system of record reachable (for /readyz)? */
+  databaseReady: () => Promise<boolean>;
+  tls?: { certFile: string; keyFile: string; passphrase?: string };
+  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Test hook (fault injection). */
+  crashShardAfterRecords?: { shardIndex: number; records: number };
+}
+
+/** Security event text is ours (codes and short messages), never client bytes; bounded anyway. */
+const securityEventDetailCharsMax = 512;
+
+/** Close codes sigplane uses (4000-4999 are the application's). */
+export const CloseCode = {
+  SHARD_RESTART: 1012,
+  BACKPRESSURE: 4001,
+  SHUTDOWN: 1001,
+  FRAME_TOO_LARGE: 1009,
+} as const;
+
+export class SigplaneServer implements FrameContext {
+  readonly metrics = new Metrics();
+  readonly connections = new ConnectionRegistry();
+  private readonly shards: ShardHost;
+  private readonly states = new Map<string, SubscriptionState>();
+  private readonly shardStats = new Map<number, { journalCommits: number; journalRows: number; journalCommitMsTotal: number }>();
+  private app: TemplatedApp | null = null;
+  private listenSocket: us_listen_socket | null = null;
+  private uws = loadNativeUws();
+  private fatal: Error | null = null;
+  port = 0;
+
+  constructor(private readonly options: ServerOptions) {
+    this.shards = new ShardHost({
+      shardCount: options.shardCount,
+      dataDir: options.dataDir,
+      journalSync: options.journalSync,
+      onOutbound: (message, index) => this.onOutbound(message, index),
+      onShardRestart: (index, error) => this.onShardRestart(index, error),
+      onEscalate: (index, error) => this.onEscalate(index, error),
+      crashAfterRecords: options.crashShardAfterRecords,
+    });
+    this.registerGauges();
+  }
+
+  private log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+    this.options.log?.(level, message, fields);
+  }
+
+  async start(): Promise<void> {
+    await this.shards.start();
+    const tls = this.options.tls;
+    setTlsEnabled(tls !== undefined);
+    const app = tls
+      ? this.uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, passphrase: tls.passphrase })
+      : this.uws.App();
+    this.app = app;
+    this.route(app, '/v1/master', 'master', wire.masterFrameBytesMax, wire.masterBackpressureBytesMax);
+    this.route(app, '/v1/receiver', 'receiver', wire.receiverFrameBytesMax, wire.receiverBackpressureBytesMax);
+    app.get('/healthz', (res) => this.answer(res, '200 OK', 'text/plain', 'ok\n'));
+    app.get('/readyz', (res) => this.readyz(res));
+    app.get('/metrics', (res) => this.answer(res, '200 OK', 'text/plain; version=0.0.4', this.metrics.render()));
+    app.any('/*', (res) => this.answer(res, '404 Not Found', 'application/json', '{"code":"NOT_FOUND"}'));
+    await new Promise<void>((resolve, reject) => {
+      app.listen(this.options.host, this.options.port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${this.options.host}:${this.options.port}`));
+        this.listenSocket = socket;
+        this.port = this.uws.us_socket_local_port(socket);
+        resolve();
+      });
+    });
+    this.log('info', 'listening', { host: this.options.host, port: this.port, tls: tls !== undefined });
+  }
+
+  async stop(): Promise<void> {
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    for (const ws of this.connections.connectionsWhere(() => true)) this.closeSocket(ws, CloseCode.SHUTDOWN, 'shutdown');
+    await this.shards.stop();
+    this.app = null;
+  }
+
+  /** The subscription's state as last reported by its actor (ACTIVE when none yet). */
+  stateOf(subscriptionId: string): SubscriptionState {
+    return this.states.get(subscriptionId) ?? 'ACTIVE';
+  }
+
+  get shardRestarts(): number {
+    return this.shards.restarts;
+  }
+
+  private route(app: TemplatedApp, path: string, role: 'master' | 'receiver', maxPayloadLength: number, maxBackpressure: number): void {
+    app.ws<ConnectionData>(path, {
+      // Up to twice the limit we answer FRAME_TOO_LARGE and close with 1009;
+      // beyond that uWS drops the connection without reading the frame.
+      maxPayloadLength: maxPayloadLength * 2,
+      maxBackpressure,
+      closeOnBackpressureLimit: 0,
+      idleTimeout: wire.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      compression: this.uws.DISABLED,
+      upgrade: (res, req, context) =>
+        handleUpgrade(res, req, context, role, {
+          authenticator: this.options.authenticator,
+          tokenHash: this.options.tokenHash,
+          allocateConnId: () => this.connections.allocateConnId(),
+          recordSecurityEvent: (event) => this.recordSecurityEvent(event),
+          onRefused: (reason) => this.metrics.upgradesRefused.inc({ reason }),
+        }),
+      open: (ws) => this.onOpen(ws),
+      message: (ws, message, isBinary) => {
+        if (message.byteLength > maxPayloadLength) {
+          this.reject(ws, RejectCode.FRAME_TOO_LARGE, `frames are at most ${maxPayloadLength} bytes`, 0);
+          return this.closeSocket(ws, CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
+        }
+        if (role === 'master') onMasterMessage(ws, message, isBinary, this);
+        else onReceiverMessage(ws, message, isBinary, this);
+      },
+      close: (ws) => this.onClose(ws),
+    });
+  }
+
+  private onOpen(ws: Socket): void {
+    const data = ws.getUserData();
+    this.connections.add(ws);
+    if (data.role === 'master') {
+      const ok = this.toShard(data.subscriptionId, {
+        t: 'event',
+        sub: data.subscriptionId,
+        settings: data.settings,
+        ev: { kind: 'masterAttach', connId: data.connId },
+      });
+      if (!ok) this.closeSocket(ws, CloseCode.SHARD_RESTART, 'engine busy');
+    }
+  }
+
+  private onClose(ws: Socket): void {
+    const data = ws.getUserData();
+    data.closed = true;
+    this.connections.remove(ws);
+    const kind = data.role === 'master' ? 'masterDetach' : 'receiverDetach';
+    this.toShard(data.subscriptionId, { t: 'event', sub: data.subscriptionId, ev: { kind, connId: data.connId } });
+  }
+
+  private closeSocket(ws: Socket, code: number, reason: string): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
+    data.closed = true;
+    ws.end(code, reason);
+  }
+
+  // ---- FrameContext ----
+
+  sendTo(ws: Socket, frame: Uint8Array): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
+    const status = ws.send(frame, true);
+    // 2 = DROPPED: past maxBackpressure. The receiver resubscribes from its cursor.
+    if (status === 2) {
+      this.metrics.backpressureDrops.inc({ role: data.role });
+      this.closeSocket(ws, CloseCode.BACKPRESSURE, 'BACKPRESSURE');
+    }
+  }
+
+  reject(ws: Socket, code: RejectCode, message: string, sequence: number): void {
+    const data = ws.getUserData();
+    this.metrics.rejects.inc({ code });
+    this.sendTo(ws, encodeReject(code, message, sequence));
+    this.recordSecurityEvent({
+      atMs: Date.now(),
+      code,
+      subscriptionId: data.subscriptionId,
+      role: data.role,
+      remoteAddress: data.remoteAddress,
+      sequence: sequence === 0 ? null : sequence,
+      detail: message,
+    });
+  }
+
+  takeToken(ws: Socket, nowMs: number): boolean {
+    const data = ws.getUserData();
+    if (data.bucket.take(nowMs)) {
+      if (data.rateLimitedUnreported > 0) this.reportRateLimited(ws);
+      return true;
+    }
+    this.metrics.rejects.inc({ code: RejectCode.RATE_LIMITED });
+    this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, 'rate limit exceeded', 0));
+    // A flood would otherwise flood the journal: one event per burst, with its count.
+    if (data.rateLimitedUnreported++ === 0) this.reportRateLimited(ws);
+    return false;
+  }
+
+  private reportRateLimited(ws: Socket): void {
+    const data = ws.getUserData();
+    this.recordSecurityEvent({
+      atMs: Date.now(),
+      code: RejectCode.RATE_LIMITED,
+      subscriptionId: data.subscriptionId,
+      role: data.role,
+      remoteAddress: data.remoteAddress,
+      sequence: null,
+      detail: `${Math.max(1, data.rateLimitedUnreported)} frame(s) over the limit`,
+    });
+    data.rateLimitedUnreported = 0;
+  }
+
+  toShard(subscriptionId: string, message: ShardInbound): boolean {
+    return this.shards.send(subscriptionId, message);
+  }
+
+  private recordSecurityEvent(event: SecurityEvent): void {
+    if (event.detail.length > securityEventDetailCharsMax) event.detail = event.detail.slice(0, securityEventDetailCharsMax);
+    const shard = event.subscriptionId === null ? 0 : this.shards.shardOf(event.subscriptionId);
+    if (!this.shards.sendToShard(shard, { t: 'security', ev: event })) this.metrics.securityEventsDropped.inc();
+  }
+
+  // ---- what the shards send back ----
+
+  private onOutbound(message: ShardOutbound, shardIndex: number): void {
+    switch (message.t) {
+      case 'send':
+        return this.route_(message);
+      case 'live': {
+        const ws = this.connections.get(message.conn);
+        if (ws !== undefined && !ws.getUserData().closed) this.connections.markLive(ws);
+        return;
+      }
+      case 'state':
+        this.states.set(message.sub, message.state);
+        return;
+      case 'stats':
+        this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  private route_(message: Extract<ShardOutbound, { t: 'send' }>): void {
+    const { frame } = message;
+    switch (message.to) {
+      case Audience.CONN: {
+        const ws = this.connections.get(message.conn);
+        if (ws !== undefined) this.sendTo(ws, frame);
+        break;
+      }
+      case Audience.RECEIVERS:
+        for (const ws of this.connections.liveReceivers(message.sub)) this.sendTo(ws, frame);
+        break;
+      case Audience.MASTERS:
+        for (const ws of this.connections.masters(message.sub)) this.sendTo(ws, frame);
+        break;
+      case Audience.ALL:
+        for (const ws of this.connections.connectionsWhere((s) => s === message.sub)) this.sendTo(ws, frame);
+        break;
+    }
+    if (message.kind === 'ack') {
+      this.metrics.signalsAccepted.inc();
+      if (message.t0 > 0) this.metrics.ingestToAck.observeSeconds((performance.now() - message.t0) / 1000);
+    } else if (message.kind === 'delivery') {
+      this.metrics.deliveries.inc();
+      if (message.t0 > 0 && message.to === Audience.RECEIVERS) {
+        this.metrics.ingestToDelivery.observeSeconds((performance.now() - message.t0) / 1000);
+      }
+    }
+  }
+
+  private onShardRestart(index: number, error: Error): void {
+    this.log('warn', 'shard restarted from its journal; its connections resync', { shard: index, error: error.message, stack: error.stack });
+    for (const ws of this.connections.connectionsWhere((s) => this.shards.shardOf(s) === index)) {
+      this.closeSocket(ws, CloseCode.SHARD_RESTART, 'shard restarted');
+    }
+  }
+
+  private onEscalate(index: number, error: Error): void {
+    this.fatal = error;
+    this.log('error', 'shard keeps dying: escalating', { shard: index, error: error.message, stack: error.stack });
+    for (const ws of this.connections.connectionsWhere((s) => this.shards.shardOf(s) === index)) {
+      this.closeSocket(ws, CloseCode.SHARD_RESTART, 'shard down');
+    }
+  }
+
+  get escalated(): Error | null {
+    return this.fatal;
+  }
+
+  // ---- HTTP ----
+
+  private answer(res: HttpResponse, status: string, contentType: string, body: string): void {
+    res.cork(() => {
+      res.writeStatus(status);
+      writeSecurityHeaders(res);
+      res.writeHeader('content-type', contentType);
+      res.end(body);
+    });
+  }
+
+  private readyz(res: HttpResponse): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    void this.options.databaseReady().then(
+      (db) => {
+        if (aborted) return;
+        const reasons: string[] = [];
+        if (!db) reasons.push('database unreachable');
+        if (this.fatal) reasons.push('a shard is down');
+        const body = JSON.stringify({ ready: reasons.length === 0, reasons });
+        this.answer(res, reasons.length === 0 ? '200 OK' : '503 Service Unavailable', 'application/json', body);
+      },
+      () => {
+        if (!aborted) this.answer(res, '503 Service Unavailable', 'application/json', '{"ready":false,"reasons":["database check failed"]}');
+      },
+    );
+  }
+
+  private registerGauges(): void {
+    this.metrics.gauge('sigplane_connections', 'Open connections by role.', () => {
+      const c = this.connections.counts();
+      return [
+        { labels: { role: 'master' }, value: c.masters },
+        { labels: { role: 'receiver' }, value: c.receivers },
+        { labels: { role: 'receiver_live' }, value: c.liveReceivers },
+      ];
+    });
+    this.metrics.gauge('sigplane_ring_depth_bytes', 'Bytes waiting in each ring.', () =>
+      this.shards.ringDepths().flatMap((d) => [
+        { labels: { shard: String(d.shard), direction: 'inbound' }, value: d.inboundBytes },
+        { labels: { shard: String(d.shard), direction: 'outbound' }, value: d.outboundBytes },
+      ]),
+    );
+    this.metrics.gauge('sigplane_subscriptions', 'Subscriptions by state (as reported since start).', () => {
+      const counts = new Map<string, number>();
+      for (const state of this.states.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
+      return [...counts].map(([state, value]) => ({ labels: { state }, value }));
+    });
+    this.metrics.gauge('sigplane_shard_restarts', 'Shard workers restarted from their journal.', () => [
+      { labels: {}, value: this.shards.restarts },
+    ]);
+    this.metrics.gauge('sigplane_journal_commits', 'Journal commits (group commits) per shard.', () =>
+      [...this.shardStats].map(([shard, s]) => ({ labels: { shard: String(shard) }, value: s.journalCommits })),
+    );
+    this.metrics.gauge('sigplane_journal_rows', 'Rows journaled per shard.', () =>
+      [...this.shardStats].map(([shard, s]) => ({ labels: { shard: String(shard) }, value: s.journalRows })),
+    );
+    this.metrics.gauge('sigplane_busy_rejects', 'Records refused because a ring was full.', () => [
+      { labels: {}, value: this.shards.busyRejects },
+    ]);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Small steps shared by the end-to-end tests: connect a master or a
+ * receiver, send a frame and wait for its answer, read deliveries.
+ */
+import { safeInteger, rejectCodeName, stateName, type DecodedFrame } from '../../proto/codec';
+import { subscribeFrame } from './signals';
+import type { TestServer, TestSubscription } from './test-server';
+import { WireClient } from './wire-client';
+
+export type Answer = { kind: 'ack'; status: 'ACCEPTED' | 'DUPLICATE'; sequence: number } | { kind: 'reject'; code: string; sequence: number };
+
+export async function openMaster(t: TestServer, s: TestSubscription, localAddress?: string): Promise<WireClient> {
+  const master = await WireClient.open(t.masterUrl, s.masterToken, { localAddress });
+  await master.waitFor((f) => f.kind === 'welcome');
+  return master;
+}
+
+export async function openReceiver(
+  t: TestServer,
+  token: string,
+  lastSequence: number | null,
+  localAddress?: string,
+): Promise<WireClient> {
+  const receiver = await WireClient.open(t.receiverUrl, token, { localAddress });
+  receiver.send(subscribeFrame(lastSequence));
+  await receiver.waitFor((f) => f.kind === 'welcome');
+  return receiver;
+}
+
+function toAnswer(f: DecodedFrame): Answer | null {
+  if (f.kind === 'ack') {
+    return { kind: 'ack', status: f.ack.status === 2 ? 'DUPLICATE' : 'ACCEPTED', sequence: safeInteger(f.ack.sequenceNumber) ?? -1 };
+  }
+  if (f.kind === 'reject') {
+    return { kind: 'reject', code: rejectCodeName(f.reject.code), sequence: safeInteger(f.reject.sequenceNumber) ?? -1 };
+  }
+  return null;
+}
+
+/** Send a frame and wait for the next ack or reject after it. */
+export async function send(master: WireClient, frame: Uint8Array | string): Promise<Answer> {
+  const from = master.frames.length;
+  master.send(frame);
+  const f = await master.waitFor((x) => x.kind === 'ack' || x.kind === 'reject', 10_000, from);
+  return toAnswer(f)!;
+}
+
+/** Wait until the answer for `sequence` arrives (answers can come out of send order after a gap). */
+export async function answerFor(master: WireClient, sequence: number, timeoutMs = 10_000): Promise<Answer> {
+  const f = await master.waitFor((x) => {
+    const a = toAnswer(x);
+    return a !== null && a.sequence === sequence;
+  }, timeoutMs);
+  return toAnswer(f)!;
+}
+
+export function deliveredSequences(receiver: WireClient): number[] {
+  return receiver.ofKind('delivery').map((f) => safeInteger(f.delivery.sequenceNumber) ?? -1);
+}
+
+export async function waitForDeliveries(receiver: WireClient, count: number, timeoutMs = 10_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (deliveredSequences(receiver).length < count) {
+    if (Date.now() > deadline) {
+      throw new Error(`expected ${count} deliveries, got ${JSON.stringify(deliveredSequences(receiver))}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return deliveredSequences(receiver);
+}
+
+export function states(client: WireClient): string[] {
+  return client.ofKind('stateChange').map((f) => stateName(f.stateChange.state));
+}
+
+export function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i <= to; i++) out.push(i);
+  return out;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,138 @@
+/**
+ * A real sigplane server for end-to-end tests: its own database on the
+ * run's Postgres, its own data folder, real shard worker threads, a real
+ * uWebSockets.js listener on 127.0.0.1 with a free port.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SigplaneServer, type ServerOptions } from '../../io/server';
+import { ConfigStore } from '../../persistence/pg/config-store';
+import { SecretBox } from '../../persistence/pg/secret-box';
+import { parseToken } from '../../persistence/pg/tokens';
+import { createTestDatabase } from './database';
+
+export interface TestSubscription {
+  subscriptionId: string;
+  masterToken: string;
+  macKeyId: string;
+  /** The secret as shown to the provider (hex text): the v1 HMAC key (its UTF-8 bytes). */
+  macSecretHex: string;
+  /** The raw 32 bytes: the v2 HMAC key. */
+  macKey: Buffer;
+  receiverToken: string;
+  receiverTokenId: string;
+}
+
+export interface TestServer {
+  server: SigplaneServer;
+  store: ConfigStore;
+  url: string;
+  masterUrl: string;
+  receiverUrl: string;
+  dataDir: string;
+  databaseUrl: string;
+  kekBase64: string;
+  /** A subscription with 127.0.0.1 allowed and one receiver token. */
+  subscription(options?: { allowIp?: string | null; settings?: Record<string, number> }): Promise<TestSubscription>;
+  receiverToken(subscriptionId: string): Promise<{ token: string; tokenId: string }>;
+  /** Stop the server, keep data and database (for restart tests). */
+  stopServer(): Promise<void>;
+  /** Start a new server on the same data folder and database. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords'>> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-e2e-'));
+  const kekBase64 = crypto.randomBytes(32).toString('base64');
+  const secretBox = SecretBox.fromEnvironment({ SIGPLANE_KEK: kekBase64 }, { dataDir, allowGenerate: false });
+  const store = new ConfigStore(database.pool, secretBox);
+
+  const makeServer = (): SigplaneServer =>
+    new SigplaneServer({
+      host: '127.0.0.1',
+      port: 0,
+      shardCount: options.shardCount ?? 2,
+      dataDir,
+      journalSync: options.journalSync ?? 'normal',
+      authenticator: store,
+      tokenHash: (token) => parseToken(token)?.hash ?? null,
+      databaseReady: async () => {
+        await database.pool.query('SELECT 1');
+        return true;
+      },
+      crashShardAfterRecords: options.crashShardAfterRecords,
+      log: (level, message, fields) => {
+        if (level !== 'info') console.error(`[server ${level}] ${message} ${JSON.stringify(fields ?? {})}`);
+      },
+    });
+
+  let server = makeServer();
+  await server.start();
+  let running = true;
+
+  const handle: TestServer = {
+    get server() {
+      return server;
+    },
+    store,
+    get url() {
+      return `ws://127.0.0.1:${server.port}`;
+    },
+    get masterUrl() {
+      return `ws://127.0.0.1:${server.port}/v1/master`;
+    },
+    get receiverUrl() {
+      return `ws://127.0.0.1:${server.port}/v1/receiver`;
+    },
+    dataDir,
+    databaseUrl: database.url,
+    kekBase64,
+    async subscription(subOptions = {}) {
+      const created = await store.createSubscription({ name: `test-${crypto.randomUUID().slice(0, 8)}` });
+      const allowIp = subOptions.allowIp === undefined ? '127.0.0.1' : subOptions.allowIp;
+      if (allowIp !== null) await store.addAllowedIp(created.subscriptionId, allowIp, {});
+      if (subOptions.settings !== undefined) {
+        await database.pool.query('UPDATE subscriptions SET settings = $2::jsonb WHERE subscription_id = $1', [
+          created.subscriptionId,
+          JSON.stringify(subOptions.settings),
+        ]);
+      }
+      const receiver = await store.issueReceiverToken(created.subscriptionId, {});
+      return {
+        subscriptionId: created.subscriptionId,
+        masterToken: created.masterToken,
+        macKeyId: created.macKeyId,
+        macSecretHex: created.macSecretHex,
+        macKey: Buffer.from(created.macSecretHex, 'hex'),
+        receiverToken: receiver.token,
+        receiverTokenId: receiver.tokenId,
+      };
+    },
+    async receiverToken(subscriptionId) {
+      const issued = await store.issueReceiverToken(subscriptionId, {});
+      return { token: issued.token, tokenId: issued.tokenId };
+    },
+    async stopServer() {
+      if (!running) return;
+      running = false;
+      await server.stop();
+    },
+    async restart() {
+      if (running) await server.stop();
+      server = makeServer();
+      await server.start();
+      running = true;
+    },
+    async close() {
+      if (running) await server.stop();
+      running = false;
+      await database.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}

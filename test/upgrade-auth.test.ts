@@ -1,0 +1,112 @@
+/**
+ * Who gets in: every refusal happens before the 101 answer, with a stable
+ * code, and is counted. Clients bind other 127.x addresses to test the IP
+ * allowlist.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './support/test-server';
+import { WireClient, type UpgradeRefusal } from './support/wire-client';
+import { generateToken } from '../persistence/pg/tokens';
+
+let t: TestServer;
+
+beforeAll(async () => {
+  t = await startTestServer({ shardCount: 1 });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function refusal(url: string, token: string | null, options: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<UpgradeRefusal> {
+  const result = await WireClient.connect(url, token, options);
+  if (result instanceof WireClient) {
+    await result.close();
+    throw new Error('upgrade was accepted');
+  }
+  return result;
+}
+
+function code(r: UpgradeRefusal): string {
+  return (JSON.parse(r.body) as { code: string }).code;
+}
+
+describe('upgrade', () => {
+  it('lets a valid receiver and master in from an allowed address', async () => {
+    const s = await t.subscription();
+    const receiver = await WireClient.open(t.receiverUrl, s.receiverToken);
+    const master = await WireClient.open(t.masterUrl, s.masterToken);
+    await master.waitFor((f) => f.kind === 'welcome');
+    await Promise.all([receiver.close(), master.close()]);
+  });
+
+  it('refuses a missing, malformed, unknown, expired or revoked token with 401', async () => {
+    const s = await t.subscription();
+    expect(code(await refusal(t.receiverUrl, null))).toBe('MISSING_TOKEN');
+    const missing = await refusal(t.receiverUrl, 'spr_nothex');
+    expect([missing.status, code(missing)]).toEqual([401, 'MALFORMED_TOKEN']);
+    // Right format, one character changed: the checksum catches it without a lookup.
+    const typo = s.receiverToken.slice(0, 10) + (s.receiverToken[10] === 'a' ? 'b' : 'a') + s.receiverToken.slice(11);
+    expect(code(await refusal(t.receiverUrl, typo))).toBe('MALFORMED_TOKEN');
+    const unknown = generateToken('receiver').token;
+    expect(code(await refusal(t.receiverUrl, unknown))).toBe('UNKNOWN_TOKEN');
+
+    const expired = await t.receiverToken(s.subscriptionId);
+    const { Client } = await import('pg');
+    const client = new Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    await client.query("UPDATE license_tokens SET expires_at = now() - interval '1 second' WHERE token_id = $1", [expired.tokenId]);
+    await client.end();
+    const e = await refusal(t.receiverUrl, expired.token);
+    expect([e.status, code(e)]).toEqual([401, 'EXPIRED']);
+
+    const revoked = await t.receiverToken(s.subscriptionId);
+    await t.store.revokeToken(revoked.tokenId);
+    expect(code(await refusal(t.receiverUrl, revoked.token))).toBe('REVOKED');
+    expect(t.server.metrics.upgradesRefused.get({ reason: 'REVOKED' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses a token of the wrong role with 403', async () => {
+    const s = await t.subscription();
+    const r = await refusal(t.receiverUrl, s.masterToken);
+    expect([r.status, code(r)]).toEqual([403, 'WRONG_ROLE']);
+    expect(code(await refusal(t.masterUrl, s.receiverToken))).toBe('WRONG_ROLE');
+  });
+
+  it('refuses a source address the allowlist does not hold; defaults deny', async () => {
+    const s = await t.subscription(); // allows 127.0.0.1 only
+    const r = await refusal(t.receiverUrl, s.receiverToken, { localAddress: '127.0.0.2' });
+    expect([r.status, code(r)]).toEqual([403, 'IP_NOT_ALLOWED']);
+    const none = await t.subscription({ allowIp: null });
+    expect(code(await refusal(t.receiverUrl, none.receiverToken))).toBe('IP_NOT_ALLOWED');
+    expect(code(await refusal(t.masterUrl, none.masterToken))).toBe('IP_NOT_ALLOWED');
+    const network = await t.subscription({ allowIp: '127.0.0.0/24' });
+    const ok = await WireClient.open(t.receiverUrl, network.receiverToken, { localAddress: '127.0.0.3' });
+    await ok.close();
+    const expiring = await t.subscription({ allowIp: null });
+    await t.store.addAllowedIp(expiring.subscriptionId, '127.0.0.1', { expiresAt: new Date(Date.now() - 1000) });
+    expect(code(await refusal(t.receiverUrl, expiring.receiverToken))).toBe('IP_NOT_ALLOWED');
+  });
+
+  it('never takes a credential from the URL', async () => {
+    const s = await t.subscription();
+    const r = await refusal(`${t.receiverUrl}?token=${s.receiverToken}`, s.receiverToken);
+    expect([r.status, code(r)]).toEqual([400, 'CREDENTIAL_IN_URL']);
+    expect(code(await refusal(`${t.receiverUrl}?access_token=${s.receiverToken}`, null))).toBe('CREDENTIAL_IN_URL');
+  });
+
+  it('refuses an oversized Authorization header', async () => {
+    const r = await refusal(t.receiverUrl, `spr_${'a'.repeat(1000)}`);
+    expect([r.status, code(r)]).toEqual([431, 'AUTHORIZATION_TOO_LARGE']);
+  });
+
+  it('puts security headers on HTTP answers', async () => {
+    const response = await fetch(`http://127.0.0.1:${t.server.port}/healthz`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const metrics = await (await fetch(`http://127.0.0.1:${t.server.port}/metrics`)).text();
+    expect(metrics).toContain('sigplane_upgrades_refused_total');
+    const ready = await fetch(`http://127.0.0.1:${t.server.port}/readyz`);
+    expect(ready.status).toBe(200);
+  });
+});
