@@ -4,6 +4,7 @@
  * protocol) and decimal strings (position ids, magic numbers: full uint64).
  */
 import {
+  positionFromFrame,
   exactDecimal,
   safeInteger,
   type DecodedFrame,
@@ -115,17 +116,9 @@ export function toDelivery(frame: DeliveryFrame): ReceivedDelivery {
 }
 
 export function toPosition(p: PositionFrame): Position {
-  return {
-    positionId: p.positionId,
-    symbol: p.symbol,
-    orderType: p.orderType,
-    volume: p.volume,
-    openPrice: p.openPrice,
-    stopLoss: p.stopLoss,
-    takeProfit: p.takeProfit,
-    magic: exactDecimal(p.magic) === '0' ? '' : exactDecimal(p.magic),
-    openedSequence: toSafeNumber(p.openedSequence, 'openedSequence'),
-  };
+  const position = positionFromFrame(p);
+  if (position === null) throw new SigplaneClientError(ClientErrorCode.PROTOCOL, 'openedSequence beyond 2^53-1');
+  return { ...position, magic: position.magic === '0' ? '' : position.magic };
 }
 
 export function toSnapshot(frame: SnapshotFrame): ReceivedSnapshot {

@@ -3,7 +3,8 @@
  * answer, reject (which also records a security event), rate-limit, and
  * hand records to the subscription's shard.
  */
-import type { RejectCode } from '../engine/records';
+import { RejectCode } from '../engine/records';
+import { decodeFrame, type DecodedFrame } from '../proto/codec';
 import type { ShardInbound } from '../engine/shard-protocol';
 import type { Socket } from './connections';
 
@@ -16,4 +17,21 @@ export interface FrameContext {
   takeToken(ws: Socket, nowMs: number): boolean;
   /** Hand a record to the subscription's shard; false when its ring is full. */
   toShard(subscriptionId: string, message: ShardInbound): boolean;
+}
+
+/**
+ * What every frame from a client goes through first, in this order: binary,
+ * decodable, within the connection's rate. Null (already answered) otherwise.
+ */
+export function admitFrame(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext, nowMs: number): DecodedFrame | null {
+  if (!isBinary) {
+    ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
+    return null;
+  }
+  const frame = decodeFrame(new Uint8Array(message));
+  if (frame === null) {
+    ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);
+    return null;
+  }
+  return ctx.takeToken(ws, nowMs) ? frame : null;
 }

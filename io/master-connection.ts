@@ -16,18 +16,18 @@ import { verifyV1 } from '../engine/signing-v1';
 import { verifyV2 } from '../engine/signing-v2';
 import { checkFreshness, checkSignalFields } from '../engine/signal-rules';
 import {
-  decodeFrame,
   decodeSignalBody,
   decodeSnapshotBody,
   encodeHeartbeat,
   exactDecimal,
+  positionFromFrame,
   safeInteger,
   type SignalBodyFrame,
   type SignalV1Frame,
   type SignedFrame,
 } from '../proto/codec';
 import type { Socket } from './connections';
-import type { FrameContext } from './frame-context';
+import { admitFrame, type FrameContext } from './frame-context';
 
 type Rejection = { code: RejectCode; message: string };
 
@@ -35,10 +35,8 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
   const t0 = performance.now();
   const data = ws.getUserData();
   const nowMs = Date.now();
-  if (!isBinary) return ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
-  const frame = decodeFrame(new Uint8Array(message));
-  if (frame === null) return ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);
-  if (!ctx.takeToken(ws, nowMs)) return;
+  const frame = admitFrame(ws, message, isBinary, ctx, nowMs);
+  if (frame === null) return;
 
   switch (frame.kind) {
     case 'signalV1': {
@@ -232,22 +230,12 @@ export function snapshotFromMaster(
   const stale = checkFreshness(generatedAtMs, nowMs, settings.ttlMs, settings.clockSkewMs);
   if (stale !== null) return stale;
   const positions = [];
-  for (const p of body.positions) {
-    const opened = safeInteger(p.openedSequence);
-    if (p.positionId === '' || p.symbol === '' || !(p.volume > 0) || opened === null) {
+  for (const frame of body.positions) {
+    const p = positionFromFrame(frame);
+    if (p === null || p.positionId === '' || p.symbol === '' || !(p.volume > 0)) {
       return { code: RejectCode.INVALID_FIELD, message: 'snapshot position needs id, symbol, volume > 0' };
     }
-    positions.push({
-      positionId: p.positionId,
-      symbol: p.symbol,
-      orderType: p.orderType,
-      volume: p.volume,
-      openPrice: p.openPrice,
-      stopLoss: p.stopLoss,
-      takeProfit: p.takeProfit,
-      magic: exactDecimal(p.magic),
-      openedSequence: opened,
-    });
+    positions.push(p);
   }
   return { subscriptionId, sequence, generatedAtMs, positions };
 }

@@ -4,17 +4,15 @@
  * heartbeats. Everything that touches the subscription goes to its shard.
  */
 import { RejectCode } from '../engine/records';
-import { decodeFrame, encodeHeartbeat, safeInteger } from '../proto/codec';
+import { encodeHeartbeat, safeInteger } from '../proto/codec';
 import type { Socket } from './connections';
-import type { FrameContext } from './frame-context';
+import { admitFrame, type FrameContext } from './frame-context';
 
 export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext): void {
   const data = ws.getUserData();
   const nowMs = Date.now();
-  if (!isBinary) return ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
-  const frame = decodeFrame(new Uint8Array(message));
-  if (frame === null) return ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);
-  if (!ctx.takeToken(ws, nowMs)) return;
+  const frame = admitFrame(ws, message, isBinary, ctx, nowMs);
+  if (frame === null) return;
   const sub = data.subscriptionId;
 
   switch (frame.kind) {

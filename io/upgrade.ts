@@ -7,23 +7,11 @@
  */
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { wire } from '../engine/limits';
-import type { SubscriptionSettings } from '../engine/limits';
-import type { SecurityEvent, SubscriptionState } from '../engine/records';
+import type { SecurityEvent } from '../engine/records';
+import type { AuthResult } from '../persistence/pg/config-store';
 import { TokenBucket } from '../engine/token-bucket';
 import type { ConnectionData, MacKey, Role } from './connections';
 import { writeSecurityHeaders } from './http-headers';
-
-export type AuthRefusal =
-  | 'UNKNOWN_TOKEN'
-  | 'EXPIRED'
-  | 'REVOKED'
-  | 'WRONG_ROLE'
-  | 'IP_NOT_ALLOWED'
-  | 'SUBSCRIPTION_ISOLATED';
-
-export type AuthResult =
-  | { ok: true; subscriptionId: string; tokenId: string; settings: SubscriptionSettings; subscriptionState: SubscriptionState | string }
-  | { ok: false; reason: AuthRefusal };
 
 /** What the upgrade needs from the configuration store (Postgres). */
 export interface Authenticator {

@@ -243,6 +243,23 @@ export function encodeDelivery(record: SignalRecord): Uint8Array {
   });
 }
 
+/** A decoded Position as the engine keeps it; null when opened_sequence is beyond 2^53-1. */
+export function positionFromFrame(p: PositionFrame): Position | null {
+  const openedSequence = safeInteger(p.openedSequence);
+  if (openedSequence === null) return null;
+  return {
+    positionId: p.positionId,
+    symbol: p.symbol,
+    orderType: p.orderType,
+    volume: p.volume,
+    openPrice: p.openPrice,
+    stopLoss: p.stopLoss,
+    takeProfit: p.takeProfit,
+    magic: exactDecimal(p.magic),
+    openedSequence,
+  };
+}
+
 export function positionObject(p: Position): Record<string, unknown> {
   return {
     positionId: p.positionId,
