@@ -96,7 +96,7 @@ function accept(
   ctx: ActorContext,
   effects: Effect[],
 ): boolean {
-  const deviation = checkPrice(actor.prices, record.symbol, record.price, ctx.nowMs, ctx.settings, actor.pipSizeOverrides);
+  const deviation = checkPrice(actor.prices, record.symbol, record.price, ctx.nowMs, ctx.settings);
   if (deviation !== null) {
     reject(effects, connId, record.sequence, RejectCode.PRICE_DEVIATION, deviation);
     return false;

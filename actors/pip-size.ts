@@ -29,9 +29,13 @@ const indexPrefixes: readonly string[] = [
   'AUS200', 'HK50', 'ESP35', 'CHINA50', 'US2000',
 ];
 
-export function pipSize(symbol: string, overrides?: ReadonlyMap<string, number>): number {
+export function pipSize(symbol: string, overrides?: Readonly<Record<string, number>>): number {
   if (overrides !== undefined) {
-    const exact = overrides.get(symbol) ?? overrides.get(symbol.toUpperCase());
+    const exact = Object.hasOwn(overrides, symbol)
+      ? overrides[symbol]
+      : Object.hasOwn(overrides, symbol.toUpperCase())
+        ? overrides[symbol.toUpperCase()]
+        : undefined;
     if (exact !== undefined) {
       if (!(Number.isFinite(exact) && exact > 0)) {
         throw new Error(`pipSize: override for ${symbol} must be a positive number, got ${exact}`);

@@ -34,14 +34,13 @@ export function checkPrice(
   price: number,
   nowMs: number,
   settings: SubscriptionSettings,
-  pipSizeOverrides?: ReadonlyMap<string, number>,
 ): string | null {
   if (!(price > 0)) return null;
   const reference = guard.get(symbol);
   if (reference === undefined) return null;
   const ageMs = nowMs - reference.atMs;
   if (ageMs >= settings.referencePriceMaxAgeMs) return null;
-  const pip = pipSize(symbol, pipSizeOverrides);
+  const pip = pipSize(symbol, settings.pipSizes);
   const deviationPips = Math.abs(price - reference.price) / pip;
   if (deviationPips > settings.maxDeviationPips + deviationPipsEpsilon) {
     return (

@@ -58,7 +58,6 @@ export function createActor(subscriptionId: string, nowMs: number, limits: Actor
     book: createPositionsBook(),
     window: createDeliveryWindow(limits.deliveryWindowMax),
     prices: createPriceGuard(),
-    pipSizeOverrides: undefined,
     held: new Map(),
     degradedSinceMs: nowMs,
     syncRequestedAtMs: null,

@@ -52,8 +52,6 @@ export interface SubscriptionActor {
   book: PositionsBook;
   window: DeliveryWindow;
   prices: PriceGuard;
-  /** Pip sizes for the price guard by symbol (SubscriptionSettings has no field for them yet). */
-  pipSizeOverrides: ReadonlyMap<string, number> | undefined;
   /** sequence -> held signal; every key > lastSequence + 1; at most limits.heldSignalsMax. */
   held: Map<number, HeldSignal>;
   /** When the subscription stopped being whole (DEGRADED, SYNCING): for escalation. */

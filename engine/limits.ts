@@ -46,6 +46,8 @@ export interface SubscriptionSettings {
   /** Per-connection token bucket: sustained rate and burst. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** Pip size per symbol where the defaults of actors/pip-size.ts do not fit (e.g. { "US30.cash": 1 }). */
+  pipSizes: Readonly<Record<string, number>>;
 }
 
 export const subscriptionDefaults: SubscriptionSettings = {
@@ -55,6 +57,7 @@ export const subscriptionDefaults: SubscriptionSettings = {
   referencePriceMaxAgeMs: 60_000,
   rateLimitPerSecond: 2_000,
   rateLimitBurst: 4_000,
+  pipSizes: {},
 };
 
 export const actor = {

@@ -138,6 +138,14 @@ describe('ConfigStore.authenticate', () => {
     await expect(store.setSubscriptionSettings(s.subscriptionId, { nope: 1 } as never)).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
+    await store.setSubscriptionSettings(s.subscriptionId, { pipSizes: { US30cash: 1, XAUUSD: 0.01 } });
+    const withPips = await store.authenticate(s.receiverHash, '203.0.113.7', 'receiver');
+    expect(withPips.ok && withPips.settings.pipSizes).toEqual({ US30cash: 1, XAUUSD: 0.01 });
+    for (const bad of [{ 'EUR/USD': 1 }, { EURUSD: 0 }, { EURUSD: -1 }, { EURUSD: 'x' }, [1]]) {
+      await expect(store.setSubscriptionSettings(s.subscriptionId, { pipSizes: bad } as never)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+    }
   });
 
   it('UNKNOWN_TOKEN for a well-formed token that was never issued, and for a malformed hash', async () => {

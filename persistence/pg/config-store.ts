@@ -167,8 +167,24 @@ export function validateSettingsOverrides(overrides: unknown): Partial<Subscript
   const out: Partial<SubscriptionSettings> = {};
   for (const [k, v] of Object.entries(overrides)) {
     if (!(settingsKeys as string[]).includes(k)) invalid(`unknown setting ${k}`);
+    if (k === 'pipSizes') {
+      out.pipSizes = validatePipSizes(v);
+      continue;
+    }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) invalid(`setting ${k} must be a finite number >= 0`);
-    out[k as keyof SubscriptionSettings] = v;
+    (out as Record<string, number>)[k] = v;
+  }
+  return out;
+}
+
+/** Pip sizes by symbol: the seed's symbol rule for keys, a positive finite size for values. */
+function validatePipSizes(value: unknown): Record<string, number> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid('pipSizes must be an object');
+  const out: Record<string, number> = {};
+  for (const [symbol, size] of Object.entries(value as Record<string, unknown>)) {
+    if (!/^[A-Za-z0-9]{1,20}$/.test(symbol)) invalid('pipSizes keys must be symbols ([A-Za-z0-9]{1,20})');
+    if (typeof size !== 'number' || !Number.isFinite(size) || size <= 0) invalid(`pip size of ${symbol} must be > 0`);
+    out[symbol] = size;
   }
   return out;
 }

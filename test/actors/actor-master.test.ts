@@ -63,9 +63,9 @@ group('master signals, in order', () => {
     expect(briefs(h.signal(v2(3, Action.CLOSE, '5', { price: 1.2 })))).toEqual(['reject 3 PRICE_DEVIATION @1']);
   });
 
-  it('uses the pip size overrides kept on the actor', () => {
+  it("uses the subscription's pip size overrides", () => {
     const h = new Harness();
-    h.actor.pipSizeOverrides = new Map([['EURUSD', 0.01]]);
+    h.settings = { ...h.settings, pipSizes: { EURUSD: 0.01 } };
     h.signal(signal(1, { price: 1.1 }));
     expect(briefs(h.signal(signal(2, { price: 1.5 })))).toContain('ack 2 ACCEPTED @1');
   });

@@ -25,14 +25,14 @@ describe('pipSize', () => {
   });
 
   it('takes an override, exact or upper-cased, before the defaults', () => {
-    const overrides = new Map([['EURUSD', 0.001], ['XAUUSD', 0.01]]);
+    const overrides = { EURUSD: 0.001, XAUUSD: 0.01 };
     expect(pipSize('EURUSD', overrides)).toBe(0.001);
     expect(pipSize('xauusd', overrides)).toBe(0.01);
     expect(pipSize('USDJPY', overrides)).toBe(0.01);
   });
 
   it('refuses an override that is not a positive number', () => {
-    expect(() => pipSize('EURUSD', new Map([['EURUSD', 0]]))).toThrow(/positive/);
-    expect(() => pipSize('EURUSD', new Map([['EURUSD', Number.NaN]]))).toThrow(/positive/);
+    expect(() => pipSize('EURUSD', { EURUSD: 0 })).toThrow(/positive/);
+    expect(() => pipSize('EURUSD', { EURUSD: Number.NaN })).toThrow(/positive/);
   });
 });

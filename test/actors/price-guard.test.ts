@@ -26,7 +26,7 @@ describe('price guard', () => {
     expect(checkPrice(guard, 'XAUUSD', 2005.2, 1, settings)).not.toBeNull();
     expect(checkPrice(guard, 'USDJPY', 150.5, 1, settings)).toBeNull();
     expect(checkPrice(guard, 'USDJPY', 150.6, 1, settings)).not.toBeNull();
-    expect(checkPrice(guard, 'XAUUSD', 2005.2, 1, settings, new Map([['XAUUSD', 1]]))).toBeNull();
+    expect(checkPrice(guard, 'XAUUSD', 2005.2, 1, { ...settings, pipSizes: { XAUUSD: 1 } })).toBeNull();
   });
 
   it('ignores a reference as old as referencePriceMaxAgeMs', () => {
