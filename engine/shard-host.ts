@@ -34,6 +34,8 @@ export interface ShardHostOptions {
   journalSync: JournalSync;
   /** Called on the I/O thread for every record a shard sends back, in order. */
   onOutbound: (message: ShardOutbound, shardIndex: number) => void;
+  /** Called after each batch of onOutbound calls (the I/O thread flushes its corked sends). */
+  onOutboundBatchEnd: () => void;
   /** A shard was restarted: its subscriptions' connections must resync. */
   onShardRestart: (shardIndex: number, error: Error) => void;
   /** A shard died more than shardRestartsMax times in the window. */
@@ -181,11 +183,13 @@ export class ShardHost {
   }
 
   private drain(shard: Shard, max: number): number {
-    return shard.consumer.drain(max, (bytes) => {
+    const taken = shard.consumer.drain(max, (bytes) => {
       const message = decodeOutbound(bytes);
       if (message.t === 'ready') return;
       this.options.onOutbound(message, shard.index);
     });
+    if (taken > 0) this.options.onOutboundBatchEnd();
+    return taken;
   }
 
   /** The I/O thread's read loop for one shard: never blocks the event loop. */
@@ -201,7 +205,8 @@ export class ShardHost {
         }
         this.options.onOutbound(message, shard.index);
       });
-      if (taken === 0) await shard.consumer.waitAsync(isReady ? 1_000 : 100);
+      if (taken > 0) this.options.onOutboundBatchEnd();
+      else await shard.consumer.waitAsync(isReady ? 1_000 : 100);
     }
   }
 }

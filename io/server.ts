@@ -58,6 +58,9 @@ export class SigplaneServer implements FrameContext {
   private listenSocket: us_listen_socket | null = null;
   private uws = loadNativeUws();
   private fatal: Error | null = null;
+  /** While a batch from a shard is routed: frames waiting per socket (see flushCorked). */
+  private corking = false;
+  private readonly corked = new Map<Socket, Uint8Array[]>();
   port = 0;
 
   constructor(private readonly options: ServerOptions) {
@@ -66,6 +69,7 @@ export class SigplaneServer implements FrameContext {
       dataDir: options.dataDir,
       journalSync: options.journalSync,
       onOutbound: (message, index) => this.onOutbound(message, index),
+      onOutboundBatchEnd: () => this.flushCorked(),
       onShardRestart: (index, error) => this.onShardRestart(index, error),
       onEscalate: (index, error) => this.onEscalate(index, error),
       crashAfterRecords: options.crashShardAfterRecords,
@@ -184,6 +188,34 @@ export class SigplaneServer implements FrameContext {
   sendTo(ws: Socket, frame: Uint8Array): void {
     const data = ws.getUserData();
     if (data.closed) return;
+    if (this.corking) {
+      const queued = this.corked.get(ws);
+      if (queued === undefined) this.corked.set(ws, [frame]);
+      else queued.push(frame);
+      return;
+    }
+    this.sendNow(ws, frame);
+  }
+
+  /**
+   * Sends made outside uWS's own callbacks (what the shards send back) are
+   * gathered per socket for one batch and written corked: one syscall per
+   * socket per batch instead of one per frame.
+   */
+  private flushCorked(): void {
+    this.corking = false;
+    for (const [ws, frames] of this.corked) {
+      if (ws.getUserData().closed) continue;
+      ws.cork(() => {
+        for (const frame of frames) this.sendNow(ws, frame);
+      });
+    }
+    this.corked.clear();
+  }
+
+  private sendNow(ws: Socket, frame: Uint8Array): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
     const status = ws.send(frame, true);
     // 2 = DROPPED: past maxBackpressure. The receiver resubscribes from its cursor.
     if (status === 2) {
@@ -247,6 +279,7 @@ export class SigplaneServer implements FrameContext {
   // ---- what the shards send back ----
 
   private onOutbound(message: ShardOutbound, shardIndex: number): void {
+    this.corking = true;
     switch (message.t) {
       case 'send':
         return this.route_(message);
