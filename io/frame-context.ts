@@ -13,8 +13,8 @@ export interface FrameContext {
   sendTo(ws: Socket, frame: Uint8Array): void;
   /** Answer a stable code, count it, record it as a security event. */
   reject(ws: Socket, code: RejectCode, message: string, sequence: number): void;
-  /** The connection's token bucket; false (and a RATE_LIMITED answer) when empty. */
-  takeToken(ws: Socket, nowMs: number): boolean;
+  /** The connection's token bucket; false (and a RATE_LIMITED answer naming `sequence`) when empty. */
+  takeToken(ws: Socket, nowMs: number, sequence: number): boolean;
   /** Hand a record to the subscription's shard; false when its ring is full. */
   toShard(subscriptionId: string, message: ShardInbound): boolean;
 }
@@ -23,7 +23,14 @@ export interface FrameContext {
  * What every frame from a client goes through first, in this order: binary,
  * decodable, within the connection's rate. Null (already answered) otherwise.
  */
-export function admitFrame(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext, nowMs: number): DecodedFrame | null {
+export function admitFrame(
+  ws: Socket,
+  message: ArrayBuffer,
+  isBinary: boolean,
+  ctx: FrameContext,
+  nowMs: number,
+  claimedSequence: (frame: DecodedFrame) => number = () => 0,
+): DecodedFrame | null {
   if (!isBinary) {
     ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
     return null;
@@ -33,5 +40,5 @@ export function admitFrame(ws: Socket, message: ArrayBuffer, isBinary: boolean, 
     ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);
     return null;
   }
-  return ctx.takeToken(ws, nowMs) ? frame : null;
+  return ctx.takeToken(ws, nowMs, claimedSequence(frame)) ? frame : null;
 }

@@ -22,6 +22,7 @@ import {
   exactDecimal,
   positionFromFrame,
   safeInteger,
+  type DecodedFrame,
   type SignalBodyFrame,
   type SignalV1Frame,
   type SignedFrame,
@@ -35,7 +36,7 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
   const t0 = performance.now();
   const data = ws.getUserData();
   const nowMs = Date.now();
-  const frame = admitFrame(ws, message, isBinary, ctx, nowMs);
+  const frame = admitFrame(ws, message, isBinary, ctx, nowMs, claimedSequence);
   if (frame === null) return;
 
   switch (frame.kind) {
@@ -46,7 +47,7 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
     }
     case 'signalV2': {
       const result = signalFromV2(frame.signalV2, data.macKeys, data.subscriptionId, nowMs, data.settings);
-      if ('code' in result) return ctx.reject(ws, result.code, result.message, result.sequence);
+      if ('code' in result) return ctx.reject(ws, result.code, result.message, result.sequence || claimedSequence(frame));
       return forwardSignal(ws, result, t0, ctx);
     }
     case 'snapshotFromMaster': {
@@ -66,6 +67,18 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
     default:
       return ctx.reject(ws, RejectCode.UNSUPPORTED, `a master does not send ${frame.kind}`, 0);
   }
+}
+
+/**
+ * The sequence a signal frame CLAIMS, before or without verification: echoed
+ * in a rejection so the sender's client knows which of its signals was
+ * refused. It goes back only to the sender's own authenticated connection
+ * and never reaches sequence state.
+ */
+function claimedSequence(frame: DecodedFrame): number {
+  if (frame.kind === 'signalV1') return safeInteger(frame.signalV1.sequenceNumber) ?? 0;
+  if (frame.kind === 'signalV2') return safeInteger(decodeSignalBody(frame.signalV2.body)?.sequenceNumber) ?? 0;
+  return 0;
 }
 
 function forwardSignal(ws: Socket, record: SignalRecord, t0: number, ctx: FrameContext): void {

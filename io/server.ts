@@ -239,14 +239,14 @@ export class SigplaneServer implements FrameContext {
     });
   }
 
-  takeToken(ws: Socket, nowMs: number): boolean {
+  takeToken(ws: Socket, nowMs: number, sequence: number): boolean {
     const data = ws.getUserData();
     if (data.bucket.take(nowMs)) {
       if (data.rateLimitedUnreported > 0) this.reportRateLimited(ws);
       return true;
     }
     this.metrics.rejects.inc({ code: RejectCode.RATE_LIMITED });
-    this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, 'rate limit exceeded', 0));
+    this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, 'rate limit exceeded', sequence));
     // A flood would otherwise flood the journal: one event per burst, with its count.
     if (data.rateLimitedUnreported++ === 0) this.reportRateLimited(ws);
     return false;

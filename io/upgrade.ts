@@ -102,20 +102,28 @@ export function handleUpgrade(
   if (tokenHash === null) return refuse('MALFORMED_TOKEN');
 
   void (async () => {
-    let result: AuthResult;
-    let macKeys: MacKey[] = [];
+    let data: ConnectionData;
     try {
-      result = await deps.authenticator.authenticate(tokenHash, remoteAddress, role);
-      if (result.ok && role === 'master') {
-        macKeys = (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) => macKeyFromSecret(k.keyId, k.secret));
-      }
+      const result = await deps.authenticator.authenticate(tokenHash, remoteAddress, role);
+      if (!result.ok) return refuse(result.reason);
+      const macKeys =
+        role === 'master'
+          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) => macKeyFromSecret(k.keyId, k.secret))
+          : [];
+      data = connectionData(result, macKeys);
     } catch {
+      // The store did not answer, or its answer is unusable: refuse, never leave the request hanging.
       return refuse('UNAVAILABLE');
     }
-    if (!result.ok) return refuse(result.reason);
     if (aborted) return;
+    res.cork(() => {
+      res.upgrade(data, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context);
+    });
+  })();
+
+  function connectionData(result: Extract<AuthResult, { ok: true }>, macKeys: MacKey[]): ConnectionData {
     const settings = result.settings;
-    const data: ConnectionData = {
+    return {
       connId: deps.allocateConnId(),
       role,
       subscriptionId: result.subscriptionId,
@@ -129,8 +137,5 @@ export function handleUpgrade(
       closed: false,
       rateLimitedUnreported: 0,
     };
-    res.cork(() => {
-      res.upgrade(data, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context);
-    });
-  })();
+  }
 }

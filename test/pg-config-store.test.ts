@@ -141,6 +141,10 @@ describe('ConfigStore.authenticate', () => {
     await store.setSubscriptionSettings(s.subscriptionId, { pipSizes: { US30cash: 1, XAUUSD: 0.01 } });
     const withPips = await store.authenticate(s.receiverHash, '203.0.113.7', 'receiver');
     expect(withPips.ok && withPips.settings.pipSizes).toEqual({ US30cash: 1, XAUUSD: 0.01 });
+    // Zero would make every signal stale or the token bucket refuse everything.
+    for (const zero of [{ ttlMs: 0 }, { rateLimitPerSecond: 0 }, { rateLimitBurst: 0.5 }, { referencePriceMaxAgeMs: 0 }]) {
+      await expect(store.setSubscriptionSettings(s.subscriptionId, zero)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
     for (const bad of [{ 'EUR/USD': 1 }, { EURUSD: 0 }, { EURUSD: -1 }, { EURUSD: 'x' }, [1]]) {
       await expect(store.setSubscriptionSettings(s.subscriptionId, { pipSizes: bad } as never)).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',

@@ -158,6 +158,8 @@ function parseIpOrCidr(input: string): string {
 }
 
 const settingsKeys = Object.keys(subscriptionDefaults) as (keyof SubscriptionSettings)[];
+/** Settings where 0 would make every signal fail or the token bucket unusable. */
+const positiveSettings: readonly string[] = ['ttlMs', 'rateLimitPerSecond', 'rateLimitBurst', 'referencePriceMaxAgeMs'];
 
 /** Check overrides of SubscriptionSettings: known keys, finite non-negative numbers. */
 export function validateSettingsOverrides(overrides: unknown): Partial<SubscriptionSettings> {
@@ -172,6 +174,7 @@ export function validateSettingsOverrides(overrides: unknown): Partial<Subscript
       continue;
     }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) invalid(`setting ${k} must be a finite number >= 0`);
+    if (positiveSettings.includes(k) && !(v >= 1)) invalid(`setting ${k} must be >= 1`);
     (out as Record<string, number>)[k] = v;
   }
   return out;
