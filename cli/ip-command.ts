@@ -16,17 +16,21 @@ const spec: CommandSpec = {
 
 export async function ipCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
-  if (action === '--help' || action === undefined) {
-    process.stdout.write('usage: sigplane ip allow --help\n');
+  if (action === '--help' || action === '-h') {
+    process.stdout.write(`usage: sigplane ip allow [options]\n\nActions: allow. Try: sigplane ip allow --help\n`);
     return;
   }
+  if (action === undefined) throw new UsageError('an action is required; try: sigplane ip allow --help');
   if (action !== 'allow') throw new UsageError(`unknown action "${action}"; try: sigplane ip allow --help`);
   const values = parseCommand(spec, rest);
   if (values === null) return;
   const subscriptionId = required(values, 'subscription', spec);
   const ip = required(values, 'ip', spec);
-  const [address, prefix] = ip.split('/');
-  if (net.isIP(address ?? '') === 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) {
+  const [address, prefix, ...extra] = ip.split('/');
+  const family = net.isIP(address ?? '');
+  const prefixMax = family === 6 ? 128 : 32;
+  const badPrefix = prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > prefixMax);
+  if (family === 0 || badPrefix || extra.length > 0) {
     throw new UsageError(`--ip must be an address or CIDR, got ${ip}`);
   }
   let expiresAt: Date | undefined;

@@ -15,10 +15,11 @@ const spec: CommandSpec = {
 
 export async function subscriptionCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
-  if (action === '--help' || action === undefined) {
-    process.stdout.write('usage: sigplane subscription create --help\n');
+  if (action === '--help' || action === '-h') {
+    process.stdout.write(`usage: sigplane subscription create [options]\n\nActions: create. Try: sigplane subscription create --help\n`);
     return;
   }
+  if (action === undefined) throw new UsageError('an action is required; try: sigplane subscription create --help');
   if (action !== 'create') throw new UsageError(`unknown action "${action}"; try: sigplane subscription create --help`);
   const values = parseCommand(spec, rest);
   if (values === null) return;

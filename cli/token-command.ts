@@ -17,16 +17,17 @@ const spec: CommandSpec = {
 
 export async function tokenCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
-  if (action === '--help' || action === undefined) {
-    process.stdout.write('usage: sigplane token issue --help\n');
+  if (action === '--help' || action === '-h') {
+    process.stdout.write(`usage: sigplane token issue [options]\n\nActions: issue. Try: sigplane token issue --help\n`);
     return;
   }
+  if (action === undefined) throw new UsageError('an action is required; try: sigplane token issue --help');
   if (action !== 'issue') throw new UsageError(`unknown action "${action}"; try: sigplane token issue --help`);
   const values = parseCommand(spec, rest);
   if (values === null) return;
   const subscriptionId = required(values, 'subscription', spec);
   const ttlDays = Number(values['ttl-days']);
-  if (!(ttlDays > 0 && ttlDays <= 3650)) throw new UsageError('--ttl-days must be between 0 and 3650');
+  if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > 3650) throw new UsageError('--ttl-days must be a whole number from 1 to 3650');
   const context = await openContext(values.data as string);
   try {
     const issued = await context.store.issueReceiverToken(subscriptionId, { label: values.label as string | undefined, ttlDays });
