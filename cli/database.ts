@@ -11,6 +11,8 @@ import { log } from './log';
 
 export interface Database {
   pool: Pool;
+  /** Holds the password of an embedded Postgres: never log it (use displayUrl). */
+  url: string;
   /** The URL with any password removed: safe to log. */
   displayUrl: string;
   embedded: boolean;
@@ -36,6 +38,7 @@ export async function openDatabase(dataDir: string, env: NodeJS.ProcessEnv = pro
   }
   return {
     pool,
+    url,
     displayUrl: redactUrl(url),
     embedded: stopEmbedded !== null,
     async close() {

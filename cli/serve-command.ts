@@ -5,6 +5,8 @@
 import os from 'node:os';
 import { SigplaneServer } from '../io/server';
 import { parseToken } from '../persistence/pg/tokens';
+import { loadOrCreateNodeId } from '../persistence/shipper/node-id';
+import { startShipper } from '../persistence/shipper/shipper';
 import { parseCommand, UsageError, type CommandSpec } from './args';
 import { dataOption, openContext } from './context';
 import { log } from './log';
@@ -38,6 +40,13 @@ export async function serveCommand(argv: string[]): Promise<void> {
 
   const context = await openContext(values.data as string);
   log('info', 'database ready', { database: context.database.displayUrl, embedded: context.database.embedded });
+  const shipper = startShipper({
+    databaseUrl: context.database.url,
+    dataDir: context.dataDir,
+    shardCount,
+    nodeId: loadOrCreateNodeId(context.dataDir),
+    log,
+  });
   const server = new SigplaneServer({
     host: values.host as string,
     port,
@@ -56,6 +65,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     },
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     log,
+    shipperStatus: () => shipper.status(),
     crashShardAfterRecords:
       process.env.SIGPLANE_TEST_CRASH_SHARD_AFTER === undefined
         ? undefined
@@ -72,6 +82,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     stopping = true;
     log('info', 'stopping', { signal });
     await server.stop();
+    await shipper.stop();
     await context.close();
     process.exit(0);
   };

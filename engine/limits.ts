@@ -102,3 +102,42 @@ export const credentials = {
   /** Bytes of a v2 MAC key. */
   macKeyBytes: 32,
 } as const;
+
+/** The journal -> Postgres shipper (persistence/shipper). */
+export const shipper = {
+  /** Journal rows one shipping transaction carries at most (one table of one shard). */
+  shipBatchRowsMax: 5_000,
+  /**
+   * Journal bytes (blobs and strings) one transaction carries at most: a
+   * signal may hold up to a whole master frame (256 KiB), so rows alone do
+   * not bound memory. A single row larger than this still ships, alone.
+   */
+  shipBatchBytesMax: 8 * 1024 * 1024,
+  /**
+   * Longest a committed journal row waits before a shipping pass looks at it
+   * (the time bound of a batch). A pass that filled a batch starts the next
+   * one at once.
+   */
+  shipIntervalMs: 200,
+  /** First wait after a failure (Postgres unreachable, a batch refused); doubles up to the max. */
+  shipRetryInitialMs: 250,
+  shipRetryMaxMs: 10_000,
+  /** Connecting to Postgres takes at most this. */
+  shipConnectTimeoutMs: 5_000,
+  /**
+   * One shipping transaction (lock, COPY, INSERT, watermark, COMMIT) takes at
+   * most this: past it the connection is destroyed (the server rolls back)
+   * and the batch is retried. Also the session's statement_timeout.
+   */
+  shipBatchTimeoutMs: 30_000,
+  /** The server ends a shipper session that sits idle inside a transaction this long (a frozen shipper). */
+  shipIdleInTransactionTimeoutMs: 60_000,
+  /** Bytes of COPY text handed to the socket per write. */
+  copyChunkBytes: 64 * 1024,
+  /** Status reports from the shipper thread at most this often (and at once when Postgres goes up or down). */
+  shipStatusIntervalMs: 250,
+  /** busy_timeout of the read-only journal connection. */
+  journalReadBusyTimeoutMs: 5_000,
+  /** A stop() waits this long for the batch in flight, then terminates the thread (the server rolls back). */
+  shipStopTimeoutMs: 35_000,
+} as const;

@@ -19,7 +19,7 @@ import {
   type ShardInbound,
   type ShardOutbound,
 } from './shard-protocol';
-import type { JournalSync } from '../persistence/journal';
+import { journalPathOf, type JournalSync } from '../persistence/journal';
 import type { ShardWorkerData } from './shard-worker';
 
 /** Workers run compiled code: beside this file in dist/, or dist/ when this runs from source (tests). */
@@ -128,7 +128,7 @@ export class ShardHost {
       shardIndex: index,
       inRing,
       outRing,
-      journalPath: path.join(this.options.dataDir, `journal-shard-${index}.sqlite`),
+      journalPath: journalPathOf(this.options.dataDir, index),
       journalSync: this.options.journalSync,
       crashAfterRecords: first && crash !== undefined && crash.shardIndex === index ? crash.records : undefined,
     };

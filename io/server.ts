@@ -18,6 +18,7 @@ import { onReceiverMessage } from './receiver-connection';
 import { handleUpgrade, type Authenticator } from './upgrade';
 import { loadNativeUws } from './uws-native';
 import type { JournalSync } from '../persistence/journal';
+import type { ShipperStatus } from '../persistence/shipper/shipper';
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 
 export interface ServerOptions {
@@ -32,6 +33,8 @@ export interface ServerOptions {
   /** Is the system of record reachable (for /readyz)? */
   databaseReady: () => Promise<boolean>;
   tls?: { certFile: string; keyFile: string; passphrase?: string };
+  /** The journal -> Postgres shipper, when one runs: /readyz and /metrics report it. */
+  shipperStatus?: () => ShipperStatus;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
@@ -54,7 +57,6 @@ export class SigplaneServer implements FrameContext {
   private readonly shards: ShardHost;
   private readonly states = new Map<string, SubscriptionState>();
   private readonly shardStats = new Map<number, { journalCommits: number; journalRows: number; journalCommitMsTotal: number }>();
-  private app: TemplatedApp | null = null;
   private listenSocket: us_listen_socket | null = null;
   private uws = loadNativeUws();
   private fatal: Error | null = null;
@@ -88,7 +90,6 @@ export class SigplaneServer implements FrameContext {
     const app = tls
       ? this.uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, passphrase: tls.passphrase })
       : this.uws.App();
-    this.app = app;
     this.route(app, '/v1/master', 'master', wire.masterFrameBytesMax, wire.masterBackpressureBytesMax);
     this.route(app, '/v1/receiver', 'receiver', wire.receiverFrameBytesMax, wire.receiverBackpressureBytesMax);
     app.get('/healthz', (res) => this.answer(res, '200 OK', 'text/plain', 'ok\n'));
@@ -111,7 +112,6 @@ export class SigplaneServer implements FrameContext {
     this.listenSocket = null;
     for (const ws of this.connections.connectionsWhere(() => true)) this.closeSocket(ws, CloseCode.SHUTDOWN, 'shutdown');
     await this.shards.stop();
-    this.app = null;
   }
 
   /** The subscription's state as last reported by its actor (ACTIVE when none yet). */
@@ -369,7 +369,15 @@ export class SigplaneServer implements FrameContext {
         const reasons: string[] = [];
         if (!db) reasons.push('database unreachable');
         if (this.fatal) reasons.push('a shard is down');
-        const body = JSON.stringify({ ready: reasons.length === 0, reasons });
+        const shipping = this.options.shipperStatus?.();
+        const body = JSON.stringify({
+          ready: reasons.length === 0,
+          reasons,
+          // Postgres unreachable by the shipper: signals are still accepted, journaled and delivered.
+          journaling: shipping === undefined ? false : !shipping.postgresUp,
+          shipLagRows: shipping?.lagRows,
+          shipLagSeconds: shipping?.lagSeconds,
+        });
         this.answer(res, reasons.length === 0 ? '200 OK' : '503 Service Unavailable', 'application/json', body);
       },
       () => {
@@ -407,6 +415,24 @@ export class SigplaneServer implements FrameContext {
     this.metrics.gauge('sigplane_journal_rows', 'Rows journaled per shard.', () =>
       [...this.shardStats].map(([shard, s]) => ({ labels: { shard: String(shard) }, value: s.journalRows })),
     );
+    const shipping = (): ShipperStatus | undefined => this.options.shipperStatus?.();
+    this.metrics.gauge('sigplane_shipper_postgres_up', 'The journal shipper reaches Postgres (1) or is journaling only (0).', () => {
+      const s = shipping();
+      return s === undefined ? [] : [{ labels: {}, value: s.postgresUp ? 1 : 0 }];
+    });
+    this.metrics.gauge('sigplane_shipper_lag_rows', 'Journal rows not yet in Postgres.', () =>
+      (shipping()?.shards ?? []).flatMap((shard) =>
+        Object.entries(shard.tables).map(([table, t]) => ({ labels: { shard: String(shard.shard), table }, value: t.lagRows })),
+      ),
+    );
+    this.metrics.gauge('sigplane_shipper_lag_seconds', 'Age of the oldest journal row not yet in Postgres.', () => {
+      const s = shipping();
+      return s === undefined ? [] : [{ labels: {}, value: s.lagSeconds }];
+    });
+    this.metrics.gauge('sigplane_shipper_rows_shipped', 'Journal rows shipped to Postgres since start.', () => {
+      const s = shipping();
+      return s === undefined ? [] : [{ labels: {}, value: s.shippedRows }];
+    });
     this.metrics.gauge('sigplane_busy_rejects', 'Records refused because a ring was full.', () => [
       { labels: {}, value: this.shards.busyRejects },
     ]);

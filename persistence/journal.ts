@@ -43,6 +43,11 @@ import { openSchema, prepareAll, type Row } from './journal-schema';
 export { JournalError, JournalErrorCode } from './journal-codec';
 
 /** PRAGMA synchronous: 'normal' with WAL survives kill -9 but not power loss; 'full' survives both. */
+/** Shard i's journal file in the data folder (the shard writes it, the shipper reads it). */
+export function journalPathOf(dataDir: string, shard: number): string {
+  return path.join(dataDir, `journal-shard-${shard}.sqlite`);
+}
+
 export type JournalSync = 'full' | 'normal';
 
 export interface JournalBatch {

@@ -61,9 +61,14 @@ describe('migrations', () => {
     expect(rows.map((r) => r.table_name)).toEqual([
       'allowed_ips',
       'audit_log',
+      'journal_watermarks',
       'license_tokens',
       'mac_keys',
+      'receiver_cursors',
       'schema_migrations',
+      'security_events',
+      'signals',
+      'subscription_states',
       'subscriptions',
       'users',
     ]);

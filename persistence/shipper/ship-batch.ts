@@ -1,0 +1,272 @@
+/**
+ * One shipping transaction: the rows of one journal table of one shard
+ * after its watermark, moved into Postgres together with the new watermark.
+ *
+ *   BEGIN
+ *   SELECT shipped_journal_id ... FOR UPDATE     -- W; a second shipper of the same journal waits here
+ *   read journal rows with journal_id > W        -- SQLite, read-only, one snapshot, checked
+ *   COPY staging FROM STDIN                      -- TEMP, ON COMMIT DELETE ROWS
+ *   INSERT INTO target SELECT ... ON CONFLICT    -- DO NOTHING (cursors: raise only)
+ *   UPDATE journal_watermarks SET shipped_journal_id = max id WHERE ... = W
+ *   COMMIT
+ *
+ * The rows and the watermark commit together or not at all, so a crash at
+ * any instant neither loses a row (the watermark never passes an uncommitted
+ * row) nor duplicates one (a committed row is below the watermark; and were
+ * the watermark ever wrong, ON CONFLICT makes the replay change nothing).
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { JournalReader, ReadLimits } from './journal-reader';
+import type { ShipRowOf, ShipTableName } from './journal-rows';
+import { pgTableSpecs, type PgTableSpec } from './pg-tables';
+import { ShipError, ShipErrorCode } from './ship-errors';
+
+/** Places a test may stop the shipper at (fault injection). */
+export type ShipFaultPoint = 'afterCopy' | 'beforeCommit' | 'afterCommit';
+
+/** Called at each fault point; a test's hook throws or ends the thread there. */
+export type FaultHook = (point: ShipFaultPoint, table: ShipTableName, shard: number) => void;
+
+/** Where a batch's rows come from: a shard journal's table (JournalSource), or memory (the benchmark). */
+export interface BatchSource<T extends ShipTableName> {
+  table: T;
+  /** Names the source in errors (the journal's path). */
+  name: string;
+  /** Highest journal_id ever given in the table (0: none). */
+  highestJournalId(): number;
+  /** Checked rows after the watermark, ascending, within the limits. */
+  rowsAfter(watermark: number, limits: ReadLimits): ShipRowOf[T][];
+  /**
+   * Optional: read the rows after `watermark` now, while Postgres works on
+   * the current batch, for a later rowsAfter(watermark). Never throws.
+   */
+  prefetch?(watermark: number, limits: ReadLimits): void;
+}
+
+/**
+ * A journal table as a batch source, reading one batch ahead: the next
+ * batch is read, checked and kept while Postgres runs the current INSERT
+ * (the shipper thread's CPU and Postgres's then overlap). A kept batch is
+ * used only when the next transaction's locked watermark is exactly where
+ * it starts, so it never replaces what the lock says; journal rows do not
+ * change once committed (a cursor row replaced meanwhile only ships an
+ * older value first, and cursors keep the max).
+ */
+export class JournalSource<T extends ShipTableName> implements BatchSource<T> {
+  private ahead: { watermark: number; rowsMax: number; bytesMax: number; rows: ShipRowOf[T][] } | null = null;
+
+  constructor(
+    private readonly reader: JournalReader,
+    readonly table: T,
+  ) {}
+
+  get name(): string {
+    return this.reader.filePath;
+  }
+
+  highestJournalId(): number {
+    return this.reader.highestJournalId(this.table);
+  }
+
+  rowsAfter(watermark: number, limits: ReadLimits): ShipRowOf[T][] {
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null && ahead.watermark === watermark && ahead.rowsMax === limits.rowsMax && ahead.bytesMax === limits.bytesMax) {
+      return ahead.rows;
+    }
+    return this.reader.readAfter(this.table, watermark, limits);
+  }
+
+  prefetch(watermark: number, limits: ReadLimits): void {
+    this.ahead = null;
+    try {
+      const rows = this.reader.readAfter(this.table, watermark, limits);
+      // An empty read is not kept: rows may arrive before the next batch asks.
+      if (rows.length > 0) this.ahead = { watermark, rowsMax: limits.rowsMax, bytesMax: limits.bytesMax, rows };
+    } catch {
+      // The next rowsAfter reads again and reports the error in its own batch.
+    }
+  }
+
+  /** Drops a kept batch (its transaction failed: the next one re-reads). */
+  forget(): void {
+    this.ahead = null;
+  }
+}
+
+export function journalSource<T extends ShipTableName>(reader: JournalReader, table: T): JournalSource<T> {
+  return new JournalSource(reader, table);
+}
+
+export interface BatchLimits {
+  rowsMax: number;
+  bytesMax: number;
+  copyChunkBytes: number;
+  timeoutMs: number;
+}
+
+export interface BatchOrigin {
+  nodeId: string;
+  shard: number;
+}
+
+export interface BatchResult {
+  table: ShipTableName;
+  /** Journal rows in the batch (0: nothing after the watermark). */
+  rows: number;
+  /** Rows the INSERT wrote (cursors: rows raised); rows - inserted were already there. */
+  inserted: number;
+  /** Staged rows that met an existing row with other content (signals only). */
+  conflicting: number;
+  /** The watermark after the transaction. */
+  watermark: number;
+  /** The batch stopped at a bound: more rows may be waiting. */
+  full: boolean;
+}
+
+const lockWatermarkSql = `SELECT shipped_journal_id::text AS w FROM journal_watermarks
+  WHERE node_id = $1 AND shard = $2 AND table_name = $3 FOR UPDATE`;
+const advanceWatermarkSql = `UPDATE journal_watermarks SET shipped_journal_id = $4, updated_at = NOW()
+  WHERE node_id = $1 AND shard = $2 AND table_name = $3 AND shipped_journal_id = $5`;
+
+/** bigint text from Postgres to a safe integer, or a throw. */
+export function watermarkFromText(text: unknown): number {
+  const value = typeof text === 'string' && /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw new ShipError(ShipErrorCode.WATERMARK_CONFLICT, `watermark ${String(text)} is not a safe integer`);
+  return value;
+}
+
+/** The rows in COPY text, cut into chunks of about chunkBytes (encoded before COPY starts: an encoding error never leaves a COPY half sent). */
+export function encodeChunks<T extends ShipTableName>(spec: PgTableSpec<T>, rows: readonly ShipRowOf[T][], chunkBytes: number): string[] {
+  const chunks: string[] = [];
+  let chunk = '';
+  for (const row of rows) {
+    chunk += spec.encode(row);
+    if (chunk.length >= chunkBytes) {
+      chunks.push(chunk);
+      chunk = '';
+    }
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** COPY the chunks into the spec's staging table; resolves with the rows Postgres counted. */
+export async function copyIntoStaging<T extends ShipTableName>(client: Client, spec: PgTableSpec<T>, chunks: readonly string[]): Promise<number> {
+  const stream = client.query(copyFrom(spec.copySql));
+  await pipeline(chunks, stream);
+  return stream.rowCount;
+}
+
+/**
+ * Ships one batch of `table` (see the file comment). Throws on any failure
+ * after a ROLLBACK; if the ROLLBACK itself fails the connection is left to
+ * the caller to discard (the error says which).
+ */
+export async function shipBatch<T extends ShipTableName>(
+  client: Client,
+  source: BatchSource<T>,
+  origin: BatchOrigin,
+  limits: BatchLimits,
+  fault?: FaultHook,
+): Promise<BatchResult> {
+  const { table } = source;
+  const spec = pgTableSpecs[table] as PgTableSpec<T>;
+  return withWatchdog(client, limits.timeoutMs, `${table} of shard ${origin.shard}`, async () => {
+    await client.query('BEGIN');
+    try {
+      const result = await shipInTransaction(client, source, spec, origin, limits, fault);
+      await client.query('COMMIT');
+      fault?.('afterCommit', table, origin.shard);
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined); // a broken connection rolls back on the server anyway
+      throw error;
+    }
+  });
+}
+
+async function shipInTransaction<T extends ShipTableName>(
+  client: Client,
+  source: BatchSource<T>,
+  spec: PgTableSpec<T>,
+  origin: BatchOrigin,
+  limits: BatchLimits,
+  fault: FaultHook | undefined,
+): Promise<BatchResult> {
+  const { table } = spec;
+  const key = [origin.nodeId, origin.shard, table];
+  const locked = await client.query<{ w: string }>(lockWatermarkSql, key);
+  if (locked.rowCount !== 1) {
+    throw new ShipError(ShipErrorCode.WATERMARK_CONFLICT, `no journal_watermarks row for ${JSON.stringify(key)}`);
+  }
+  const before = watermarkFromText(locked.rows[0].w);
+  const highest = source.highestJournalId();
+  if (highest < before) {
+    throw new ShipError(
+      ShipErrorCode.JOURNAL_BEHIND_WATERMARK,
+      `${source.name}: ${table} ids end at ${highest} but Postgres has shipped up to ${before} from node ${origin.nodeId} shard ${origin.shard}`,
+    );
+  }
+  const rows = source.rowsAfter(before, { rowsMax: limits.rowsMax, bytesMax: limits.bytesMax });
+  if (rows.length > limits.rowsMax) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `source gave ${rows.length} rows, more than ${limits.rowsMax}`);
+  if (rows.length === 0) return { table, rows: 0, inserted: 0, conflicting: 0, watermark: before, full: false };
+  const after = rows[rows.length - 1].journalId;
+  if (!(after > before)) throw new ShipError(ShipErrorCode.WATERMARK_CONFLICT, `batch ends at ${after}, not after ${before}`);
+
+  const copied = await copyIntoStaging(client, spec, encodeChunks(spec, rows, limits.copyChunkBytes));
+  if (copied !== rows.length) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `COPY took ${copied} of ${rows.length} ${table} rows`);
+  fault?.('afterCopy', table, origin.shard);
+
+  const inserting = client.query(spec.insertSql, spec.insertTakesOrigin ? [origin.nodeId, origin.shard] : []);
+  // While Postgres inserts, read the next batch (synchronous; the INSERT's answer waits in the socket).
+  if (full(rows.length, highest, after, limits)) source.prefetch?.(after, { rowsMax: limits.rowsMax, bytesMax: limits.bytesMax });
+  const inserted = await inserting;
+  const insertedRows = inserted.rowCount ?? 0;
+  let conflicting = 0;
+  if (spec.conflictingContentSql !== null && insertedRows < rows.length) {
+    const c = await client.query<{ n: number }>(spec.conflictingContentSql);
+    conflicting = c.rows[0].n;
+  }
+  const advanced = await client.query(advanceWatermarkSql, [...key, after, before]);
+  if (advanced.rowCount !== 1) {
+    throw new ShipError(ShipErrorCode.WATERMARK_CONFLICT, `watermark of ${JSON.stringify(key)} moved away from ${before}`);
+  }
+  fault?.('beforeCommit', table, origin.shard);
+  return {
+    table,
+    rows: rows.length,
+    inserted: insertedRows,
+    conflicting,
+    watermark: after,
+    full: full(rows.length, highest, after, limits),
+  };
+}
+
+/** The batch stopped at a bound, or more rows were already there: another batch follows at once. */
+function full(rows: number, highest: number, after: number, limits: BatchLimits): boolean {
+  return rows === limits.rowsMax || highest > after;
+}
+
+/**
+ * Runs fn; if it has not settled after timeoutMs, destroys the client's
+ * socket (the server then rolls the transaction back) so that fn fails
+ * instead of hanging on a silent network.
+ */
+async function withWatchdog<R>(client: Client, timeoutMs: number, what: string, fn: () => Promise<R>): Promise<R> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    client.connection.stream.destroy(new ShipError(ShipErrorCode.BATCH_TIMEOUT, `shipping ${what} took over ${timeoutMs} ms`));
+  }, timeoutMs);
+  try {
+    return await fn();
+  } catch (error) {
+    if (timedOut) throw new ShipError(ShipErrorCode.BATCH_TIMEOUT, `shipping ${what} took over ${timeoutMs} ms`, { cause: error });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
