@@ -3,12 +3,13 @@
  * record, the key-encryption key and the configuration store.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { ConfigStore } from '../persistence/pg/config-store';
+import { ConfigStore, type AuditContext } from '../persistence/pg/config-store';
 import { SecretBox } from '../persistence/pg/secret-box';
 import { openDatabase, type Database } from './database';
 import { log } from './log';
-import type { OptionSpec } from './args';
+import { UsageError, type OptionSpec } from './args';
 
 export const dataOption: OptionSpec = {
   type: 'string',
@@ -31,4 +32,26 @@ export async function openContext(dataOptionValue: string): Promise<CommandConte
   const database = await openDatabase(dataDir);
   const store = new ConfigStore(database.pool, secretBox);
   return { dataDir, database, store, close: () => database.close() };
+}
+
+/**
+ * Who ran an audited command: there are no admin users yet, so the audit row
+ * says it came from the CLI, and the OS user and host that ran it.
+ */
+export function cliAuditContext(): AuditContext {
+  let osUser: string | null = null;
+  try {
+    osUser = os.userInfo().username;
+  } catch {
+    // No passwd entry for this uid (some containers): leave it out.
+  }
+  return { metadata: { via: 'cli', osUser, host: os.hostname() } };
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An id option's value, checked before anything is opened. */
+export function uuidOption(value: string, name: string): string {
+  if (!uuidPattern.test(value)) throw new UsageError(`--${name} must be a UUID, got ${value}`);
+  return value.toLowerCase();
 }

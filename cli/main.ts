@@ -13,8 +13,8 @@ import { demoCommand } from './demo-command';
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<void> }> = {
   serve: { summary: 'run the server (embedded Postgres when DATABASE_URL is unset)', run: serveCommand },
-  subscription: { summary: 'create a subscription (prints its master token and MAC key once)', run: subscriptionCommand },
-  token: { summary: 'issue a receiver license token (printed once)', run: tokenCommand },
+  subscription: { summary: 'create a subscription; isolate, lift, rotate-credentials (incident response)', run: subscriptionCommand },
+  token: { summary: 'issue a receiver license token (printed once); revoke a token (its sessions are closed)', run: tokenCommand },
   ip: { summary: 'allow a source address or network for a subscription', run: ipCommand },
   migrate: { summary: 'apply database migrations', run: migrateCommand },
   demo: { summary: 'start a server, a master and three receivers, and show signals flowing', run: demoCommand },

@@ -66,6 +66,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     log,
     shipperStatus: () => shipper.status(),
+    // Incident actions of `sigplane subscription isolate|lift`, `token revoke`, `rotate-credentials`.
+    controlDatabaseUrl: context.database.url,
     crashShardAfterRecords:
       process.env.SIGPLANE_TEST_CRASH_SHARD_AFTER === undefined
         ? undefined

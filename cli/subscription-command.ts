@@ -1,6 +1,11 @@
-/** `sigplane subscription create`: a new subscription, its master token and its MAC key (shown once). */
+/**
+ * `sigplane subscription <action>`: create a subscription (its master token
+ * and MAC key shown once); isolate, lift and rotate-credentials for incident
+ * response (cli/incident-command.ts).
+ */
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { dataOption, openContext } from './context';
+import { incidentActions } from './incident-command';
 
 const spec: CommandSpec = {
   usage: 'sigplane subscription create --name NAME [options]',
@@ -13,14 +18,19 @@ const spec: CommandSpec = {
   },
 };
 
+const actionNames = ['create', ...Object.keys(incidentActions)];
+const actionsHelp = `usage: sigplane subscription <action> [options]\n\nActions: ${actionNames.join(', ')}. Try: sigplane subscription create --help\n`;
+
 export async function subscriptionCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   if (action === '--help' || action === '-h') {
-    process.stdout.write(`usage: sigplane subscription create [options]\n\nActions: create. Try: sigplane subscription create --help\n`);
+    process.stdout.write(actionsHelp);
     return;
   }
   if (action === undefined) throw new UsageError('an action is required; try: sigplane subscription create --help');
-  if (action !== 'create') throw new UsageError(`unknown action "${action}"; try: sigplane subscription create --help`);
+  const incident = incidentActions[action];
+  if (incident !== undefined) return incident.run(rest);
+  if (action !== 'create') throw new UsageError(`unknown action "${action}"; actions: ${actionNames.join(', ')}`);
   const values = parseCommand(spec, rest);
   if (values === null) return;
   const name = required(values, 'name', spec);

@@ -1,7 +1,11 @@
-/** `sigplane token issue`: a receiver license token (shown once, stored as SHA-256). */
+/**
+ * `sigplane token issue`: a receiver license token (shown once, stored as SHA-256).
+ * `sigplane token revoke`: revoke a token (master or receiver) at once; every
+ * running server closes the sessions it authenticated (close code 4004).
+ */
 import { credentials } from '../engine/limits';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
-import { dataOption, openContext } from './context';
+import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 
 const spec: CommandSpec = {
   usage: 'sigplane token issue --subscription ID [options]',
@@ -15,14 +19,29 @@ const spec: CommandSpec = {
   },
 };
 
+const revokeSpec: CommandSpec = {
+  usage: 'sigplane token revoke --token-id ID [options]',
+  summary:
+    'Revoke a license or master token at once: upgrades with it are refused (401 REVOKED) and every running server closes the sessions it authenticated within a second (close code 4004). Audited.',
+  options: {
+    'token-id': { type: 'string', help: 'license_tokens.token_id (printed by token issue as token_id)' },
+    reason: { type: 'string', help: 'why (kept in the audit log)' },
+    json: { type: 'boolean', help: 'print JSON instead of text', default: false },
+    data: dataOption,
+  },
+};
+
+const actionsHelp = 'usage: sigplane token <action> [options]\n\nActions: issue, revoke. Try: sigplane token issue --help\n';
+
 export async function tokenCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   if (action === '--help' || action === '-h') {
-    process.stdout.write(`usage: sigplane token issue [options]\n\nActions: issue. Try: sigplane token issue --help\n`);
+    process.stdout.write(actionsHelp);
     return;
   }
   if (action === undefined) throw new UsageError('an action is required; try: sigplane token issue --help');
-  if (action !== 'issue') throw new UsageError(`unknown action "${action}"; try: sigplane token issue --help`);
+  if (action === 'revoke') return revoke(rest);
+  if (action !== 'issue') throw new UsageError(`unknown action "${action}"; actions: issue, revoke`);
   const values = parseCommand(spec, rest);
   if (values === null) return;
   const subscriptionId = required(values, 'subscription', spec);
@@ -36,6 +55,26 @@ export async function tokenCommand(argv: string[]): Promise<void> {
       process.stdout.write(
         `license_token: ${issued.token}\ntoken_id:      ${issued.tokenId}\nexpires_at:    ${new Date(issued.expiresAt).toISOString()}\n\nIMPORTANT: Store this securely. It will not be shown again.\n`,
       );
+    }
+  } finally {
+    await context.close();
+  }
+}
+
+async function revoke(argv: string[]): Promise<void> {
+  const values = parseCommand(revokeSpec, argv);
+  if (values === null) return;
+  const tokenId = uuidOption(required(values, 'token-id', revokeSpec), 'token-id');
+  const reason = values.reason === undefined ? undefined : String(values.reason).trim();
+  if (reason !== undefined && (reason.length === 0 || reason.length > 500)) throw new UsageError('--reason must be 1..500 characters');
+  const context = await openContext(values.data as string);
+  try {
+    const result = await context.store.revokeTokenDetailed(tokenId, { reason, audit: cliAuditContext() });
+    if (values.json === true) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else if (result.revoked) {
+      process.stdout.write(`token ${result.tokenId} (${result.role}, subscription ${result.subscriptionId}) revoked: running servers close its sessions now\n`);
+    } else {
+      process.stdout.write(`token ${result.tokenId} was already revoked: nothing to do\n`);
     }
   } finally {
     await context.close();

@@ -141,3 +141,49 @@ export const shipper = {
   /** A stop() waits this long for the batch in flight, then terminates the thread (the server rolls back). */
   shipStopTimeoutMs: 35_000,
 } as const;
+
+/**
+ * The operators' control channel: Postgres LISTEN/NOTIFY from the CLI (and
+ * later the admin API) to every running server (persistence/pg/control-channel.ts,
+ * io/control-listener.ts, io/incident-control.ts).
+ */
+export const control = {
+  /** First wait after the listener's connection failed; doubles (with jitter) up to the max. */
+  reconnectInitialMs: 250,
+  reconnectMaxMs: 5_000,
+  /** Connecting, and each query of the listener (LISTEN, resync, ping), takes at most this. */
+  connectTimeoutMs: 5_000,
+  queryTimeoutMs: 5_000,
+  /**
+   * The listener pings its connection this often: a half-open TCP connection
+   * would otherwise hide missed notifications until the kernel gives up.
+   */
+  pingIntervalMs: 5_000,
+  /** server.start() waits this long for the first LISTEN and resync, then goes on (the listener keeps trying). */
+  startWaitMs: 5_000,
+  /** A NOTIFY payload longer than this is ignored (ours are about 120 bytes; Postgres allows 8000). */
+  payloadBytesMax: 1_024,
+  /** Notifications buffered while a resync runs; past this the connection is dropped and resynced again. */
+  bufferedMessagesMax: 10_000,
+  /** ISOLATED subscriptions read by one resync; at the limit no lift is inferred from absence. */
+  isolatedSubscriptionsMax: 100_000,
+  /** Token ids of live sessions checked for revocation per resync query. */
+  resyncTokenIdsPerQueryMax: 1_000,
+  /**
+   * An isolated subscription's connections are closed right after its actor's
+   * StateChange went out, or after this at the latest (the actor was already
+   * ISOLATED, or its ring was full).
+   */
+  isolateCloseWaitMs: 200,
+  /** A lift that met a full shard ring is tried again after this. */
+  liftRetryMs: 50,
+  /**
+   * Revoked token ids remembered by the I/O thread, for how long: an upgrade
+   * authenticated just before the revocation and opened just after it is
+   * closed at once.
+   */
+  revokedTokensRememberedMax: 10_000,
+  revokedTokenRememberMs: 60_000,
+  /** `rotate-credentials`: how long the previous MAC key stays valid by default. */
+  macKeyOverlapMsDefault: 60 * 60 * 1000,
+} as const;

@@ -37,7 +37,7 @@ export type ShardOutbound =
   | { t: 'send'; to: Audience; sub: string; conn: ConnId; frame: Uint8Array; kind: FrameKind; seq: number; t0: number }
   /** The receiver is caught up: from now on it gets live deliveries. */
   | { t: 'live'; sub: string; conn: ConnId }
-  /** A subscription changed state (for metrics and status). */
+  /** A subscription changed state, or was recovered in one other than ACTIVE (metrics, status, incident control). */
   | { t: 'state'; sub: string; state: SubscriptionState; seq: number }
   /** The worker finished recovery and is taking records. */
   | { t: 'ready'; subscriptions: number; signals: number }

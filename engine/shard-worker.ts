@@ -260,6 +260,11 @@ let lastStatsAtMs = 0;
 function loop(): void {
   const recovered = recover();
   pendingOutbound.push({ t: 'ready', subscriptions: recovered.subscriptions, signals: recovered.signals });
+  // The I/O thread learns every recovered state that is not ACTIVE (metrics; incident control lifts an
+  // actor recovered ISOLATED whose subscription an operator lifted meanwhile).
+  for (const actor of actors.values()) {
+    if (actor.state !== 'ACTIVE') pendingOutbound.push({ t: 'state', sub: actor.subscriptionId, state: actor.state, seq: actor.lastSequence });
+  }
   flush();
   while (!stopping) {
     const taken = inbound.drain(engineLimits.shardBatchRecordsMax, onRecord);

@@ -1,7 +1,8 @@
 /**
- * Who is connected, on the I/O thread: each WebSocket's data, and per
+ * Who is connected, on the I/O thread: each WebSocket's data, per
  * subscription its masters and its live receivers (those caught up and
- * taking live deliveries). Only the I/O thread reads or writes this.
+ * taking live deliveries), and per token its sessions (a revoked token's are
+ * closed). Only the I/O thread reads or writes this.
  */
 import type { WebSocket } from 'uWebSockets.js';
 import type { SubscriptionSettings } from '../engine/limits';
@@ -16,6 +17,8 @@ export interface MacKey {
   secret: Buffer;
   /** The UTF-8 bytes of the secret as shown to the provider, 64 hex characters (v1, as MQL5's StringToCharArray). */
   v1Secret: Buffer;
+  /** null: the current key; otherwise a rotated-out key, valid until then (ms since the epoch). */
+  notAfterMs: number | null;
 }
 
 /** What uWS keeps for each socket (set at upgrade). */
@@ -27,7 +30,7 @@ export interface ConnectionData {
   tokenId: string;
   remoteAddress: string;
   settings: SubscriptionSettings;
-  /** Masters only: the subscription's valid MAC keys (two during a rotation). */
+  /** Masters only: the subscription's valid MAC keys (two during a rotation); expired ones are dropped (dropExpiredMacKeys). */
   macKeys: MacKey[];
   bucket: TokenBucket;
   /** Receivers: subscribed (sent `subscribe`) and caught up (`live`). */
@@ -49,6 +52,8 @@ interface SubscriptionConnections {
 export class ConnectionRegistry {
   private readonly byId = new Map<number, Socket>();
   private readonly bySubscription = new Map<string, SubscriptionConnections>();
+  /** tokenId -> the sessions it authenticated. */
+  private readonly byToken = new Map<string, Set<Socket>>();
   private nextConnId = 1;
 
   allocateConnId(): number {
@@ -61,17 +66,29 @@ export class ConnectionRegistry {
     const group = this.group(data.subscriptionId);
     if (data.role === 'master') group.masters.add(ws);
     else group.receivers.add(ws);
+    let sessions = this.byToken.get(data.tokenId);
+    if (sessions === undefined) {
+      sessions = new Set();
+      this.byToken.set(data.tokenId, sessions);
+    }
+    sessions.add(ws);
   }
 
-  remove(ws: Socket): void {
+  /** False when the socket was never added (closed on open). */
+  remove(ws: Socket): boolean {
     const data = ws.getUserData();
+    if (this.byId.get(data.connId) !== ws) return false;
     this.byId.delete(data.connId);
+    const sessions = this.byToken.get(data.tokenId);
+    sessions?.delete(ws);
+    if (sessions?.size === 0) this.byToken.delete(data.tokenId);
     const group = this.bySubscription.get(data.subscriptionId);
-    if (group === undefined) return;
+    if (group === undefined) return true;
     group.masters.delete(ws);
     group.receivers.delete(ws);
     group.liveReceivers.delete(ws);
     if (group.masters.size + group.receivers.size === 0) this.bySubscription.delete(data.subscriptionId);
+    return true;
   }
 
   get(connId: number): Socket | undefined {
@@ -101,6 +118,22 @@ export class ConnectionRegistry {
     return out;
   }
 
+  /** The sessions a token authenticated. */
+  ofToken(tokenId: string): Socket[] {
+    return [...(this.byToken.get(tokenId) ?? emptySet)];
+  }
+
+  /** Token ids of every open session. */
+  tokenIds(): string[] {
+    return [...this.byToken.keys()];
+  }
+
+  /** Open connections (masters and receivers) of a subscription. */
+  count(subscriptionId: string): number {
+    const group = this.bySubscription.get(subscriptionId);
+    return group === undefined ? 0 : group.masters.size + group.receivers.size;
+  }
+
   counts(): { masters: number; receivers: number; liveReceivers: number } {
     let masters = 0;
     let receivers = 0;
@@ -124,3 +157,16 @@ export class ConnectionRegistry {
 }
 
 const emptySet: ReadonlySet<Socket> = new Set();
+
+/**
+ * A session outlives a rotation's overlap: the rotated-out key stops
+ * verifying when its overlap ends, not when the master reconnects.
+ */
+export function dropExpiredMacKeys(data: ConnectionData, nowMs: number): void {
+  for (const key of data.macKeys) {
+    if (key.notAfterMs !== null && key.notAfterMs <= nowMs) {
+      data.macKeys = data.macKeys.filter((k) => k.notAfterMs === null || k.notAfterMs > nowMs);
+      return;
+    }
+  }
+}

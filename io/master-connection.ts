@@ -27,7 +27,7 @@ import {
   type SignalV1Frame,
   type SignedFrame,
 } from '../proto/codec';
-import type { Socket } from './connections';
+import { dropExpiredMacKeys, type Socket } from './connections';
 import { admitFrame, type FrameContext } from './frame-context';
 
 type Rejection = { code: RejectCode; message: string };
@@ -38,6 +38,7 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
   const nowMs = Date.now();
   const frame = admitFrame(ws, message, isBinary, ctx, nowMs, claimedSequence);
   if (frame === null) return;
+  dropExpiredMacKeys(data, nowMs);
 
   switch (frame.kind) {
     case 'signalV1': {

@@ -2,7 +2,9 @@
  * The I/O thread: one uWebSockets.js app serving /v1/master, /v1/receiver,
  * /healthz, /readyz and /metrics. It checks frames, hands records to the
  * shards and routes what the shards send back. It never blocks: a full ring
- * answers BUSY, a slow receiver is dropped to resync.
+ * answers BUSY, a slow receiver is dropped to resync. With a control
+ * database it also listens for operators' incident actions (isolate, lift,
+ * revoke: io/control-listener.ts, io/incident-control.ts).
  */
 import { wire } from '../engine/limits';
 import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
@@ -10,6 +12,8 @@ import { ShardHost } from '../engine/shard-host';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
 import { encodeReject } from '../proto/codec';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
+import { ControlListener } from './control-listener';
+import { IncidentCloseCode, IncidentControl } from './incident-control';
 import type { FrameContext } from './frame-context';
 import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
 import { onMasterMessage } from './master-connection';
@@ -36,6 +40,14 @@ export interface ServerOptions {
   /** The journal -> Postgres shipper, when one runs: /readyz and /metrics report it. */
   shipperStatus?: () => ShipperStatus;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * The operators' control channel (LISTEN sigplane_control): isolations,
+   * lifts and revocations act on live connections. Without it they act only
+   * on new upgrades (the store refuses them).
+   */
+  controlDatabaseUrl?: string;
+  /** application_name of the control connection (default sigplane_control). */
+  controlApplicationName?: string;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
 }
@@ -49,6 +61,10 @@ export const CloseCode = {
   BACKPRESSURE: 4001,
   SHUTDOWN: 1001,
   FRAME_TOO_LARGE: 1009,
+  /** An operator isolated the subscription (docs/protocol.md: reconnecting is refused until lifted). */
+  ISOLATED: IncidentCloseCode.ISOLATED,
+  /** An operator revoked the token this session authenticated with. */
+  REVOKED: IncidentCloseCode.REVOKED,
 } as const;
 
 export class SigplaneServer implements FrameContext {
@@ -63,6 +79,8 @@ export class SigplaneServer implements FrameContext {
   /** While a batch from a shard is routed: frames waiting per socket (see flushCorked). */
   private corking = false;
   private readonly corked = new Map<Socket, Uint8Array[]>();
+  readonly incident: IncidentControl;
+  private control: ControlListener | null = null;
   port = 0;
 
   constructor(private readonly options: ServerOptions) {
@@ -76,6 +94,16 @@ export class SigplaneServer implements FrameContext {
       onEscalate: (index, error) => this.onEscalate(index, error),
       crashAfterRecords: options.crashShardAfterRecords,
     });
+    this.incident = new IncidentControl({
+      connections: this.connections,
+      closeSocket: (ws, code, reason) => this.closeSocket(ws, code, reason),
+      toShard: (sub, message) => this.toShard(sub, message),
+      reportedStates: () => this.states.entries(),
+      reportedState: (sub) => this.states.get(sub),
+      onClosed: (reason, count) => this.metrics.operatorCloses.inc({ reason }, count),
+      log: (level, message, fields) => this.log(level, message, fields),
+      nowMs: () => Date.now(),
+    });
     this.registerGauges();
   }
 
@@ -85,6 +113,16 @@ export class SigplaneServer implements FrameContext {
 
   async start(): Promise<void> {
     await this.shards.start();
+    // Before listening: a subscription isolated while this server was down is isolated before anyone connects.
+    if (this.options.controlDatabaseUrl !== undefined) {
+      this.control = new ControlListener({
+        databaseUrl: this.options.controlDatabaseUrl,
+        applicationName: this.options.controlApplicationName,
+        target: this.incident,
+        log: (level, message, fields) => this.log(level, message, fields),
+      });
+      await this.control.start();
+    }
     const tls = this.options.tls;
     setTlsEnabled(tls !== undefined);
     const app = tls
@@ -111,7 +149,15 @@ export class SigplaneServer implements FrameContext {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     for (const ws of this.connections.connectionsWhere(() => true)) this.closeSocket(ws, CloseCode.SHUTDOWN, 'shutdown');
+    await this.control?.stop();
+    this.control = null;
+    this.incident.stop();
     await this.shards.stop();
+  }
+
+  /** The control channel: null without controlDatabaseUrl. */
+  get controlListener(): ControlListener | null {
+    return this.control;
   }
 
   /** The subscription's state as last reported by its actor (ACTIVE when none yet). */
@@ -156,6 +202,12 @@ export class SigplaneServer implements FrameContext {
 
   private onOpen(ws: Socket): void {
     const data = ws.getUserData();
+    // Authenticated just before an isolation or a revocation, opened just after it.
+    const refusal = this.incident.refusalOnOpen(data);
+    if (refusal !== null) {
+      this.metrics.operatorCloses.inc({ reason: refusal.reason });
+      return this.closeSocket(ws, refusal.code, refusal.reason);
+    }
     this.connections.add(ws);
     if (data.role === 'master') {
       const ok = this.toShard(data.subscriptionId, {
@@ -171,7 +223,7 @@ export class SigplaneServer implements FrameContext {
   private onClose(ws: Socket): void {
     const data = ws.getUserData();
     data.closed = true;
-    this.connections.remove(ws);
+    if (!this.connections.remove(ws)) return; // closed on open: the shard never heard of it
     const kind = data.role === 'master' ? 'masterDetach' : 'receiverDetach';
     this.toShard(data.subscriptionId, { t: 'event', sub: data.subscriptionId, ev: { kind, connId: data.connId } });
   }
@@ -211,6 +263,7 @@ export class SigplaneServer implements FrameContext {
       });
     }
     this.corked.clear();
+    this.incident.afterFlush();
   }
 
   private sendNow(ws: Socket, frame: Uint8Array): void {
@@ -290,6 +343,7 @@ export class SigplaneServer implements FrameContext {
       }
       case 'state':
         this.states.set(message.sub, message.state);
+        this.incident.onActorState(message.sub, message.state);
         return;
       case 'stats':
         this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
@@ -433,6 +487,12 @@ export class SigplaneServer implements FrameContext {
       const s = shipping();
       return s === undefined ? [] : [{ labels: {}, value: s.shippedRows }];
     });
+    this.metrics.gauge('sigplane_control_listener_up', 'The operators\' control channel is listening (1) or reconnecting (0); absent without one.', () =>
+      this.control === null ? [] : [{ labels: {}, value: this.control.up ? 1 : 0 }],
+    );
+    this.metrics.gauge('sigplane_control_listener_connects', 'Connects of the control channel since start (more than 1: it reconnected).', () =>
+      this.control === null ? [] : [{ labels: {}, value: this.control.connects }],
+    );
     this.metrics.gauge('sigplane_busy_rejects', 'Records refused because a ring was full.', () => [
       { labels: {}, value: this.shards.busyRejects },
     ]);

@@ -16,7 +16,8 @@ import { writeSecurityHeaders } from './http-headers';
 /** What the upgrade needs from the configuration store (Postgres). */
 export interface Authenticator {
   authenticate(tokenHash: string, remoteIp: string, role: Role): Promise<AuthResult>;
-  loadMacKeys(subscriptionId: string): Promise<{ keyId: string; secret: Buffer }[]>;
+  /** The keys valid now; notAfterMs (null: current) bounds a rotated-out key's overlap. */
+  loadMacKeys(subscriptionId: string): Promise<{ keyId: string; secret: Buffer; notAfterMs?: number | null }[]>;
 }
 
 export interface UpgradeDeps {
@@ -49,8 +50,8 @@ export function normalizeRemoteAddress(text: string): string {
 }
 
 /** The provider is shown the key as hex text: v2 signs with the raw bytes, v1 with that text's UTF-8 bytes. */
-export function macKeyFromSecret(keyId: string, secret: Buffer): MacKey {
-  return { keyId, secret, v1Secret: Buffer.from(secret.toString('hex'), 'utf8') };
+export function macKeyFromSecret(keyId: string, secret: Buffer, notAfterMs: number | null = null): MacKey {
+  return { keyId, secret, v1Secret: Buffer.from(secret.toString('hex'), 'utf8'), notAfterMs };
 }
 
 const credentialInQuery = /(^|&)(token|access_token|auth|authorization|key|secret|bearer)=/i;
@@ -108,7 +109,7 @@ export function handleUpgrade(
       if (!result.ok) return refuse(result.reason);
       const macKeys =
         role === 'master'
-          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) => macKeyFromSecret(k.keyId, k.secret))
+          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) => macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null))
           : [];
       data = connectionData(result, macKeys);
     } catch {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { escapeIdentifier, type Pool, type PoolClient } from 'pg';
+import { Client, escapeIdentifier, type Pool, type PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, subscriptionDefaults } from '../engine/limits';
 import { ConfigError, ConfigStore, masterTokenTtlDays } from '../persistence/pg/config-store';
+import { controlChannel, encodeControlMessage, parseControlMessage } from '../persistence/pg/control-channel';
 import { createPool } from '../persistence/pg/pool';
 import { SecretBox } from '../persistence/pg/secret-box';
 import { generateToken, parseToken } from '../persistence/pg/tokens';
@@ -309,6 +310,208 @@ describe('ConfigStore.audit', () => {
   });
 });
 
+describe('ConfigStore incident response (state, audit row and NOTIFY in one transaction)', () => {
+  /** A LISTEN connection on the control channel, collecting parsed messages. */
+  async function listen(): Promise<{ messages: unknown[]; raw: string[]; settle(): Promise<void>; close(): Promise<void> }> {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    const messages: unknown[] = [];
+    const raw: string[] = [];
+    client.on('notification', (n) => {
+      if (n.channel !== controlChannel) return;
+      raw.push(n.payload ?? '');
+      messages.push(parseControlMessage(n.payload));
+    });
+    await client.query(`LISTEN ${controlChannel}`);
+    return {
+      messages,
+      raw,
+      // A round trip on the listening connection: every notification committed before it has arrived.
+      settle: async () => void (await client.query('SELECT 1')),
+      close: () => client.end(),
+    };
+  }
+
+  async function auditOf(logId: string) {
+    const { rows } = await db.pool.query('SELECT * FROM audit_log WHERE log_id = $1', [logId]);
+    return rows[0];
+  }
+
+  it('isolateSubscription: ISOLATED, audited with the reason, announced; upgrades refused; again is audited and announced', async () => {
+    const s = await subscriptionWithIp();
+    const channel = await listen();
+    try {
+      const change = await store.isolateSubscription(s.subscriptionId, {
+        reason: ' key leak ',
+        audit: { ipAddress: '198.51.100.4', metadata: { via: 'test' } },
+      });
+      expect(change).toMatchObject({ subscriptionId: s.subscriptionId, previousState: 'ACTIVE', state: 'ISOLATED' });
+      expect(await auditOf(change.auditLogId)).toMatchObject({
+        event_type: 'INCIDENT',
+        action: 'ISOLATE',
+        resource_type: 'subscription',
+        resource_id: s.subscriptionId,
+        metadata: { reason: 'key leak', previousState: 'ACTIVE', state: 'ISOLATED', via: 'test' },
+      });
+      expect(await store.authenticate(s.receiverHash, '203.0.113.7', 'receiver')).toEqual({ ok: false, reason: 'SUBSCRIPTION_ISOLATED' });
+      const again = await store.isolateSubscription(s.subscriptionId, { reason: 'still' });
+      expect(again.previousState).toBe('ISOLATED');
+      await channel.settle();
+      expect(channel.messages).toEqual([
+        { kind: 'ISOLATE', subscriptionId: s.subscriptionId },
+        { kind: 'ISOLATE', subscriptionId: s.subscriptionId },
+      ]);
+      // The payload is ids only: no reason, no secret.
+      for (const payload of channel.raw) expect(payload).not.toMatch(/leak|still|spm_|spr_/);
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('liftIsolation: ACTIVE only from ISOLATED; audited and announced either way', async () => {
+    const s = await subscriptionWithIp();
+    const channel = await listen();
+    try {
+      const noop = await store.liftIsolation(s.subscriptionId, { reason: 'nothing to lift' });
+      expect(noop).toMatchObject({ previousState: 'ACTIVE', state: 'ACTIVE' });
+      await store.isolateSubscription(s.subscriptionId, { reason: 'x' });
+      const lifted = await store.liftIsolation(s.subscriptionId, { reason: 'resolved' });
+      expect(lifted).toMatchObject({ previousState: 'ISOLATED', state: 'ACTIVE' });
+      expect(await auditOf(lifted.auditLogId)).toMatchObject({ event_type: 'INCIDENT', action: 'LIFT', metadata: { reason: 'resolved' } });
+      expect((await store.authenticate(s.receiverHash, '203.0.113.7', 'receiver')).ok).toBe(true);
+      await channel.settle();
+      expect(channel.messages.map((m) => (m as { kind: string }).kind)).toEqual(['LIFT', 'ISOLATE', 'LIFT']);
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('refuses an unknown subscription or a missing reason, changing, auditing and announcing nothing', async () => {
+    const channel = await listen();
+    try {
+      const before = await db.pool.query('SELECT count(*)::int AS n FROM audit_log');
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      await expect(store.isolateSubscription(unknown, { reason: 'x' })).rejects.toMatchObject({ code: 'UNKNOWN_SUBSCRIPTION' });
+      await expect(store.rotateCredentials(unknown, { overlapMs: 0 })).rejects.toMatchObject({ code: 'UNKNOWN_SUBSCRIPTION' });
+      const s = await subscriptionWithIp();
+      await expect(store.isolateSubscription(s.subscriptionId, { reason: '  ' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(store.liftIsolation(s.subscriptionId, { reason: 'x'.repeat(501) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(store.rotateCredentials(s.subscriptionId, { overlapMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await channel.settle();
+      expect(channel.messages).toEqual([]);
+      expect((await db.pool.query('SELECT count(*)::int AS n FROM audit_log')).rows[0].n).toBe(before.rows[0].n);
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('revokeTokenDetailed: revoked at once, audited, announced; again is a no-op; UNKNOWN_TOKEN for no such token', async () => {
+    const s = await subscriptionWithIp();
+    const channel = await listen();
+    try {
+      expect(await store.revokeTokenDetailed(s.receiver.tokenId, { reason: 'resold' })).toEqual({
+        revoked: true,
+        tokenId: s.receiver.tokenId,
+        subscriptionId: s.subscriptionId,
+        role: 'receiver',
+      });
+      expect(await store.authenticate(s.receiverHash, '203.0.113.7', 'receiver')).toEqual({ ok: false, reason: 'REVOKED' });
+      expect((await store.revokeTokenDetailed(s.receiver.tokenId)).revoked).toBe(false);
+      await expect(store.revokeTokenDetailed('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'UNKNOWN_TOKEN' });
+      await channel.settle();
+      expect(channel.messages).toEqual([{ kind: 'REVOKE', tokenId: s.receiver.tokenId, subscriptionId: s.subscriptionId }]);
+      const { rows } = await db.pool.query('SELECT event_type, action, resource_type, metadata FROM audit_log WHERE resource_id = $1', [
+        s.receiver.tokenId,
+      ]);
+      expect(rows).toEqual([
+        {
+          event_type: 'CREDENTIAL',
+          action: 'REVOKE',
+          resource_type: 'license_token',
+          metadata: { reason: 'resold', role: 'receiver', subscriptionId: s.subscriptionId },
+        },
+      ]);
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('rotateCredentials: new MAC key with overlap, new master token, every other master token revoked and announced', async () => {
+    const s = await subscriptionWithIp();
+    const second = await store.issueMasterToken(s.subscriptionId);
+    const channel = await listen();
+    try {
+      const rotated = await store.rotateCredentials(s.subscriptionId, { overlapMs: 60_000, reason: 'laptop stolen' });
+      expect(rotated.macKeyId).toMatch(/^k2-[0-9a-f]{8}$/);
+      expect(rotated.revokedMasterTokenIds).toEqual([s.masterTokenId, second.tokenId].sort());
+      expect(rotated.previousMacKeysValidUntil.getTime()).toBe(clockMs + 60_000);
+      expect(rotated.masterTokenExpiresAt.getTime()).toBe(clockMs + masterTokenTtlDays * dayMs);
+      // Old master tokens refused, the new one accepted; the receiver license untouched.
+      expect(await store.authenticate(s.masterHash, '203.0.113.7', 'master')).toEqual({ ok: false, reason: 'REVOKED' });
+      expect(await store.authenticate(parseToken(second.token)!.hash, '203.0.113.7', 'master')).toEqual({ ok: false, reason: 'REVOKED' });
+      expect((await store.authenticate(parseToken(rotated.masterToken)!.hash, '203.0.113.7', 'master')).ok).toBe(true);
+      expect((await store.authenticate(s.receiverHash, '203.0.113.7', 'receiver')).ok).toBe(true);
+      // Both keys during the overlap, only the new one after it.
+      expect((await store.loadMacKeys(s.subscriptionId)).map((k) => [k.keyId, k.secret.toString('hex')])).toEqual([
+        [rotated.macKeyId, rotated.macSecretHex],
+        [s.macKeyId, s.macSecretHex],
+      ]);
+      expect((await store.loadMacKeys(s.subscriptionId, clockMs + 60_000)).map((k) => k.keyId)).toEqual([rotated.macKeyId]);
+      expect(await auditOf(rotated.auditLogId)).toMatchObject({
+        event_type: 'INCIDENT',
+        action: 'ROTATE_CREDENTIALS',
+        resource_id: s.subscriptionId,
+        metadata: {
+          reason: 'laptop stolen',
+          macKeyId: rotated.macKeyId,
+          overlapMs: 60_000,
+          masterTokenId: rotated.masterTokenId,
+          revokedMasterTokenIds: rotated.revokedMasterTokenIds,
+        },
+      });
+      await channel.settle();
+      expect(channel.messages).toEqual(
+        rotated.revokedMasterTokenIds.map((tokenId) => ({ kind: 'REVOKE', tokenId, subscriptionId: s.subscriptionId })),
+      );
+      // Rotating again revokes the token the first rotation made.
+      const again = await store.rotateCredentials(s.subscriptionId, { overlapMs: 0 });
+      expect(again.revokedMasterTokenIds).toEqual([rotated.masterTokenId]);
+    } finally {
+      await channel.close();
+    }
+  });
+});
+
+describe('control channel payloads', () => {
+  it('round-trip, and anything else is refused', () => {
+    const id = '0b5e1c9a-7a43-4f1e-9d36-0c8f6f1f2a10';
+    const token = '5d2f3f4e-2a1b-4c3d-8e9f-0a1b2c3d4e5f';
+    for (const m of [
+      { kind: 'ISOLATE', subscriptionId: id },
+      { kind: 'LIFT', subscriptionId: id },
+      { kind: 'REVOKE', tokenId: token, subscriptionId: id },
+    ] as const) {
+      expect(parseControlMessage(encodeControlMessage(m))).toEqual(m);
+    }
+    for (const payload of [
+      undefined,
+      '',
+      'null',
+      '[]',
+      'not json',
+      JSON.stringify({ kind: 'ISOLATE' }),
+      JSON.stringify({ kind: 'ISOLATE', subscriptionId: 'x' }),
+      JSON.stringify({ kind: 'ISOLATE', subscriptionId: id.toUpperCase() }),
+      JSON.stringify({ kind: 'REVOKE', subscriptionId: id }),
+      JSON.stringify({ kind: 'DROP', subscriptionId: id }),
+      JSON.stringify({ kind: 'ISOLATE', subscriptionId: id, pad: 'x'.repeat(2000) }),
+    ]) {
+      expect(parseControlMessage(payload), String(payload).slice(0, 60)).toBeNull();
+    }
+    expect(() => encodeControlMessage({ kind: 'ISOLATE', subscriptionId: 'nope' })).toThrow();
+  });
+});
+
 describe('secrets never reach Postgres in the clear', () => {
   it('no SQL text or parameter carries the KEK, a MAC secret or a token', async () => {
     const log: Recorded[] = [];
@@ -326,6 +529,11 @@ describe('secrets never reach Postgres in the clear', () => {
       expect(auth.ok).toBe(true);
       await recorded.revokeToken(receiver.tokenId);
       await recorded.audit({ eventType: 'TEST', action: 'record' });
+      // Incident actions: their NOTIFY payloads are parameters too.
+      const incident = await recorded.rotateCredentials(created.subscriptionId, { overlapMs: 1000, reason: 'recorded' });
+      await recorded.isolateSubscription(created.subscriptionId, { reason: 'recorded' });
+      await recorded.liftIsolation(created.subscriptionId, { reason: 'recorded' });
+      expect(log.some((q) => q.text.includes('pg_notify'))).toBe(true);
 
       // The recorder saw the traffic (transactions included).
       expect(log.some((q) => q.text === 'BEGIN')).toBe(true);
@@ -338,6 +546,10 @@ describe('secrets never reach Postgres in the clear', () => {
         ...forms(Buffer.from(rotated.secretHex, 'hex')),
         created.macSecretHex,
         rotated.secretHex,
+        ...forms(Buffer.from(incident.macSecretHex, 'hex')),
+        incident.macSecretHex,
+        incident.masterToken,
+        incident.masterToken.slice(4, 68),
         created.masterToken,
         receiver.token,
         created.masterToken.slice(4, 68),
@@ -353,6 +565,7 @@ describe('secrets never reach Postgres in the clear', () => {
       for (const b of buffers) {
         expect(b.equals(Buffer.from(created.macSecretHex, 'hex'))).toBe(false);
         expect(b.equals(Buffer.from(rotated.secretHex, 'hex'))).toBe(false);
+        expect(b.equals(Buffer.from(incident.macSecretHex, 'hex'))).toBe(false);
       }
     } finally {
       await pool.end();

@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import type { Pool, PoolClient } from 'pg';
 import { credentials, subscriptionDefaults, type SubscriptionSettings } from '../../engine/limits';
 import { SubscriptionState } from '../../engine/records';
+import { notifyControl } from './control-channel';
 import { withTransaction } from './pool';
 import type { SecretBox, SecretAad } from './secret-box';
 import { generateToken, tokenHashPattern, type TokenRole } from './tokens';
@@ -35,6 +36,10 @@ const labelLengthMax = 200;
 const userAgentLengthMax = 512;
 const errorMessageLengthMax = 2000;
 const auditShortTextMax = 50; // VARCHAR(50) columns of the seed's audit_log
+/** An operator's reason for an incident action (kept in the audit log only). */
+const reasonLengthMax = 500;
+/** Master tokens revoked by one credential rotation (a subscription has one or two). */
+const rotationRevokedTokensMax = 1000;
 
 const dayMs = 24 * 3600 * 1000;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -105,7 +110,48 @@ export interface AuditEntry {
   eventTimeMs?: number;
 }
 
-export type ConfigErrorCode = 'INVALID_ARGUMENT' | 'UNKNOWN_SUBSCRIPTION';
+/** Who did an audited action, for the audit row (the CLI has no admin user yet: metadata says who ran it). */
+export interface AuditContext {
+  userId?: string | null;
+  ipAddress?: string | null;
+  userAgent?: string | null;
+  /** Merged into the row's metadata (e.g. { via: 'cli', osUser }). */
+  metadata?: Record<string, unknown>;
+}
+
+export interface IsolationChange {
+  subscriptionId: string;
+  previousState: SubscriptionState;
+  state: SubscriptionState;
+  /** The audit_log row written. */
+  auditLogId: string;
+}
+
+export interface RevocationResult {
+  /** False: the token was already revoked (nothing changed, nothing audited). */
+  revoked: boolean;
+  tokenId: string;
+  subscriptionId: string;
+  role: TokenRole;
+}
+
+export interface RotatedCredentials {
+  subscriptionId: string;
+  /** Shown once. */
+  masterToken: string;
+  masterTokenId: string;
+  masterTokenExpiresAt: Date;
+  macKeyId: string;
+  /** Shown once: the new v2 HMAC key, hex. */
+  macSecretHex: string;
+  /** The previous MAC key(s) stay valid until then. */
+  previousMacKeysValidUntil: Date;
+  /** Master tokens revoked at once (their live sessions are closed). */
+  revokedMasterTokenIds: string[];
+  auditLogId: string;
+}
+
+export type ConfigErrorCode = 'INVALID_ARGUMENT' | 'UNKNOWN_SUBSCRIPTION' | 'UNKNOWN_TOKEN';
 
 export class ConfigError extends Error {
   constructor(
@@ -133,6 +179,18 @@ function assertUuid(value: string, what: string): void {
 function assertText(value: string | null | undefined, what: string, max: number): void {
   if (value === undefined || value === null) return;
   if (typeof value !== 'string' || value.length > max) invalid(`${what} must be a string of at most ${max} characters`);
+}
+
+function assertReason(reason: string): string {
+  const text = typeof reason === 'string' ? reason.trim() : '';
+  if (text.length === 0 || text.length > reasonLengthMax) invalid(`reason must be 1..${reasonLengthMax} characters`);
+  return text;
+}
+
+function assertOverlapMs(overlapMs: number): void {
+  if (!Number.isInteger(overlapMs) || overlapMs < 0 || overlapMs > macKeyOverlapMsMax) {
+    invalid(`overlapMs must be an integer in 0..${macKeyOverlapMsMax}`);
+  }
 }
 
 /** "::ffff:1.2.3.4" (an IPv4 client on a dual-stack socket) -> "1.2.3.4"; null if not an IP address. */
@@ -437,14 +495,43 @@ export class ConfigStore {
     };
   }
 
-  /** True if the token was active and is now revoked (at once). */
-  async revokeToken(tokenId: string): Promise<boolean> {
+  /**
+   * Revoke a token at once: true if it was active and is now revoked, false
+   * if it already was. In the same transaction the revocation is audited
+   * (CREDENTIAL / REVOKE) and announced on the control channel, so running
+   * servers close the token's live sessions.
+   */
+  async revokeToken(tokenId: string, opts: { reason?: string; audit?: AuditContext } = {}): Promise<boolean> {
+    return (await this.revokeTokenDetailed(tokenId, opts)).revoked;
+  }
+
+  /** revokeToken with the token's subscription and role; UNKNOWN_TOKEN when there is no such token. */
+  async revokeTokenDetailed(tokenId: string, opts: { reason?: string; audit?: AuditContext } = {}): Promise<RevocationResult> {
     assertUuid(tokenId, 'tokenId');
-    const { rowCount } = await this.#pool.query(
-      `UPDATE license_tokens SET revoked_at = ${ts(2)} WHERE token_id = $1 AND revoked_at IS NULL`,
-      [tokenId, this.#nowMs()],
-    );
-    return (rowCount ?? 0) > 0;
+    const reason = opts.reason === undefined ? null : assertReason(opts.reason);
+    const nowMs = this.#nowMs();
+    return withTransaction(this.#pool, async (client) => {
+      const { rows } = await client.query<{ token_id: string; subscription_id: string; role: TokenRole; revoked_at: Date | null }>(
+        'SELECT token_id, subscription_id, role, revoked_at FROM license_tokens WHERE token_id = $1 FOR UPDATE',
+        [tokenId],
+      );
+      if (rows.length === 0) throw new ConfigError('UNKNOWN_TOKEN', `no token ${tokenId}`);
+      const token = rows[0];
+      const result = { tokenId: token.token_id, subscriptionId: token.subscription_id, role: token.role };
+      if (token.revoked_at !== null && token.revoked_at.getTime() <= nowMs) return { revoked: false, ...result };
+      await client.query(`UPDATE license_tokens SET revoked_at = ${ts(2)} WHERE token_id = $1`, [token.token_id, nowMs]);
+      await this.#insertAudit(client, {
+        ...auditFields(opts.audit),
+        eventType: 'CREDENTIAL',
+        action: 'REVOKE',
+        resourceType: 'license_token',
+        resourceId: token.token_id,
+        metadata: { ...opts.audit?.metadata, subscriptionId: token.subscription_id, role: token.role, reason },
+        eventTimeMs: nowMs,
+      });
+      await notifyControl(client, { kind: 'REVOKE', tokenId: token.token_id, subscriptionId: token.subscription_id });
+      return { revoked: true, ...result };
+    });
   }
 
   /** The MAC keys valid now (current first), decrypted. */
@@ -481,24 +568,144 @@ export class ConfigStore {
    */
   async rotateMacKey(subscriptionId: string, opts: { overlapMs: number }): Promise<{ keyId: string; secretHex: string }> {
     assertUuid(subscriptionId, 'subscriptionId');
-    const overlapMs = opts.overlapMs;
-    if (!Number.isInteger(overlapMs) || overlapMs < 0 || overlapMs > macKeyOverlapMsMax) {
-      invalid(`overlapMs must be an integer in 0..${macKeyOverlapMsMax}`);
-    }
+    assertOverlapMs(opts.overlapMs);
     const nowMs = this.#nowMs();
     return withTransaction(this.#pool, async (client) => {
-      // Lock the subscription: rotations of one subscription run one at a time.
-      const sub = await client.query('SELECT 1 FROM subscriptions WHERE subscription_id = $1 FOR UPDATE', [subscriptionId]);
-      if (sub.rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
-      const { rows } = await client.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM mac_keys WHERE subscription_id = $1',
-        [subscriptionId],
+      await this.#lockSubscription(client, subscriptionId);
+      return this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
+    });
+  }
+
+  /** Rotations of one subscription run one at a time: SELECT … FOR UPDATE, or UNKNOWN_SUBSCRIPTION. */
+  async #lockSubscription(client: PoolClient, subscriptionId: string): Promise<SubscriptionState> {
+    const { rows } = await client.query<{ state: SubscriptionState }>(
+      'SELECT state FROM subscriptions WHERE subscription_id = $1 FOR UPDATE',
+      [subscriptionId],
+    );
+    if (rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+    return rows[0].state;
+  }
+
+  async #rotateMacKeyIn(
+    client: PoolClient,
+    subscriptionId: string,
+    overlapMs: number,
+    nowMs: number,
+  ): Promise<{ keyId: string; secretHex: string }> {
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM mac_keys WHERE subscription_id = $1', [
+      subscriptionId,
+    ]);
+    await client.query(`UPDATE mac_keys SET not_after = ${ts(2)} WHERE subscription_id = $1 AND not_after IS NULL`, [
+      subscriptionId,
+      nowMs + overlapMs,
+    ]);
+    return this.#insertMacKey(client, subscriptionId, rows[0].n + 1, nowMs);
+  }
+
+  /**
+   * Incident response, "rotate every credential" of a provider in one
+   * transaction: a new MAC key (the previous one valid `overlapMs` more), a
+   * new master token, and every other master token revoked at once (their
+   * sessions are closed by the servers, told on the control channel).
+   * Receiver licenses are the subscribers' and are revoked one by one.
+   */
+  async rotateCredentials(
+    subscriptionId: string,
+    opts: { overlapMs: number; reason?: string; audit?: AuditContext },
+  ): Promise<RotatedCredentials> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    assertOverlapMs(opts.overlapMs);
+    const reason = opts.reason === undefined ? null : assertReason(opts.reason);
+    const nowMs = this.#nowMs();
+    return withTransaction(this.#pool, async (client) => {
+      await this.#lockSubscription(client, subscriptionId);
+      const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
+      const master = await this.#insertToken(client, subscriptionId, 'master', 'rotated', masterTokenTtlDays, nowMs);
+      if (master === null) throw new Error('rotateCredentials: subscription row vanished');
+      const { rows } = await client.query<{ token_id: string }>(
+        `UPDATE license_tokens SET revoked_at = ${ts(3)}
+          WHERE subscription_id = $1 AND role = 'master' AND token_id <> $2
+            AND (revoked_at IS NULL OR revoked_at > ${ts(3)})
+          RETURNING token_id`,
+        [subscriptionId, master.tokenId, nowMs],
       );
-      await client.query(
-        `UPDATE mac_keys SET not_after = ${ts(2)} WHERE subscription_id = $1 AND not_after IS NULL`,
-        [subscriptionId, nowMs + overlapMs],
-      );
-      return this.#insertMacKey(client, subscriptionId, rows[0].n + 1, nowMs);
+      if (rows.length > rotationRevokedTokensMax) throw new Error(`rotateCredentials: ${rows.length} master tokens to revoke`);
+      const revokedMasterTokenIds = rows.map((r) => r.token_id).sort();
+      const auditLogId = await this.#insertAudit(client, {
+        ...auditFields(opts.audit),
+        eventType: 'INCIDENT',
+        action: 'ROTATE_CREDENTIALS',
+        resourceType: 'subscription',
+        resourceId: subscriptionId,
+        metadata: {
+          ...opts.audit?.metadata,
+          reason,
+          macKeyId: mac.keyId,
+          overlapMs: opts.overlapMs,
+          masterTokenId: master.tokenId,
+          revokedMasterTokenIds,
+        },
+        eventTimeMs: nowMs,
+      });
+      for (const tokenId of revokedMasterTokenIds) await notifyControl(client, { kind: 'REVOKE', tokenId, subscriptionId });
+      return {
+        subscriptionId,
+        masterToken: master.token,
+        masterTokenId: master.tokenId,
+        masterTokenExpiresAt: master.expiresAt,
+        macKeyId: mac.keyId,
+        macSecretHex: mac.secretHex,
+        previousMacKeysValidUntil: new Date(nowMs + opts.overlapMs),
+        revokedMasterTokenIds,
+        auditLogId,
+      };
+    });
+  }
+
+  /**
+   * Incident response: cut a subscription off. subscriptions.state becomes
+   * ISOLATED (upgrades are refused SUBSCRIPTION_ISOLATED from now on), the
+   * action is audited (INCIDENT / ISOLATE, the reason in metadata), and
+   * running servers are told on the control channel: they isolate its actor
+   * and close every connection at once. Isolating again is audited and
+   * re-announced (servers close any straggler).
+   */
+  async isolateSubscription(subscriptionId: string, opts: { reason: string; audit?: AuditContext }): Promise<IsolationChange> {
+    return this.#changeIsolation(subscriptionId, 'ISOLATE', opts);
+  }
+
+  /** Lift an isolation: ACTIVE again (only if ISOLATED), audited (INCIDENT / LIFT), announced. */
+  async liftIsolation(subscriptionId: string, opts: { reason: string; audit?: AuditContext }): Promise<IsolationChange> {
+    return this.#changeIsolation(subscriptionId, 'LIFT', opts);
+  }
+
+  async #changeIsolation(
+    subscriptionId: string,
+    action: 'ISOLATE' | 'LIFT',
+    opts: { reason: string; audit?: AuditContext },
+  ): Promise<IsolationChange> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    const reason = assertReason(opts.reason);
+    const nowMs = this.#nowMs();
+    return withTransaction(this.#pool, async (client) => {
+      const previousState = await this.#lockSubscription(client, subscriptionId);
+      let state = previousState;
+      if (action === 'ISOLATE') state = SubscriptionState.ISOLATED;
+      else if (previousState === SubscriptionState.ISOLATED) state = SubscriptionState.ACTIVE;
+      if (state !== previousState) {
+        await client.query('UPDATE subscriptions SET state = $2 WHERE subscription_id = $1', [subscriptionId, state]);
+      }
+      const auditLogId = await this.#insertAudit(client, {
+        ...auditFields(opts.audit),
+        eventType: 'INCIDENT',
+        action,
+        resourceType: 'subscription',
+        resourceId: subscriptionId,
+        metadata: { ...opts.audit?.metadata, reason, previousState, state },
+        eventTimeMs: nowMs,
+      });
+      await notifyControl(client, { kind: action, subscriptionId });
+      return { subscriptionId, previousState, state, auditLogId };
     });
   }
 
@@ -525,6 +732,10 @@ export class ConfigStore {
 
   /** Append to audit_log; returns log_id. Never put secrets in it. */
   async audit(entry: AuditEntry): Promise<string> {
+    return this.#insertAudit(this.#pool, entry);
+  }
+
+  async #insertAudit(q: Pool | PoolClient, entry: AuditEntry): Promise<string> {
     assertText(entry.eventType, 'eventType', auditShortTextMax);
     assertText(entry.action, 'action', auditShortTextMax);
     if (!entry.eventType || !entry.action) invalid('audit: eventType and action are required');
@@ -539,7 +750,7 @@ export class ConfigStore {
     if (entry.responseStatus != null && !Number.isInteger(entry.responseStatus)) invalid('audit: responseStatus must be an integer');
     const userAgent = entry.userAgent == null ? null : String(entry.userAgent).slice(0, userAgentLengthMax);
     const errorMessage = entry.errorMessage == null ? null : String(entry.errorMessage).slice(0, errorMessageLengthMax);
-    const { rows } = await this.#pool.query<{ log_id: string }>(
+    const { rows } = await q.query<{ log_id: string }>(
       `INSERT INTO audit_log (event_time, user_id, event_type, resource_type, resource_id, action, ip_address,
                               user_agent, request_payload, response_status, error_message, metadata)
        VALUES (${ts(1)}, $2, $3, $4, $5, $6, $7::inet, $8, $9::jsonb, $10, $11, $12::jsonb)
@@ -561,4 +772,8 @@ export class ConfigStore {
     );
     return rows[0].log_id;
   }
+}
+
+function auditFields(context: AuditContext | undefined): Pick<AuditEntry, 'userId' | 'ipAddress' | 'userAgent'> {
+  return { userId: context?.userId ?? null, ipAddress: context?.ipAddress ?? null, userAgent: context?.userAgent ?? null };
 }

@@ -44,7 +44,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords'>> = {}): Promise<TestServer> {
+export interface TestServerOptions extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords'>> {
+  /** Listen on the operators' control channel (isolate, lift, revoke act on live connections). */
+  control?: boolean;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-e2e-'));
   const kekBase64 = crypto.randomBytes(32).toString('base64');
@@ -65,6 +70,7 @@ export async function startTestServer(options: Partial<Pick<ServerOptions, 'shar
         return true;
       },
       crashShardAfterRecords: options.crashShardAfterRecords,
+      controlDatabaseUrl: options.control === true ? database.url : undefined,
       log: (level, message, fields) => {
         if (level !== 'info') console.error(`[server ${level}] ${message} ${JSON.stringify(fields ?? {})}`);
       },
