@@ -53,6 +53,8 @@ interface Shard {
   restartsAtMs: number[];
   stopping: boolean;
   pumping: boolean;
+  /** The worker thread has exited (a dead, escalated shard stays in place with this set). */
+  exited: boolean;
 }
 
 export class ShardHost {
@@ -110,6 +112,8 @@ export class ShardHost {
     await Promise.all(
       this.shards.map(async (shard) => {
         shard.stopping = true;
+        // An escalated shard's worker is already gone: nothing to wait for.
+        if (shard.exited) return;
         const exited = new Promise<void>((resolve) => shard.worker.once('exit', () => resolve()));
         shard.producer.tryWrite(encodeInbound({ t: 'stop' }));
         shard.producer.notify();
@@ -148,12 +152,14 @@ export class ShardHost {
       restartsAtMs,
       stopping: false,
       pumping: true,
+      exited: false,
     };
     let lastError: Error | null = null;
     worker.on('error', (error) => {
       lastError = error;
     });
     worker.on('exit', (code) => {
+      shard.exited = true;
       shard.pumping = false;
       // Take whatever the worker managed to send before it died: it was committed.
       this.drain(shard, Number.MAX_SAFE_INTEGER);

@@ -138,8 +138,8 @@ export function checkAction(action: number): RuleResult {
   return null;
 }
 
-/** v2 stop_loss / take_profit: finite and >= 0 (0 = none; -0 counts as 0). */
-export function checkStopLevel(value: number, name: 'stop_loss' | 'take_profit'): RuleResult {
+/** v2 stop_loss / take_profit (and a position's open_price): finite and >= 0 (0 = none; -0 counts as 0). */
+export function checkStopLevel(value: number, name: 'stop_loss' | 'take_profit' | 'open_price'): RuleResult {
   if (typeof value !== 'number' || !(value >= 0 && value < Infinity)) {
     return invalid(`${name} must be >= 0 and finite`);
   }
@@ -152,6 +152,47 @@ export function checkPositionId(positionId: string): RuleResult {
   if (typeof positionId !== 'string' || positionId.length > 20 || !UNSIGNED_DECIMAL.test(positionId)) return problem;
   if (positionId.length === 20 && BigInt(positionId) > UINT64_MAX) return problem;
   return null;
+}
+
+/** The id a v1 (netting) position has in the book: `v1:` and its symbol. */
+const V1_POSITION_ID_PREFIX = 'v1:';
+
+/**
+ * A position of a snapshot, from a master or from the engine's own book
+ * (the journal checks the same rule before it writes one):
+ * - position_id: a v2 ticket (decimal uint64) or `v1:<SYMBOL>` (netting);
+ * - symbol: the signal symbol rule;
+ * - order_type 0..8; volume > 0 and finite (a v1 net position may exceed
+ *   one signal's 100 lots); open_price, stop_loss, take_profit >= 0 and
+ *   finite; magic a decimal uint64 ('' is 0); opened_sequence 0..2^53-1.
+ */
+export function checkPosition(p: {
+  positionId: string;
+  symbol: string;
+  orderType: number;
+  volume: number;
+  openPrice: number;
+  stopLoss: number;
+  takeProfit: number;
+  magic: string;
+  openedSequence: number;
+}): RuleResult {
+  const id = p.positionId;
+  const idProblem =
+    typeof id === 'string' && id.startsWith(V1_POSITION_ID_PREFIX)
+      ? checkSymbol(id.slice(V1_POSITION_ID_PREFIX.length))
+      : checkPositionId(id);
+  if (idProblem !== null) return invalid('position_id must be a decimal uint64 or v1:<SYMBOL>');
+  return (
+    checkSymbol(p.symbol) ??
+    checkOrderType(p.orderType) ??
+    (typeof p.volume === 'number' && p.volume > 0 && p.volume < Infinity ? null : invalid('position volume must be > 0 and finite')) ??
+    checkStopLevel(p.openPrice, 'open_price') ??
+    checkStopLevel(p.stopLoss, 'stop_loss') ??
+    checkStopLevel(p.takeProfit, 'take_profit') ??
+    (p.magic === '' ? null : checkPositionId(p.magic) === null ? null : invalid('magic must be a decimal uint64')) ??
+    (Number.isSafeInteger(p.openedSequence) && p.openedSequence >= 0 ? null : invalid('opened_sequence must be 0..2^53-1'))
+  );
 }
 
 /**

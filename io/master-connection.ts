@@ -14,7 +14,7 @@ import { wire } from '../engine/limits';
 import { formatFixed } from '../engine/c-printf';
 import { verifyV1 } from '../engine/signing-v1';
 import { verifyV2 } from '../engine/signing-v2';
-import { checkFreshness, checkSignalFields } from '../engine/signal-rules';
+import { checkFreshness, checkPosition, checkSignalFields } from '../engine/signal-rules';
 import {
   decodeSignalBody,
   decodeSnapshotBody,
@@ -122,14 +122,19 @@ export function signalFromV1(
   }
   const sequence = safeInteger(f.sequenceNumber);
   const generatedAtMs = safeInteger(f.generatedAt);
+  // v1 signs "%.5f" of volume and price: what is executed is exactly what
+  // was signed, not the unsigned digits beyond the fifth decimal, so the
+  // field rules judge those signed values (0.000004 lots signs as 0.00000).
+  const volume = Number(formatFixed(f.volume, 5));
+  const price = Number(formatFixed(f.price, 5));
   const fieldProblem = checkSignalFields({
     version: 1,
     subscriptionId: f.subscriptionId,
     sequence,
     symbol: f.symbol,
     orderType: f.orderType,
-    volume: f.volume,
-    price: f.price,
+    volume,
+    price,
   });
   if (fieldProblem !== null) return fieldProblem;
   const stale = checkFreshness(generatedAtMs ?? Number.MIN_SAFE_INTEGER, nowMs, settings.ttlMs, settings.clockSkewMs);
@@ -140,10 +145,8 @@ export function signalFromV1(
     generatedAtMs: generatedAtMs!,
     symbol: f.symbol,
     orderType: f.orderType,
-    // v1 signs "%.5f" of these: execute exactly what was signed, not the
-    // unsigned digits beyond the fifth decimal.
-    volume: Number(formatFixed(f.volume, 5)),
-    price: Number(formatFixed(f.price, 5)),
+    volume,
+    price,
     action: 0,
     positionId: '',
     stopLoss: 0,
@@ -246,9 +249,9 @@ export function snapshotFromMaster(
   const positions = [];
   for (const frame of body.positions) {
     const p = positionFromFrame(frame);
-    if (p === null || p.positionId === '' || p.symbol === '' || !(p.volume > 0)) {
-      return { code: RejectCode.INVALID_FIELD, message: 'snapshot position needs id, symbol, volume > 0' };
-    }
+    if (p === null) return { code: RejectCode.INVALID_FIELD, message: 'opened_sequence must be 0..2^53-1' };
+    const problem = checkPosition(p);
+    if (problem !== null) return problem;
     positions.push(p);
   }
   return { subscriptionId, sequence, generatedAtMs, positions };

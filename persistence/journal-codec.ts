@@ -18,6 +18,7 @@ import { Packr } from 'msgpackr';
 import { fields, wire } from '../engine/limits';
 import { Action, RejectCode, SubscriptionState } from '../engine/records';
 import type { Position, SecurityEvent, SignalRecord, SnapshotRecord } from '../engine/records';
+import { checkPosition } from '../engine/signal-rules';
 import { crc32 } from './crc32';
 
 /** Stable error codes of the journal (a caller may act on `code`). */
@@ -126,18 +127,10 @@ function signalFault(r: SignalRecord): string | null {
   return null;
 }
 
+/** The snapshot position rule the I/O thread applies to a master's snapshot (engine/signal-rules). */
 function positionFault(p: Position): string | null {
   if (p === null || typeof p !== 'object') return 'not an object';
-  if (!isDecimalId(p.positionId)) return 'positionId';
-  if (!isSymbol(p.symbol)) return 'symbol';
-  if (!isSmallInt(p.orderType, fields.orderTypeMax)) return 'orderType';
-  if (!isFiniteNumber(p.volume)) return 'volume';
-  if (!isFiniteNumber(p.openPrice)) return 'openPrice';
-  if (!isFiniteNumber(p.stopLoss)) return 'stopLoss';
-  if (!isFiniteNumber(p.takeProfit)) return 'takeProfit';
-  if (!isDecimalId(p.magic)) return 'magic';
-  if (!isSequence(p.openedSequence, 0)) return 'openedSequence';
-  return null;
+  return checkPosition(p)?.message ?? null;
 }
 
 function snapshotFault(s: SnapshotRecord): string | null {
@@ -148,7 +141,7 @@ function snapshotFault(s: SnapshotRecord): string | null {
   if (!Array.isArray(s.positions) || s.positions.length > wire.snapshotPositionsMax) return 'positions';
   for (let i = 0; i < s.positions.length; i++) {
     const fault = positionFault(s.positions[i]);
-    if (fault !== null) return `positions[${i}].${fault}`;
+    if (fault !== null) return `positions[${i}]: ${fault}`;
   }
   return null;
 }

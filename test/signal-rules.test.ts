@@ -8,6 +8,7 @@ import {
   checkAction,
   checkFreshness,
   checkOrderType,
+  checkPosition,
   checkPositionId,
   checkPrice,
   checkSequence,
@@ -176,6 +177,51 @@ describe('v2 fields', () => {
     for (const p of ['0', '1', '123456789', '18446744073709551615']) expect([p, checkPositionId(p)]).toEqual([p, null]);
     for (const p of ['', '-1', '01', '+1', '1.0', ' 1', '18446744073709551616', '99999999999999999999', '1'.repeat(21), 'abc']) {
       expect([p, codeOf(checkPositionId(p))]).toEqual([p, INVALID]);
+    }
+  });
+});
+
+describe('snapshot positions (checkPosition: the I/O thread and the journal apply the same rule)', () => {
+  const good = {
+    positionId: '1001',
+    symbol: 'EURUSD',
+    orderType: 0,
+    volume: 0.1,
+    openPrice: 1.08,
+    stopLoss: 0,
+    takeProfit: 0,
+    magic: '',
+    openedSequence: 0,
+  };
+
+  it('takes a v2 ticket, the v1 netting id v1:<SYMBOL>, and a net volume beyond one signal\'s 100 lots', () => {
+    for (const change of [{}, { positionId: 'v1:EURUSD' }, { positionId: '18446744073709551615' }, { volume: 250 }, { magic: '42' }]) {
+      expect([change, checkPosition({ ...good, ...change })]).toEqual([change, null]);
+    }
+  });
+
+  it('refuses every field outside its rule as INVALID_FIELD', () => {
+    const bad: Record<string, unknown>[] = [
+      { positionId: '' },
+      { positionId: 'ticket-7' },
+      { positionId: 'v1:' },
+      { positionId: 'v1:EUR.USD' },
+      { positionId: 'V1:EURUSD' },
+      { symbol: 'A'.repeat(21) },
+      { symbol: '' },
+      { orderType: 9 },
+      { volume: 0 },
+      { volume: Infinity },
+      { volume: NaN },
+      { openPrice: -1 },
+      { stopLoss: NaN },
+      { takeProfit: -Infinity },
+      { magic: '-1' },
+      { openedSequence: -1 },
+      { openedSequence: 2 ** 53 },
+    ];
+    for (const change of bad) {
+      expect([change, codeOf(checkPosition({ ...good, ...change } as typeof good))]).toEqual([change, INVALID]);
     }
   });
 });
