@@ -24,7 +24,7 @@
  * also carry the run's keys, ids and clock, and where a mutation's choice
  * depends on those bytes the streams diverge, so every failure is reported
  * with the frames in hex. SIGPLANE_FUZZ_FRAMES sets the volume (default 1,000,000),
- * SIGPLANE_FUZZ_SECONDS the time cap (default 150), e.g. a soak:
+ * SIGPLANE_FUZZ_SECONDS the time cap (default 480), e.g. a soak:
  *   SIGPLANE_FUZZ_FRAMES=20000000 SIGPLANE_FUZZ_SECONDS=1200 npx vitest run test/fuzz/endpoints
  */
 import fs from 'node:fs';
@@ -41,7 +41,8 @@ import type { Credentials } from './frame-sources';
 
 const settings = { rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 };
 const framesTotal = envCount('SIGPLANE_FUZZ_FRAMES', 1_000_000);
-const secondsMax = envCount('SIGPLANE_FUZZ_SECONDS', 150);
+// Generous: 35 s on a quiet 2-core machine, about 5 minutes with the cores busy elsewhere.
+const secondsMax = envCount('SIGPLANE_FUZZ_SECONDS', 480);
 /** Worker threads running the clients (0: in the test's own thread, beside the server). */
 const workerCount = process.env.SIGPLANE_FUZZ_WORKERS === '0' ? 0 : envCount('SIGPLANE_FUZZ_WORKERS', 1);
 
