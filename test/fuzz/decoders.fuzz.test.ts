@@ -198,15 +198,15 @@ describe('fuzzing the decoders in-process', () => {
     // The inputs reach past the MAC: admitted signals and snapshots, and refusals after it.
     for (const what of ['v1', 'v2', 'snapshot']) expect(counts[`${what}:admitted`] ?? 0, what).toBeGreaterThan(0);
     expect(counts['v2:STALE'] ?? 0).toBeGreaterThan(0);
-  }, 300_000);
+  }, 900_000);
 
   it('every signal the I/O thread admits obeys the field rules in what receivers execute', () => {
     const { findings } = once();
     expect(findings.messages.rules, findings.messages.rules.join('\n\n')).toEqual([]);
-  }, 300_000);
+  }, 900_000);
 
   it('every record the I/O thread (and the actor) admits is one the journal can store', () => {
     const { findings } = once();
     expect(findings.messages.journal, findings.messages.journal.join('\n\n')).toEqual([]);
-  }, 300_000);
+  }, 900_000);
 });
