@@ -11,8 +11,10 @@
  * watermark. A cursor row is replaced (new journal_id) whenever its sequence
  * grows, so the shipper sees every change as a new id.
  *
- * Writers and readers: the shard worker that owns the file is its only
- * writer; other connections (the shipper, tests) may only read.
+ * Writers and readers: the shard worker that owns the file appends; the
+ * shipper thread's pruner (persistence/shipper/journal-pruner.ts) is the
+ * only other writer and only deletes rows already in Postgres (and writes
+ * checkpoints). SQLite serialises the two; other connections only read.
  */
 
 import Database from 'better-sqlite3';
@@ -140,7 +142,22 @@ export function prepareAll(db: Database.Database) {
         'SELECT sequence FROM signals WHERE subscription_id = ? AND sequence <= ? ORDER BY sequence LIMIT 1 OFFSET ?',
       )
       .pluck(),
-    deleteSignalsUpTo: db.prepare('DELETE FROM signals WHERE subscription_id = ? AND sequence <= ?'),
+    deleteSignalsUpTo: db.prepare('DELETE FROM signals WHERE subscription_id = ? AND sequence <= ? AND journal_id <= ?'),
+    /** The newest signal of a subscription at or below a journal_id (the shipper's watermark). */
+    newestSignalUpToJournalId: db
+      .prepare<[string, number], number | null>('SELECT max(sequence) FROM signals WHERE subscription_id = ? AND journal_id <= ?')
+      .pluck(),
+    /** State changes at or below a journal_id that a later change of the same subscription replaced. */
+    deleteReplacedStates: db.prepare(
+      `DELETE FROM states WHERE journal_id IN (
+         SELECT s.journal_id FROM states s
+          WHERE s.journal_id <= ?
+            AND EXISTS (SELECT 1 FROM states n WHERE n.subscription_id = s.subscription_id AND n.journal_id > s.journal_id)
+          ORDER BY s.journal_id LIMIT ?)`,
+    ),
+    deleteSecurityEventsUpTo: db.prepare(
+      'DELETE FROM security_events WHERE journal_id IN (SELECT journal_id FROM security_events WHERE journal_id <= ? ORDER BY journal_id LIMIT ?)',
+    ),
     deleteOtherSnapshots: db.prepare('DELETE FROM snapshots WHERE subscription_id = ? AND journal_id <> ?'),
     count: Object.fromEntries(
       journalTables.map((t) => [t, db.prepare<[], number>(`SELECT count(*) FROM ${t}`).pluck()]),

@@ -18,7 +18,10 @@
  * Retention: `prune` deletes old signals only at or below the latest
  * snapshot/checkpoint, so `recover` (latest snapshot + every signal after
  * it) always rebuilds the same book. `checkpoint` stores a server-made
- * snapshot so a quiet master's journal can be pruned too.
+ * snapshot so a quiet master's journal can be pruned too. The shipper
+ * thread runs both, on its own connection, for rows already in Postgres
+ * (persistence/shipper/journal-pruner.ts): `stats().signals` counts only
+ * what this connection wrote and deleted.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -123,7 +126,7 @@ export class Journal implements HistoryReader {
   private commits = 0;
   private readonly commitTransaction: (batch: JournalBatch, encoded: EncodedBatch) => void;
   private readonly checkpointTransaction: (snapshot: SnapshotRecord, blob: Blob) => void;
-  private readonly pruneTransaction: (subscriptionId: string, keepLast: number) => number;
+  private readonly pruneTransaction: (subscriptionId: string, keepLast: number, journalIdMax: number) => number;
 
   private constructor(
     private readonly db: Database.Database,
@@ -134,16 +137,18 @@ export class Journal implements HistoryReader {
     this.securityEventTotal = this.s.count.security_events.get()!;
     this.commitTransaction = db.transaction((batch: JournalBatch, encoded: EncodedBatch) => this.writeBatch(batch, encoded)).immediate;
     this.checkpointTransaction = db.transaction((snapshot: SnapshotRecord, blob: Blob) => this.writeCheckpoint(snapshot, blob)).immediate;
-    this.pruneTransaction = db.transaction((subscriptionId: string, keepLast: number) => this.deleteOld(subscriptionId, keepLast)).immediate;
+    this.pruneTransaction = db.transaction((subscriptionId: string, keepLast: number, journalIdMax: number) =>
+      this.deleteOld(subscriptionId, keepLast, journalIdMax),
+    ).immediate;
   }
 
   /** Creates the folder and file if needed, sets WAL and pragmas, creates or checks the schema. */
-  static open(filePath: string, options: { sync: JournalSync }): Journal {
+  static open(filePath: string, options: { sync: JournalSync; busyTimeoutMs?: number }): Journal {
     if (options.sync !== 'full' && options.sync !== 'normal') {
       throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `sync must be 'full' or 'normal', got ${String(options.sync)}`);
     }
     fs.mkdirSync(path.dirname(filePath), { recursive: true });
-    const db = new Database(filePath, { timeout: journalLimits.busyTimeoutMs });
+    const db = new Database(filePath, { timeout: options.busyTimeoutMs ?? journalLimits.busyTimeoutMs });
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new JournalError(JournalErrorCode.SCHEMA, `${filePath}: journal_mode is ${String(mode)}, not wal`);
@@ -273,17 +278,71 @@ export class Journal implements HistoryReader {
    * newest `keepLast` and at or below the latest snapshot/checkpoint (so
    * recovery is unchanged), at most `journalLimits.pruneRowsMax` per call
    * (call again while it returns that many), and the snapshots older than
-   * the latest. Returns the number of signals deleted.
+   * the latest. With `journalIdMax` (the shipper's watermark of signals),
+   * only signals with journal_id <= journalIdMax go: rows not yet in
+   * Postgres stay. Returns the number of signals deleted.
    */
-  prune(subscriptionId: string, keepLast: number): number {
+  prune(subscriptionId: string, keepLast: number, journalIdMax: number = Number.MAX_SAFE_INTEGER): number {
     this.assertWritable();
-    if (typeof subscriptionId !== 'string' || !Number.isSafeInteger(keepLast) || keepLast < 0) {
-      throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `prune(${JSON.stringify(subscriptionId)}, ${keepLast})`);
+    if (typeof subscriptionId !== 'string' || !Number.isSafeInteger(keepLast) || keepLast < 0 || !Number.isSafeInteger(journalIdMax) || journalIdMax < 0) {
+      throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `prune(${JSON.stringify(subscriptionId)}, ${keepLast}, ${journalIdMax})`);
     }
-    const deleted = this.write(() => this.pruneTransaction(subscriptionId, keepLast));
+    const deleted = this.write(() => this.pruneTransaction(subscriptionId, keepLast, journalIdMax));
     if (!(deleted >= 0 && deleted <= journalLimits.pruneRowsMax)) throw this.corrupt(`prune deleted ${deleted} rows`);
     this.signalCount -= deleted;
     return deleted;
+  }
+
+  /**
+   * Retention of the append-only histories, in one transaction of at most
+   * `rowsMax` rows: state changes with journal_id <= statesJournalIdMax that
+   * a later change of the same subscription replaced (recovery reads only
+   * the latest), and security events with journal_id <= eventsJournalIdMax
+   * (recovery never reads them). The bounds are the shipper's watermarks.
+   */
+  pruneShippedHistory(statesJournalIdMax: number, eventsJournalIdMax: number, rowsMax: number): { states: number; securityEvents: number } {
+    this.assertWritable();
+    for (const n of [statesJournalIdMax, eventsJournalIdMax, rowsMax]) {
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `pruneShippedHistory(${statesJournalIdMax}, ${eventsJournalIdMax}, ${rowsMax})`);
+      }
+    }
+    return this.write(() =>
+      this.db.transaction(() => {
+        const states = this.s.deleteReplacedStates.run(statesJournalIdMax, rowsMax).changes;
+        const securityEvents = this.s.deleteSecurityEventsUpTo.run(eventsJournalIdMax, Math.max(0, rowsMax - states)).changes;
+        return { states, securityEvents };
+      }).immediate(),
+    );
+  }
+
+  /** The next subscription (ascending id) with journaled signals after `after` ('' for the first), or null. */
+  nextSignalSubscription(after: string): string | null {
+    this.assertOpen();
+    const id = this.s.nextSubscription[0]!.get(after) as string | null | undefined;
+    return typeof id === 'string' ? id : null;
+  }
+
+  /**
+   * The highest sequence a checkpoint may cover so that prune(sub, keepLast,
+   * journalIdMax) could delete everything at or below it: the newest signal
+   * outside the newest `keepLast` that is also at or below journalIdMax;
+   * null when there is none.
+   */
+  retentionTarget(subscriptionId: string, keepLast: number, journalIdMax: number): number | null {
+    this.assertOpen();
+    const outside = this.s.nthNewestSignal.get(subscriptionId, keepLast);
+    if (outside === undefined) return null;
+    const shipped = this.s.newestSignalUpToJournalId.get(subscriptionId, journalIdMax);
+    if (shipped === null || shipped === undefined) return null;
+    return Math.min(outside, shipped);
+  }
+
+  /** The latest snapshot or checkpoint of a subscription (what recovery starts from), verified, or null. */
+  latestSnapshot(subscriptionId: string): SnapshotRecord | null {
+    this.assertOpen();
+    const row = this.s.latestSnapshot.get(subscriptionId);
+    return row === undefined ? null : this.decodeSnapshotRow(subscriptionId, row);
   }
 
   /** Security events journaled (this file, all time minus nothing: the table is append-only). */
@@ -389,16 +448,21 @@ export class Journal implements HistoryReader {
     this.s.insertSnapshot.run(sub, snapshot.sequence, 'checkpoint', blob.bytes, blob.checksum);
   }
 
-  private deleteOld(subscriptionId: string, keepLast: number): number {
+  private deleteOld(subscriptionId: string, keepLast: number, journalIdMax: number): number {
     const latest = this.s.latestSnapshot.get(subscriptionId);
     if (latest === undefined) return 0; // no snapshot: recovery needs every signal
     this.s.deleteOtherSnapshots.run(subscriptionId, latest.journal_id);
     const newestOutside = this.s.nthNewestSignal.get(subscriptionId, keepLast);
     if (newestOutside === undefined) return 0; // keepLast or fewer signals
     let upTo = Math.min(newestOutside, latest.sequence);
+    if (journalIdMax < Number.MAX_SAFE_INTEGER) {
+      const shipped = this.s.newestSignalUpToJournalId.get(subscriptionId, journalIdMax);
+      if (shipped === null || shipped === undefined) return 0; // nothing shipped yet
+      upTo = Math.min(upTo, shipped);
+    }
     const bound = this.s.nthOldestSignalUpTo.get(subscriptionId, upTo, journalLimits.pruneRowsMax - 1);
     if (bound !== undefined) upTo = Math.min(upTo, bound);
-    return this.s.deleteSignalsUpTo.run(subscriptionId, upTo).changes;
+    return this.s.deleteSignalsUpTo.run(subscriptionId, upTo, journalIdMax).changes;
   }
 
   /** States and cursors carry no checksum: their rows are checked again as read (SQLite's CHECKs hold them too). */

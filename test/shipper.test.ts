@@ -175,13 +175,16 @@ function highestIds(shard: number): Record<string, number> {
 
 // ------------------------------------------------------------ shipper and waiting
 
-function ship(options: { nodeId?: string; shardCount?: number; fault?: ShipFaultSpec; databaseUrl?: string; limits?: Partial<ShipperLimits> } = {}): Shipper {
+function ship(
+  options: { nodeId?: string; shardCount?: number; fault?: ShipFaultSpec; databaseUrl?: string; limits?: Partial<ShipperLimits>; retention?: false } = {},
+): Shipper {
   const shipper = startShipper({
     databaseUrl: options.databaseUrl ?? db.url,
     dataDir: dir,
     shardCount: options.shardCount ?? 2,
     nodeId: options.nodeId ?? 'node-a',
     limits: { ...testLimits, ...options.limits },
+    retention: options.retention,
     fault: options.fault,
   });
   shippers.push(shipper);
@@ -426,13 +429,14 @@ describe('shipper: exactly once', () => {
     const expected = new Expected();
     const w = new ShardWriter(0, expected);
     for (let r = 0; r < 3; r++) w.round(300);
-    const first = ship({ shardCount: 1 });
+    // No pruning here: a replay from 0 needs every row still in the journal (pruning deletes shipped rows).
+    const first = ship({ shardCount: 1, retention: false });
     await drained(first, [0]);
     await first.stop();
     const before = await digest();
 
     await db.pool.query('UPDATE journal_watermarks SET shipped_journal_id = 0');
-    const replay = ship({ shardCount: 1 });
+    const replay = ship({ shardCount: 1, retention: false });
     const status = await drained(replay, [0]);
     expect(status.shippedRows).toBeGreaterThan(expected.signals.length);
     expect(status.insertedRows).toBe(0);

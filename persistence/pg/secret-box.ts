@@ -18,6 +18,12 @@
  * SIGPLANE_KEK_VERSION (default 1) is stored beside each ciphertext and bound
  * into its AAD, so a later rotation can tell which KEK sealed a row and re-wrap.
  *
+ * Rotation (persistence/pg/kek-rotation.ts, `sigplane kek rotate`): the new
+ * KEK becomes SIGPLANE_KEK (or _FILE) with a higher SIGPLANE_KEK_VERSION, and
+ * the old one SIGPLANE_KEK_PREVIOUS (or SIGPLANE_KEK_PREVIOUS_FILE) with
+ * SIGPLANE_KEK_PREVIOUS_VERSION: such a box opens rows of both versions and
+ * seals with the new one. Once every row is re-wrapped, drop the previous.
+ *
  * AAD: the row identity (table, row id, column) and the KEK version. A
  * ciphertext copied to another row, column or table does not open.
  */
@@ -54,6 +60,9 @@ export interface SecretBoxEnvironment {
   SIGPLANE_KEK?: string;
   SIGPLANE_KEK_FILE?: string;
   SIGPLANE_KEK_VERSION?: string;
+  SIGPLANE_KEK_PREVIOUS?: string;
+  SIGPLANE_KEK_PREVIOUS_FILE?: string;
+  SIGPLANE_KEK_PREVIOUS_VERSION?: string;
   [name: string]: string | undefined;
 }
 
@@ -74,13 +83,42 @@ function decodeKek(text: string, source: string): Buffer {
   return key;
 }
 
-function parseVersion(text: string | undefined): number {
+function parseVersion(text: string | undefined, name = 'SIGPLANE_KEK_VERSION'): number {
   if (text === undefined || text.trim() === '') return 1;
   const v = Number(text.trim());
   if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
-    throw new Error(`SIGPLANE_KEK_VERSION must be a positive integer, got ${JSON.stringify(text)}`);
+    throw new Error(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
   }
   return v;
+}
+
+/** A KEK given inline (`name`) or in a file (`name`_FILE), or undefined when neither is set. */
+function kekFromEnvironment(env: SecretBoxEnvironment, name: 'SIGPLANE_KEK' | 'SIGPLANE_KEK_PREVIOUS'): Buffer | undefined {
+  const inline = env[name] !== undefined && env[name] !== '' ? env[name] : undefined;
+  const fileName = `${name}_FILE`;
+  const file = env[fileName] !== undefined && env[fileName] !== '' ? env[fileName] : undefined;
+  if (inline !== undefined && file !== undefined) throw new Error(`set either ${name} or ${fileName}, not both`);
+  if (inline !== undefined) return decodeKek(inline, name);
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${fileName} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return decodeKek(text, `${fileName} ${file}`);
+}
+
+/** The previous KEK of a rotation, by version, or an empty map. */
+function previousFromEnvironment(env: SecretBoxEnvironment, version: number): Map<number, Buffer> {
+  const previous = kekFromEnvironment(env, 'SIGPLANE_KEK_PREVIOUS');
+  if (previous === undefined) return new Map();
+  if (env.SIGPLANE_KEK_PREVIOUS_VERSION === undefined || env.SIGPLANE_KEK_PREVIOUS_VERSION.trim() === '') {
+    throw new Error('SIGPLANE_KEK_PREVIOUS needs SIGPLANE_KEK_PREVIOUS_VERSION (the version its rows carry)');
+  }
+  const previousVersion = parseVersion(env.SIGPLANE_KEK_PREVIOUS_VERSION, 'SIGPLANE_KEK_PREVIOUS_VERSION');
+  if (previousVersion === version) throw new Error('SIGPLANE_KEK_PREVIOUS_VERSION must differ from SIGPLANE_KEK_VERSION');
+  return new Map([[previousVersion, previous]]);
 }
 
 function aadBytes(aad: SecretAad, kekVersion: number): Buffer {
@@ -118,21 +156,8 @@ export class SecretBox {
 
   static fromEnvironment(env: SecretBoxEnvironment, opts: SecretBoxSourceOptions = {}): SecretBox {
     const version = parseVersion(env.SIGPLANE_KEK_VERSION);
-    const inline = env.SIGPLANE_KEK !== undefined && env.SIGPLANE_KEK !== '' ? env.SIGPLANE_KEK : undefined;
-    const file = env.SIGPLANE_KEK_FILE !== undefined && env.SIGPLANE_KEK_FILE !== '' ? env.SIGPLANE_KEK_FILE : undefined;
-    if (inline !== undefined && file !== undefined) {
-      throw new Error('set either SIGPLANE_KEK or SIGPLANE_KEK_FILE, not both');
-    }
-    if (inline !== undefined) return SecretBox.fromKey(decodeKek(inline, 'SIGPLANE_KEK'), version);
-    if (file !== undefined) {
-      let text: string;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new Error(`cannot read SIGPLANE_KEK_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-      }
-      return SecretBox.fromKey(decodeKek(text, `SIGPLANE_KEK_FILE ${file}`), version);
-    }
+    const configured = kekFromEnvironment(env, 'SIGPLANE_KEK');
+    if (configured !== undefined) return SecretBox.fromKey(configured, version, previousFromEnvironment(env, version));
 
     const kekPath = opts.dataDir !== undefined ? path.join(path.resolve(opts.dataDir), kekFileName) : undefined;
     if (kekPath !== undefined && fs.existsSync(kekPath)) {
@@ -140,7 +165,7 @@ export class SecretBox {
       if ((mode & 0o077) !== 0) {
         throw new Error(`${kekPath} is readable by other users (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
       }
-      return SecretBox.fromKey(decodeKek(fs.readFileSync(kekPath, 'utf8'), kekPath), version);
+      return SecretBox.fromKey(decodeKek(fs.readFileSync(kekPath, 'utf8'), kekPath), version, previousFromEnvironment(env, version));
     }
     if (kekPath !== undefined && opts.allowGenerate === true) {
       const kek = randomBytes(kekBytes);
@@ -172,6 +197,25 @@ export class SecretBox {
     cipher.setAAD(aadBytes(aad, this.kekVersion));
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return { ciphertext, nonce, authTag: cipher.getAuthTag(), kekVersion: this.kekVersion };
+  }
+
+  /** KEK versions this box can open. */
+  versions(): number[] {
+    return [...this.#keys.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Re-wrap for a KEK rotation: open with whichever key sealed it, seal
+   * again under the current KEK (new nonce; the AAD carries the new
+   * version). The plaintext exists only inside this call and is wiped.
+   */
+  rewrap(sealed: SealedSecret, aad: SecretAad): SealedSecret {
+    const plaintext = this.open(sealed, aad);
+    try {
+      return this.seal(plaintext, aad);
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   /** Throws if the key version is unknown, or the ciphertext, tag or AAD (row identity) do not match. */

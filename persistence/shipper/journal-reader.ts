@@ -32,6 +32,7 @@ export class JournalReader {
   private readonly select: { [T in ShipTableName]: Database.Statement<[number, number], Record<string, unknown>> };
   private readonly highestId: Database.Statement<[string], number | null>;
   private readonly countAfter: { [T in ShipTableName]: Database.Statement<[number], number> };
+  private readonly lowestId: { [T in ShipTableName]: Database.Statement<[], number | null> };
   private isOpen = true;
 
   private constructor(
@@ -46,6 +47,9 @@ export class JournalReader {
     this.countAfter = Object.fromEntries(
       shipTableNames.map((t) => [t, db.prepare<[number], number>(`SELECT count(*) FROM ${t} WHERE journal_id > ?`).pluck()]),
     ) as JournalReader['countAfter'];
+    this.lowestId = Object.fromEntries(
+      shipTableNames.map((t) => [t, db.prepare<[], number | null>(`SELECT min(journal_id) FROM ${t}`).pluck()]),
+    ) as JournalReader['lowestId'];
   }
 
   /**
@@ -120,10 +124,19 @@ export class JournalReader {
     return rows;
   }
 
-  /** Rows with journal_id > afterId (exact: append-only tables have no holes above a watermark). */
+  /**
+   * Rows with journal_id > afterId (exact: append-only tables have no holes
+   * above a watermark). Pruning (journal-pruner.ts) deletes only at or below
+   * the watermark Postgres had; counting from the lowest row still present
+   * keeps the count right even if a watermark is later set lower (a replay).
+   */
   rowsAfter(table: ShipTableName, afterId: number): number {
     this.assertOpen();
-    if (appendOnly.has(table)) return Math.max(0, this.highestJournalId(table) - afterId);
+    if (appendOnly.has(table)) {
+      const highest = this.highestJournalId(table);
+      const lowest = this.lowestId[table].get() ?? highest + 1;
+      return Math.max(0, highest - Math.max(afterId, lowest - 1));
+    }
     return this.countAfter[table].get(afterId) ?? 0;
   }
 
@@ -133,6 +146,20 @@ export class JournalReader {
     const [row] = this.readAfter(table, afterId, { rowsMax: 1, bytesMax: Number.MAX_SAFE_INTEGER });
     if (row === undefined) return null;
     return (journalRowsSpecs[table].timeMs as (r: typeof row) => number | null)(row);
+  }
+
+  /** Disk in use: pages in use (not the free list, which SQLite reuses) plus the WAL file. */
+  diskBytes(): number {
+    this.assertOpen();
+    const pageBytes = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = (this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number);
+    let walBytes = 0;
+    try {
+      walBytes = fs.statSync(`${this.filePath}-wal`).size;
+    } catch {
+      walBytes = 0; // no WAL file right now
+    }
+    return Math.max(0, pages) * pageBytes + walBytes;
   }
 
   close(): void {

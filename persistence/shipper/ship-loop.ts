@@ -13,19 +13,24 @@
  *   Postgres refused): that table is retried with its own backoff and its
  *   error is reported; the other tables and shards go on.
  *
+ * After the passes, at most every pruneIntervalMs, journal retention
+ * (journal-pruner.ts) deletes what is shipped and no longer needed, and the
+ * journals' disk is measured against the budget (a warning as it fills).
+ *
  * All state that matters is in Postgres (watermarks) and in the journal
  * (rows): the watermarks kept here only save queries and feed the status,
  * and every batch re-reads its watermark under a row lock.
  */
 import Database from 'better-sqlite3';
 import type { Client } from 'pg';
+import { JournalPruner, type RetentionLimits } from './journal-pruner';
 import { JournalReader, journalPathOf } from './journal-reader';
 import { shipTableNames, type ShipTableName } from './journal-rows';
 import { ensureWatermarkRows, openSession, readWatermarks } from './pg-session';
 import { JournalSource, shipBatch, type BatchResult, type FaultHook } from './ship-batch';
 import { errorCode, errorMessage, isConnectionError } from './ship-errors';
 import type { ShipperLimits } from './shipper-limits';
-import { initialStatus, type ShipFailure, type ShipperStatus } from './shipper-status';
+import { initialStatus, journalDiskLevel, type JournalDiskLevel, type ShipFailure, type ShipperStatus } from './shipper-status';
 
 export interface ShipLoopOptions {
   databaseUrl: string;
@@ -33,6 +38,12 @@ export interface ShipLoopOptions {
   shardCount: number;
   nodeId: string;
   limits: ShipperLimits;
+  /** Journal retention; without it nothing is pruned. */
+  retention?: RetentionLimits;
+  /** Disk budget of all shard journals together (bytes). */
+  journalBudgetBytes: number;
+  /** Share of the budget from which the disk is reported 'warning'. */
+  journalBudgetWarnRatio: number;
   /** Sends a status (throttled to limits.shipStatusIntervalMs, at once when Postgres goes up or down). */
   report: (status: ShipperStatus) => void;
   /** Called after each batch that committed rows, before the next batch starts. */
@@ -68,6 +79,8 @@ export class ShipLoop {
   private lastReportAtMs = -Infinity;
   private readonly status: ShipperStatus;
   private readonly now: () => number;
+  private readonly pruners: (JournalPruner | null)[];
+  private nextPruneAtMs = 0;
 
   constructor(private readonly options: ShipLoopOptions) {
     const { shardCount, nodeId } = options;
@@ -83,7 +96,10 @@ export class ShipLoop {
     );
     this.openRetryAtMs = Array.from({ length: shardCount }, () => 0);
     this.connectBackoffMs = options.limits.shipRetryInitialMs;
-    this.status = initialStatus(shardCount, this.now());
+    this.status = initialStatus(shardCount, this.now(), options.journalBudgetBytes);
+    this.pruners = Array.from({ length: shardCount }, (_, shard) =>
+      options.retention === undefined ? null : new JournalPruner(journalPathOf(options.dataDir, shard), options.retention),
+    );
     options.knownWatermarks?.forEach((known, shard) => {
       if (known === null || shard >= shardCount) return;
       for (const table of shipTableNames) this.status.shards[shard].tables[table].watermark = known[table];
@@ -98,6 +114,7 @@ export class ShipLoop {
     try {
       while (!this.stopping) {
         const more = await this.pass();
+        if (!this.stopping) this.prunePass();
         this.report(false);
         if (this.stopping) break;
         if (more) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -106,6 +123,7 @@ export class ShipLoop {
     } finally {
       await this.dropClient(null);
       for (let i = 0; i < this.readers.length; i++) this.closeReader(i);
+      for (const pruner of this.pruners) pruner?.close();
       this.status.running = false;
       this.report(true);
     }
@@ -176,6 +194,42 @@ export class ShipLoop {
       }
     }
     return more;
+  }
+
+  /**
+   * Journal retention, every pruneIntervalMs: each shard's pruner gets the
+   * watermarks read from Postgres or raised by committed batches (never
+   * more than Postgres holds). Skipped before the watermarks are known, and
+   * for a shard whose journal is behind its watermark (a replaced file:
+   * its rows are not the ones Postgres holds).
+   */
+  private prunePass(): void {
+    const retention = this.options.retention;
+    if (retention === undefined || !this.status.watermarksKnown || this.now() < this.nextPruneAtMs) return;
+    this.nextPruneAtMs = this.now() + retention.pruneIntervalMs;
+    let failed = false;
+    for (let shard = 0; shard < this.options.shardCount && !this.stopping; shard++) {
+      const pruner = this.pruners[shard];
+      const reader = this.readers[shard];
+      if (pruner === null || reader === null) continue;
+      const tables = this.status.shards[shard].tables;
+      try {
+        const watermark = Object.fromEntries(shipTableNames.map((t) => [t, tables[t].watermark])) as Record<ShipTableName, number>;
+        if (shipTableNames.some((t) => reader.highestJournalId(t) < watermark[t])) continue;
+        const counts = pruner.prune(watermark);
+        this.status.pruned.signals += counts.signals;
+        this.status.pruned.states += counts.states;
+        this.status.pruned.securityEvents += counts.securityEvents;
+        this.status.pruned.checkpoints += counts.checkpoints;
+      } catch (error) {
+        failed = true;
+        pruner.close();
+        const failure = { code: errorCode(error), message: errorMessage(error), atMs: this.now() };
+        this.status.pruneError = failure;
+        this.log('warn', 'pruning a shard journal failed; the next pass tries again', { shard, ...failure });
+      }
+    }
+    if (!failed) this.status.pruneError = null;
   }
 
   /** Opens the connection, prepares it and reads the watermarks; false (and backoff) when Postgres is not there. */
@@ -292,10 +346,17 @@ export class ShipLoop {
   private refreshLag(now: number): void {
     let lagRows = 0;
     let oldestMs: number | null = null;
+    let diskBytes = 0;
     for (let shard = 0; shard < this.options.shardCount; shard++) {
       // Opened here too: while Postgres is down, lag must still grow.
       const reader = this.readerFor(shard);
       const shardStatus = this.status.shards[shard];
+      try {
+        shardStatus.journalBytes = reader === null ? 0 : reader.diskBytes();
+      } catch {
+        // keep the last value; the reader's errors are reported by its batches
+      }
+      diskBytes += shardStatus.journalBytes;
       for (const table of shipTableNames) {
         const t = shardStatus.tables[table];
         const retry = this.retries[shard][table];
@@ -326,6 +387,27 @@ export class ShipLoop {
     }
     this.status.lagRows = lagRows;
     this.status.lagSeconds = oldestMs === null ? 0 : Math.max(0, (now - oldestMs) / 1000);
+    this.refreshDisk(diskBytes);
+  }
+
+  /** The journals' disk against the budget; a log line each time the level changes. */
+  private refreshDisk(bytes: number): void {
+    const disk = this.status.journalDisk;
+    const fillRatio = bytes / disk.budgetBytes;
+    const level: JournalDiskLevel = journalDiskLevel(fillRatio, this.options.journalBudgetWarnRatio);
+    const previous = disk.level;
+    disk.bytes = bytes;
+    disk.fillRatio = fillRatio;
+    disk.level = level;
+    if (level === previous) return;
+    const fields = { bytes, budgetBytes: disk.budgetBytes, percent: Math.round(fillRatio * 100), postgresUp: this.status.postgresUp, lagRows: this.status.lagRows };
+    if (level === 'over') {
+      this.log('error', 'journal is over its disk budget: signals are still accepted, but the disk may fill; restore Postgres or raise --journal-budget', fields);
+    } else if (level === 'warning') {
+      this.log('warn', 'journal is filling its disk budget (Postgres down or behind?)', fields);
+    } else {
+      this.log('info', 'journal back within its disk budget', fields);
+    }
   }
 
   private failure(error: unknown): ShipFailure {

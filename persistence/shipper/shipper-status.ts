@@ -11,6 +11,18 @@ export interface ShipFailure {
   atMs: number;
 }
 
+/** What journal retention deleted (rows) and wrote (checkpoints). */
+export interface PruneCounts {
+  signals: number;
+  states: number;
+  securityEvents: number;
+  checkpoints: number;
+}
+
+export function emptyPruneCounts(): PruneCounts {
+  return { signals: 0, states: 0, securityEvents: 0, checkpoints: 0 };
+}
+
 export interface ShipTableStatus {
   /** Highest journal_id known committed in Postgres (0 until Postgres was reached). */
   watermark: number;
@@ -26,7 +38,26 @@ export interface ShipShardStatus {
   shard: number;
   /** 'missing': no journal file yet (the shard creates it). */
   journal: 'open' | 'missing' | 'error';
+  /** Disk the journal uses: its pages in use plus its WAL (freed pages are reused, so they do not count). */
+  journalBytes: number;
   tables: Record<ShipTableName, ShipTableStatus>;
+}
+
+/**
+ * The journals' disk against their budget. 'warning' from
+ * journalRetention.diskBudgetWarnRatio of the budget, 'over' past it. Over
+ * budget the signal path still accepts and acks (refusing would stop
+ * trading because Postgres is down): the budget is the operator's alarm.
+ */
+export type JournalDiskLevel = 'ok' | 'warning' | 'over';
+
+export interface JournalDiskStatus {
+  /** All shard journals of the node together. */
+  bytes: number;
+  budgetBytes: number;
+  /** bytes / budgetBytes. */
+  fillRatio: number;
+  level: JournalDiskLevel;
 }
 
 export interface ShipperStatus {
@@ -56,6 +87,11 @@ export interface ShipperStatus {
   /** Times the shipper thread died and was restarted. */
   restarts: number;
   lastError: ShipFailure | null;
+  journalDisk: JournalDiskStatus;
+  /** Journal rows deleted after shipping, and checkpoints written, since the shipper thread started. */
+  pruned: PruneCounts;
+  /** Why the last prune pass failed (cleared by the next success), or null. */
+  pruneError: ShipFailure | null;
   shards: ShipShardStatus[];
   atMs: number;
 }
@@ -66,10 +102,15 @@ export function emptyTableStatus(): ShipTableStatus {
 
 export function emptyShardStatus(shard: number): ShipShardStatus {
   const tables = Object.fromEntries(shipTableNames.map((t) => [t, emptyTableStatus()])) as Record<ShipTableName, ShipTableStatus>;
-  return { shard, journal: 'missing', tables };
+  return { shard, journal: 'missing', journalBytes: 0, tables };
 }
 
-export function initialStatus(shardCount: number, nowMs: number): ShipperStatus {
+export function journalDiskLevel(fillRatio: number, warnRatio: number): JournalDiskLevel {
+  if (fillRatio > 1) return 'over';
+  return fillRatio >= warnRatio ? 'warning' : 'ok';
+}
+
+export function initialStatus(shardCount: number, nowMs: number, budgetBytes = 1): ShipperStatus {
   return {
     running: false,
     postgresUp: false,
@@ -83,6 +124,9 @@ export function initialStatus(shardCount: number, nowMs: number): ShipperStatus 
     batches: 0,
     restarts: 0,
     lastError: null,
+    journalDisk: { bytes: 0, budgetBytes, fillRatio: 0, level: 'ok' },
+    pruned: emptyPruneCounts(),
+    pruneError: null,
     shards: Array.from({ length: shardCount }, (_, i) => emptyShardStatus(i)),
     atMs: nowMs,
   };

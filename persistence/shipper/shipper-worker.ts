@@ -7,6 +7,7 @@
  * { t: 'log' }. The thread ends by itself after a stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { RetentionLimits } from './journal-pruner';
 import type { ShipTableName } from './journal-rows';
 import type { BatchResult, ShipFaultPoint } from './ship-batch';
 import { ShipError, ShipErrorCode } from './ship-errors';
@@ -34,6 +35,10 @@ export interface ShipperWorkerData {
   shardCount: number;
   nodeId: string;
   limits: ShipperLimits;
+  /** null: no pruning. */
+  retention: RetentionLimits | null;
+  journalBudgetBytes: number;
+  journalBudgetWarnRatio: number;
   fault: ShipFaultSpec | null;
   /** Watermarks a previous thread read from Postgres (lower bounds), so lag is right before the first connect. */
   knownWatermarks: (Record<ShipTableName, number> | null)[];
@@ -70,6 +75,9 @@ function main(): void {
     shardCount: data.shardCount,
     nodeId: data.nodeId,
     limits: data.limits,
+    retention: data.retention ?? undefined,
+    journalBudgetBytes: data.journalBudgetBytes,
+    journalBudgetWarnRatio: data.journalBudgetWarnRatio,
     fault: faultHook(data.fault),
     knownWatermarks: data.knownWatermarks,
     report: (status) => post({ t: 'status', status }),

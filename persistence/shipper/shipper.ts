@@ -16,6 +16,8 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { journalRetention } from '../../engine/limits';
+import { checkRetentionLimits, retentionLimits, type RetentionLimits } from './journal-pruner';
 import { shipTableNames, type ShipTableName } from './journal-rows';
 import type { BatchResult } from './ship-batch';
 import { shipperLimits, type ShipperLimits } from './shipper-limits';
@@ -34,6 +36,14 @@ export interface ShipperOptions {
   /** Every status the thread reports (about shipStatusIntervalMs apart, at once on changes). Must not throw; if it does, it is ignored. */
   onStatus?: (status: ShipperStatus) => void;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Disk budget of all shard journals together, bytes (default
+   * journalRetention.diskBudgetBytesDefault): status().journalDisk says how
+   * full it is; a warning is logged as it fills.
+   */
+  journalBudgetBytes?: number;
+  /** Overrides of the retention limits (tests: fewer signals kept, quicker passes); false: never prune. */
+  retention?: Partial<RetentionLimits> | false;
   /** Overrides of shipperLimits (tests: smaller batches, faster retries). */
   limits?: Partial<ShipperLimits>;
   /** Test hook: given to the first thread only, so the restarted one ships normally. */
@@ -74,8 +84,14 @@ function checkOptions(options: ShipperOptions, limits: ShipperLimits): void {
 export function startShipper(options: ShipperOptions): Shipper {
   const limits: ShipperLimits = { ...shipperLimits, ...options.limits };
   checkOptions(options, limits);
+  const retention: RetentionLimits | null = options.retention === false ? null : { ...retentionLimits, ...options.retention };
+  if (retention !== null) checkRetentionLimits(retention);
+  const journalBudgetBytes = options.journalBudgetBytes ?? journalRetention.diskBudgetBytesDefault;
+  if (!Number.isSafeInteger(journalBudgetBytes) || journalBudgetBytes < 1) {
+    throw new RangeError(`startShipper: journalBudgetBytes must be a positive integer, got ${journalBudgetBytes}`);
+  }
   const log = options.log ?? (() => undefined);
-  let latest: ShipperStatus = initialStatus(options.shardCount, Date.now());
+  let latest: ShipperStatus = initialStatus(options.shardCount, Date.now(), journalBudgetBytes);
   const shipped: (Record<ShipTableName, number> | null)[] = Array.from({ length: options.shardCount }, () => null);
   let restarts = 0;
   /** Counted here from each committed batch, so they hold across thread restarts (each thread counts from 0). */
@@ -120,6 +136,9 @@ export function startShipper(options: ShipperOptions): Shipper {
       shardCount: options.shardCount,
       nodeId: options.nodeId,
       limits,
+      retention,
+      journalBudgetBytes,
+      journalBudgetWarnRatio: journalRetention.diskBudgetWarnRatio,
       fault,
       knownWatermarks: shipped.map((w) => (w === null ? null : { ...w })),
     };
