@@ -10,19 +10,33 @@ import { tokenCommand } from './token-command';
 import { ipCommand } from './ip-command';
 import { migrateCommand } from './migrate-command';
 import { demoCommand } from './demo-command';
+import { adminCommand } from './admin-command';
+import { auditCommand } from './audit-command';
+import { userCommand } from './user-command';
+import { billingCommand } from './billing-command';
+import { receiverSettingsCommand } from './receiver-settings-command';
+import { kekCommand } from './kek-command';
+import { auditLogCommand } from './audit-log-command';
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<void> }> = {
   serve: { summary: 'run the server (embedded Postgres when DATABASE_URL is unset)', run: serveCommand },
-  subscription: { summary: 'create a subscription; isolate, lift, rotate-credentials (incident response)', run: subscriptionCommand },
-  token: { summary: 'issue a receiver license token (printed once); revoke a token (its sessions are closed)', run: tokenCommand },
-  ip: { summary: 'allow a source address or network for a subscription', run: ipCommand },
+  subscription: { summary: 'create, list, show, settings; isolate, lift, rotate-credentials (incident response)', run: subscriptionCommand },
+  token: { summary: 'issue a license token (printed once); list tokens; revoke a token (its sessions are closed)', run: tokenCommand },
+  ip: { summary: "a subscription's allowed source addresses: allow, list, expire, remove", run: ipCommand },
   migrate: { summary: 'apply database migrations', run: migrateCommand },
+  kek: { summary: 'key-encryption key: status, rotate (re-wrap the stored secrets)', run: kekCommand },
+  'audit-log': { summary: 'audit log partitions: maintain (create ahead, drop past the retention)', run: auditLogCommand },
+  'receiver-settings': { summary: 'show or change a receiver license\'s copy settings (lots, symbols, reverse, SL/TP, filters)', run: receiverSettingsCommand },
+  admin: { summary: 'admin API credentials: create-user (token printed once), list-users, revoke-credential', run: adminCommand },
+  audit: { summary: 'query the audit log by user, event type, IP and time range', run: auditCommand },
+  user: { summary: 'GDPR: find a user by email, export everything held about them, erase them', run: userCommand },
+  billing: { summary: "read a user's billing ledger (row-level security: as that user)", run: billingCommand },
   demo: { summary: 'start a server, a master and three receivers, and show signals flowing', run: demoCommand },
 };
 
 function topHelp(): string {
   const lines = ['usage: sigplane <command> [options]', '', 'commands:'];
-  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(14)}${command.summary}`);
+  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(19)}${command.summary}`);
   lines.push('', 'Each command takes --help. Environment: DATABASE_URL, SIGPLANE_DATA_DIR, SIGPLANE_KEK or SIGPLANE_KEK_FILE.');
   return `${lines.join('\n')}\n`;
 }

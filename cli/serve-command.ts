@@ -2,54 +2,51 @@
  * `sigplane serve`: the server. Stops cleanly on SIGINT/SIGTERM (journals
  * closed, embedded Postgres stopped).
  */
-import os from 'node:os';
 import { SigplaneServer } from '../io/server';
+import { AdminServer } from '../io/admin/admin-server';
+import { AdminStore } from '../persistence/pg/admin-store';
 import { parseToken } from '../persistence/pg/tokens';
+import { ReceiverSettingsStore } from '../persistence/pg/receiver-settings-store';
 import { loadOrCreateNodeId } from '../persistence/shipper/node-id';
 import { startShipper } from '../persistence/shipper/shipper';
-import { parseCommand, UsageError, type CommandSpec } from './args';
-import { dataOption, openContext } from './context';
-import { log } from './log';
+import { parseCommand } from './args';
+import { configSpec } from './config';
+import { loadServeConfig, serveSchema } from './config-serve';
+import { openContext } from './context';
+import { log, setLogLevel } from './log';
 
-const spec: CommandSpec = {
-  usage: 'sigplane serve [options]',
-  summary: 'Run the server. With no DATABASE_URL it starts an embedded Postgres in the data folder.',
-  options: {
-    host: { type: 'string', help: 'address to listen on', default: process.env.SIGPLANE_HOST ?? '0.0.0.0' },
-    port: { type: 'string', help: 'port to listen on (0: any free port)', default: process.env.SIGPLANE_PORT ?? '8080' },
-    data: dataOption,
-    shards: { type: 'string', help: 'shard worker threads', default: String(Math.max(1, os.availableParallelism() - 1)) },
-    'journal-sync': { type: 'string', help: "'full' (survives power loss) or 'normal' (survives kill -9)", default: process.env.SIGPLANE_JOURNAL_SYNC ?? 'full' },
-    'tls-cert': { type: 'string', help: 'TLS certificate (PEM); with --tls-key serves wss/https' },
-    'tls-key': { type: 'string', help: 'TLS private key (PEM)' },
-  },
-};
+const spec = configSpec(
+  'sigplane serve [options]',
+  'Run the server. With no DATABASE_URL it starts an embedded Postgres in the data folder.\n' +
+    'Settings come from flags, then the environment, then --config <file.json>, then defaults; a bad one exits 2 naming it.',
+  serveSchema,
+);
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const values = parseCommand(spec, argv);
   if (values === null) return;
-  const port = Number(values.port);
-  const shardCount = Number(values.shards);
-  const journalSync = values['journal-sync'];
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${values.port}`);
-  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 64) throw new UsageError(`--shards must be 1..64, got ${values.shards}`);
-  if (journalSync !== 'full' && journalSync !== 'normal') throw new UsageError(`--journal-sync must be full or normal`);
-  const certFile = values['tls-cert'] as string | undefined;
-  const keyFile = values['tls-key'] as string | undefined;
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const config = loadServeConfig(values, process.env);
+  setLogLevel(config['log-level']!);
+  const shardCount = config.shards!;
+  const journalSync = config['journal-sync']!;
+  const journalBudgetBytes = config['journal-budget']!;
+  const certFile = config['tls-cert'];
+  const keyFile = config['tls-key'];
 
-  const context = await openContext(values.data as string);
+  const context = await openContext(config.data!);
   log('info', 'database ready', { database: context.database.displayUrl, embedded: context.database.embedded });
   const shipper = startShipper({
     databaseUrl: context.database.url,
     dataDir: context.dataDir,
     shardCount,
     nodeId: loadOrCreateNodeId(context.dataDir),
+    journalBudgetBytes,
     log,
   });
+  const receiverSettings = new ReceiverSettingsStore(context.database.pool);
   const server = new SigplaneServer({
-    host: values.host as string,
-    port,
+    host: config.host!,
+    port: config.port!,
     shardCount,
     dataDir: context.dataDir,
     journalSync,
@@ -63,26 +60,58 @@ export async function serveCommand(argv: string[]): Promise<void> {
         return false;
       }
     },
-    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, passphrase: config['tls-key-passphrase'] } : undefined,
+    rateLimits: {
+      redisUrl: config['redis-url'],
+      redisKeyPrefix: config['redis-prefix'],
+      upgradesPerIp: { ratePerSecond: config['upgrade-rate']!, burst: config['upgrade-burst']! },
+      subscriptionSignals: { ratePerSecond: config['sub-rate']!, burst: config['sub-burst']! },
+    },
+    statusToken: config.statusToken,
     log,
     shipperStatus: () => shipper.status(),
     // Incident actions of `sigplane subscription isolate|lift`, `token revoke`, `rotate-credentials`.
     controlDatabaseUrl: context.database.url,
+    // Copy settings of each receiver license (`sigplane receiver-settings`), sent on subscribe and on change.
+    receiverSettings: (tokenId) => receiverSettings.load(tokenId),
     crashShardAfterRecords:
       process.env.SIGPLANE_TEST_CRASH_SHARD_AFTER === undefined
         ? undefined
         : { shardIndex: 0, records: Number(process.env.SIGPLANE_TEST_CRASH_SHARD_AFTER) },
   });
   await server.start();
-  log('info', 'sigplane serving', { port: server.port, shards: shardCount, journalSync, dataDir: context.dataDir });
+  log('info', 'sigplane serving', {
+    port: server.port,
+    shards: shardCount,
+    journalSync,
+    dataDir: context.dataDir,
+    tls: certFile !== undefined,
+    rateLimits: server.rateLimitBackend.source,
+    statusPage: config.statusToken !== undefined,
+  });
   // A line for scripts and tests that start the server and need its port.
   process.stdout.write(`sigplane listening on port ${server.port}\n`);
+  // The admin HTTP API on its own listener (io/admin/), only when --admin-port is given.
+  const adminServer =
+    config['admin-port'] === undefined
+      ? null
+      : new AdminServer({
+          host: config['admin-host']!,
+          port: config['admin-port'],
+          store: context.store,
+          adminStore: new AdminStore(context.database.pool, context.store),
+          tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, passphrase: config['tls-key-passphrase'] } : undefined,
+          log,
+        });
+  await adminServer?.start();
+  if (adminServer !== null) process.stdout.write(`sigplane admin API listening on ${config['admin-host']} port ${adminServer.port}\n`);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log('info', 'stopping', { signal });
+    adminServer?.stop();
     await server.stop();
     await shipper.stop();
     await context.close();

@@ -18,6 +18,8 @@ export const wire = {
   masterBackpressureBytesMax: 4 * 1024 * 1024,
   /** Largest Authorization header accepted on an upgrade. */
   authorizationHeaderBytesMax: 512,
+  /** All header names and values of an upgrade request together (an EA sends about 300 bytes). */
+  upgradeHeaderBytesMax: 8 * 1024,
   /** Positions in one snapshot, either direction. */
   snapshotPositionsMax: 2000,
 } as const;
@@ -186,4 +188,134 @@ export const control = {
   revokedTokenRememberMs: 60_000,
   /** `rotate-credentials`: how long the previous MAC key stays valid by default. */
   macKeyOverlapMsDefault: 60 * 60 * 1000,
+} as const;
+
+/**
+ * Rate limits beyond the per-connection bucket (io/rate-limit/): per source
+ * IP on upgrades and per subscription on signals, global across nodes
+ * through Redis when REDIS_URL is set. Operators may override the rates and
+ * bursts in the configuration (cli/config.ts).
+ */
+export const rateLimits = {
+  /**
+   * WebSocket upgrades one source address may attempt (authenticated or not).
+   * The burst lets a few hundred terminals behind one address (a VPS, a NAT)
+   * reconnect at once after a restart; a credential-guessing flood is held to the rate.
+   */
+  upgradesPerIpPerSecond: 50,
+  upgradesPerIpBurst: 500,
+  /** Signals of one subscription, all its masters on all nodes together. */
+  subscriptionSignalsPerSecond: 4_000,
+  subscriptionSignalsBurst: 8_000,
+  /**
+   * While Redis is unreachable each node limits on its own, this many times
+   * stricter: N nodes each at the full limit would admit N times the global one.
+   */
+  fallbackStrictnessFactor: 4,
+  /** Signals a node takes from the global per-subscription budget in one Redis call (a node may overshoot by one lease). */
+  subscriptionLeaseSignals: 100,
+  /** Keys (addresses, subscriptions) an in-memory limiter tracks; past it the least recently used is forgotten. */
+  inMemoryKeysMax: 100_000,
+  /** A Redis call taking longer than this counts as Redis unreachable. */
+  redisCommandTimeoutMs: 250,
+  /** Reconnect backoff of the Redis client. */
+  redisReconnectInitialMs: 100,
+  redisReconnectMaxMs: 5_000,
+} as const;
+
+/** Operations: logging and the status page. */
+export const operations = {
+  /** Security events also written to the log, at most this many per second (the journal keeps them all). */
+  securityEventLogsPerSecond: 50,
+  securityEventLogsBurst: 200,
+  /** The status page's JSON is recomputed at most this often, however many operators poll it. */
+  statusSnapshotMinIntervalMs: 250,
+  /** Subscriptions listed on the status page (the busiest first); the totals cover all. */
+  statusSubscriptionsMax: 200,
+} as const;
+
+/** The admin HTTP API (io/admin/) and its credentials (persistence/pg/admin-store.ts). */
+export const admin = {
+  /**
+   * The admin listener binds here unless told otherwise: never the public
+   * interface by default. It has no default port: it is off until
+   * `--admin-port` (or SIGPLANE_ADMIN_PORT) is given.
+   */
+  hostDefault: '127.0.0.1',
+  /** Largest request body read; a longer one is refused 413 PAYLOAD_TOO_LARGE before it is read. */
+  requestBodyBytesMax: 64 * 1024,
+  /** Largest Authorization header looked at. */
+  authorizationHeaderBytesMax: 512,
+  /** Rows of one page of a list or an audit query. */
+  pageSizeDefault: 50,
+  pageSizeMax: 500,
+  /** Admin credentials expire after this by default, and at most after the max. */
+  credentialTtlDaysDefault: 90,
+  credentialTtlDaysMax: 365,
+  /** last_used_at of an admin credential is rewritten at most this often. */
+  credentialLastUsedResolutionSeconds: 60,
+  /** A request body kept in the audit log is cut to this many characters of JSON. */
+  auditPayloadCharsMax: 4_096,
+  /** GDPR export: rows of each kind included at most (the answer says when one was cut). */
+  exportRowsMax: 10_000,
+  /** Free-text fields of the API: emails, names, reasons, filters. */
+  emailLengthMax: 254,
+  userAgentCharsMax: 512,
+} as const;
+
+/**
+ * Journal retention and disk budget (persistence/shipper/journal-pruner.ts,
+ * run by the shipper thread): which shipped rows go, how much work one pass
+ * does, and when the journal's size is reported as a problem.
+ */
+export const journalRetention = {
+  /** The shipper thread prunes shipped journal rows this often. */
+  pruneIntervalMs: 5_000,
+  /**
+   * Prune transactions (each at most journal.prune's 5000 rows, holding the
+   * journal's write lock that shard commits wait for) per shard per pass.
+   */
+  pruneTransactionsPerPassMax: 20,
+  /**
+   * Subscriptions one pass looks at per shard at most (each costs an index
+   * walk of retainedSignalsPerSubscription rows); the next pass resumes
+   * after the last one.
+   */
+  pruneSubscriptionsPerPassMax: 100,
+  /** Signals replayed to build one checkpoint at most; a longer backlog is checkpointed over several passes. */
+  checkpointReplaySignalsMax: 50_000,
+  /** The pruner's connection waits this long for the shard's write lock, then leaves the work to the next pass. */
+  pruneBusyTimeoutMs: 1_000,
+  /** Default disk budget of all shard journals of a node together (serve --journal-budget, SIGPLANE_JOURNAL_BUDGET). */
+  diskBudgetBytesDefault: 8 * 1024 * 1024 * 1024,
+  /** From this share of the budget on, the journal's disk is reported 'warning' (log, /readyz, /metrics). */
+  diskBudgetWarnRatio: 0.8,
+} as const;
+
+/** The audit log's time partitions (migration 003, persistence/pg/audit-retention.ts). */
+export const auditLog = {
+  /** Month partitions created ahead of the current month by each maintenance run. */
+  partitionMonthsAhead: 3,
+  /** Shortest and longest retention `sigplane audit-log maintain --retention-days` accepts. */
+  retentionDaysMin: 30,
+  retentionDaysMax: 36_500,
+} as const;
+
+/** Per-subscriber copy settings (proto/receiver-settings.ts, `sigplane receiver-settings`): bounds keep the row and the frame small. */
+export const copySettings = {
+  /** Receiver symbols: the seed's 20 widened for broker suffixes. */
+  symbolLengthMax: 32,
+  symbolAffixLengthMax: 12,
+  symbolMapEntriesMax: 256,
+  /** Entries of each symbol or magic-number list. */
+  filterEntriesMax: 256,
+  /** lotValue: lots (the seed's bound on a volume), factor, or percent of equity. */
+  lotValueMax: 100,
+  lotsMax: 100,
+  masterEquityMax: 1e12,
+  priceDeviationPipsMax: 100_000,
+  /** One day. */
+  signalAgeMsMax: 86_400_000,
+  /** `receiver-settings set --settings` text. */
+  cliJsonCharsMax: 64 * 1024,
 } as const;

@@ -34,7 +34,7 @@ export type Audience = (typeof Audience)[keyof typeof Audience];
 
 export type ShardOutbound =
   /** Send `frame` to the audience. t0 echoes the inbound t0 of the signal it answers (0: not timed). */
-  | { t: 'send'; to: Audience; sub: string; conn: ConnId; frame: Uint8Array; kind: FrameKind; seq: number; t0: number }
+  | { t: 'send'; to: Audience; sub: string; conn: ConnId; frame: Uint8Array; kind: FrameKind; seq: number; t0: number; /** An ack's status or a reject's code (metrics). */ outcome?: string }
   /** The receiver is caught up: from now on it gets live deliveries. */
   | { t: 'live'; sub: string; conn: ConnId }
   /** A subscription changed state, or was recovered in one other than ACTIVE (metrics, status, incident control). */

@@ -145,9 +145,10 @@ function send(
   frame: Uint8Array,
   kind: Extract<ShardOutbound, { t: 'send' }>['kind'],
   seq: number,
+  outcome?: string,
 ): void {
   const t0 = (kind === 'ack' || kind === 'delivery') && seq === timedSequence ? timedT0 : 0;
-  pendingOutbound.push({ t: 'send', to, sub, conn, frame, kind, seq, t0 });
+  pendingOutbound.push(outcome === undefined ? { t: 'send', to, sub, conn, frame, kind, seq, t0 } : { t: 'send', to, sub, conn, frame, kind, seq, t0, outcome });
 }
 
 function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void {
@@ -168,10 +169,10 @@ function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void
       batch.states.push({ subscriptionId: effect.subscriptionId, state: effect.state, sequence: effect.sequence, reason: effect.reason, atMs: Date.now() });
       return;
     case 'ack':
-      send(sub, Audience.CONN, effect.connId, encodeAck(effect.sequence, effect.status), 'ack', effect.sequence);
+      send(sub, Audience.CONN, effect.connId, encodeAck(effect.sequence, effect.status), 'ack', effect.sequence, effect.status);
       return;
     case 'reject':
-      send(sub, Audience.CONN, effect.connId, encodeReject(effect.code, effect.message, effect.sequence), 'reject', effect.sequence);
+      send(sub, Audience.CONN, effect.connId, encodeReject(effect.code, effect.message, effect.sequence), 'reject', effect.sequence, effect.code);
       return;
     case 'deliver':
       send(sub, Audience.RECEIVERS, 0, encodeDelivery(effect.record), 'delivery', effect.record.sequence);

@@ -1,7 +1,9 @@
 /**
  * A small Prometheus registry for the I/O thread: counters (with one label
- * set each), gauges read at scrape time, and latency histograms with fixed
- * buckets. Rendering is a pure function of the registry.
+ * set each), gauges and counters read at scrape time (what worker threads
+ * and the shipper report), and latency histograms with fixed buckets.
+ * Rendering is a pure function of the registry, in the text format that
+ * `promtool check metrics` accepts (counters end in _total, units in names).
  */
 
 type Labels = Record<string, string>;
@@ -23,6 +25,10 @@ class Counter {
   }
   get(labels: Labels = {}): number {
     return this.values.get(labelText(labels))?.value ?? 0;
+  }
+  /** Every label set and its value (the status page). */
+  entries(): { labels: Labels; value: number }[] {
+    return [...this.values.values()].map(({ labels, value }) => ({ labels: { ...labels }, value }));
   }
   render(): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
@@ -51,6 +57,28 @@ class Histogram {
       }
     }
   }
+  get observations(): number {
+    return this.count;
+  }
+  /**
+   * The q-quantile (0 < q < 1) estimated from the buckets as Prometheus'
+   * histogram_quantile does (linear within a bucket); null with no observation.
+   */
+  quantileSeconds(q: number): number | null {
+    if (this.count === 0) return null;
+    const rank = q * this.count;
+    let cumulative = 0;
+    for (let i = 0; i < latencyBucketsSeconds.length; i++) {
+      const inBucket = this.counts[i]!;
+      if (cumulative + inBucket >= rank && inBucket > 0) {
+        const lower = i === 0 ? 0 : latencyBucketsSeconds[i - 1]!;
+        const upper = latencyBucketsSeconds[i]!;
+        return lower + (upper - lower) * ((rank - cumulative) / inBucket);
+      }
+      cumulative += inBucket;
+    }
+    return latencyBucketsSeconds[latencyBucketsSeconds.length - 1]!; // in the +Inf bucket: at least the last bound
+  }
   render(): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
     let cumulative = 0;
@@ -65,9 +93,13 @@ class Histogram {
 
 export type GaugeReader = () => { labels: Labels; value: number }[];
 
+/** Prometheus metric names: counters end in _total, nothing else does. */
+const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
 export class Metrics {
   readonly signalsAccepted = new Counter('sigplane_signals_accepted_total', 'Signals accepted and journaled.');
   readonly signalsDuplicate = new Counter('sigplane_signals_duplicate_total', 'Exact duplicates of accepted signals (acked, not forwarded).');
+  readonly rateLimitHits = new Counter('sigplane_rate_limit_hits_total', 'Frames or upgrades refused by a rate limit, by limit (connection, subscription, upgrade_ip).');
   readonly rejects = new Counter('sigplane_rejects_total', 'Frames rejected, by stable code.');
   readonly upgradesRefused = new Counter('sigplane_upgrades_refused_total', 'WebSocket upgrades refused, by reason.');
   readonly deliveries = new Counter('sigplane_deliveries_total', 'Delivery frames sent to receivers.');
@@ -76,21 +108,29 @@ export class Metrics {
   readonly securityEventsDropped = new Counter('sigplane_security_events_dropped_total', 'Security events not journaled because a ring was full.');
   readonly ingestToAck = new Histogram('sigplane_ingest_to_ack_seconds', 'From a signal frame arriving to its ack being sent.');
   readonly ingestToDelivery = new Histogram('sigplane_ingest_to_delivery_seconds', 'From a signal frame arriving to its live delivery being sent.');
-  private readonly gauges: { name: string; help: string; read: GaugeReader }[] = [];
+  private readonly readers: { name: string; help: string; type: 'gauge' | 'counter'; read: GaugeReader }[] = [];
 
+  /** A value read at scrape time. */
   gauge(name: string, help: string, read: GaugeReader): void {
-    this.gauges.push({ name, help, read });
+    if (!metricNamePattern.test(name) || name.endsWith('_total')) throw new Error(`bad gauge name ${name}`);
+    this.readers.push({ name, help, type: 'gauge', read });
+  }
+
+  /** A count kept elsewhere (a worker thread, the shipper), read at scrape time; it must never go down. */
+  counterFrom(name: string, help: string, read: GaugeReader): void {
+    if (!metricNamePattern.test(name) || !name.endsWith('_total')) throw new Error(`counter names end in _total: ${name}`);
+    this.readers.push({ name, help, type: 'counter', read });
   }
 
   render(): string {
     let out = '';
-    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.securityEventsDropped]) {
+    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rateLimitHits, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.securityEventsDropped]) {
       out += c.render();
     }
     out += this.ingestToAck.render();
     out += this.ingestToDelivery.render();
-    for (const g of this.gauges) {
-      out += `# HELP ${g.name} ${g.help}\n# TYPE ${g.name} gauge\n`;
+    for (const g of this.readers) {
+      out += `# HELP ${g.name} ${g.help}\n# TYPE ${g.name} ${g.type}\n`;
       for (const { labels, value } of g.read()) out += `${g.name}${labelText(labels)} ${value}\n`;
     }
     return out;

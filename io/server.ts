@@ -6,11 +6,13 @@
  * database it also listens for operators' incident actions (isolate, lift,
  * revoke: io/control-listener.ts, io/incident-control.ts).
  */
-import { wire } from '../engine/limits';
+import { operations, rateLimits as rateLimitDefaults, wire } from '../engine/limits';
+import { TokenBucket } from '../engine/token-bucket';
 import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
 import { ShardHost } from '../engine/shard-host';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
 import { encodeReject } from '../proto/codec';
+import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
 import { ControlListener } from './control-listener';
 import { IncidentCloseCode, IncidentControl } from './incident-control';
@@ -20,6 +22,11 @@ import { onMasterMessage } from './master-connection';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
 import { handleUpgrade, type Authenticator } from './upgrade';
+import { rateLimitKeyOfAddress } from './rate-limit/address-key';
+import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
+import { SubscriptionRateLimiter } from './rate-limit/subscription-limiter';
+import { StatusBoard } from './status/status-board';
+import { registerStatusRoutes } from './status/status-routes';
 import { loadNativeUws } from './uws-native';
 import type { JournalSync } from '../persistence/journal';
 import type { ShipperStatus } from '../persistence/shipper/shipper';
@@ -48,6 +55,18 @@ export interface ServerOptions {
   controlDatabaseUrl?: string;
   /** application_name of the control connection (default sigplane_control). */
   controlApplicationName?: string;
+  /** Receiver licenses' copy settings (persistence/pg/receiver-settings-store.ts): sent on subscribe and, with the control channel, on change. */
+  receiverSettings?: (tokenId: string) => Promise<ReceiverSettingsMessage>;
+  /** Per source IP on upgrades and per subscription on master frames; cluster-wide through Redis with redisUrl. */
+  rateLimits?: {
+    redisUrl?: string;
+    redisKeyPrefix?: string;
+    upgradesPerIp?: RateLimit;
+    subscriptionSignals?: RateLimit;
+    subscriptionLeaseSignals?: number;
+  };
+  /** The read-only status page (/status): off (404) without a token. */
+  statusToken?: string;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
 }
@@ -73,6 +92,15 @@ export class SigplaneServer implements FrameContext {
   private readonly shards: ShardHost;
   private readonly states = new Map<string, SubscriptionState>();
   private readonly shardStats = new Map<number, { journalCommits: number; journalRows: number; journalCommitMsTotal: number }>();
+  /** What restarted shard workers had reported before they died: worker counters never go down. */
+  private readonly retiredShardStats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
+  readonly rateLimitBackend: RateLimitBackend;
+  private readonly subscriptionLimiter: SubscriptionRateLimiter;
+  private readonly upgradeLimit: RateLimit;
+  readonly status: StatusBoard;
+  /** Security events are all journaled; only this many per second are also logged. */
+  private readonly securityLogBudget = new TokenBucket(operations.securityEventLogsPerSecond, operations.securityEventLogsBurst, Date.now());
+  private securityLogsSuppressed = 0;
   private listenSocket: us_listen_socket | null = null;
   private uws = loadNativeUws();
   private fatal: Error | null = null;
@@ -101,7 +129,29 @@ export class SigplaneServer implements FrameContext {
       reportedStates: () => this.states.entries(),
       reportedState: (sub) => this.states.get(sub),
       onClosed: (reason, count) => this.metrics.operatorCloses.inc({ reason }, count),
+      onReceiverSettingsChanged: (tokenId) => this.resendReceiverSettings(tokenId),
       log: (level, message, fields) => this.log(level, message, fields),
+      nowMs: () => Date.now(),
+    });
+    const limits = options.rateLimits ?? {};
+    this.rateLimitBackend = new RateLimitBackend({
+      redisUrl: limits.redisUrl,
+      redisKeyPrefix: limits.redisKeyPrefix,
+      log: (level, message, fields) => this.log(level, message, fields),
+      nowMs: () => Date.now(),
+    });
+    this.upgradeLimit = limits.upgradesPerIp ?? { ratePerSecond: rateLimitDefaults.upgradesPerIpPerSecond, burst: rateLimitDefaults.upgradesPerIpBurst };
+    this.subscriptionLimiter = new SubscriptionRateLimiter(
+      this.rateLimitBackend,
+      limits.subscriptionSignals ?? { ratePerSecond: rateLimitDefaults.subscriptionSignalsPerSecond, burst: rateLimitDefaults.subscriptionSignalsBurst },
+      limits.subscriptionLeaseSignals,
+    );
+    this.status = new StatusBoard({
+      metrics: this.metrics,
+      connections: () => this.connections.connectionsWhere(() => true),
+      states: () => this.states.entries(),
+      rateLimitSource: () => this.rateLimitBackend.source,
+      tls: options.tls !== undefined,
       nowMs: () => Date.now(),
     });
     this.registerGauges();
@@ -133,6 +183,11 @@ export class SigplaneServer implements FrameContext {
     app.get('/healthz', (res) => this.answer(res, '200 OK', 'text/plain', 'ok\n'));
     app.get('/readyz', (res) => this.readyz(res));
     app.get('/metrics', (res) => this.answer(res, '200 OK', 'text/plain; version=0.0.4', this.metrics.render()));
+    registerStatusRoutes(app, {
+      token: this.options.statusToken ?? null,
+      board: this.status,
+      answer: (res, status, contentType, body, csp) => this.answer(res, status, contentType, body, csp),
+    });
     app.any('/*', (res) => this.answer(res, '404 Not Found', 'application/json', '{"code":"NOT_FOUND"}'));
     await new Promise<void>((resolve, reject) => {
       app.listen(this.options.host, this.options.port, (socket) => {
@@ -153,6 +208,7 @@ export class SigplaneServer implements FrameContext {
     this.control = null;
     this.incident.stop();
     await this.shards.stop();
+    await this.rateLimitBackend.close();
   }
 
   /** The control channel: null without controlDatabaseUrl. */
@@ -185,7 +241,13 @@ export class SigplaneServer implements FrameContext {
           tokenHash: this.options.tokenHash,
           allocateConnId: () => this.connections.allocateConnId(),
           recordSecurityEvent: (event) => this.recordSecurityEvent(event),
-          onRefused: (reason) => this.metrics.upgradesRefused.inc({ reason }),
+          onRefused: (reason) => {
+            this.metrics.upgradesRefused.inc({ reason });
+            if (reason === 'RATE_LIMITED') this.metrics.rateLimitHits.inc({ limit: 'upgrade_ip' });
+          },
+          admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
+          log: (level, message, fields) => this.log(level, message, fields),
+          tls: this.options.tls !== undefined,
         }),
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => {
@@ -224,6 +286,7 @@ export class SigplaneServer implements FrameContext {
     const data = ws.getUserData();
     data.closed = true;
     if (!this.connections.remove(ws)) return; // closed on open: the shard never heard of it
+    this.log('info', 'connection closed', { connId: data.connId, role: data.role, subscriptionId: data.subscriptionId });
     const kind = data.role === 'master' ? 'masterDetach' : 'receiverDetach';
     this.toShard(data.subscriptionId, { t: 'event', sub: data.subscriptionId, ev: { kind, connId: data.connId } });
   }
@@ -294,10 +357,16 @@ export class SigplaneServer implements FrameContext {
 
   takeToken(ws: Socket, nowMs: number, sequence: number): boolean {
     const data = ws.getUserData();
-    if (data.bucket.take(nowMs)) {
+    const limit = !data.bucket.take(nowMs)
+      ? 'connection'
+      : data.role === 'master' && !this.subscriptionLimiter.take(data.subscriptionId, nowMs)
+        ? 'subscription'
+        : null;
+    if (limit === null) {
       if (data.rateLimitedUnreported > 0) this.reportRateLimited(ws);
       return true;
     }
+    this.metrics.rateLimitHits.inc({ limit });
     this.metrics.rejects.inc({ code: RejectCode.RATE_LIMITED });
     this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, 'rate limit exceeded', sequence));
     // A flood would otherwise flood the journal: one event per burst, with its count.
@@ -319,14 +388,46 @@ export class SigplaneServer implements FrameContext {
     data.rateLimitedUnreported = 0;
   }
 
+  get loadReceiverSettings(): ((tokenId: string) => Promise<Uint8Array>) | undefined {
+    const source = this.options.receiverSettings;
+    return source === undefined ? undefined : async (tokenId) => encodeReceiverSettings(await source(tokenId));
+  }
+
+  /** Settings changed: every subscribed session of the license gets them again (a receiver keeps the highest revision). */
+  private resendReceiverSettings(tokenId: string): void {
+    const load = this.loadReceiverSettings;
+    if (load === undefined) return;
+    load(tokenId).then(
+      (frame) => {
+        for (const ws of this.connections.ofToken(tokenId)) {
+          const data = ws.getUserData();
+          if (data.role === 'receiver' && data.subscribed && !data.closed) ws.cork(() => this.sendTo(ws, frame));
+        }
+      },
+      (error: unknown) => this.log('warn', 'receiver settings not resent', { tokenId, error: (error as Error).message }),
+    );
+  }
+
   toShard(subscriptionId: string, message: ShardInbound): boolean {
     return this.shards.send(subscriptionId, message);
   }
 
   private recordSecurityEvent(event: SecurityEvent): void {
     if (event.detail.length > securityEventDetailCharsMax) event.detail = event.detail.slice(0, securityEventDetailCharsMax);
+    this.logSecurityEvent(event);
     const shard = event.subscriptionId === null ? 0 : this.shards.shardOf(event.subscriptionId);
     if (!this.shards.sendToShard(shard, { t: 'security', ev: event })) this.metrics.securityEventsDropped.inc();
+  }
+
+  /** A flood is journaled in full but logged within a budget; the next logged line says how many were left out. */
+  private logSecurityEvent(event: SecurityEvent): void {
+    if (!this.securityLogBudget.take(Date.now())) {
+      this.securityLogsSuppressed++;
+      return;
+    }
+    const { atMs: _atMs, ...fields } = event;
+    this.log('warn', 'security event', { ...fields, suppressedBefore: this.securityLogsSuppressed });
+    this.securityLogsSuppressed = 0;
   }
 
   // ---- what the shards send back ----
@@ -345,9 +446,10 @@ export class SigplaneServer implements FrameContext {
         this.states.set(message.sub, message.state);
         this.incident.onActorState(message.sub, message.state);
         return;
-      case 'stats':
+      case 'stats': {
         this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
         return;
+      }
       case 'ready':
         return;
     }
@@ -372,8 +474,14 @@ export class SigplaneServer implements FrameContext {
         break;
     }
     if (message.kind === 'ack') {
-      this.metrics.signalsAccepted.inc();
+      if (message.outcome === 'DUPLICATE') this.metrics.signalsDuplicate.inc();
+      else {
+        this.metrics.signalsAccepted.inc();
+        this.status.onAccepted(message.sub);
+      }
       if (message.t0 > 0) this.metrics.ingestToAck.observeSeconds((performance.now() - message.t0) / 1000);
+    } else if (message.kind === 'reject') {
+      if (message.outcome !== undefined) this.metrics.rejects.inc({ code: message.outcome });
     } else if (message.kind === 'delivery') {
       this.metrics.deliveries.inc();
       if (message.t0 > 0 && message.to === Audience.RECEIVERS) {
@@ -383,6 +491,14 @@ export class SigplaneServer implements FrameContext {
   }
 
   private onShardRestart(index: number, error: Error): void {
+    // The new worker counts from zero: what the dead one had reported is kept (at most its last second is lost).
+    const before = this.shardStats.get(index);
+    if (before !== undefined) {
+      this.retiredShardStats.journalCommits += before.journalCommits;
+      this.retiredShardStats.journalRows += before.journalRows;
+      this.retiredShardStats.journalCommitMsTotal += before.journalCommitMsTotal;
+      this.shardStats.delete(index);
+    }
     this.log('warn', 'shard restarted from its journal; its connections resync', { shard: index, error: error.message, stack: error.stack });
     for (const ws of this.connections.connectionsWhere((s) => this.shards.shardOf(s) === index)) {
       this.closeSocket(ws, CloseCode.SHARD_RESTART, 'shard restarted');
@@ -403,10 +519,10 @@ export class SigplaneServer implements FrameContext {
 
   // ---- HTTP ----
 
-  private answer(res: HttpResponse, status: string, contentType: string, body: string): void {
+  private answer(res: HttpResponse, status: string, contentType: string, body: string, csp?: string): void {
     res.cork(() => {
       res.writeStatus(status);
-      writeSecurityHeaders(res);
+      writeSecurityHeaders(res, { tls: this.options.tls !== undefined, csp });
       res.writeHeader('content-type', contentType);
       res.end(body);
     });
@@ -431,6 +547,10 @@ export class SigplaneServer implements FrameContext {
           journaling: shipping === undefined ? false : !shipping.postgresUp,
           shipLagRows: shipping?.lagRows,
           shipLagSeconds: shipping?.lagSeconds,
+          // The journals' disk against --journal-budget: 'warning' as it fills, 'over' past it (still accepting).
+          journalDisk: shipping?.journalDisk.level,
+          journalDiskBytes: shipping?.journalDisk.bytes,
+          journalDiskBudgetBytes: shipping?.journalDisk.budgetBytes,
         });
         this.answer(res, reasons.length === 0 ? '200 OK' : '503 Service Unavailable', 'application/json', body);
       },
@@ -460,15 +580,24 @@ export class SigplaneServer implements FrameContext {
       for (const state of this.states.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
       return [...counts].map(([state, value]) => ({ labels: { state }, value }));
     });
-    this.metrics.gauge('sigplane_shard_restarts', 'Shard workers restarted from their journal.', () => [
+    this.metrics.counterFrom('sigplane_shard_restarts_total', 'Shard workers restarted from their journal.', () => [
       { labels: {}, value: this.shards.restarts },
     ]);
-    this.metrics.gauge('sigplane_journal_commits', 'Journal commits (group commits) per shard.', () =>
-      [...this.shardStats].map(([shard, s]) => ({ labels: { shard: String(shard) }, value: s.journalCommits })),
-    );
-    this.metrics.gauge('sigplane_journal_rows', 'Rows journaled per shard.', () =>
-      [...this.shardStats].map(([shard, s]) => ({ labels: { shard: String(shard) }, value: s.journalRows })),
-    );
+    // Worker counters, summed over the shards and over the workers a restart replaced (reported once a second).
+    const workerTotal = (field: 'journalCommits' | 'journalRows' | 'journalCommitMsTotal'): number => {
+      let total = this.retiredShardStats[field];
+      for (const s of this.shardStats.values()) total += s[field];
+      return total;
+    };
+    this.metrics.counterFrom('sigplane_journal_commits_total', 'Journal commits (group commits), all shard workers.', () => [
+      { labels: {}, value: workerTotal('journalCommits') },
+    ]);
+    this.metrics.counterFrom('sigplane_journal_rows_total', 'Rows journaled, all shard workers.', () => [
+      { labels: {}, value: workerTotal('journalRows') },
+    ]);
+    this.metrics.counterFrom('sigplane_journal_commit_seconds_total', 'Time spent in journal commits, all shard workers.', () => [
+      { labels: {}, value: workerTotal('journalCommitMsTotal') / 1000 },
+    ]);
     const shipping = (): ShipperStatus | undefined => this.options.shipperStatus?.();
     this.metrics.gauge('sigplane_shipper_postgres_up', 'The journal shipper reaches Postgres (1) or is journaling only (0).', () => {
       const s = shipping();
@@ -483,18 +612,44 @@ export class SigplaneServer implements FrameContext {
       const s = shipping();
       return s === undefined ? [] : [{ labels: {}, value: s.lagSeconds }];
     });
-    this.metrics.gauge('sigplane_shipper_rows_shipped', 'Journal rows shipped to Postgres since start.', () => {
+    this.metrics.counterFrom('sigplane_shipper_rows_shipped_total', 'Journal rows shipped to Postgres since start.', () => {
       const s = shipping();
       return s === undefined ? [] : [{ labels: {}, value: s.shippedRows }];
+    });
+    this.metrics.gauge('sigplane_journal_disk_bytes', 'Disk used by the shard journals (pages in use plus WAL), per shard.', () =>
+      (shipping()?.shards ?? []).map((shard) => ({ labels: { shard: String(shard.shard) }, value: shard.journalBytes })),
+    );
+    this.metrics.gauge('sigplane_journal_disk_budget_bytes', 'Disk budget of all shard journals together (--journal-budget).', () => {
+      const s = shipping();
+      return s === undefined ? [] : [{ labels: {}, value: s.journalDisk.budgetBytes }];
+    });
+    this.metrics.gauge('sigplane_journal_disk_fill_ratio', 'Journal disk used / budget (warning from 0.8, over budget past 1).', () => {
+      const s = shipping();
+      return s === undefined ? [] : [{ labels: {}, value: s.journalDisk.fillRatio }];
+    });
+    this.metrics.gauge('sigplane_journal_pruned_rows', 'Journal rows deleted after shipping, by table, since the shipper thread started.', () => {
+      const s = shipping();
+      if (s === undefined) return [];
+      return [
+        { labels: { table: 'signals' }, value: s.pruned.signals },
+        { labels: { table: 'states' }, value: s.pruned.states },
+        { labels: { table: 'security_events' }, value: s.pruned.securityEvents },
+      ];
     });
     this.metrics.gauge('sigplane_control_listener_up', 'The operators\' control channel is listening (1) or reconnecting (0); absent without one.', () =>
       this.control === null ? [] : [{ labels: {}, value: this.control.up ? 1 : 0 }],
     );
-    this.metrics.gauge('sigplane_control_listener_connects', 'Connects of the control channel since start (more than 1: it reconnected).', () =>
+    this.metrics.counterFrom('sigplane_control_listener_connects_total', 'Connects of the control channel since start (more than 1: it reconnected).', () =>
       this.control === null ? [] : [{ labels: {}, value: this.control.connects }],
     );
-    this.metrics.gauge('sigplane_busy_rejects', 'Records refused because a ring was full.', () => [
+    this.metrics.counterFrom('sigplane_busy_rejects_total', 'Records refused because a ring was full.', () => [
       { labels: {}, value: this.shards.busyRejects },
+    ]);
+    this.metrics.gauge('sigplane_rate_limit_redis_up', 'Rate limits are decided in Redis, cluster-wide (1), or by the stricter per-node fallback (0); absent without REDIS_URL.', () =>
+      this.rateLimitBackend.redis === null ? [] : [{ labels: {}, value: this.rateLimitBackend.redis.up ? 1 : 0 }],
+    );
+    this.metrics.counterFrom('sigplane_rate_limit_fallback_decisions_total', 'Rate-limit decisions made by the stricter in-memory fallback while Redis was unreachable.', () => [
+      { labels: {}, value: this.rateLimitBackend.fallbackDecisions },
     ]);
   }
 }

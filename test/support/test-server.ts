@@ -11,6 +11,7 @@ import { SigplaneServer, type ServerOptions } from '../../io/server';
 import { ConfigStore } from '../../persistence/pg/config-store';
 import { SecretBox } from '../../persistence/pg/secret-box';
 import { parseToken } from '../../persistence/pg/tokens';
+import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
 import { createTestDatabase } from './database';
 
 export interface TestSubscription {
@@ -44,10 +45,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export interface TestServerOptions extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords'>> {
+export interface TestServerOptions
+  extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords' | 'tls' | 'rateLimits' | 'statusToken' | 'log'>> {
   /** Listen on the operators' control channel (isolate, lift, revoke act on live connections). */
   control?: boolean;
+  /** Send receiver licenses' copy settings (receiver_settings) on subscribe and on change. */
+  receiverSettings?: boolean;
 }
+
+/** Per-IP and per-subscription limits far beyond what any test sends (test/rate-limit.test.ts sets its own). */
+const unlimited: NonNullable<ServerOptions['rateLimits']> = {
+  upgradesPerIp: { ratePerSecond: 1e9, burst: 1e9 },
+  subscriptionSignals: { ratePerSecond: 1e9, burst: 1e9 },
+};
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase();
@@ -55,6 +65,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const kekBase64 = crypto.randomBytes(32).toString('base64');
   const secretBox = SecretBox.fromEnvironment({ SIGPLANE_KEK: kekBase64 }, { dataDir, allowGenerate: false });
   const store = new ConfigStore(database.pool, secretBox);
+  const receiverSettings = new ReceiverSettingsStore(database.pool);
 
   const makeServer = (): SigplaneServer =>
     new SigplaneServer({
@@ -71,11 +82,19 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       },
       crashShardAfterRecords: options.crashShardAfterRecords,
       controlDatabaseUrl: options.control === true ? database.url : undefined,
-      log: (level, message, fields) => {
-        if (level !== 'info') console.error(`[server ${level}] ${message} ${JSON.stringify(fields ?? {})}`);
-      },
+      receiverSettings: options.receiverSettings === true ? (tokenId) => receiverSettings.load(tokenId) : undefined,
+      tls: options.tls,
+      // Tests of other features open many connections and send floods from 127.0.0.1: only tests that ask get these limits.
+      rateLimits: options.rateLimits ?? unlimited,
+      statusToken: options.statusToken,
+      log:
+        options.log ??
+        ((level, message, fields) => {
+          if (level !== 'info') console.error(`[server ${level}] ${message} ${JSON.stringify(fields ?? {})}`);
+        }),
     });
 
+  const scheme = options.tls === undefined ? 'ws' : 'wss';
   let server = makeServer();
   await server.start();
   let running = true;
@@ -86,13 +105,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
     store,
     get url() {
-      return `ws://127.0.0.1:${server.port}`;
+      return `${scheme}://127.0.0.1:${server.port}`;
     },
     get masterUrl() {
-      return `ws://127.0.0.1:${server.port}/v1/master`;
+      return `${scheme}://127.0.0.1:${server.port}/v1/master`;
     },
     get receiverUrl() {
-      return `ws://127.0.0.1:${server.port}/v1/receiver`;
+      return `${scheme}://127.0.0.1:${server.port}/v1/receiver`;
     },
     dataDir,
     databaseUrl: database.url,

@@ -39,11 +39,11 @@ export class WireClient {
   static connect(
     url: string,
     token: string | null,
-    options: { localAddress?: string; headers?: Record<string, string> } = {},
+    options: { localAddress?: string; headers?: Record<string, string>; /** wss: the CA to trust (a test's own certificate). */ ca?: string } = {},
   ): Promise<WireClient | UpgradeRefusal> {
     const headers: Record<string, string> = { ...options.headers };
     if (token !== null) headers.authorization = `Bearer ${token}`;
-    const ws = new WebSocket(url, { headers, localAddress: options.localAddress, perMessageDeflate: false });
+    const ws = new WebSocket(url, { headers, localAddress: options.localAddress, perMessageDeflate: false, ca: options.ca });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new WireClient(ws)));
       ws.once('unexpected-response', (_req, res) => {
@@ -55,7 +55,7 @@ export class WireClient {
     });
   }
 
-  static async open(url: string, token: string, options: { localAddress?: string } = {}): Promise<WireClient> {
+  static async open(url: string, token: string, options: { localAddress?: string; ca?: string } = {}): Promise<WireClient> {
     const result = await WireClient.connect(url, token, options);
     if (!(result instanceof WireClient)) throw new Error(`upgrade refused: ${result.status} ${result.body}`);
     return result;
