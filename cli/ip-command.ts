@@ -2,6 +2,8 @@
 import net from 'node:net';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { dataOption, openContext } from './context';
+import { ipAdminActions } from './ip-admin-command';
+import { ownAction } from './admin-context';
 
 const spec: CommandSpec = {
   usage: 'sigplane ip allow --subscription ID --ip ADDRESS[/PREFIX] [options]',
@@ -17,10 +19,12 @@ const spec: CommandSpec = {
 export async function ipCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   if (action === '--help' || action === '-h') {
-    process.stdout.write(`usage: sigplane ip allow [options]\n\nActions: allow. Try: sigplane ip allow --help\n`);
+    process.stdout.write(`usage: sigplane ip allow [options]\n\nActions: allow, list, expire, remove. Try: sigplane ip allow --help\n`);
     return;
   }
   if (action === undefined) throw new UsageError('an action is required; try: sigplane ip allow --help');
+  const managed = ownAction(ipAdminActions, action);
+  if (managed !== undefined) return managed.run(rest);
   if (action !== 'allow') throw new UsageError(`unknown action "${action}"; try: sigplane ip allow --help`);
   const values = parseCommand(spec, rest);
   if (values === null) return;

@@ -6,6 +6,8 @@
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { dataOption, openContext } from './context';
 import { incidentActions } from './incident-command';
+import { subscriptionAdminActions } from './subscription-admin-command';
+import { ownAction } from './admin-context';
 
 const spec: CommandSpec = {
   usage: 'sigplane subscription create --name NAME [options]',
@@ -18,7 +20,7 @@ const spec: CommandSpec = {
   },
 };
 
-const actionNames = ['create', ...Object.keys(incidentActions)];
+const actionNames = ['create', ...Object.keys(incidentActions), ...Object.keys(subscriptionAdminActions)];
 const actionsHelp = `usage: sigplane subscription <action> [options]\n\nActions: ${actionNames.join(', ')}. Try: sigplane subscription create --help\n`;
 
 export async function subscriptionCommand(argv: string[]): Promise<void> {
@@ -28,7 +30,7 @@ export async function subscriptionCommand(argv: string[]): Promise<void> {
     return;
   }
   if (action === undefined) throw new UsageError('an action is required; try: sigplane subscription create --help');
-  const incident = incidentActions[action];
+  const incident = ownAction(incidentActions, action) ?? ownAction(subscriptionAdminActions, action);
   if (incident !== undefined) return incident.run(rest);
   if (action !== 'create') throw new UsageError(`unknown action "${action}"; actions: ${actionNames.join(', ')}`);
   const values = parseCommand(spec, rest);

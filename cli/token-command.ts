@@ -6,6 +6,9 @@
 import { credentials } from '../engine/limits';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
+import { tokenAdminActions } from './token-admin-command';
+import { masterTokenTtlDays } from '../persistence/pg/config-store';
+import { ownAction } from './admin-context';
 
 const spec: CommandSpec = {
   usage: 'sigplane token issue --subscription ID [options]',
@@ -13,7 +16,8 @@ const spec: CommandSpec = {
   options: {
     subscription: { type: 'string', help: 'subscription id' },
     label: { type: 'string', help: 'who it is for (shown to operators)' },
-    'ttl-days': { type: 'string', help: 'days until it expires', default: String(credentials.licenseTokenTtlDays) },
+    role: { type: 'string', help: 'receiver, or master (another master token for the provider)', default: 'receiver' },
+    'ttl-days': { type: 'string', help: `days until it expires (default: ${credentials.licenseTokenTtlDays}, a master token ${masterTokenTtlDays})` },
     json: { type: 'boolean', help: 'print JSON instead of text', default: false },
     data: dataOption,
   },
@@ -31,7 +35,7 @@ const revokeSpec: CommandSpec = {
   },
 };
 
-const actionsHelp = 'usage: sigplane token <action> [options]\n\nActions: issue, revoke. Try: sigplane token issue --help\n';
+const actionsHelp = 'usage: sigplane token <action> [options]\n\nActions: issue, revoke, list. Try: sigplane token issue --help\n';
 
 export async function tokenCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -41,15 +45,19 @@ export async function tokenCommand(argv: string[]): Promise<void> {
   }
   if (action === undefined) throw new UsageError('an action is required; try: sigplane token issue --help');
   if (action === 'revoke') return revoke(rest);
-  if (action !== 'issue') throw new UsageError(`unknown action "${action}"; actions: issue, revoke`);
+  const listed = ownAction(tokenAdminActions, action);
+  if (listed !== undefined) return listed.run(rest);
+  if (action !== 'issue') throw new UsageError(`unknown action "${action}"; actions: issue, revoke, list`);
   const values = parseCommand(spec, rest);
   if (values === null) return;
   const subscriptionId = required(values, 'subscription', spec);
-  const ttlDays = Number(values['ttl-days']);
-  if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > 3650) throw new UsageError('--ttl-days must be a whole number from 1 to 3650');
+  if (values.role !== 'receiver' && values.role !== 'master') throw new UsageError('--role must be receiver or master');
+  const ttlDays = values['ttl-days'] === undefined ? undefined : Number(values['ttl-days']);
+  if (ttlDays !== undefined && (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > 3650)) throw new UsageError('--ttl-days must be a whole number from 1 to 3650');
   const context = await openContext(values.data as string);
   try {
-    const issued = await context.store.issueReceiverToken(subscriptionId, { label: values.label as string | undefined, ttlDays });
+    const issue = values.role === 'master' ? context.store.issueMasterToken : context.store.issueReceiverToken;
+    const issued = await issue.call(context.store, subscriptionId, { label: values.label as string | undefined, ttlDays });
     if (values.json === true) process.stdout.write(`${JSON.stringify(issued)}\n`);
     else {
       process.stdout.write(

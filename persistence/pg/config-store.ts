@@ -151,7 +151,17 @@ export interface RotatedCredentials {
   auditLogId: string;
 }
 
-export type ConfigErrorCode = 'INVALID_ARGUMENT' | 'UNKNOWN_SUBSCRIPTION' | 'UNKNOWN_TOKEN';
+export type ConfigErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'UNKNOWN_SUBSCRIPTION'
+  | 'UNKNOWN_TOKEN'
+  // Of the admin API (persistence/pg/admin-store.ts, rotateCredentials' refuseWhileOverlapOpen):
+  | 'ROTATION_IN_PROGRESS'
+  | 'UNKNOWN_USER'
+  | 'UNKNOWN_CREDENTIAL'
+  | 'UNKNOWN_ALLOWED_IP'
+  | 'ALREADY_ERASED'
+  | 'EMAIL_TAKEN';
 
 export class ConfigError extends Error {
   constructor(
@@ -176,15 +186,34 @@ function assertUuid(value: string, what: string): void {
   if (typeof value !== 'string' || !uuidPattern.test(value)) invalid(`${what} must be a UUID`);
 }
 
+/** Postgres text cannot hold NUL (it would fail as SQLSTATE 22021): refused up front with a stable code. */
+const nulCharacter = /\u0000/;
+
 function assertText(value: string | null | undefined, what: string, max: number): void {
   if (value === undefined || value === null) return;
   if (typeof value !== 'string' || value.length > max) invalid(`${what} must be a string of at most ${max} characters`);
+  if (nulCharacter.test(value)) invalid(`${what} must not contain NUL characters`);
 }
 
 function assertReason(reason: string): string {
   const text = typeof reason === 'string' ? reason.trim() : '';
   if (text.length === 0 || text.length > reasonLengthMax) invalid(`reason must be 1..${reasonLengthMax} characters`);
+  if (nulCharacter.test(text)) invalid('reason must not contain NUL characters');
   return text;
+}
+
+/**
+ * Wire text kept for the audit (user agents, error texts, JSON strings):
+ * what Postgres cannot store, NUL and unpaired UTF-16 surrogates, becomes
+ * U+FFFD rather than failing the audited action.
+ */
+function withoutNul(text: string): string {
+  return text.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+/** JSON for a jsonb column: jsonb refuses \u0000 (22P05) and unpaired surrogate escapes (22P02) in strings. */
+function jsonbText(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? withoutNul(v) : v));
 }
 
 function assertOverlapMs(overlapMs: number): void {
@@ -203,7 +232,7 @@ export function normaliseIp(ip: string): string | null {
 }
 
 /** An IP address or a CIDR block ("10.0.0.0/24"), normalised, or a ConfigError. */
-function parseIpOrCidr(input: string): string {
+export function parseIpOrCidr(input: string): string {
   if (typeof input !== 'string' || input.length > 64) invalid('IP address or CIDR block expected');
   const [addr, prefix, extra] = input.trim().split('/');
   if (extra !== undefined) invalid(`not an IP address or CIDR block: ${input}`);
@@ -255,7 +284,8 @@ export function mergeSettings(overrides: unknown): SubscriptionSettings {
   return { ...subscriptionDefaults, ...validateSettingsOverrides(overrides ?? {}) };
 }
 
-function macKeyAad(subscriptionId: string, keyId: string): SecretAad {
+/** The AAD of a mac_keys row's secret (also used by the KEK rotation, kek-rotation.ts). */
+export function macKeyAad(subscriptionId: string, keyId: string): SecretAad {
   return { table: 'mac_keys', rowId: `${subscriptionId}/${keyId}`, column: 'secret' };
 }
 
@@ -281,10 +311,11 @@ export class ConfigStore {
   async createSubscription(input: { name: string; ownerEmail?: string }): Promise<CreatedSubscription> {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (name.length === 0 || name.length > 200) invalid('subscription name must be 1..200 characters');
+    if (nulCharacter.test(name)) invalid('subscription name must not contain NUL characters');
     let email: string | null = null;
     if (input.ownerEmail !== undefined) {
       email = String(input.ownerEmail).trim().toLowerCase();
-      if (email.length < 3 || email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(email)) invalid('bad owner email');
+      if (email.length < 3 || email.length > 254 || !/^[^\s@\u0000]+@[^\s@\u0000]+$/.test(email)) invalid('bad owner email');
     }
     const nowMs = this.#nowMs();
     const subscriptionId = randomUUID();
@@ -611,7 +642,13 @@ export class ConfigStore {
    */
   async rotateCredentials(
     subscriptionId: string,
-    opts: { overlapMs: number; reason?: string; audit?: AuditContext },
+    opts: {
+      overlapMs: number;
+      reason?: string;
+      audit?: AuditContext;
+      /** Refuse (ROTATION_IN_PROGRESS) while a previous key's overlap is still open (the admin API's 409). */
+      refuseWhileOverlapOpen?: boolean;
+    },
   ): Promise<RotatedCredentials> {
     assertUuid(subscriptionId, 'subscriptionId');
     assertOverlapMs(opts.overlapMs);
@@ -619,6 +656,13 @@ export class ConfigStore {
     const nowMs = this.#nowMs();
     return withTransaction(this.#pool, async (client) => {
       await this.#lockSubscription(client, subscriptionId);
+      if (opts.refuseWhileOverlapOpen === true) {
+        const open = await client.query(`SELECT 1 FROM mac_keys WHERE subscription_id = $1 AND not_after > ${ts(2)} LIMIT 1`, [
+          subscriptionId,
+          nowMs,
+        ]);
+        if (open.rows.length > 0) throw new ConfigError('ROTATION_IN_PROGRESS', 'a previous rotation\'s overlap window is still open');
+      }
       const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
       const master = await this.#insertToken(client, subscriptionId, 'master', 'rotated', masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('rotateCredentials: subscription row vanished');
@@ -730,9 +774,9 @@ export class ConfigStore {
     if ((rowCount ?? 0) === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
   }
 
-  /** Append to audit_log; returns log_id. Never put secrets in it. */
-  async audit(entry: AuditEntry): Promise<string> {
-    return this.#insertAudit(this.#pool, entry);
+  /** Append to audit_log (inside the caller's transaction when `q` is its client); returns log_id. Never put secrets in it. */
+  async audit(entry: AuditEntry, q: Pool | PoolClient = this.#pool): Promise<string> {
+    return this.#insertAudit(q, entry);
   }
 
   async #insertAudit(q: Pool | PoolClient, entry: AuditEntry): Promise<string> {
@@ -748,8 +792,8 @@ export class ConfigStore {
       if (ip === null) invalid('audit: ipAddress is not an IP address');
     }
     if (entry.responseStatus != null && !Number.isInteger(entry.responseStatus)) invalid('audit: responseStatus must be an integer');
-    const userAgent = entry.userAgent == null ? null : String(entry.userAgent).slice(0, userAgentLengthMax);
-    const errorMessage = entry.errorMessage == null ? null : String(entry.errorMessage).slice(0, errorMessageLengthMax);
+    const userAgent = entry.userAgent == null ? null : withoutNul(String(entry.userAgent).slice(0, userAgentLengthMax));
+    const errorMessage = entry.errorMessage == null ? null : withoutNul(String(entry.errorMessage).slice(0, errorMessageLengthMax));
     const { rows } = await q.query<{ log_id: string }>(
       `INSERT INTO audit_log (event_time, user_id, event_type, resource_type, resource_id, action, ip_address,
                               user_agent, request_payload, response_status, error_message, metadata)
@@ -764,10 +808,10 @@ export class ConfigStore {
         entry.action,
         ip,
         userAgent,
-        entry.requestPayload === undefined ? null : JSON.stringify(entry.requestPayload),
+        entry.requestPayload === undefined ? null : jsonbText(entry.requestPayload),
         entry.responseStatus ?? null,
         errorMessage,
-        entry.metadata == null ? null : JSON.stringify(entry.metadata),
+        entry.metadata == null ? null : jsonbText(entry.metadata),
       ],
     );
     return rows[0].log_id;

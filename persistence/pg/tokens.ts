@@ -49,11 +49,13 @@ export interface ParsedToken {
   tokenPrefix: string;
 }
 
-function checksumHex(body: string): string {
+/** The last part of a token (license or admin): CRC-32 hex of everything before it. */
+export function tokenChecksumHex(body: string): string {
   return crc32(Buffer.from(body, 'ascii')).toString(16).padStart(8, '0');
 }
 
-function hashOf(secret: Buffer): string {
+/** What the database keeps of a token: the SHA-256 hex of its random bytes. */
+export function tokenSecretHash(secret: Buffer): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
@@ -62,8 +64,8 @@ export function generateToken(role: TokenRole): GeneratedToken {
   if (prefix === undefined) throw new Error(`generateToken: unknown role ${String(role)}`);
   const secret = randomBytes(credentials.tokenBytes);
   const body = prefix + secret.toString('hex');
-  const token = `${body}_${checksumHex(body)}`;
-  return { role, token, tokenHash: hashOf(secret), tokenPrefix: token.slice(0, tokenDisplayChars) };
+  const token = `${body}_${tokenChecksumHex(body)}`;
+  return { role, token, tokenHash: tokenSecretHash(secret), tokenPrefix: token.slice(0, tokenDisplayChars) };
 }
 
 /** Why a string is not a token, or null if it is one (format and checksum; no database access). */
@@ -71,7 +73,7 @@ export function tokenFormatError(s: string): 'MALFORMED' | 'CHECKSUM' | null {
   if (typeof s !== 'string' || s.length !== tokenLength) return 'MALFORMED';
   const m = tokenPattern.exec(s);
   if (m === null) return 'MALFORMED';
-  return checksumHex(`${m[1]}_${m[2]}`) === m[3] ? null : 'CHECKSUM';
+  return tokenChecksumHex(`${m[1]}_${m[2]}`) === m[3] ? null : 'CHECKSUM';
 }
 
 /** Format and checksum check, no database access: the hash to look up, or null. */
@@ -81,7 +83,7 @@ export function parseToken(s: string): ParsedToken | null {
   if (m === null) return null;
   return {
     role: m[1] === 'spm' ? 'master' : 'receiver',
-    hash: hashOf(Buffer.from(m[2], 'hex')),
+    hash: tokenSecretHash(Buffer.from(m[2], 'hex')),
     tokenPrefix: s.slice(0, tokenDisplayChars),
   };
 }
