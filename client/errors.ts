@@ -29,6 +29,14 @@ export const ClientErrorCode = {
   CURSOR_UNREADABLE: 'CURSOR_UNREADABLE',
   /** The transport failed (socket error, DNS, refused). */
   TRANSPORT: 'TRANSPORT',
+  /** The copier's position map file exists but cannot be read or parsed. */
+  POSITION_MAP_UNREADABLE: 'POSITION_MAP_UNREADABLE',
+  /** A delivery came before the server sent this licence's copy settings. */
+  SETTINGS_MISSING: 'SETTINGS_MISSING',
+  /** The server's copy settings break a rule (the SettingsError code is in the message). */
+  SETTINGS_INVALID: 'SETTINGS_INVALID',
+  /** The broker kept refusing (requotes) or refused a close / modify: the delivery is retried after a reconnect. */
+  BROKER_FAILED: 'BROKER_FAILED',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

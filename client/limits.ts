@@ -3,6 +3,7 @@
  * (engine/limits.ts is the server's; these belong to the EAs' side.)
  * Units and qualifiers come last in names.
  */
+import { wire } from '../engine/limits';
 
 export const connection = {
   /** First reconnect delay; doubles per failed attempt (with jitter) up to the max. */
@@ -34,4 +35,11 @@ export const receiver = {
   gapRetryMs: 2_000,
   /** Concurrent waitFor() callers. */
   waitersMax: 1_024,
+} as const;
+
+export const copier = {
+  /** Entries in the position map: what one snapshot can carry. */
+  positionsMax: wire.snapshotPositionsMax,
+  /** Attempts of one broker operation on transient refusals (requotes) before the delivery fails and is retried after a reconnect. */
+  brokerAttemptsMax: 4,
 } as const;

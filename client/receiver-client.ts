@@ -17,7 +17,8 @@
  * lastExecuted. A handler that throws is not acked: the connection is
  * dropped and the reconnect delivers that signal again.
  *
- * Events: 'welcome' (Welcome), 'signal' (ReceivedDelivery, after execution),
+ * Events: 'welcome' (Welcome), 'settings' (ReceiverSettingsMessage, after
+ * onSettings), 'signal' (ReceivedDelivery, after execution),
  * 'snapshot' (ReceivedSnapshot, after it was applied), 'state' ({state,
  * sequence, reason}), 'reject' (SigplaneClientError), 'heartbeat' (rttMs),
  * 'close' (code, reason, willReconnect), 'error' (only when listened to).
@@ -26,7 +27,9 @@ import { EventEmitter } from 'node:events';
 import { encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
 import { wire } from '../engine/limits';
 import { ClientCloseCode, Connection, type ReconnectOptions } from './connection';
+import { fromReceiverSettingsFrame, SettingsError, type ReceiverSettingsFrame, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import {
+  toSafeNumber,
   toDelivery,
   toSnapshot,
   toWelcome,
@@ -52,6 +55,12 @@ export interface ReceiverConnectOptions {
   onSignal(delivery: ReceivedDelivery): void | Promise<void>;
   /** Replace local state with snapshot.positions; deliveries continue after snapshot.sequenceNumber. */
   onSnapshot(snapshot: ReceivedSnapshot): void | Promise<void>;
+  /**
+   * The license's copy settings, checked (proto/receiver-settings.ts): sent
+   * before the welcome and again on every change, in order with the
+   * deliveries (a change applies from the next delivery on).
+   */
+  onSettings?(settings: ReceiverSettingsMessage): void | Promise<void>;
   onState?(state: string, sequence: number, reason: string): void;
   onClose?(code: number, reason: string, willReconnect: boolean): void;
   onError?(error: SigplaneClientError): void;
@@ -76,6 +85,7 @@ export interface ReceiverCounters extends SequencerCounters {
 }
 
 type QueueItem =
+  | { kind: 'settings'; session: number; frame: ReceiverSettingsFrame }
   | { kind: 'delivery'; session: number; frame: DeliveryFrame }
   | { kind: 'snapshot'; session: number; frame: SnapshotFrame };
 
@@ -95,7 +105,8 @@ export class ReceiverClient extends EventEmitter {
     pause: () => this.connection?.pause(),
     resume: () => this.connection?.resume(),
   });
-  private draining = false;
+  /** The drain loop while it runs (a handler may be in progress). */
+  private draining: Promise<void> | null = null;
   private session = 0;
   private unackedCount = 0;
   private gapTimer: NodeJS.Timeout | null = null;
@@ -214,6 +225,11 @@ export class ReceiverClient extends EventEmitter {
     });
   }
 
+  /**
+   * Stop for good. Resolves once the socket is closed and the handler in
+   * progress (if any) has returned, so another client may take over the
+   * application's state: never await it from inside a handler.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -225,6 +241,7 @@ export class ReceiverClient extends EventEmitter {
     }
     this.waiters = [];
     await (this.connection?.close() ?? Promise.resolve());
+    await this.draining;
   }
 
   // ---- connection ----
@@ -262,6 +279,8 @@ export class ReceiverClient extends EventEmitter {
         return this.enqueue({ kind: 'delivery', session: this.session, frame: frame.delivery });
       case 'snapshot':
         return this.enqueue({ kind: 'snapshot', session: this.session, frame: frame.snapshot });
+      case 'receiverSettings':
+        return this.enqueue({ kind: 'settings', session: this.session, frame: frame.receiverSettings });
       case 'stateChange': {
         const change = frame.stateChange;
         this.emit('state', { state: stateName(change.state), sequence: safeInteger(change.sequenceNumber) ?? 0, reason: change.reason });
@@ -319,17 +338,20 @@ export class ReceiverClient extends EventEmitter {
     this.queue.clear();
   }
 
-  private async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let item = this.queue.shift(); item !== undefined && !this.closed; item = this.queue.shift()) {
-        if (item.session !== this.session) continue;
-        if (item.kind === 'delivery') await this.processDelivery(item.frame, item.session);
-        else await this.processSnapshot(item.frame, item.session);
-      }
-    } finally {
-      this.draining = false;
+  private drain(): Promise<void> {
+    if (this.draining !== null) return this.draining;
+    this.draining = this.drainLoop().finally(() => {
+      this.draining = null;
+    });
+    return this.draining;
+  }
+
+  private async drainLoop(): Promise<void> {
+    for (let item = this.queue.shift(); item !== undefined && !this.closed; item = this.queue.shift()) {
+      if (item.session !== this.session) continue;
+      if (item.kind === 'delivery') await this.processDelivery(item.frame, item.session);
+      else if (item.kind === 'snapshot') await this.processSnapshot(item.frame, item.session);
+      else await this.processSettings(item.frame, item.session);
     }
   }
 
@@ -381,6 +403,27 @@ export class ReceiverClient extends EventEmitter {
     this.sequencer.snapshotApplied(snapshot.sequenceNumber, this.clock());
     await this.afterProgress(snapshot.sequenceNumber, session, true);
     this.emit('snapshot', snapshot);
+  }
+
+  private async processSettings(frame: ReceiverSettingsFrame, session: number): Promise<void> {
+    let settings: ReceiverSettingsMessage;
+    try {
+      settings = fromReceiverSettingsFrame(frame, toSafeNumber(frame.revision, 'settings revision'));
+    } catch (err) {
+      const code = err instanceof SettingsError ? err.code : 'PROTOCOL';
+      return this.protocolFailure(new SigplaneClientError(ClientErrorCode.SETTINGS_INVALID, `${code}: ${asError(err).message}`, { cause: err }));
+    }
+    try {
+      await this.options!.onSettings?.(settings);
+    } catch (err) {
+      return this.handlerFailure(err, 0, session);
+    }
+    this.emit('settings', settings);
+  }
+
+  /** Ask the server for a full snapshot (a resync); false when not connected. */
+  requestSnapshot(): boolean {
+    return this.connection?.send(encodeFrame({ syncRequest: { fromSequence: 0, toSequence: 0, full: true } })) ?? false;
   }
 
   /** Executed `sequence`: persist the cursor, ack, wake waiters, stop the gap timer when whole. A snapshot is acked at once. */

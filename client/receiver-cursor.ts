@@ -55,10 +55,15 @@ export function readCursor(file: string): CursorRecord | null {
 
 /** Replace the cursor file atomically and durably. */
 export async function writeCursor(file: string, record: CursorRecord): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(record) + '\n');
+}
+
+/** Replace `file` with `text` atomically and durably (also used by the copier's position map). */
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
   const temporary = `${file}.tmp-${process.pid}`;
   const handle = await fs.promises.open(temporary, 'w', 0o600);
   try {
-    await handle.writeFile(JSON.stringify(record) + '\n', 'utf8');
+    await handle.writeFile(text, 'utf8');
     await handle.sync();
   } finally {
     await handle.close();

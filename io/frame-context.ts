@@ -17,6 +17,8 @@ export interface FrameContext {
   takeToken(ws: Socket, nowMs: number, sequence: number): boolean;
   /** Hand a record to the subscription's shard; false when its ring is full. */
   toShard(subscriptionId: string, message: ShardInbound): boolean;
+  /** A receiver license's copy settings as a ReceiverSettings frame; absent: the server sends none. */
+  loadReceiverSettings?(tokenId: string): Promise<Uint8Array>;
 }
 
 /**

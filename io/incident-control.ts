@@ -43,6 +43,8 @@ export interface IncidentDeps {
   reportedStates(): Iterable<[string, SubscriptionState]>;
   reportedState(subscriptionId: string): SubscriptionState | undefined;
   onClosed(reason: 'ISOLATED' | 'REVOKED', count: number): void;
+  /** A receiver license's copy settings changed: resend them to its sessions. */
+  onReceiverSettingsChanged?(tokenId: string): void;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
   nowMs(): number;
 }
@@ -75,6 +77,8 @@ export class IncidentControl implements ControlTarget {
         return this.lift(message.subscriptionId);
       case 'REVOKE':
         return this.revoke(message.tokenId);
+      case 'RECEIVER_SETTINGS':
+        return this.deps.onReceiverSettingsChanged?.(message.tokenId);
     }
   }
 

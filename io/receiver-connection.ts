@@ -2,11 +2,33 @@
  * Frames from a receiver, on the I/O thread: subscribe (once, first),
  * delivery acks (the receiver's cursor), sync requests after a gap, and
  * heartbeats. Everything that touches the subscription goes to its shard.
+ * With a settings source, subscribe first sends the license's copy
+ * settings (ReceiverSettings) and only then goes to the shard, so they
+ * precede the welcome and every delivery on the connection.
  */
 import { RejectCode } from '../engine/records';
 import { encodeHeartbeat, safeInteger } from '../proto/codec';
 import type { Socket } from './connections';
 import { admitFrame, type FrameContext } from './frame-context';
+
+/** Close code when the license's settings cannot be read (1013: try again later). */
+export const receiverSettingsUnavailableCloseCode = 1013;
+
+/** Hand the subscribe to the shard (welcome, catch-up, then live deliveries). */
+function forwardSubscribe(ws: Socket, ctx: FrameContext, last: number | null): void {
+  const data = ws.getUserData();
+  const sub = data.subscriptionId;
+  const ok = ctx.toShard(sub, {
+    t: 'event',
+    sub,
+    settings: data.settings,
+    ev: { kind: 'receiverSubscribe', connId: data.connId, receiverId: data.tokenId, lastSequence: last },
+  });
+  if (!ok) {
+    data.subscribed = false;
+    ctx.reject(ws, RejectCode.BUSY, 'engine busy, subscribe again', 0);
+  }
+}
 
 export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext): void {
   const data = ws.getUserData();
@@ -23,16 +45,22 @@ export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: bo
         return ctx.reject(ws, RejectCode.SEQUENCE_OUT_OF_RANGE, 'last_sequence beyond 2^53-1', 0);
       }
       data.subscribed = true;
-      const ok = ctx.toShard(sub, {
-        t: 'event',
-        sub,
-        settings: data.settings,
-        ev: { kind: 'receiverSubscribe', connId: data.connId, receiverId: data.tokenId, lastSequence: last },
-      });
-      if (!ok) {
-        data.subscribed = false;
-        ctx.reject(ws, RejectCode.BUSY, 'engine busy, subscribe again', 0);
-      }
+      if (ctx.loadReceiverSettings === undefined) return forwardSubscribe(ws, ctx, last);
+      // The license's copy settings go out first: a receiver never executes a delivery without them.
+      ctx.loadReceiverSettings(data.tokenId).then(
+        (frame) => {
+          if (data.closed) return;
+          ws.cork(() => ctx.sendTo(ws, frame));
+          forwardSubscribe(ws, ctx, last);
+        },
+        () => {
+          if (data.closed) return;
+          ws.cork(() => ctx.reject(ws, RejectCode.BUSY, 'settings unavailable, reconnect', 0));
+          // The receiver reconnects with backoff and subscribes again.
+          data.closed = true;
+          ws.end(receiverSettingsUnavailableCloseCode, 'SETTINGS_UNAVAILABLE');
+        },
+      );
       return;
     }
     case 'deliveryAck': {

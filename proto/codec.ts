@@ -11,6 +11,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import protobuf from 'protobufjs';
 import type { Position, RejectCode, SignalRecord, SubscriptionState } from '../engine/records';
+import type { ReceiverSettingsFrame } from './receiver-settings';
 
 function schemaPath(): string {
   const beside = path.resolve(__dirname, 'sigplane.proto');
@@ -115,7 +116,8 @@ export type DecodedFrame =
   | { kind: 'snapshot'; snapshot: { subscriptionId: string; sequenceNumber: Int64; positions: PositionFrame[] } }
   | { kind: 'stateChange'; stateChange: { state: number; sequenceNumber: Int64; reason: string } }
   | { kind: 'heartbeat'; heartbeat: { sentAt: Int64 } }
-  | { kind: 'welcome'; welcome: { subscriptionId: string; state: number; lastSequence: Int64; role: string } };
+  | { kind: 'welcome'; welcome: { subscriptionId: string; state: number; lastSequence: Int64; role: string } }
+  | { kind: 'receiverSettings'; receiverSettings: ReceiverSettingsFrame };
 
 /** Decode one frame; null when the bytes are not a Frame or carry no message. */
 export function decodeFrame(bytes: Uint8Array): DecodedFrame | null {

@@ -22,13 +22,16 @@ export const ControlKind = {
   LIFT: 'LIFT',
   /** A token was revoked: close every session it authenticated. */
   REVOKE: 'REVOKE',
+  /** A receiver license's copy settings changed: resend them to its live sessions. */
+  RECEIVER_SETTINGS: 'RECEIVER_SETTINGS',
 } as const;
 export type ControlKind = (typeof ControlKind)[keyof typeof ControlKind];
 
 export type ControlMessage =
   | { kind: 'ISOLATE'; subscriptionId: string }
   | { kind: 'LIFT'; subscriptionId: string }
-  | { kind: 'REVOKE'; tokenId: string; subscriptionId: string };
+  | { kind: 'REVOKE'; tokenId: string; subscriptionId: string }
+  | { kind: 'RECEIVER_SETTINGS'; tokenId: string; subscriptionId: string };
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -38,7 +41,7 @@ function isUuid(value: unknown): value is string {
 
 export function encodeControlMessage(message: ControlMessage): string {
   const payload =
-    message.kind === 'REVOKE'
+    message.kind === 'REVOKE' || message.kind === 'RECEIVER_SETTINGS'
       ? JSON.stringify({ kind: message.kind, subscriptionId: message.subscriptionId, tokenId: message.tokenId })
       : JSON.stringify({ kind: message.kind, subscriptionId: message.subscriptionId });
   if (parseControlMessage(payload) === null) throw new Error(`encodeControlMessage: not a valid message: ${payload}`);
@@ -62,6 +65,7 @@ export function parseControlMessage(payload: string | undefined): ControlMessage
     case ControlKind.LIFT:
       return { kind, subscriptionId };
     case ControlKind.REVOKE:
+    case ControlKind.RECEIVER_SETTINGS:
       return isUuid(tokenId) ? { kind, subscriptionId, tokenId } : null;
     default:
       return null;
