@@ -4,7 +4,11 @@
  * token, its role, its expiry and revocation, and the subscription's IP
  * allowlist are all checked BEFORE the 101 answer. A refusal is an HTTP
  * status with a stable code in a small JSON body, and a security event.
+ * Before anything else the source address's upgrade rate is checked (per
+ * node, or cluster-wide through Redis: io/rate-limit/). Each upgrade gets a
+ * request id that its log lines carry, and its connection id once let in.
  */
+import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { wire } from '../engine/limits';
 import type { SecurityEvent } from '../engine/records';
@@ -27,11 +31,19 @@ export interface UpgradeDeps {
   allocateConnId: () => number;
   recordSecurityEvent: (event: SecurityEvent) => void;
   onRefused: (reason: string) => void;
+  /** Is this source address within its upgrade rate? (false: 429 RATE_LIMITED) */
+  admitUpgrade: (remoteAddress: string) => Promise<boolean>;
+  log: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
+  /** Served over TLS (HSTS on refusals). */
+  tls: boolean;
 }
 
 const refusalStatus: Record<string, string> = {
   CREDENTIAL_IN_URL: '400 Bad Request',
   AUTHORIZATION_TOO_LARGE: '431 Request Header Fields Too Large',
+  HEADERS_TOO_LARGE: '431 Request Header Fields Too Large',
+  NOT_A_WEBSOCKET_UPGRADE: '400 Bad Request',
+  UNSUPPORTED_WEBSOCKET_VERSION: '426 Upgrade Required',
   MISSING_TOKEN: '401 Unauthorized',
   MALFORMED_TOKEN: '401 Unauthorized',
   UNKNOWN_TOKEN: '401 Unauthorized',
@@ -41,6 +53,7 @@ const refusalStatus: Record<string, string> = {
   IP_NOT_ALLOWED: '403 Forbidden',
   SUBSCRIPTION_ISOLATED: '403 Forbidden',
   UNAVAILABLE: '503 Service Unavailable',
+  RATE_LIMITED: '429 Too Many Requests',
 };
 
 /** uWS gives IPv4-mapped IPv6 text on dual-stack sockets: use the IPv4 form. */
@@ -53,6 +66,9 @@ export function normalizeRemoteAddress(text: string): string {
 export function macKeyFromSecret(keyId: string, secret: Buffer, notAfterMs: number | null = null): MacKey {
   return { keyId, secret, v1Secret: Buffer.from(secret.toString('hex'), 'utf8'), notAfterMs };
 }
+
+/** RFC 6455: the base64 text of 16 random bytes. */
+const webSocketKey = /^[A-Za-z0-9+/]{22}==$/;
 
 const credentialInQuery = /(^|&)(token|access_token|auth|authorization|key|secret|bearer)=/i;
 
@@ -69,7 +85,14 @@ export function handleUpgrade(
   const secWebSocketKey = req.getHeader('sec-websocket-key');
   const secWebSocketProtocol = req.getHeader('sec-websocket-protocol');
   const secWebSocketExtensions = req.getHeader('sec-websocket-extensions');
+  const upgradeHeader = req.getHeader('upgrade');
+  const secWebSocketVersion = req.getHeader('sec-websocket-version');
+  let headerBytes = 0;
+  req.forEach((name, value) => {
+    headerBytes += name.length + value.length + 4;
+  });
   const remoteAddress = normalizeRemoteAddress(Buffer.from(res.getRemoteAddressAsText()).toString());
+  const reqId = randomUUID();
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
@@ -77,9 +100,10 @@ export function handleUpgrade(
 
   const refuse = (reason: string, subscriptionId: string | null = null): void => {
     deps.onRefused(reason);
+    deps.log('warn', 'upgrade refused', { reqId, role, reason, remoteAddress, subscriptionId });
     deps.recordSecurityEvent({
       atMs: Date.now(),
-      code: reason === 'IP_NOT_ALLOWED' ? 'IP_REFUSED' : 'AUTH_REFUSED',
+      code: reason === 'IP_NOT_ALLOWED' ? 'IP_REFUSED' : reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'AUTH_REFUSED',
       subscriptionId,
       role,
       remoteAddress,
@@ -89,20 +113,32 @@ export function handleUpgrade(
     if (aborted) return;
     res.cork(() => {
       res.writeStatus(refusalStatus[reason] ?? '403 Forbidden');
-      writeSecurityHeaders(res);
+      writeSecurityHeaders(res, { tls: deps.tls });
+      if (reason === 'UNSUPPORTED_WEBSOCKET_VERSION') res.writeHeader('sec-websocket-version', '13');
       res.writeHeader('content-type', 'application/json');
       res.end(JSON.stringify({ code: reason }));
     });
   };
 
-  if (credentialInQuery.test(query)) return refuse('CREDENTIAL_IN_URL');
-  if (authorization.length > wire.authorizationHeaderBytesMax) return refuse('AUTHORIZATION_TOO_LARGE');
-  const match = /^Bearer ([A-Za-z0-9_\-]+)$/.exec(authorization);
-  if (match === null) return refuse('MISSING_TOKEN');
-  const tokenHash = deps.tokenHash(match[1]!);
-  if (tokenHash === null) return refuse('MALFORMED_TOKEN');
-
   void (async () => {
+    let admitted: boolean;
+    try {
+      admitted = await deps.admitUpgrade(remoteAddress);
+    } catch {
+      return refuse('UNAVAILABLE');
+    }
+    if (!admitted) return refuse('RATE_LIMITED');
+    if (headerBytes > wire.upgradeHeaderBytesMax) return refuse('HEADERS_TOO_LARGE');
+    // RFC 6455 4.2.1: uWS hands any GET on a WebSocket path to this handler.
+    if (upgradeHeader.toLowerCase() !== 'websocket' || !webSocketKey.test(secWebSocketKey)) return refuse('NOT_A_WEBSOCKET_UPGRADE');
+    if (secWebSocketVersion !== '13') return refuse('UNSUPPORTED_WEBSOCKET_VERSION');
+    if (credentialInQuery.test(query)) return refuse('CREDENTIAL_IN_URL');
+    if (authorization.length > wire.authorizationHeaderBytesMax) return refuse('AUTHORIZATION_TOO_LARGE');
+    const match = /^Bearer ([A-Za-z0-9_\-]+)$/.exec(authorization);
+    if (match === null) return refuse('MISSING_TOKEN');
+    const tokenHash = deps.tokenHash(match[1]!);
+    if (tokenHash === null) return refuse('MALFORMED_TOKEN');
+
     let data: ConnectionData;
     try {
       const result = await deps.authenticator.authenticate(tokenHash, remoteAddress, role);
@@ -117,6 +153,7 @@ export function handleUpgrade(
       return refuse('UNAVAILABLE');
     }
     if (aborted) return;
+    deps.log('info', 'upgrade accepted', { reqId, role, connId: data.connId, subscriptionId: data.subscriptionId, tokenId: data.tokenId, remoteAddress });
     res.cork(() => {
       res.upgrade(data, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context);
     });
