@@ -13,9 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasterClient, ReceiverClient } from '../client';
 import { ConfigStore } from '../persistence/pg/config-store';
 import { SecretBox } from '../persistence/pg/secret-box';
+import { cliPath, listeningPort, runCli, type CliRun } from './support/cli-process';
 import { createTestDatabase, type TestDatabase } from './support/database';
 
-const cli = path.resolve(__dirname, '../dist/cli/main.js');
+const cli = cliPath;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const dayMs = 24 * 60 * 60 * 1000;
 
@@ -36,11 +37,7 @@ afterAll(async () => {
   if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** The environment of every run: nothing of the caller's sigplane settings leaks in. */
 function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -60,23 +57,7 @@ function noDbEnv(): NodeJS.ProcessEnv {
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env, cwd: tempDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sigplane ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      // Let the pipes drain.
-      setImmediate(() => resolve({ code, stdout, stderr }));
-    });
-  });
+  return runCli(args, { env, cwd: tempDir, timeoutMs });
 }
 
 function json<T>(r: Run): T {
@@ -339,19 +320,7 @@ describe('the printed credentials work against `sigplane serve`', () => {
     server = child;
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const port = await new Promise<number>((resolve, reject) => {
-      let stdout = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const match = /listening on port (\d+)/.exec(stdout);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-    });
+    const port = await listeningPort(child, () => stderr);
 
     const executed: { sequence: number; positionId: string }[] = [];
     const receiver = new ReceiverClient();

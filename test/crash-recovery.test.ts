@@ -19,8 +19,9 @@ import { createTestDatabase } from './support/database';
 import { deliveredSequences, range, sleep } from './support/e2e';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';
 import { WireClient } from './support/wire-client';
+import { cliPath, listeningPort } from './support/cli-process';
 
-const cli = path.resolve(__dirname, '../dist/cli/main.js');
+const cli = cliPath;
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let dataDir: string;
@@ -43,19 +44,7 @@ async function startServer(): Promise<{ child: ChildProcess; port: number }> {
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on port (\d+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited (${code}): ${stderr}`)));
-  });
+  const port = await listeningPort(child, () => stderr);
   return { child, port };
 }
 

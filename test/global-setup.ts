@@ -6,30 +6,18 @@
  * Each test file then makes its own database on it (test/support/database.ts).
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import type { TestProject } from 'vitest/node';
 import { redactUrl, startEmbeddedPostgres } from '../persistence/pg/embedded';
+import { freeLocalPort } from '../persistence/pg/free-port';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Server-level URL (database `postgres` or whatever DATABASE_URL names). */
     databaseUrl: string;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 async function assertReachable(url: string): Promise<void> {
@@ -54,7 +42,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-test-pg-'));
   let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
   try {
-    embedded = await startEmbeddedPostgres(dataDir, { port: await freePort() });
+    embedded = await startEmbeddedPostgres(dataDir, { port: await freeLocalPort() });
     await assertReachable(embedded.url);
   } catch (err) {
     fs.rmSync(dataDir, { recursive: true, force: true });

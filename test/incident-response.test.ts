@@ -14,19 +14,18 @@
  *   catches up on what it missed (isolation, revocation, lift).
  * Each action's audit_log row is checked.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeInteger, stateName } from '../proto/codec';
+import { cliPath as cli, runCli, type CliRun } from './support/cli-process';
 import { openMaster, openReceiver, range, send, sleep, states, waitForDeliveries } from './support/e2e';
 import { v1Fields, v1Frame, v2Body, v2Frame } from './support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
 import { WireClient, type UpgradeRefusal } from './support/wire-client';
 
-const cli = path.resolve(__dirname, '../dist/cli/main.js');
 const closeIsolated = 4003;
 const closeRevoked = 4004;
 /** The promise: live sessions are closed within a second. */
@@ -46,37 +45,14 @@ afterAll(async () => {
   if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** `sigplane ...` as an operator runs it, against the test server's database and KEK. */
 function sigplane(args: string[]): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('SIGPLANE_') || name === 'DATABASE_URL') delete env[name];
   Object.assign(env, { DATABASE_URL: t.databaseUrl, SIGPLANE_KEK: t.kekBase64 });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args, '--data', path.join(tempDir, 'data')], {
-      env,
-      cwd: tempDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sigplane ${args.join(' ')} did not exit\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 30_000);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      setImmediate(() => resolve({ code, stdout, stderr }));
-    });
-  });
+  return runCli([...args, '--data', path.join(tempDir, 'data')], { env, cwd: tempDir });
 }
 
 async function sigplaneOk(args: string[]): Promise<string> {

@@ -1,28 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redactUrl, startEmbeddedPostgres } from '../persistence/pg/embedded';
+import { freeLocalPort } from '../persistence/pg/free-port';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('redactUrl', () => {
   it('hides passwords', () => {
@@ -37,7 +25,7 @@ describe('startEmbeddedPostgres', () => {
   it('initialises once, keeps a 0600 password, restarts on the same data folder, never shows the password', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-embedded-'));
     dirs.push(dataDir);
-    const port = await freePort();
+    const port = await freeLocalPort();
     const progress: string[] = [];
     const first = await startEmbeddedPostgres(dataDir, { port, onProgress: (m) => progress.push(m) });
     const password = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
@@ -83,7 +71,7 @@ describe('startEmbeddedPostgres', () => {
     dirs.push(dataDir);
     fs.mkdirSync(path.join(dataDir, 'pg'));
     fs.writeFileSync(path.join(dataDir, 'pg', 'PG_VERSION'), '18\n');
-    await expect(startEmbeddedPostgres(dataDir, { port: await freePort() })).rejects.toThrow(/pg-password is missing/);
+    await expect(startEmbeddedPostgres(dataDir, { port: await freeLocalPort() })).rejects.toThrow(/pg-password is missing/);
   });
 });
 

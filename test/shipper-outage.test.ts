@@ -18,6 +18,7 @@ import { journalPathOf } from '../persistence/shipper/journal-reader';
 import { startShipper, type Shipper, type ShipperStatus } from '../persistence/shipper/shipper';
 import type { ShipperLimits } from '../persistence/shipper/shipper-limits';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { freeLocalPort } from '../persistence/pg/free-port';
 
 const testLimits: Partial<ShipperLimits> = {
   shipBatchRowsMax: 400,
@@ -83,18 +84,6 @@ class FlakyProxy {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 let dir: string;
 let db: TestDatabase;
 let proxy: FlakyProxy;
@@ -108,7 +97,7 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-shipper-outage-'));
   db = await createTestDatabase();
   const target = new URL(db.url);
-  proxy = new FlakyProxy(await freePort(), { host: target.hostname, port: Number(target.port || 5432) });
+  proxy = new FlakyProxy(await freeLocalPort(), { host: target.hostname, port: Number(target.port || 5432) });
   target.port = String(proxy.port);
   proxiedUrl = target.toString();
   journal = Journal.open(journalPathOf(dir, 0), { sync: 'normal' });

@@ -20,7 +20,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import b from 'benny';
@@ -37,6 +36,7 @@ import { ensureWatermarkRows, openSession } from '../../persistence/shipper/pg-s
 import { shipBatch, watermarkFromText, type BatchSource } from '../../persistence/shipper/ship-batch';
 import { startShipper } from '../../persistence/shipper/shipper';
 import { shipperLimits } from '../../persistence/shipper/shipper-limits';
+import { freeLocalPort } from '../../persistence/pg/free-port';
 
 const batchSizes = [500, shipperLimits.shipBatchRowsMax] as const;
 const insertRowsPerStatement = 1000;
@@ -173,18 +173,6 @@ async function measureDrain(databaseUrl: string, dir: string): Promise<DrainResu
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function adminQuery(url: string, sql: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
@@ -206,7 +194,7 @@ export async function run(): Promise<Summary & { drain: DrainResult }> {
   const clients: Client[] = [];
   try {
     if (serverUrl === '') {
-      embedded = await startEmbeddedPostgres(embeddedDir, { port: await freePort() });
+      embedded = await startEmbeddedPostgres(embeddedDir, { port: await freeLocalPort() });
       serverUrl = embedded.url;
     }
     await adminQuery(serverUrl, `CREATE DATABASE ${name}`);
