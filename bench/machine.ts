@@ -44,7 +44,7 @@ function clockTicksPerSecond(): number {
     return 100;
   }
 }
-const ticksPerSecond = clockTicksPerSecond();
+export const ticksPerSecond = clockTicksPerSecond();
 
 /** CPU time at one instant: the whole machine's busy time and this process's (all threads). */
 export interface CpuMark {

@@ -1,8 +1,12 @@
 /**
- * bench/RESULTS.md as text: a header (machine, Node, date, commit, load)
- * and, per suite, benny's cases as a table plus what the suite measured
- * beyond benny (latency percentiles, sizes). Pure: bench/run.ts gathers.
+ * bench/RESULTS.md as text. The file has two sections between markers, each
+ * written by its own command and replaced only by it (replaceSection):
+ * the micro benchmarks (bench/run.ts: a header with machine, Node, date,
+ * commit, load and, per suite, benny's cases as a table plus what the suite
+ * measured beyond benny) and the end-to-end load (bench/load/main.ts,
+ * bench/load/results-section.ts). Pure: the runners gather.
  */
+import fs from 'node:fs';
 import type { CaseResult } from 'benny/lib/internal/common-types';
 
 export interface MachineInfo {
@@ -48,12 +52,9 @@ function loads(values: number[]): string {
   return values.map((v) => v.toFixed(2)).join(' / ');
 }
 
-export function header(m: MachineInfo): string[] {
+/** The machine and the run, as a two-column table (shared by both sections). */
+export function machineTable(m: MachineInfo): string[] {
   return [
-    '# Benchmark results',
-    '',
-    'Written by `npm run bench` (bench/run.ts); regenerate rather than edit.',
-    '',
     '| | |',
     '| --- | --- |',
     `| machine | ${m.cpuModel}, nproc ${m.nproc}, ${(m.memoryBytesTotal / 2 ** 30).toFixed(1)} GiB RAM, ${m.platform} |`,
@@ -63,6 +64,16 @@ export function header(m: MachineInfo): string[] {
     `| load average (1 / 5 / 15 min) | at start ${loads(m.loadAverageAtStart)}; at end ${loads(m.loadAverageAtEnd)} |`,
     `| CPU used by other processes during the run | ${cores(m.otherProcessesCores)} (average; includes hypervisor steal) |`,
     `| whole run | ${m.elapsedSeconds.toFixed(0)} s |`,
+  ];
+}
+
+export function header(m: MachineInfo): string[] {
+  return [
+    '## Micro benchmarks',
+    '',
+    'Written by `npm run bench` (bench/run.ts).',
+    '',
+    ...machineTable(m),
     '',
     'ops/s and ±% (relative margin of error, 95%) are benny / Benchmark.js;',
     'mean µs/op is 1e6 / ops/s of the same samples. Percentiles come from',
@@ -75,7 +86,7 @@ export function header(m: MachineInfo): string[] {
 
 export function suiteSection(s: SuiteReport): string[] {
   const lines = [
-    `## ${s.title}`,
+    `### ${s.title}`,
     '',
     `${s.what}.`,
     `${s.elapsedSeconds.toFixed(0)} s; load average ${s.loadAverageAtStart.toFixed(2)} at its start; ` +
@@ -92,6 +103,53 @@ export function suiteSection(s: SuiteReport): string[] {
   return lines;
 }
 
+/** The micro benchmarks' section of RESULTS.md (see replaceSection). */
 export function resultsMarkdown(machine: MachineInfo, suites: SuiteReport[]): string {
   return [...header(machine), ...suites.flatMap(suiteSection)].join('\n');
+}
+
+export type SectionName = 'micro' | 'load';
+const sectionOrder: readonly SectionName[] = ['micro', 'load'];
+const beginMarker = (name: SectionName): string => `<!-- BEGIN ${name} section: written by the bench, regenerate rather than edit -->`;
+const endMarker = (name: SectionName): string => `<!-- END ${name} section -->`;
+
+const fileTitle = [
+  '# Benchmark results',
+  '',
+  'Two sections, each written by its own command and replaced only by it:',
+  '[micro benchmarks](#micro-benchmarks) (`npm run bench`) and',
+  '[end-to-end load](#end-to-end-load) (`npm run bench:load`).',
+  '',
+].join('\n');
+
+/** The body of each section found in `text` (a file written before the markers existed is all micro). */
+function sectionsOf(text: string): Partial<Record<SectionName, string>> {
+  const found: Partial<Record<SectionName, string>> = {};
+  for (const name of sectionOrder) {
+    const begin = text.indexOf(beginMarker(name));
+    const end = text.indexOf(endMarker(name));
+    if (begin >= 0 && end > begin) found[name] = text.slice(begin + beginMarker(name).length, end).trim();
+  }
+  if (Object.keys(found).length === 0 && text.startsWith('# Benchmark results')) {
+    found.micro = text.replace(/^# Benchmark results\n/, '## Micro benchmarks\n').trim();
+  }
+  return found;
+}
+
+/** RESULTS.md with section `name` set to `body` and every other section as it was in `existing`. */
+export function replaceSection(existing: string | null, name: SectionName, body: string): string {
+  const sections = sectionsOf(existing ?? '');
+  sections[name] = body.trim();
+  const parts = [fileTitle];
+  for (const n of sectionOrder) {
+    const text = sections[n];
+    if (text !== undefined) parts.push(beginMarker(n), '', text, '', endMarker(n), '');
+  }
+  return parts.join('\n');
+}
+
+/** Rewrite section `name` of the results file at `file` (created when missing). */
+export function writeSection(file: string, name: SectionName, body: string): void {
+  const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  fs.writeFileSync(file, replaceSection(existing, name, body));
 }

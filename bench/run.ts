@@ -1,5 +1,6 @@
 /**
- * Runs every bench suite in turn and writes bench/RESULTS.md.
+ * Runs every bench suite in turn and writes its section of bench/RESULTS.md
+ * (the load section, written by `npm run bench:load`, is left as it was).
  *
  *   npm run bench        (builds, then node dist/bench/run.js; ~2 minutes)
  *
@@ -10,7 +11,6 @@
  * The journal suite writes into a fresh temp folder (SIGPLANE_BENCH_DIR or
  * the OS temp folder) and removes it.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format } from 'node:util';
@@ -21,8 +21,9 @@ import * as ringBuffer from './engine/ring-buffer.bench';
 import * as copyBatch from './persistence/copy-batch.bench';
 import * as journalAppend from './persistence/journal-append.bench';
 import * as frameCodec from './proto/frame-codec.bench';
-import { cpuMark, fsTypeOf, gitCommit, otherProcessesCores } from './machine';
-import { resultsMarkdown, significant, type MachineInfo, type SuiteReport } from './results-markdown';
+import { machineInfo } from './load/machine-info';
+import { cpuMark, fsTypeOf, otherProcessesCores } from './machine';
+import { resultsMarkdown, significant, writeSection, type MachineInfo, type SuiteReport } from './results-markdown';
 
 interface SuiteSpec<R extends Summary> {
   title: string;
@@ -178,21 +179,9 @@ async function main(): Promise<void> {
   process.stderr.write(`bench: load average ${loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}\n`);
   const reports: SuiteReport[] = [];
   for (const [index, spec] of suites.entries()) reports.push(await runSuite(spec, index));
-  const machine: MachineInfo = {
-    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-    nproc: os.availableParallelism(),
-    memoryBytesTotal: os.totalmem(),
-    nodeVersion: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    dateIso: new Date(startMs).toISOString(),
-    gitCommit: gitCommit(root),
-    loadAverageAtStart,
-    loadAverageAtEnd: os.loadavg(),
-    elapsedSeconds: (Date.now() - startMs) / 1000,
-    otherProcessesCores: otherProcessesCores(startCpu, cpuMark()),
-  };
+  const machine: MachineInfo = machineInfo(root, startMs, loadAverageAtStart, otherProcessesCores(startCpu, cpuMark()));
   const resultsPath = path.join(root, 'bench', 'RESULTS.md');
-  fs.writeFileSync(resultsPath, resultsMarkdown(machine, reports));
+  writeSection(resultsPath, 'micro', resultsMarkdown(machine, reports));
   process.stderr.write(`bench: wrote ${resultsPath} in ${machine.elapsedSeconds.toFixed(0)} s\n`);
   if (reports.some((r) => r.error !== null)) process.exitCode = 1;
 }

@@ -1,0 +1,265 @@
+/**
+ * sigplane itself, as users run it: `sigplane serve` in its own process on
+ * a fresh database (created on the given Postgres, dropped at the end) and a
+ * fresh data folder. Masters send signed v1 signals over /v1/master; the ack
+ * is sigplane's Ack, sent only after the journal commit. Receivers hold
+ * licence tokens, subscribe from sequence 0 and acknowledge every
+ * `receiverAckEvery`-th delivery (their cursor), as the SDK's `ackEvery` does.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, type Pool } from 'pg';
+import WebSocket from 'ws';
+import { ConfigStore } from '../../../persistence/pg/config-store';
+import { migrate } from '../../../persistence/pg/migrate';
+import { createPool } from '../../../persistence/pg/pool';
+import { SecretBox } from '../../../persistence/pg/secret-box';
+import { decodeFrame, encodeFrame, rejectCodeName, safeInteger } from '../../../proto/codec';
+import { compiledFile, startChildServer, type ChildServer } from '../child-server';
+import { inBatches } from '../in-batches';
+import { sigplaneSignalFrame } from '../payload';
+import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
+
+export interface SigplaneOptions {
+  /** A Postgres server URL (any database on it): the bench creates and drops its own database there. */
+  databaseServerUrl: string;
+  shards: number;
+  journalSync: 'full' | 'normal';
+  receiverAckEvery: number;
+  /** Run the server under `node --cpu-prof` into this folder (written when it stops). */
+  cpuProfileDir?: string;
+}
+
+/** Licence tokens per subscription: receivers beyond this share them (the server allows it; their cursor is shared). */
+const tokensPerSubscriptionMax = 20;
+/** Subscriptions set up at once (each is a few Postgres round trips). */
+const setupConcurrency = 8;
+/** Far above any bench rate: the rate limiters (per connection, per subscription, per address) must not be what is measured. */
+const benchRateLimitPerSecond = 1_000_000;
+/** A signal refused BUSY is sent again after this pause (the ring drains meanwhile). */
+const busyResendDelayMs = 1;
+
+interface SigplaneMasterTarget extends MasterTarget {
+  url: string;
+  token: string;
+  subscriptionId: string;
+  macSecretHex: string;
+}
+
+interface SigplaneReceiverTarget extends ReceiverTarget {
+  url: string;
+  token: string;
+  ackEvery: number;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function adminQuery(serverUrl: string, sql: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Opens a socket and resolves once the first frame of `welcomeKind` arrived.
+ * The listener is attached before the upgrade completes: the server's first
+ * frame can arrive in the same read as its 101 answer.
+ */
+function openUntilWelcome(url: string, token: string, afterOpen?: (ws: WebSocket) => void): Promise<WebSocket> {
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+  return new Promise((resolve, reject) => {
+    const onMessage = (data: Buffer): void => {
+      if (decodeFrame(data)?.kind !== 'welcome') return;
+      ws.off('message', onMessage);
+      resolve(ws);
+    };
+    ws.on('message', onMessage);
+    ws.once('open', () => afterOpen?.(ws));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`sigplane refused the upgrade: ${res.statusCode}`)));
+    ws.once('error', reject);
+    ws.once('close', (code) => reject(new Error(`closed with ${code} before its welcome`)));
+  });
+}
+
+function closeSocket(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    ws.once('close', () => resolve());
+    ws.close();
+  });
+}
+
+export class SigplaneAdapter implements SystemAdapter {
+  readonly name = 'sigplane' as const;
+  readonly description: string;
+  private server: ChildServer | null = null;
+  private pool: Pool | null = null;
+  private store: ConfigStore | null = null;
+  private readonly databaseName = `sigplane_bench_${crypto.randomBytes(5).toString('hex')}`;
+  private readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-bench-'));
+  /** Kept after the run (warnings only), beside the data folder that is removed. */
+  readonly logFile = path.join(os.tmpdir(), `${this.databaseName}.log`);
+
+  constructor(private readonly options: SigplaneOptions) {
+    this.description =
+      `sigplane serve (${options.shards} shard worker${options.shards === 1 ? '' : 's'}, journal sync ${options.journalSync}, shipper to Postgres on); ` +
+      `signed v1 signals; ack = Ack after the journal commit; receivers ack every ${options.receiverAckEvery} deliveries`;
+  }
+
+  get serverPid(): number | null {
+    return this.server?.pid ?? null;
+  }
+
+  async start(): Promise<void> {
+    await adminQuery(this.options.databaseServerUrl, `CREATE DATABASE ${this.databaseName}`);
+    const databaseUrl = withDatabase(this.options.databaseServerUrl, this.databaseName);
+    this.pool = createPool(databaseUrl, { max: setupConcurrency });
+    await migrate(this.pool);
+    const kek = crypto.randomBytes(32);
+    this.store = new ConfigStore(this.pool, SecretBox.fromKey(kek));
+    this.server = await startChildServer({
+      script: compiledFile('cli/main.js'),
+      args: ['serve', '--host', '127.0.0.1', '--port', '0', '--data', this.dataDir, '--shards', String(this.options.shards), '--journal-sync', this.options.journalSync],
+      nodeArgs: this.options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(this.options.cpuProfileDir)],
+      env: this.serverEnvironment(databaseUrl, kek),
+      logFile: this.logFile,
+      portLine: /sigplane listening on port (\d+)/,
+    });
+  }
+
+  /**
+   * The server's own defaults, except: limits that exist to stop abuse
+   * (upgrades per address, signals per subscription) are raised far above
+   * the bench's rates, since every load connection comes from 127.0.0.1 and
+   * the bench measures the signal path, not the limiter; rate limits stay
+   * in memory (no Redis: Redis is one of the systems under test); the log
+   * says only warnings.
+   */
+  private serverEnvironment(databaseUrl: string, kek: Buffer): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      SIGPLANE_KEK: kek.toString('base64'),
+      SIGPLANE_UPGRADE_RATE: String(benchRateLimitPerSecond),
+      SIGPLANE_UPGRADE_BURST: String(benchRateLimitPerSecond),
+      SIGPLANE_SUB_RATE: String(benchRateLimitPerSecond),
+      SIGPLANE_SUB_BURST: String(benchRateLimitPerSecond),
+      SIGPLANE_LOG_LEVEL: 'warn',
+    };
+    for (const name of ['REDIS_URL', 'SIGPLANE_KEK_FILE', 'SIGPLANE_CONFIG', 'SIGPLANE_HOST', 'SIGPLANE_PORT', 'SIGPLANE_DATA_DIR']) delete env[name];
+    return env;
+  }
+
+  async prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets> {
+    const store = this.store!;
+    const base = `ws://127.0.0.1:${this.server!.port}`;
+    const subs = await inBatches(Array.from({ length: subscriptions }, (_, i) => i), setupConcurrency, async (sub) => {
+      const created = await store.createSubscription({ name: `bench-${sub}` });
+      await store.addAllowedIp(created.subscriptionId, '127.0.0.1', {});
+      await store.setSubscriptionSettings(created.subscriptionId, { rateLimitPerSecond: benchRateLimitPerSecond, rateLimitBurst: benchRateLimitPerSecond });
+      const tokens: string[] = [];
+      for (let i = 0; i < Math.min(receiversPerSubscription, tokensPerSubscriptionMax); i++) {
+        tokens.push((await store.issueReceiverToken(created.subscriptionId, {})).token);
+      }
+      return { sub, created, tokens };
+    });
+    const masters: SigplaneMasterTarget[] = subs.map(({ sub, created }) => ({
+      sub,
+      url: `${base}/v1/master`,
+      token: created.masterToken,
+      subscriptionId: created.subscriptionId,
+      macSecretHex: created.macSecretHex,
+    }));
+    const receivers: SigplaneReceiverTarget[] = subs.flatMap(({ sub, tokens }) =>
+      Array.from({ length: receiversPerSubscription }, (_, r) => ({
+        sub,
+        url: `${base}/v1/receiver`,
+        token: tokens[r % tokens.length],
+        ackEvery: this.options.receiverAckEvery,
+      })),
+    );
+    return { masters, receivers };
+  }
+
+  async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
+    const t = target as SigplaneMasterTarget;
+    const ws = await openUntilWelcome(t.url, t.token);
+    let frames: (Uint8Array | undefined)[] = [];
+    let resent = 0;
+    const resend = (sequence: number): void => {
+      const frame = frames[sequence - 1];
+      if (frame === undefined || ws.readyState !== WebSocket.OPEN) return;
+      resent++;
+      ws.send(frame, { binary: true });
+    };
+    ws.on('message', (data: Buffer) => {
+      const frame = decodeFrame(data);
+      if (frame?.kind === 'ack') {
+        const sequence = safeInteger(frame.ack.sequenceNumber) ?? -1;
+        frames[sequence - 1] = undefined;
+        events.onAck(sequence);
+      } else if (frame?.kind === 'reject') {
+        const sequence = safeInteger(frame.reject.sequenceNumber) ?? -1;
+        const code = rejectCodeName(frame.reject.code);
+        // BUSY means "resend" (docs/protocol.md): the shard's ring was full. Later signals that got in are held until it arrives.
+        if (code === 'BUSY') setTimeout(() => resend(sequence), busyResendDelayMs);
+        else events.onRefused(sequence, code);
+      }
+    });
+    return {
+      prepare(signals) {
+        const generatedAtMs = Date.now();
+        frames = Array.from({ length: signals }, (_, i) =>
+          sigplaneSignalFrame(t.macSecretHex, { subscriptionId: t.subscriptionId, sequence: i + 1, generatedAtMs }),
+        );
+      },
+      send(sequence) {
+        const frame = frames[sequence - 1];
+        if (frame === undefined) throw new Error(`signal ${sequence} was not prepared`);
+        ws.send(frame, { binary: true });
+      },
+      get resent() {
+        return resent;
+      },
+      close: () => closeSocket(ws),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.stop();
+    this.server = null;
+    await this.pool?.end().catch(() => undefined);
+    this.pool = null;
+    await adminQuery(this.options.databaseServerUrl, `DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`).catch(() => undefined);
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export const openSigplaneReceiver: ReceiverOpener = async (target, onDelivery) => {
+  const t = target as SigplaneReceiverTarget;
+  const ws = await openUntilWelcome(t.url, t.token, (open) =>
+    open.send(encodeFrame({ subscribe: { hasLastSequence: true, lastSequence: 0 } }), { binary: true }),
+  );
+  let unacked = 0;
+  ws.on('message', (data: Buffer) => {
+    const frame = decodeFrame(data);
+    if (frame?.kind !== 'delivery') return;
+    const sequence = safeInteger(frame.delivery.sequenceNumber) ?? -1;
+    onDelivery(sequence);
+    if (++unacked >= t.ackEvery) {
+      unacked = 0;
+      ws.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }), { binary: true });
+    }
+  });
+  return { close: () => closeSocket(ws) };
+};

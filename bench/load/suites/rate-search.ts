@@ -1,0 +1,79 @@
+/**
+ * The highest rate at which sigplane keeps delivery p99 under 1 ms with
+ * nothing lost, duplicated or refused: rates double from a start until a
+ * probe fails, then the gap is bisected. Each probe is a full run (its own
+ * subscriptions, warm-up excluded). A probe where the load side saturated
+ * is reported as such: the server may do better than the figure says.
+ */
+import { describeRun, progress } from '../progress';
+import { runWorkload, type RunOptions, type RunResult } from '../run-workload';
+import type { SystemAdapter } from '../system';
+import type { Workload } from '../workload';
+
+export interface RateSearchCase {
+  subscriptions: number;
+  receiversPerSubscription: number;
+}
+
+export interface RateSearchResult {
+  subscriptions: number;
+  receiversPerSubscription: number;
+  /** Highest passing rate, or null when even the first probe failed. */
+  bestRatePerSecond: number | null;
+  best: RunResult | null;
+  /** The lowest failing probe (why it stopped), if any. */
+  firstFailure: RunResult | null;
+  probes: RunResult[];
+}
+
+export const p99TargetUs = 1000;
+
+export function passes(r: RunResult): boolean {
+  return r.delivery.p99Us < p99TargetUs && r.lost === 0 && r.duplicates === 0 && r.refused === 0 && r.delivery.count > 0;
+}
+
+export interface RateSearchOptions {
+  startRate: number;
+  maxRate: number;
+  bisections: number;
+  warmupMs: number;
+  durationMs: number;
+  run?: RunOptions;
+}
+
+export async function searchRate(adapter: SystemAdapter, c: RateSearchCase, o: RateSearchOptions): Promise<RateSearchResult> {
+  const probes: RunResult[] = [];
+  const probe = async (rate: number): Promise<RunResult> => {
+    const w: Workload = { ...c, ratePerSecond: Math.round(rate), warmupMs: o.warmupMs, durationMs: o.durationMs };
+    progress(`rate search ${c.subscriptions} sub x ${c.receiversPerSubscription} recv: probing ${w.ratePerSecond.toLocaleString('en')}/s…`);
+    const r = await runWorkload(adapter, w, o.run);
+    progress(`  ${passes(r) ? 'pass' : 'FAIL'} ${describeRun(r)}`);
+    probes.push(r);
+    return r;
+  };
+  let best: RunResult | null = null;
+  let failure: RunResult | null = null;
+  for (let rate = o.startRate; rate <= o.maxRate; rate *= 2) {
+    const r = await probe(rate);
+    if (!passes(r)) {
+      failure = r;
+      break;
+    }
+    best = r;
+  }
+  if (best !== null && failure !== null) {
+    let low = best.workload.ratePerSecond;
+    let high = failure.workload.ratePerSecond;
+    for (let i = 0; i < o.bisections; i++) {
+      const r = await probe((low + high) / 2);
+      if (passes(r)) {
+        best = r;
+        low = r.workload.ratePerSecond;
+      } else {
+        failure = r;
+        high = r.workload.ratePerSecond;
+      }
+    }
+  }
+  return { ...c, bestRatePerSecond: best?.workload.ratePerSecond ?? null, best, firstFailure: failure, probes };
+}
