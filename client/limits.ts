@@ -22,6 +22,9 @@ export const master = {
   outboxSignalsMax: 1_024,
   /** Recently sent frames kept to answer the server's sync requests. */
   sentLogSignalsMax: 4_096,
+  /** After BUSY the outbox is resent from the refused sequence after this delay, doubling while BUSY repeats, up to the max. */
+  busyResendDelayMinMs: 2,
+  busyResendDelayMaxMs: 250,
 } as const;
 
 export const receiver = {

@@ -12,7 +12,9 @@
  * known to hold (welcome, acks, StateChange ACTIVE, REPLAY). A rejected
  * signal is never sent again ("a rejected signal changes nothing"); when
  * none of ours above it is in flight, the next publish takes the first
- * sequence the server lacks, so a reject does not open a gap.
+ * sequence the server lacks, so a reject does not open a gap. BUSY is the
+ * exception: it refuses nothing for good ("resend from N"), so the outbox
+ * from N on is sent again after a short backoff and the publishes wait.
  *
  * generatedAt is stamped at publish(): a signal that waits in the outbox
  * through a long disconnect is resent as it was and may come back STALE.
@@ -34,6 +36,7 @@ import { Connection, ClientCloseCode, type ReconnectOptions } from './connection
 import { toWelcome, type Welcome } from './convert';
 import { asError, ClientErrorCode, SigplaneClientError } from './errors';
 import { master as limits } from './limits';
+import { BusyWindow, type BusyAction } from './busy-window';
 import { MasterOutbox, planResend, SentLog } from './master-outbox';
 import { encodeSignalFrame, encodeSnapshotFrame, type CraftedSignal, type MasterSnapshot } from './master-frames';
 import type { MasterSigning } from './signing';
@@ -94,6 +97,9 @@ export class MasterClient extends EventEmitter {
   private log: SentLog = new SentLog(limits.sentLogSignalsMax);
   /** sendSignal() callers, per sequence, first come first answered. */
   private readonly crafted: WaiterQueues = new Map();
+  /** What BUSY allows to be sent (client/busy-window.ts), and the backoff before sending again. */
+  private readonly busyWindow = new BusyWindow(limits.outboxSignalsMax);
+  private busyResendTimer: NodeJS.Timeout | null = null;
   /** 0 until the first welcome. */
   private nextSequence = 0;
   /** The highest sequence the server is known to hold (welcome, acks, ACTIVE, REPLAY). */
@@ -206,9 +212,14 @@ export class MasterClient extends EventEmitter {
     }
     this.nextSequence = sequence + 1;
     return new Promise<PublishResult>((resolve, reject) => {
+      const nothingHeld = this.outbox.highestSequence <= this.busyWindow.sentUpTo;
       this.outbox.add(sequence, frame, { resolve, reject });
       this.log.record(sequence, frame);
-      if (this.isReady) this.connection!.send(frame);
+      if (!this.isReady) return;
+      if (nothingHeld && this.busyWindow.limit === Infinity && this.busyWindow.maySend(0)) {
+        this.connection!.send(frame);
+        this.busyWindow.sent(sequence);
+      } else this.sendWithinWindow();
     });
   }
 
@@ -266,6 +277,7 @@ export class MasterClient extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.cancelBusyResend();
     const closing = this.connection?.close() ?? Promise.resolve();
     this.failEverything(ClientErrorCode.CLOSED, 'client closed');
     await closing;
@@ -307,7 +319,10 @@ export class MasterClient extends EventEmitter {
     this.serverHas(welcome.lastSequence);
     this.settleUpTo(welcome.lastSequence);
     // The rest again, in order, the same bytes.
+    this.cancelBusyResend();
+    this.busyWindow.reset();
     for (const entry of this.outbox.list()) this.connection?.send(entry.frame);
+    this.busyWindow.sent(this.outbox.highestSequence);
     this.emit('welcome', welcome);
   }
 
@@ -320,6 +335,7 @@ export class MasterClient extends EventEmitter {
     if (sequence !== null) {
       this.serverHas(sequence);
       const entry = this.outbox.take(sequence);
+      this.onBusyAction(this.busyWindow.answered(sequence, true));
       if (entry !== undefined) return entry.waiter.resolve(result);
     }
     this.takeCrafted(key)?.resolve(result);
@@ -333,17 +349,60 @@ export class MasterClient extends EventEmitter {
     this.emit('reject', error);
     if (sequence === null || sequence === 0) return;
     if (code === 'REPLAY') this.serverHas(sequence);
+    // BUSY refuses nothing for good: the signal waits in the outbox and goes again (client/busy-window.ts).
+    if (code === 'BUSY' && this.outbox.get(sequence) !== undefined) return this.onBusyAction(this.busyWindow.busy(sequence, this.inFlight()));
     // Never send a rejected signal again (a later sync request for it is answered by a snapshot, or not at all).
     this.log.forget(sequence);
     const entry = this.outbox.take(sequence);
+    this.onBusyAction(this.busyWindow.answered(sequence, false));
     if (entry !== undefined) {
       // Nothing of ours above it in flight: the next publish takes the first sequence the server lacks.
       if (this.outbox.highestSequence < sequence) {
         this.nextSequence = Math.min(this.nextSequence, Math.max(this.outbox.highestSequence, this.serverLast) + 1);
+        this.busyWindow.sentUpTo = Math.min(this.busyWindow.sentUpTo, this.nextSequence - 1);
       }
       return entry.waiter.reject(error);
     }
     this.takeCrafted(key)?.reject(error);
+  }
+
+  private onBusyAction(action: BusyAction): void {
+    if (action.kind === 'resendAfter') {
+      this.cancelBusyResend();
+      this.busyResendTimer = setTimeout(() => {
+        this.busyResendTimer = null;
+        this.busyWindow.resume();
+        this.sendWithinWindow();
+      }, action.delayMs);
+    } else if (action.kind === 'ignore' && this.busyWindow.limit !== Infinity) this.sendWithinWindow();
+  }
+
+  private cancelBusyResend(): void {
+    if (this.busyResendTimer !== null) clearTimeout(this.busyResendTimer);
+    this.busyResendTimer = null;
+  }
+
+  /** Outbox signals sent on this connection and not yet answered. */
+  private inFlight(): number {
+    let n = 0;
+    for (const entry of this.outbox.list()) {
+      if (entry.sequence > this.busyWindow.sentUpTo) break;
+      n++;
+    }
+    return n;
+  }
+
+  /** Send the outbox's unsent signals, in order, as far as the BUSY window allows. */
+  private sendWithinWindow(): void {
+    if (!this.isReady) return;
+    let inFlight = this.inFlight();
+    for (const entry of this.outbox.list()) {
+      if (entry.sequence <= this.busyWindow.sentUpTo) continue;
+      if (!this.busyWindow.maySend(inFlight)) return;
+      this.connection!.send(entry.frame);
+      this.busyWindow.sent(entry.sequence);
+      inFlight++;
+    }
   }
 
   private onSyncRequest(request: FrameOf<'syncRequest'>['syncRequest']): void {
@@ -423,6 +482,7 @@ export class MasterClient extends EventEmitter {
 
   private onSocketClosed(willReconnect: boolean): void {
     this.welcomed = false;
+    this.cancelBusyResend();
     // sendSignal answers cannot come on another connection.
     for (const queue of this.crafted.values()) {
       for (const waiter of queue) waiter.reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, 'connection closed before the answer'));

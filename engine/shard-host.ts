@@ -42,6 +42,8 @@ export interface ShardHostOptions {
   onEscalate: (shardIndex: number, error: Error) => void;
   /** Test hook: make shard i crash after n records, once. */
   crashAfterRecords?: { shardIndex: number; records: number };
+  /** Test hook: rings of this size instead of engineLimits.ringBytes (a small ring fills, answering BUSY). */
+  ringBytes?: number;
 }
 
 interface Shard {
@@ -125,8 +127,9 @@ export class ShardHost {
   }
 
   private spawn(index: number, restartsAtMs: number[], first: boolean): Shard {
-    const inRing = createRing(engineLimits.ringBytes);
-    const outRing = createRing(engineLimits.ringBytes);
+    const ringBytes = this.options.ringBytes ?? engineLimits.ringBytes;
+    const inRing = createRing(ringBytes);
+    const outRing = createRing(ringBytes);
     const crash = this.options.crashAfterRecords;
     const workerData: ShardWorkerData = {
       shardIndex: index,

@@ -39,6 +39,13 @@ export interface ConnectionData {
   closed: boolean;
   /** Rate-limited frames not yet recorded as a security event. */
   rateLimitedUnreported: number;
+  /**
+   * Masters: the lowest sequence answered BUSY and not yet taken (0: none).
+   * Until it is resent and taken, every signal above it from this
+   * connection is answered BUSY too: a later one reaching the shard first
+   * would open a gap (DEGRADED) that the master never meant.
+   */
+  busyFromSequence: number;
 }
 
 export type Socket = WebSocket<ConnectionData>;

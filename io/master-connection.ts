@@ -82,15 +82,29 @@ function claimedSequence(frame: DecodedFrame): number {
   return 0;
 }
 
+/**
+ * To the shard, in the connection's order. BUSY for sequence N means: N and
+ * everything after it from this connection was not taken; resend from N.
+ * Until N comes again, signals above it are answered BUSY without reaching
+ * the shard (data.busyFromSequence), so a full ring never opens a gap.
+ */
 function forwardSignal(ws: Socket, record: SignalRecord, t0: number, ctx: FrameContext): void {
   const data = ws.getUserData();
+  const blockedFrom = data.busyFromSequence;
+  if (blockedFrom > 0 && record.sequence > blockedFrom) {
+    return ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${blockedFrom}`, record.sequence);
+  }
   const sent = ctx.toShard(data.subscriptionId, {
     t: 'event',
     sub: data.subscriptionId,
     ev: { kind: 'signal', connId: data.connId, record },
     t0,
   });
-  if (!sent) ctx.reject(ws, RejectCode.BUSY, 'engine busy, resend', record.sequence);
+  if (!sent) {
+    data.busyFromSequence = blockedFrom === 0 ? record.sequence : Math.min(blockedFrom, record.sequence);
+    return ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${data.busyFromSequence}`, record.sequence);
+  }
+  if (record.sequence === blockedFrom) data.busyFromSequence = 0;
 }
 
 export function signalFromV1(

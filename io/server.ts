@@ -69,6 +69,8 @@ export interface ServerOptions {
   statusToken?: string;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
+  /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
+  ringBytes?: number;
 }
 
 /** Security event text is ours (codes and short messages), never client bytes; bounded anyway. */
@@ -121,6 +123,7 @@ export class SigplaneServer implements FrameContext {
       onShardRestart: (index, error) => this.onShardRestart(index, error),
       onEscalate: (index, error) => this.onEscalate(index, error),
       crashAfterRecords: options.crashShardAfterRecords,
+      ringBytes: options.ringBytes,
     });
     this.incident = new IncidentControl({
       connections: this.connections,

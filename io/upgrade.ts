@@ -174,6 +174,7 @@ export function handleUpgrade(
       live: false,
       closed: false,
       rateLimitedUnreported: 0,
+      busyFromSequence: 0,
     };
   }
 }

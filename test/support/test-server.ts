@@ -46,7 +46,7 @@ export interface TestServer {
 }
 
 export interface TestServerOptions
-  extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords' | 'tls' | 'rateLimits' | 'statusToken' | 'log'>> {
+  extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords' | 'ringBytes' | 'tls' | 'rateLimits' | 'statusToken' | 'log'>> {
   /** Listen on the operators' control channel (isolate, lift, revoke act on live connections). */
   control?: boolean;
   /** Send receiver licenses' copy settings (receiver_settings) on subscribe and on change. */
@@ -81,6 +81,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         return true;
       },
       crashShardAfterRecords: options.crashShardAfterRecords,
+      ringBytes: options.ringBytes,
       controlDatabaseUrl: options.control === true ? database.url : undefined,
       receiverSettings: options.receiverSettings === true ? (tokenId) => receiverSettings.load(tokenId) : undefined,
       tls: options.tls,
