@@ -18,6 +18,14 @@ export const wire = {
   masterBackpressureBytesMax: 4 * 1024 * 1024,
   /** Largest Authorization header accepted on an upgrade. */
   authorizationHeaderBytesMax: 512,
+  /**
+   * Frames of one connection answered RATE_LIMITED within one second before
+   * it is closed (4029): a client told to slow down that keeps sending is
+   * flooding, and answering each frame would spend the I/O thread on it.
+   */
+  rateLimitedFramesPerSecondMax: 1_000,
+  /** A connection being rate limited yields one security event per this interval, with the count. */
+  rateLimitedEventIntervalMs: 1_000,
   /** All header names and values of an upgrade request together (an EA sends about 300 bytes). */
   upgradeHeaderBytesMax: 8 * 1024,
   /** Positions in one snapshot, either direction. */

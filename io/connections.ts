@@ -37,8 +37,12 @@ export interface ConnectionData {
   subscribed: boolean;
   live: boolean;
   closed: boolean;
-  /** Rate-limited frames not yet recorded as a security event. */
+  /** Rate-limited frames not yet recorded as a security event, and when the last event was. */
   rateLimitedUnreported: number;
+  rateLimitedReportedAtMs: number;
+  /** Frames answered RATE_LIMITED in the one-second window starting at rateLimitedWindowStartMs. */
+  rateLimitedInWindow: number;
+  rateLimitedWindowStartMs: number;
   /**
    * Masters: the lowest sequence answered BUSY and not yet taken (0: none).
    * Until it is resent and taken, every signal above it from this

@@ -105,6 +105,7 @@ export class Metrics {
   readonly deliveries = new Counter('sigplane_deliveries_total', 'Delivery frames sent to receivers.');
   readonly backpressureDrops = new Counter('sigplane_backpressure_drops_total', 'Receivers dropped to resync at their backpressure limit.');
   readonly operatorCloses = new Counter('sigplane_operator_closes_total', 'Connections closed by an operator action, by reason (ISOLATED, REVOKED).');
+  readonly policyCloses = new Counter('sigplane_policy_closes_total', 'Connections the server closed for what they sent, by reason (RATE_LIMITED: kept sending past its limit).');
   readonly securityEventsDropped = new Counter('sigplane_security_events_dropped_total', 'Security events not journaled because a ring was full.');
   readonly ingestToAck = new Histogram('sigplane_ingest_to_ack_seconds', 'From a signal frame arriving to its ack being sent.');
   readonly ingestToDelivery = new Histogram('sigplane_ingest_to_delivery_seconds', 'From a signal frame arriving to its live delivery being sent.');
@@ -124,7 +125,7 @@ export class Metrics {
 
   render(): string {
     let out = '';
-    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rateLimitHits, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.securityEventsDropped]) {
+    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rateLimitHits, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.policyCloses, this.securityEventsDropped]) {
       out += c.render();
     }
     out += this.ingestToAck.render();

@@ -86,6 +86,8 @@ export const CloseCode = {
   ISOLATED: IncidentCloseCode.ISOLATED,
   /** An operator revoked the token this session authenticated with. */
   REVOKED: IncidentCloseCode.REVOKED,
+  /** Kept sending past RATE_LIMITED answers (wire.rateLimitedFramesPerSecondMax in one second). */
+  RATE_LIMITED: 4029,
 } as const;
 
 export class SigplaneServer implements FrameContext {
@@ -365,20 +367,34 @@ export class SigplaneServer implements FrameContext {
       : data.role === 'master' && !this.subscriptionLimiter.take(data.subscriptionId, nowMs)
         ? 'subscription'
         : null;
+    // A flood would otherwise flood the journal: one security event per connection per interval, with the count.
+    const reportDue = nowMs - data.rateLimitedReportedAtMs >= wire.rateLimitedEventIntervalMs;
     if (limit === null) {
-      if (data.rateLimitedUnreported > 0) this.reportRateLimited(ws);
+      if (data.rateLimitedUnreported > 0 && reportDue) this.reportRateLimited(ws, nowMs);
       return true;
     }
     this.metrics.rateLimitHits.inc({ limit });
     this.metrics.rejects.inc({ code: RejectCode.RATE_LIMITED });
+    data.rateLimitedUnreported++;
+    if (reportDue) this.reportRateLimited(ws, nowMs);
+    if (nowMs - data.rateLimitedWindowStartMs >= 1000) {
+      data.rateLimitedWindowStartMs = nowMs;
+      data.rateLimitedInWindow = 0;
+    }
+    if (++data.rateLimitedInWindow > wire.rateLimitedFramesPerSecondMax) {
+      if (data.rateLimitedUnreported > 0) this.reportRateLimited(ws, nowMs);
+      this.log('warn', 'connection closed: it kept sending past RATE_LIMITED', { connId: data.connId, role: data.role, subscriptionId: data.subscriptionId });
+      this.metrics.policyCloses.inc({ reason: 'RATE_LIMITED' });
+      this.closeSocket(ws, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
+      return false;
+    }
     this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, 'rate limit exceeded', sequence));
-    // A flood would otherwise flood the journal: one event per burst, with its count.
-    if (data.rateLimitedUnreported++ === 0) this.reportRateLimited(ws);
     return false;
   }
 
-  private reportRateLimited(ws: Socket): void {
+  private reportRateLimited(ws: Socket, nowMs: number): void {
     const data = ws.getUserData();
+    data.rateLimitedReportedAtMs = nowMs;
     this.recordSecurityEvent({
       atMs: Date.now(),
       code: RejectCode.RATE_LIMITED,

@@ -174,6 +174,9 @@ export function handleUpgrade(
       live: false,
       closed: false,
       rateLimitedUnreported: 0,
+      rateLimitedReportedAtMs: 0,
+      rateLimitedInWindow: 0,
+      rateLimitedWindowStartMs: 0,
       busyFromSequence: 0,
     };
   }

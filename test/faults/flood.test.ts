@@ -1,7 +1,9 @@
 /**
  * Issue 6, scenario 6: one master connection sends as fast as it can; it is
  * limited (RATE_LIMITED, by its connection's token bucket and its
- * subscription's limit) or closed, while another subscription on the same
+ * subscription's limit) and, as it keeps sending past more than
+ * wire.rateLimitedFramesPerSecondMax refusals in a second, closed with
+ * 4029, while another subscription on the same
  * server (one shard, one I/O thread: nothing to hide behind) keeps receiving
  * every signal, in order.
  *
@@ -132,13 +134,22 @@ it('limits a flooding master while another subscription receives every signal in
   console.log(
     `[flood] flooder: ${report.sent} sent in ${seconds.toFixed(1)} s, ${report.answers} answered: ${report.accepted} accepted, ${report.duplicate} duplicate, rejects ${JSON.stringify(report.rejects)}, close ${report.closeCode}; limit ${Math.floor(Math.min(perConnection, perSubscription))}`,
   );
-  expect((report.rejects.RATE_LIMITED ?? 0) > 0 || report.closeCode !== null).toBe(true);
+  expect(report.rejects.RATE_LIMITED ?? 0).toBeGreaterThan(0);
+  expect(report.closeCode).toBe(4029);
   expect(passed).toBeLessThanOrEqual(Math.min(perConnection, perSubscription) + 1);
   const metrics = await scrapeMetrics(server.port);
   // Counted in /metrics: at least what the flooder had read back when it stopped, at most what it sent.
   const limitedCounted = metrics.get('sigplane_rejects_total{code="RATE_LIMITED"}') ?? 0;
   expect(limitedCounted).toBeGreaterThanOrEqual(report.rejects.RATE_LIMITED ?? 0);
   expect(limitedCounted).toBeLessThanOrEqual(report.sent);
+  expect(metrics.get('sigplane_policy_closes_total{reason="RATE_LIMITED"}')).toBe(1);
+  // One security event per second of flooding, with the count, not one per refused frame.
+  await until('the flood\'s security events to be shipped', async () => {
+    const r = await database.pool.query<{ n: string }>("SELECT count(*) AS n FROM security_events WHERE code = 'RATE_LIMITED' AND subscription_id = $1", [flood.subscriptionId]);
+    return Number(r.rows[0]!.n) > 0;
+  }, 30_000);
+  const events = await database.pool.query<{ n: string }>("SELECT count(*) AS n FROM security_events WHERE code = 'RATE_LIMITED' AND subscription_id = $1", [flood.subscriptionId]);
+  expect(Number(events.rows[0]!.n)).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
 
   const p = (xs: number[]): string => `p50 ${percentile(xs, 0.5).toFixed(2)} ms, p99 ${percentile(xs, 0.99).toFixed(2)} ms, max ${xs[xs.length - 1]!.toFixed(2)} ms`;
   const ratio = percentile(loaded, 0.99) / percentile(unloaded, 0.99);
