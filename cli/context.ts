@@ -20,6 +20,7 @@ export const dataOption: OptionSpec = {
 export interface CommandContext {
   dataDir: string;
   database: Database;
+  secretBox: SecretBox;
   store: ConfigStore;
   close(): Promise<void>;
 }
@@ -31,7 +32,7 @@ export async function openContext(dataOptionValue: string): Promise<CommandConte
   if (secretBox.notice) log('warn', secretBox.notice);
   const database = await openDatabase(dataDir);
   const store = new ConfigStore(database.pool, secretBox);
-  return { dataDir, database, store, close: () => database.close() };
+  return { dataDir, database, secretBox, store, close: () => database.close() };
 }
 
 /**

@@ -5,6 +5,9 @@
 import { SigplaneServer } from '../io/server';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore } from '../persistence/pg/admin-store';
+import { applicationDatabaseUrl, assertApplicationRole } from '../persistence/pg/app-role';
+import { ConfigStore } from '../persistence/pg/config-store';
+import { createPool } from '../persistence/pg/pool';
 import { parseToken } from '../persistence/pg/tokens';
 import { ReceiverSettingsStore } from '../persistence/pg/receiver-settings-store';
 import { loadOrCreateNodeId } from '../persistence/shipper/node-id';
@@ -18,6 +21,7 @@ import { log, setLogLevel } from './log';
 const spec = configSpec(
   'sigplane serve [options]',
   'Run the server. With no DATABASE_URL it starts an embedded Postgres in the data folder.\n' +
+    'It migrates as the owner (DATABASE_URL) and serves as the role sigplane_app: SIGPLANE_APP_DATABASE_URL (a LOGIN member of it), or the owner URL with -c role=sigplane_app.\n' +
     'Settings come from flags, then the environment, then --config <file.json>, then defaults; a bad one exits 2 naming it.',
   serveSchema,
 );
@@ -35,26 +39,36 @@ export async function serveCommand(argv: string[]): Promise<void> {
 
   const context = await openContext(config.data!);
   log('info', 'database ready', { database: context.database.displayUrl, embedded: context.database.embedded });
+  // Migrated as the owner; served as sigplane_app, bound by row-level security (persistence/pg/app-role.ts).
+  const app = applicationDatabaseUrl(context.database.url, process.env.SIGPLANE_APP_DATABASE_URL);
+  const appPool = createPool(app.url);
+  const { currentUser } = await assertApplicationRole(appPool).catch(async (error: unknown) => {
+    await appPool.end();
+    await context.close();
+    throw error;
+  });
+  log('info', 'serving as the application role', { role: currentUser, via: app.source });
+  const appStore = new ConfigStore(appPool, context.secretBox);
   const shipper = startShipper({
-    databaseUrl: context.database.url,
+    databaseUrl: app.url,
     dataDir: context.dataDir,
     shardCount,
     nodeId: loadOrCreateNodeId(context.dataDir),
     journalBudgetBytes,
     log,
   });
-  const receiverSettings = new ReceiverSettingsStore(context.database.pool);
+  const receiverSettings = new ReceiverSettingsStore(appPool);
   const server = new SigplaneServer({
     host: config.host!,
     port: config.port!,
     shardCount,
     dataDir: context.dataDir,
     journalSync,
-    authenticator: context.store,
+    authenticator: appStore,
     tokenHash: (token) => parseToken(token)?.hash ?? null,
     databaseReady: async () => {
       try {
-        await context.database.pool.query('SELECT 1');
+        await appPool.query('SELECT 1');
         return true;
       } catch {
         return false;
@@ -71,7 +85,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     log,
     shipperStatus: () => shipper.status(),
     // Incident actions of `sigplane subscription isolate|lift`, `token revoke`, `rotate-credentials`.
-    controlDatabaseUrl: context.database.url,
+    controlDatabaseUrl: app.url,
     // Copy settings of each receiver license (`sigplane receiver-settings`), sent on subscribe and on change.
     receiverSettings: (tokenId) => receiverSettings.load(tokenId),
     crashShardAfterRecords:
@@ -98,8 +112,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
       : new AdminServer({
           host: config['admin-host']!,
           port: config['admin-port'],
-          store: context.store,
-          adminStore: new AdminStore(context.database.pool, context.store),
+          store: appStore,
+          adminStore: new AdminStore(appPool, appStore),
           tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, passphrase: config['tls-key-passphrase'] } : undefined,
           log,
         });
@@ -114,6 +128,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     adminServer?.stop();
     await server.stop();
     await shipper.stop();
+    await appPool.end();
     await context.close();
     process.exit(0);
   };

@@ -1,14 +1,19 @@
 /**
  * A real sigplane server for end-to-end tests: its own database on the
  * run's Postgres, its own data folder, real shard worker threads, a real
- * uWebSockets.js listener on 127.0.0.1 with a free port.
+ * uWebSockets.js listener on 127.0.0.1 with a free port. The server's own
+ * connections are the application role's, as `sigplane serve`'s
+ * (persistence/pg/app-role.ts); `store` (what tests use to set things up,
+ * as an operator's CLI would) is the owner's.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SigplaneServer, type ServerOptions } from '../../io/server';
+import { applicationDatabaseUrl, assertApplicationRole } from '../../persistence/pg/app-role';
 import { ConfigStore } from '../../persistence/pg/config-store';
+import { createPool } from '../../persistence/pg/pool';
 import { SecretBox } from '../../persistence/pg/secret-box';
 import { parseToken } from '../../persistence/pg/tokens';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
@@ -65,7 +70,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const kekBase64 = crypto.randomBytes(32).toString('base64');
   const secretBox = SecretBox.fromEnvironment({ SIGPLANE_KEK: kekBase64 }, { dataDir, allowGenerate: false });
   const store = new ConfigStore(database.pool, secretBox);
-  const receiverSettings = new ReceiverSettingsStore(database.pool);
+  const appUrl = applicationDatabaseUrl(database.url, undefined).url;
+  const appPool = createPool(appUrl);
+  await assertApplicationRole(appPool);
+  const appStore = new ConfigStore(appPool, secretBox);
+  const receiverSettings = new ReceiverSettingsStore(appPool);
 
   const makeServer = (): SigplaneServer =>
     new SigplaneServer({
@@ -74,15 +83,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       shardCount: options.shardCount ?? 2,
       dataDir,
       journalSync: options.journalSync ?? 'normal',
-      authenticator: store,
+      authenticator: appStore,
       tokenHash: (token) => parseToken(token)?.hash ?? null,
       databaseReady: async () => {
-        await database.pool.query('SELECT 1');
+        await appPool.query('SELECT 1');
         return true;
       },
       crashShardAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
-      controlDatabaseUrl: options.control === true ? database.url : undefined,
+      controlDatabaseUrl: options.control === true ? appUrl : undefined,
       receiverSettings: options.receiverSettings === true ? (tokenId) => receiverSettings.load(tokenId) : undefined,
       tls: options.tls,
       // Tests of other features open many connections and send floods from 127.0.0.1: only tests that ask get these limits.
@@ -156,6 +165,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async close() {
       if (running) await server.stop();
       running = false;
+      await appPool.end();
       await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
