@@ -169,6 +169,12 @@ export const control = {
    * would otherwise hide missed notifications until the kernel gives up.
    */
   pingIntervalMs: 5_000,
+  /**
+   * Live sessions are checked this often (and at once on an ALLOWLIST
+   * message) for a token that expired or an address its allowlist no longer
+   * admits; those are closed (4005 EXPIRED, 4006 IP_NOT_ALLOWED).
+   */
+  sessionSweepIntervalMs: 30_000,
   /** server.start() waits this long for the first LISTEN and resync, then goes on (the listener keeps trying). */
   startWaitMs: 5_000,
   /** A NOTIFY payload longer than this is ignored (ours are about 120 bytes; Postgres allows 8000). */

@@ -17,16 +17,21 @@
  *      +------------- backoff: reconnectInitialMs doubling to Max ----------+
  *
  * The connection is pinged every pingIntervalMs: a half-open TCP connection
- * would otherwise hide missed notifications.
+ * would otherwise hide missed notifications. The live sessions are checked
+ * against expiry and the allowlists after every resync, every
+ * sessionSweepIntervalMs, and at once on an ALLOWLIST message.
  */
 import { Client, type ClientConfig, type Notification } from 'pg';
 import { control } from '../engine/limits';
 import {
   controlChannel,
   parseControlMessage,
+  readEndedSessions,
   readIsolatedSubscriptions,
   readRevokedTokens,
   type ControlMessage,
+  type EndedSessions,
+  type LiveSession,
 } from '../persistence/pg/control-channel';
 
 /** What the listener drives (io/incident-control.ts on the server). */
@@ -37,6 +42,10 @@ export interface ControlTarget {
   resync(state: { isolatedSubscriptionIds: ReadonlySet<string>; complete: boolean; revokedTokenIds: readonly string[] }): void;
   /** Token ids of the live sessions (checked for revocation on resync). */
   liveTokenIds(): string[];
+  /** The live sessions (checked for an expired token or a disallowed address). */
+  liveSessions(): LiveSession[];
+  /** Close what the check found. */
+  endSessions(ended: EndedSessions): void;
 }
 
 export interface ControlListenerOptions {
@@ -65,6 +74,10 @@ export class ControlListener {
   private wake: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private firstUp: { promise: Promise<void>; resolve: () => void };
+  /** Session checks run, and when the last one ran (ms since the epoch). */
+  sessionSweeps = 0;
+  private lastSweepAtMs = 0;
+  private sweepRequested = false;
 
   constructor(private readonly options: ControlListenerOptions) {
     let resolve: () => void = () => undefined;
@@ -162,6 +175,7 @@ export class ControlListener {
       const pending = held;
       held = null;
       for (const message of pending) this.apply(message);
+      await this.sweepSessions(client);
       this.up = true;
       this.connects++;
       this.log('info', 'control channel listening', {
@@ -197,12 +211,33 @@ export class ControlListener {
       });
       this.wake = null;
       if (this.stopped) return;
-      if (failed() === null) await client.query('SELECT 1');
+      if (failed() !== null) continue;
+      if (this.sweepRequested || this.now() - this.lastSweepAtMs >= control.sessionSweepIntervalMs) await this.sweepSessions(client);
+      else await client.query('SELECT 1');
     }
+  }
+
+  private now(): number {
+    return (this.options.nowMs ?? Date.now)();
+  }
+
+  /** Close the live sessions whose token expired or whose address is no longer allowed. */
+  private async sweepSessions(client: Client): Promise<void> {
+    this.sweepRequested = false;
+    const now = this.now();
+    this.lastSweepAtMs = now;
+    const ended = await readEndedSessions(client, this.options.target.liveSessions(), now);
+    this.sessionSweeps++;
+    this.options.target.endSessions(ended);
   }
 
   private apply(message: ControlMessage): void {
     this.messages++;
+    if (message.kind === 'ALLOWLIST') {
+      this.sweepRequested = true;
+      this.wake?.();
+      return;
+    }
     try {
       this.options.target.apply(message);
     } catch (error) {

@@ -21,7 +21,7 @@
 import { control } from '../engine/limits';
 import { SubscriptionState } from '../engine/records';
 import type { ShardInbound } from '../engine/shard-protocol';
-import type { ControlMessage } from '../persistence/pg/control-channel';
+import type { ControlMessage, EndedSessions, LiveSession } from '../persistence/pg/control-channel';
 import type { ConnectionData, ConnectionRegistry, Socket } from './connections';
 import type { ControlTarget } from './control-listener';
 
@@ -29,6 +29,10 @@ import type { ControlTarget } from './control-listener';
 export const IncidentCloseCode = {
   ISOLATED: 4003,
   REVOKED: 4004,
+  /** The session's token passed its expires_at while connected. */
+  EXPIRED: 4005,
+  /** The session's address is no longer on its subscription's allowlist (removed, or its entry expired). */
+  IP_NOT_ALLOWED: 4006,
 } as const;
 
 /** What the actor is told (and journals, and sends in StateChange): never the operator's own reason. */
@@ -42,7 +46,7 @@ export interface IncidentDeps {
   /** States the actors reported (recovered or changed) since start. */
   reportedStates(): Iterable<[string, SubscriptionState]>;
   reportedState(subscriptionId: string): SubscriptionState | undefined;
-  onClosed(reason: 'ISOLATED' | 'REVOKED', count: number): void;
+  onClosed(reason: 'ISOLATED' | 'REVOKED' | 'EXPIRED' | 'IP_NOT_ALLOWED', count: number): void;
   /** A receiver license's copy settings changed: resend them to its sessions. */
   onReceiverSettingsChanged?(tokenId: string): void;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
@@ -79,6 +83,8 @@ export class IncidentControl implements ControlTarget {
         return this.revoke(message.tokenId);
       case 'RECEIVER_SETTINGS':
         return this.deps.onReceiverSettingsChanged?.(message.tokenId);
+      case 'ALLOWLIST':
+        return; // the listener re-checks the live sessions (endSessions)
     }
   }
 
@@ -104,6 +110,35 @@ export class IncidentControl implements ControlTarget {
 
   liveTokenIds(): string[] {
     return this.deps.connections.tokenIds();
+  }
+
+  liveSessions(): LiveSession[] {
+    return this.deps.connections.connectionsWhere(() => true).map((ws) => {
+      const data = ws.getUserData();
+      return { tokenId: data.tokenId, subscriptionId: data.subscriptionId, remoteAddress: data.remoteAddress };
+    });
+  }
+
+  /** Close the sessions the upgrade checks would refuse now (a token expired, an address no longer allowed). */
+  endSessions(ended: EndedSessions): void {
+    if (ended.expiredTokenIds.length === 0 && ended.disallowed.length === 0) return;
+    const expired = new Set(ended.expiredTokenIds);
+    const disallowed = new Set(ended.disallowed.map((d) => `${d.subscriptionId} ${d.remoteAddress}`));
+    let expiredCount = 0;
+    let disallowedCount = 0;
+    for (const ws of this.deps.connections.connectionsWhere(() => true)) {
+      const data = ws.getUserData();
+      if (expired.has(data.tokenId)) {
+        this.deps.closeSocket(ws, IncidentCloseCode.EXPIRED, 'EXPIRED');
+        expiredCount++;
+      } else if (disallowed.has(`${data.subscriptionId} ${data.remoteAddress}`)) {
+        this.deps.closeSocket(ws, IncidentCloseCode.IP_NOT_ALLOWED, 'IP_NOT_ALLOWED');
+        disallowedCount++;
+      }
+    }
+    if (expiredCount > 0) this.deps.onClosed('EXPIRED', expiredCount);
+    if (disallowedCount > 0) this.deps.onClosed('IP_NOT_ALLOWED', disallowedCount);
+    this.deps.log('info', 'sessions ended: token expired or address no longer allowed', { expired: expiredCount, ipNotAllowed: disallowedCount });
   }
 
   // ---- hooks from the server ----

@@ -23,6 +23,7 @@ import { adminTokenHash, generateAdminToken, sameHash } from './admin-tokens';
 import { queryAudit, type AuditFilter, type AuditRow } from './audit-query';
 import { readBilling, userRole, type BillingFilter, type BillingRow } from './billing-read';
 import { eraseUser, exportUser, findUserByEmail, type ErasedUser } from './gdpr-store';
+import { notifyControl } from './control-channel';
 import { withTransaction } from './pool';
 import { assertUuid, decodeCursor, encodeCursor, invalid, isBadTimestamp, normaliseEmail, pageSize, ts, type Page } from './store-checks';
 import type { TenantRole } from './tenant';
@@ -410,6 +411,7 @@ export class AdminStore {
         [subscriptionId, ip, at],
       );
       if (rows.length === 0) throw new ConfigError('UNKNOWN_ALLOWED_IP', `${ip} is not on the allowlist of ${subscriptionId}`);
+      await notifyControl(this.#pool, { kind: 'ALLOWLIST', subscriptionId });
       return { ipId: rows[0].ip_id, expiresAt: rows[0].expires_at };
     } catch (error) {
       if ((error as { code?: string }).code === '22P02') invalid(`not a CIDR block (host bits set?): ${ipOrCidr}`);

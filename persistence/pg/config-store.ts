@@ -430,6 +430,8 @@ export class ConfigStore {
         [subscriptionId, ip, this.#nowMs(), expiresAtMs],
       );
       if (rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+      // An existing entry's expiry may have moved earlier: running servers re-check their sessions.
+      if (expiresAtMs !== null) await notifyControl(this.#pool, { kind: 'ALLOWLIST', subscriptionId });
       return rows[0].ip_id;
     } catch (err) {
       // 22P02: invalid text representation, e.g. "10.0.0.5/24" (host bits set) as cidr.
@@ -447,7 +449,10 @@ export class ConfigStore {
         'DELETE FROM allowed_ips WHERE subscription_id = $1 AND ip_address = $2::cidr::inet',
         [subscriptionId, ip],
       );
-      return (rowCount ?? 0) > 0;
+      const removed = (rowCount ?? 0) > 0;
+      // Running servers close the sessions this entry admitted (and no other entry admits).
+      if (removed) await notifyControl(this.#pool, { kind: 'ALLOWLIST', subscriptionId });
+      return removed;
     } catch (err) {
       if ((err as { code?: string }).code === '22P02') return false;
       throw err;

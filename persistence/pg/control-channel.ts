@@ -9,6 +9,7 @@
  * not listening when it was sent catch up by reading the state itself after
  * every (re)connect: `readIsolatedSubscriptions`, `readRevokedTokens`.
  */
+import { isIP } from 'node:net';
 import type { ClientBase, Pool } from 'pg';
 import { control } from '../../engine/limits';
 
@@ -24,12 +25,15 @@ export const ControlKind = {
   REVOKE: 'REVOKE',
   /** A receiver license's copy settings changed: resend them to its live sessions. */
   RECEIVER_SETTINGS: 'RECEIVER_SETTINGS',
+  /** A subscription's allowlist shrank (an entry removed or its expiry moved): re-check the live sessions' addresses now. */
+  ALLOWLIST: 'ALLOWLIST',
 } as const;
 export type ControlKind = (typeof ControlKind)[keyof typeof ControlKind];
 
 export type ControlMessage =
   | { kind: 'ISOLATE'; subscriptionId: string }
   | { kind: 'LIFT'; subscriptionId: string }
+  | { kind: 'ALLOWLIST'; subscriptionId: string }
   | { kind: 'REVOKE'; tokenId: string; subscriptionId: string }
   | { kind: 'RECEIVER_SETTINGS'; tokenId: string; subscriptionId: string };
 
@@ -63,6 +67,7 @@ export function parseControlMessage(payload: string | undefined): ControlMessage
   switch (kind) {
     case ControlKind.ISOLATE:
     case ControlKind.LIFT:
+    case ControlKind.ALLOWLIST:
       return { kind, subscriptionId };
     case ControlKind.REVOKE:
     case ControlKind.RECEIVER_SETTINGS:
@@ -94,6 +99,59 @@ export async function readIsolatedSubscriptions(
   );
   const complete = rows.length <= limit;
   return { subscriptionIds: new Set(rows.slice(0, limit).map((r) => r.subscription_id)), complete };
+}
+
+/** A session the server holds: what its upgrade was admitted on. */
+export interface LiveSession {
+  tokenId: string;
+  subscriptionId: string;
+  remoteAddress: string;
+}
+
+export interface EndedSessions {
+  /** Tokens past their expires_at: their sessions end. */
+  expiredTokenIds: string[];
+  /** (subscription, address) pairs no allowlist entry admits any more. */
+  disallowed: { subscriptionId: string; remoteAddress: string }[];
+}
+
+/**
+ * Of the given live sessions, those that the upgrade checks would refuse
+ * now: an expired token, or an address without an unexpired allowlist
+ * entry (the same rules as ConfigStore.authenticate). Bounded chunks.
+ */
+export async function readEndedSessions(q: Queryable, sessions: readonly LiveSession[], nowMs: number): Promise<EndedSessions> {
+  const tokenIds = [...new Set(sessions.map((s) => s.tokenId).filter(isUuid))];
+  const expiredTokenIds: string[] = [];
+  for (let i = 0; i < tokenIds.length; i += control.resyncTokenIdsPerQueryMax) {
+    const { rows } = await q.query<{ token_id: string }>(
+      `SELECT token_id FROM license_tokens
+        WHERE token_id = ANY($1::uuid[]) AND expires_at IS NOT NULL AND expires_at <= to_timestamp($2::float8 / 1000)`,
+      [tokenIds.slice(i, i + control.resyncTokenIdsPerQueryMax), nowMs],
+    );
+    for (const r of rows) expiredTokenIds.push(r.token_id);
+  }
+  const pairs = new Map<string, { subscriptionId: string; remoteAddress: string }>();
+  for (const s of sessions) {
+    if (isUuid(s.subscriptionId) && isIP(s.remoteAddress) !== 0) pairs.set(`${s.subscriptionId} ${s.remoteAddress}`, { subscriptionId: s.subscriptionId, remoteAddress: s.remoteAddress });
+  }
+  const all = [...pairs.values()];
+  const disallowed: EndedSessions['disallowed'] = [];
+  for (let i = 0; i < all.length; i += control.resyncTokenIdsPerQueryMax) {
+    const chunk = all.slice(i, i + control.resyncTokenIdsPerQueryMax);
+    const { rows } = await q.query<{ subscription_id: string; remote_address: string }>(
+      `SELECT s.sub::text AS subscription_id, s.addr AS remote_address
+         FROM unnest($1::uuid[], $2::text[]) AS s(sub, addr)
+        WHERE NOT EXISTS (
+          SELECT 1 FROM allowed_ips a
+           WHERE a.subscription_id = s.sub
+             AND a.ip_address >>= s.addr::inet
+             AND (a.expires_at IS NULL OR a.expires_at > to_timestamp($3::float8 / 1000)))`,
+      [chunk.map((p) => p.subscriptionId), chunk.map((p) => p.remoteAddress), nowMs],
+    );
+    for (const r of rows) disallowed.push({ subscriptionId: r.subscription_id, remoteAddress: r.remote_address });
+  }
+  return { expiredTokenIds, disallowed };
 }
 
 /** Of the given token ids, those revoked by now (queried in bounded chunks). */
