@@ -12,6 +12,9 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminServer } from '../io/admin/admin-server';
+import { AdminStore } from '../persistence/pg/admin-store';
+import { createPool } from '../persistence/pg/pool';
 import { safeInteger } from '../proto/codec';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';
 import { startTestServer, type TestServer } from './support/test-server';
@@ -112,6 +115,26 @@ describe('TLS', () => {
     const raw = await refusedUpgrade(`https://127.0.0.1:${tlsServer.server.port}/v1/master`, certPem);
     expect(raw.status).toBe(401);
     expect(raw.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+  });
+
+  it('the admin API on its own TLS listener sends HSTS too, even on a refusal', async () => {
+    const pool = createPool(tlsServer.databaseUrl, { max: 2 });
+    const admin = new AdminServer({
+      host: '127.0.0.1',
+      port: 0,
+      store: tlsServer.store,
+      adminStore: new AdminStore(pool, tlsServer.store),
+      tls: { certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') },
+    });
+    await admin.start();
+    try {
+      const r = await httpsGet(`https://127.0.0.1:${admin.port}/admin/v1/users`, certPem);
+      expect(r.status).toBe(401);
+      expect(r.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    } finally {
+      admin.stop();
+      await pool.end();
+    }
   });
 
   it('sends no HSTS without TLS, from a plain listener in the same process', async () => {

@@ -230,7 +230,7 @@ export class AdminServer {
   private write(res: HttpResponse, answer: Answer): void {
     res.cork(() => {
       res.writeStatus(statusLines[answer.status] ?? `${answer.status} Error`);
-      writeSecurityHeaders(res);
+      writeSecurityHeaders(res, { tls: this.options.tls !== undefined });
       res.writeHeader('content-type', 'application/json; charset=utf-8');
       for (const [name, value] of Object.entries(answer.headers ?? {})) res.writeHeader(name, value);
       res.end(JSON.stringify(answer.body), true);
