@@ -26,6 +26,10 @@ export const wire = {
   rateLimitedFramesPerSecondMax: 1_000,
   /** A connection being rate limited yields one security event per this interval, with the count. */
   rateLimitedEventIntervalMs: 1_000,
+  /** After that close, the token may not open a session for this long (429 RATE_LIMITED with Retry-After)... */
+  floodCooldownMs: 10_000,
+  /** ...remembered for at most this many tokens (oldest forgotten first). */
+  floodCooldownTokensMax: 100_000,
   /** All header names and values of an upgrade request together (an EA sends about 300 bytes). */
   upgradeHeaderBytesMax: 8 * 1024,
   /** Positions in one snapshot, either direction. */

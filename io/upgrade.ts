@@ -36,6 +36,8 @@ export interface UpgradeDeps {
   log: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
   /** Served over TLS (HSTS on refusals). */
   tls: boolean;
+  /** How long this token must still wait after a session of it was closed for flooding (io/flood-cooldown.ts); 0: not waiting. */
+  floodCooldownMs?: (tokenId: string) => number;
 }
 
 const refusalStatus: Record<string, string> = {
@@ -98,7 +100,7 @@ export function handleUpgrade(
     aborted = true;
   });
 
-  const refuse = (reason: string, subscriptionId: string | null = null): void => {
+  const refuse = (reason: string, subscriptionId: string | null = null, retryAfterSeconds = 0): void => {
     deps.onRefused(reason);
     deps.log('warn', 'upgrade refused', { reqId, role, reason, remoteAddress, subscriptionId });
     deps.recordSecurityEvent({
@@ -115,6 +117,7 @@ export function handleUpgrade(
       res.writeStatus(refusalStatus[reason] ?? '403 Forbidden');
       writeSecurityHeaders(res, { tls: deps.tls });
       if (reason === 'UNSUPPORTED_WEBSOCKET_VERSION') res.writeHeader('sec-websocket-version', '13');
+      if (retryAfterSeconds > 0) res.writeHeader('retry-after', String(retryAfterSeconds));
       res.writeHeader('content-type', 'application/json');
       res.end(JSON.stringify({ code: reason }));
     });
@@ -143,6 +146,8 @@ export function handleUpgrade(
     try {
       const result = await deps.authenticator.authenticate(tokenHash, remoteAddress, role);
       if (!result.ok) return refuse(result.reason);
+      const coolingDownMs = deps.floodCooldownMs?.(result.tokenId) ?? 0;
+      if (coolingDownMs > 0) return refuse('RATE_LIMITED', result.subscriptionId, Math.ceil(coolingDownMs / 1000));
       const macKeys =
         role === 'master'
           ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) => macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null))
