@@ -18,6 +18,7 @@ import {
   type ChargeSummary,
   type LicenseFeeResult,
 } from '../persistence/pg/performance-fees';
+import { exportUser } from '../persistence/pg/gdpr-store';
 import { withTenant, type Tenant } from '../persistence/pg/tenant';
 import { performanceFeeRoutes } from '../io/admin/performance-fees-routes';
 import type { AdminRequest, AdminRoute } from '../io/admin/admin-routes';
@@ -279,6 +280,21 @@ describe('the period run on constructed histories', () => {
     await expect(chargePerformanceFees(app, { period: '2025-1' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(chargePerformanceFees(app, { period: '2025-05', nowMs: Date.UTC(2025, 4, 31) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(chargePerformanceFees(app, { period: '2025-05', subscriptionId: randomUUID() })).rejects.toMatchObject({ code: 'UNKNOWN_SUBSCRIPTION' });
+  });
+});
+
+describe('GDPR export', () => {
+  it("carries the licenses a user pays for and the user's fee periods, and no one else's", async () => {
+    const sub = await newSubscription(1000); // 10%
+    const me = await newSubscriber(sub);
+    const other = await newSubscriber(sub);
+    await report(me.tokenId, sub, 'close', 50, '2025-05-10T10:00:00Z');
+    await report(other.tokenId, sub, 'close', 70, '2025-05-11T10:00:00Z');
+    await charge('2025-05', sub);
+    const exported = await exportUser(app, Date.now(), me.userId);
+    expect((exported.paidLicenses as { token_id: string }[]).map((r) => r.token_id)).toEqual([me.tokenId]);
+    const periods = exported.performanceFeePeriods as { token_id: string; fee_minor: string }[];
+    expect(periods.map((p) => [p.token_id, String(p.fee_minor)])).toEqual([[me.tokenId, '500']]);
   });
 });
 

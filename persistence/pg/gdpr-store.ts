@@ -78,7 +78,26 @@ export async function exportUser(pool: Pool, nowMs: number, userId: string): Pro
          FROM billing_ledger WHERE user_id = $1 ORDER BY created_at DESC, entry_id DESC LIMIT $2`,
       [userId, max + 1],
     );
-    const parts = { subscriptions, licenseTokens: tokens, allowedIps: ips, adminCredentials: credentials, auditLog: audit, billingLedger: billing };
+    // Performance fees (031): the licenses this user pays for, and each month computed for them (read as the user: RLS).
+    const paidLicenses = await client.query(
+      `SELECT token_id, assigned_at FROM receiver_subscribers WHERE user_id = $1 ORDER BY token_id LIMIT $2`,
+      [userId, max + 1],
+    );
+    const feePeriods = await client.query(
+      `SELECT token_id, period, subscription_id, currency, rate_bp, result_count, cumulative_minor, previous_mark_minor, mark_minor, fee_minor, ledger_entry_id, computed_at
+         FROM performance_fee_periods WHERE user_id = $1 ORDER BY period DESC, token_id LIMIT $2`,
+      [userId, max + 1],
+    );
+    const parts = {
+      subscriptions,
+      licenseTokens: tokens,
+      allowedIps: ips,
+      adminCredentials: credentials,
+      auditLog: audit,
+      billingLedger: billing,
+      paidLicenses,
+      performanceFeePeriods: feePeriods,
+    };
     const truncated = Object.entries(parts)
       .filter(([, result]) => result.rows.length > max)
       .map(([name]) => name);
