@@ -122,6 +122,32 @@ describe('roles', () => {
     expect(await denied('DELETE FROM audit_log')).toBe('42501');
     expect(await ledgerAmounts(asAdmin)).toEqual([250, 1000, 7000]);
   });
+
+  it('the audit log is append-only for it, month partitions made later included; erasure may clear only personal data', async () => {
+    // A partition made by `sigplane audit-log maintain` after the migrations (as the owner), and a row in it.
+    await asOwner("SELECT * FROM sigplane_audit_log_maintain(now() + interval '30 months', 0, NULL)");
+    const partition = (await db.pool.query<{ relname: string }>(
+      "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_log'::regclass AND c.relname ~ '^audit_log_p' ORDER BY c.relname DESC LIMIT 1",
+    )).rows[0]!.relname;
+    await asOwner(
+      `INSERT INTO audit_log (event_time, event_type, action, ip_address, user_agent) VALUES (now() + interval '30 months', 'TEST', 'KEEP', '198.51.100.9', 'probe')`,
+    );
+    const denied = async (sql: string): Promise<string | undefined> =>
+      withTenant(app, asAdmin, (c) => c.query(sql)).then(
+        () => undefined,
+        (e: { code?: string }) => e.code,
+      );
+    for (const table of ['audit_log', partition]) {
+      expect(await denied(`DELETE FROM ${table}`), table).toBe('42501');
+      expect(await denied(`TRUNCATE ${table}`), table).toBe('42501');
+      expect(await denied(`UPDATE ${table} SET action = 'FORGED'`), table).toBe('42501');
+    }
+    expect(await denied(`UPDATE ${partition} SET user_agent = NULL`)).toBe('42501');
+    // Through the parent, the personal-data columns only (GDPR erasure).
+    expect(await denied("UPDATE audit_log SET ip_address = NULL, user_agent = NULL, request_payload = NULL WHERE action = 'KEEP'")).toBeUndefined();
+    const row = (await db.pool.query("SELECT action, ip_address, user_agent FROM audit_log WHERE action = 'KEEP'")).rows;
+    expect(row).toEqual([{ action: 'KEEP', ip_address: null, user_agent: null }]);
+  });
 });
 
 describe('billing_ledger row-level security', () => {

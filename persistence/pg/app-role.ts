@@ -8,7 +8,10 @@
  *
  * - SIGPLANE_APP_DATABASE_URL when set: a LOGIN role that is a member of
  *   sigplane_app (CREATE ROLE sigplane_server LOGIN PASSWORD '...' IN ROLE
- *   sigplane_app). The strongest form: the server holds no owner password.
+ *   sigplane_app). The strongest form: no running connection has the
+ *   owner's rights. (`serve` still migrates at start with DATABASE_URL, so
+ *   the owner's URL is in its environment; migrate separately and give it
+ *   a role that may not alter tables, to take even that away.)
  * - otherwise the owner's URL with `options=-c role=sigplane_app`: every
  *   connection starts as sigplane_app (RESET ROLE returns to it). Weaker:
  *   the session user is still the owner, so SQL that can run `SET ROLE`
