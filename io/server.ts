@@ -15,6 +15,7 @@ import { encodeReject } from '../proto/codec';
 import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
 import { ControlListener } from './control-listener';
+import { FloodCooldown } from './flood-cooldown';
 import { IncidentCloseCode, IncidentControl } from './incident-control';
 import type { FrameContext } from './frame-context';
 import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
@@ -105,6 +106,8 @@ export class SigplaneServer implements FrameContext {
   /** Security events are all journaled; only this many per second are also logged. */
   private readonly securityLogBudget = new TokenBucket(operations.securityEventLogsPerSecond, operations.securityEventLogsBurst, Date.now());
   private securityLogsSuppressed = 0;
+  /** Tokens whose session was closed for flooding, refused at upgrade for a while (io/flood-cooldown.ts). */
+  private readonly floodCooldown = new FloodCooldown(wire.floodCooldownMs, wire.floodCooldownTokensMax);
   private listenSocket: us_listen_socket | null = null;
   private uws = loadNativeUws();
   private fatal: Error | null = null;
@@ -253,6 +256,7 @@ export class SigplaneServer implements FrameContext {
           admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
           log: (level, message, fields) => this.log(level, message, fields),
           tls: this.options.tls !== undefined,
+          floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
         }),
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => {
@@ -385,6 +389,7 @@ export class SigplaneServer implements FrameContext {
       if (data.rateLimitedUnreported > 0) this.reportRateLimited(ws, nowMs);
       this.log('warn', 'connection closed: it kept sending past RATE_LIMITED', { connId: data.connId, role: data.role, subscriptionId: data.subscriptionId });
       this.metrics.policyCloses.inc({ reason: 'RATE_LIMITED' });
+      this.floodCooldown.start(data.tokenId, nowMs);
       this.closeSocket(ws, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
       return false;
     }

@@ -130,7 +130,7 @@ describe('per source IP on upgrades', () => {
     for (let i = 0; i < 5; i++) statuses.push(await upgradeStatus(t.masterUrl));
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     const refusal = await WireClient.connect(t.masterUrl, null);
-    expect(refusal).toEqual({ status: 429, body: '{"code":"RATE_LIMITED"}' });
+    expect(refusal).toMatchObject({ status: 429, body: '{"code":"RATE_LIMITED"}' });
     expect(await upgradeStatus(t.masterUrl, '127.0.0.2')).toBe(401);
     const m = await metricsOf(t.server.port);
     expect(m.get('sigplane_rate_limit_hits_total{limit="upgrade_ip"}')).toBe(3);

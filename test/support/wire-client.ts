@@ -9,6 +9,7 @@ import { decodeFrame, type DecodedFrame } from '../../proto/codec';
 export interface UpgradeRefusal {
   status: number;
   body: string;
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 export class WireClient {
@@ -49,7 +50,7 @@ export class WireClient {
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       });
       ws.once('error', (error) => reject(error));
     });
