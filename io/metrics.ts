@@ -104,7 +104,7 @@ export class Metrics {
   readonly upgradesRefused = new Counter('sigplane_upgrades_refused_total', 'WebSocket upgrades refused, by reason.');
   readonly deliveries = new Counter('sigplane_deliveries_total', 'Delivery frames sent to receivers.');
   readonly backpressureDrops = new Counter('sigplane_backpressure_drops_total', 'Receivers dropped to resync at their backpressure limit.');
-  readonly operatorCloses = new Counter('sigplane_operator_closes_total', 'Connections closed by an operator action, by reason (ISOLATED, REVOKED).');
+  readonly operatorCloses = new Counter('sigplane_operator_closes_total', 'Connections closed because what let them in ended, by reason: an operator action (ISOLATED, REVOKED), an expired token (EXPIRED), an allowlist change (IP_NOT_ALLOWED).');
   readonly policyCloses = new Counter('sigplane_policy_closes_total', 'Connections the server closed for what they sent, by reason (RATE_LIMITED: kept sending past its limit).');
   readonly securityEventsDropped = new Counter('sigplane_security_events_dropped_total', 'Security events not journaled because a ring was full.');
   readonly ingestToAck = new Histogram('sigplane_ingest_to_ack_seconds', 'From a signal frame arriving to its ack being sent.');
