@@ -99,6 +99,12 @@ class ReceiverProcess {
   starts = 0;
   /** The copier's last applied sequence when each settings revision first arrived (opens after it are sized with it). */
   readonly revisionFrom = new Map<number, number>();
+  /**
+   * The settings revision the copier held when it sent the open that filled
+   * each key. A fill booked before a crash is adopted on the redelivery, when
+   * newer settings may have arrived: its volume is that of the older ones.
+   */
+  readonly openedUnder = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -107,7 +113,14 @@ class ReceiverProcess {
     readonly settings: CopySettings,
     readonly broker: PaperBroker,
     readonly mapFile: string,
-  ) {}
+  ) {
+    const open = broker.open.bind(broker);
+    broker.open = (request) => {
+      const revision = this.copier?.settings?.revision;
+      if (revision !== undefined) this.openedUnder.set(request.comment, revision);
+      return open(request);
+    };
+  }
 
   get running(): boolean {
     return this.client !== null;
@@ -344,9 +357,10 @@ describe('a seeded trading session copied through restarts, outages, resyncs and
         expect({ stopLoss: h.stopLoss, takeProfit: h.takeProfit }, `${context}: ${key} stops`).toEqual(localStops(r.settings, p.stopLoss, p.takeProfit));
         expect(h.volume, `${context}: ${key} volume`).toBe(targetVolume(entry!.localOpenVolume, entry!.masterOpenVolume, p.volume, r.settings, spec));
         if (r.settings.lotMode !== 'EQUITY_RATIO') {
-          // Sized with the settings the copier held when it opened the copy (revision 2 only for A, from half way).
-          const changedAt = r.revisionFrom.get(2);
-          const sizedWith = changedAt !== undefined && entry!.openedSequence > changedAt ? { ...r.settings, lotValue: 3 } : r.settings;
+          // Sized with the settings the copier held when it sent the open that filled (revision 2 only for A, from half way).
+          const revision = r.openedUnder.get(key);
+          expect(revision, `${context}: ${key} was never opened through the broker`).toBeDefined();
+          const sizedWith = revision === 2 ? { ...r.settings, lotValue: 3 } : r.settings;
           const sized = sizeVolume(sizedWith, { volume: entry!.masterOpenVolume, price: 0, stopLoss: 0 }, spec, 0);
           expect(sized, `${context}: ${key} opened with ${entry!.localOpenVolume}`).toEqual({ ok: true, volume: entry!.localOpenVolume });
         } else {
