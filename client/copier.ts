@@ -24,7 +24,10 @@
  *     brought to target, and positions with this subscription's key that no
  *     entry owns (orphans of a crash) closed.
  *
- * Events: 'execution' (CopyExecution), 'settings' (ReceiverSettingsMessage).
+ * Events: 'execution' (CopyExecution), 'settings' (ReceiverSettingsMessage),
+ * 'report' (ExecutionReportInput: the executions of one delivery or
+ * snapshot, merged per (sequence, master position, kind), after it was
+ * applied or failed; `reportTo(receiver)` sends them to the server).
  */
 import { EventEmitter } from 'node:events';
 import { pipSize } from '../actors/pip-size';
@@ -37,12 +40,14 @@ import { localStops, mapSymbol, planOpen, roundToStep, SkipReason, targetVolume,
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { copier as limits } from './limits';
 import { CopyStatus, PositionMap, type CopiedPosition } from './position-map';
-import type { ReceiverConnectOptions } from './receiver-client';
+import type { ExecutionReportInput, ReceiverClient, ReceiverConnectOptions } from './receiver-client';
 
 export interface CopierOptions {
   broker: Broker;
   mapFile: string;
   clock?: () => number;
+  /** The account currency of reported profits (default client/limits.ts copier.currencyDefault). */
+  currency?: string;
 }
 
 /** One thing the copier did (or decided not to do): the input of execution reports. */
@@ -60,6 +65,10 @@ export interface CopyExecution {
   slippagePips: number | null;
   /** From the master's generated_at to atMs (deliveries; null for snapshots). */
   delayMs: number | null;
+  /** What the copy rules asked for (0 for a skip); volume is what filled. */
+  requestedVolume: number;
+  /** Realized result of a close or reduce, account currency (price difference x tick value; the paper broker charges no commission or swap); null otherwise. */
+  profit: number | null;
 }
 
 const volumeEpsilon = 1e-9;
@@ -82,11 +91,14 @@ export class Copier extends EventEmitter {
   /** The signal being applied (null for a snapshot): the reference of slippage and delay. */
   private signal: { symbol: string; price: number } | null = null;
   private generatedAtMs: number | null = null;
+  /** Reports of the delivery or snapshot being applied, merged per key (several tickets of one close are one report). */
+  private pendingReports = new Map<string, ExecutionReportInput>();
 
   private constructor(
     private readonly broker: Broker,
     private readonly mapFile: string,
     clock: () => number,
+    private readonly currency: string,
   ) {
     super();
     this.clock = clock;
@@ -94,7 +106,17 @@ export class Copier extends EventEmitter {
   }
 
   static open(options: CopierOptions): Copier {
-    return new Copier(options.broker, options.mapFile, options.clock ?? Date.now);
+    return new Copier(options.broker, options.mapFile, options.clock ?? Date.now, options.currency ?? limits.currencyDefault);
+  }
+
+  /**
+   * Send an execution report to the server for every execution (event
+   * 'report', one per (sequence, master position, kind) of each delivery
+   * or snapshot). The receiver keeps them until acked and resends them
+   * after reconnects.
+   */
+  reportTo(receiver: Pick<ReceiverClient, 'sendExecutionReport'>): void {
+    this.on('report', (report: ExecutionReportInput) => receiver.sendExecutionReport(report));
   }
 
   /** The last sequence applied (from the map file after a restart); null before any. */
@@ -151,7 +173,62 @@ export class Copier extends EventEmitter {
     } catch (error) {
       this.map = PositionMap.load(this.mapFile);
       throw error;
+    } finally {
+      // What the broker did is reported even when applying failed half way: the fills happened.
+      const reports = [...this.pendingReports.values()];
+      this.pendingReports = new Map();
+      for (const report of reports) this.emit('report', report);
     }
+  }
+
+  /** Merge one execution into the pending report of its key. */
+  private queueReport(e: CopyExecution): void {
+    const key = `${e.sequence}|${e.masterPositionId}|${e.kind}`;
+    const prior = this.pendingReports.get(key);
+    const clean = (v: number) => Number(v.toFixed(8));
+    if (prior === undefined) {
+      const rejected = e.kind === 'skip' && (e.reason ?? '').startsWith(SkipReason.BROKER_REJECTED);
+      this.pendingReports.set(key, {
+        sequence: e.sequence,
+        masterPositionId: e.masterPositionId,
+        kind: e.kind,
+        outcome: e.kind === 'skip' ? (rejected ? 'rejected' : 'skipped') : e.volume < e.requestedVolume - volumeEpsilon ? 'partially_filled' : 'filled',
+        ticket: e.kind === 'skip' ? null : e.ticket,
+        requestedVolume: e.requestedVolume,
+        volume: e.kind === 'skip' ? 0 : e.volume,
+        price: e.kind === 'skip' ? null : e.price,
+        slippagePips: e.kind === 'skip' ? null : e.slippagePips,
+        delayMs: e.delayMs === null ? null : Math.max(0, e.delayMs),
+        profit: e.profit === null ? null : clean(e.profit),
+        currency: e.profit === null ? null : this.currency,
+        reason: e.kind === 'skip' ? e.reason : null,
+        executedAtMs: e.atMs,
+      });
+      return;
+    }
+    // Another ticket of the same copy in the same delivery: volumes and profits add up, prices are volume-weighted.
+    const total = prior.volume + e.volume;
+    const weighted = (a: number | null, b: number | null): number | null =>
+      a === null || b === null || total <= 0 ? (a ?? b) : clean((a * prior.volume + b * e.volume) / total);
+    prior.price = weighted(prior.price, e.price);
+    prior.slippagePips = weighted(prior.slippagePips, e.slippagePips);
+    prior.volume = clean(total);
+    prior.requestedVolume = clean(prior.requestedVolume + e.requestedVolume);
+    if (e.profit !== null) {
+      prior.profit = clean((prior.profit ?? 0) + e.profit);
+      prior.currency = this.currency;
+    }
+    if (prior.outcome === 'filled' && e.volume < e.requestedVolume - volumeEpsilon) prior.outcome = 'partially_filled';
+    prior.executedAtMs = e.atMs;
+  }
+
+  /** Realized result of closing `volume` of `h` at `price`, in the account currency. */
+  private realized(h: BrokerPosition, price: number, volume: number): number | null {
+    const spec = this.broker.symbolSpec(h.symbol);
+    if (spec === null || !(spec.tickSize > 0)) return null;
+    const move = h.orderType === 0 ? price - h.openPrice : h.openPrice - price;
+    const profit = (move / spec.tickSize) * spec.tickValue * volume;
+    return Number.isFinite(profit) ? Number(profit.toFixed(8)) : null;
   }
 
   private async applyDelivery(delivery: ReceivedDelivery): Promise<void> {
@@ -264,7 +341,14 @@ export class Copier extends EventEmitter {
       if (h.comment.startsWith(this.keyPrefix()) && !owned.has(h.ticket)) {
         const result = await this.attempt(() => this.broker.close(h.ticket, h.volume));
         if (!result.ok) throw brokerFailure(`closing orphan ${h.ticket}`, result);
-        this.report(sequence, h.comment.slice(this.keyPrefix().length), 'close', { ticket: h.ticket, volume: h.volume, price: result.price, reason: 'ORPHAN' });
+        this.report(sequence, h.comment.slice(this.keyPrefix().length), 'close', {
+          ticket: h.ticket,
+          volume: h.volume,
+          requested: h.volume,
+          price: result.price,
+          reason: 'ORPHAN',
+          profit: this.realized(h, result.price, h.volume),
+        });
       }
     }
     this.map.lastSequence = sequence;
@@ -287,7 +371,7 @@ export class Copier extends EventEmitter {
       // Filled before a crash, never written down: adopt, do not open again.
       const entry = this.remember(masterPositionId, master, existing, sequence, null, settings.settings.reverse);
       entry.localOpenVolume = existing.volume;
-      this.report(sequence, masterPositionId, 'adopt', { ticket: existing.ticket, volume: existing.volume, price: existing.openPrice });
+      this.report(sequence, masterPositionId, 'adopt', { ticket: existing.ticket, volume: existing.volume, requested: existing.volume, price: existing.openPrice });
       return;
     }
     const plan = planOpen({
@@ -316,7 +400,7 @@ export class Copier extends EventEmitter {
     const entry = this.remember(masterPositionId, master, null, sequence, null, settings.settings.reverse);
     entry.tickets = [result.ticket];
     entry.localOpenVolume = result.volume;
-    this.report(sequence, masterPositionId, 'open', { ticket: result.ticket, volume: result.volume, price: result.price, fillSide: plan.orderType, master });
+    this.report(sequence, masterPositionId, 'open', { ticket: result.ticket, volume: result.volume, requested: plan.volume, price: result.price, fillSide: plan.orderType, master });
   }
 
   /** Close every ticket of the copy and forget it. */
@@ -326,7 +410,15 @@ export class Copier extends EventEmitter {
       if (h === undefined) continue; // already closed (before a crash, or by its own stop)
       const result = await this.attempt(() => this.broker.close(ticket, h.volume));
       if (!result.ok) throw brokerFailure(`closing ${ticket}`, result);
-      this.report(sequence, entry.masterPositionId, 'close', { ticket, volume: h.volume, price: result.price, fillSide: h.orderType === 0 ? 1 : 0, master: this.signal });
+      this.report(sequence, entry.masterPositionId, 'close', {
+        ticket,
+        volume: h.volume,
+        requested: h.volume,
+        price: result.price,
+        fillSide: h.orderType === 0 ? 1 : 0,
+        master: this.signal,
+        profit: this.realized(h, result.price, h.volume),
+      });
     }
     this.map.delete(entry.masterPositionId);
   }
@@ -358,9 +450,11 @@ export class Copier extends EventEmitter {
       this.report(sequence, entry.masterPositionId, volume >= h.volume - volumeEpsilon ? 'close' : 'reduce', {
         ticket: h.ticket,
         volume,
+        requested: volume,
         price: result.price,
         fillSide: h.orderType === 0 ? 1 : 0,
         master: this.signal,
+        profit: this.realized(h, result.price, volume),
       });
     }
     const missing = roundToStep(target - holding, spec.volumeStep, 'nearest');
@@ -376,7 +470,14 @@ export class Copier extends EventEmitter {
         );
         if (!result.ok) throw brokerFailure(`adding to ${entry.masterPositionId}`, result);
         entry.tickets.push(result.ticket);
-        this.report(sequence, entry.masterPositionId, 'open', { ticket: result.ticket, volume: result.volume, price: result.price, fillSide: entry.localOrderType, master: this.signal });
+        this.report(sequence, entry.masterPositionId, 'open', {
+          ticket: result.ticket,
+          volume: result.volume,
+          requested: missing,
+          price: result.price,
+          fillSide: entry.localOrderType,
+          master: this.signal,
+        });
       }
     }
   }
@@ -390,7 +491,7 @@ export class Copier extends EventEmitter {
       if (h === undefined || (h.stopLoss === stops.stopLoss && h.takeProfit === stops.takeProfit)) continue;
       const result = await this.attempt(() => this.broker.modify(ticket, stops.stopLoss, stops.takeProfit));
       if (!result.ok) throw brokerFailure(`modifying ${ticket}`, result);
-      this.report(sequence, entry.masterPositionId, 'modify', { ticket, volume: h.volume });
+      this.report(sequence, entry.masterPositionId, 'modify', { ticket, volume: h.volume, requested: h.volume });
     }
   }
 
@@ -471,7 +572,16 @@ export class Copier extends EventEmitter {
     sequence: number,
     masterPositionId: string,
     kind: CopyExecution['kind'],
-    what: { ticket?: string; volume?: number; price?: number; reason?: string; fillSide?: 0 | 1; master?: { symbol: string; price: number } | null },
+    what: {
+      ticket?: string;
+      volume?: number;
+      requested?: number;
+      price?: number;
+      reason?: string;
+      fillSide?: 0 | 1;
+      master?: { symbol: string; price: number } | null;
+      profit?: number | null;
+    },
   ): void {
     const atMs = this.clock();
     const master = what.master ?? null;
@@ -491,7 +601,10 @@ export class Copier extends EventEmitter {
       atMs,
       slippagePips,
       delayMs: this.generatedAtMs === null ? null : atMs - this.generatedAtMs,
+      requestedVolume: what.requested ?? 0,
+      profit: kind === 'close' || kind === 'reduce' ? (what.profit ?? null) : null,
     };
     this.emit('execution', execution);
+    this.queueReport(execution);
   }
 }

@@ -38,6 +38,8 @@ export const receiver = {
   gapRetryMs: 2_000,
   /** Concurrent waitFor() callers. */
   waitersMax: 1_024,
+  /** Execution reports sent but not acked, kept to resend after a reconnect; past this the oldest is dropped (counted). */
+  executionReportsUnackedMax: 4_096,
 } as const;
 
 export const copier = {
@@ -45,4 +47,6 @@ export const copier = {
   positionsMax: wire.snapshotPositionsMax,
   /** Attempts of one broker operation on transient refusals (requotes) before the delivery fails and is retried after a reconnect. */
   brokerAttemptsMax: 4,
+  /** Account currency of reported profits when CopierOptions.currency is not given. */
+  currencyDefault: 'USD',
 } as const;

@@ -21,7 +21,13 @@
  * onSettings), 'signal' (ReceivedDelivery, after execution),
  * 'snapshot' (ReceivedSnapshot, after it was applied), 'state' ({state,
  * sequence, reason}), 'reject' (SigplaneClientError), 'heartbeat' (rttMs),
- * 'close' (code, reason, willReconnect), 'error' (only when listened to).
+ * 'close' (code, reason, willReconnect), 'error' (only when listened to),
+ * 'reportAck' (ExecutionReportInput the server journaled).
+ *
+ * Execution reports (sendExecutionReport): each is kept until the server
+ * acks it and resent after every welcome (at most
+ * executionReportsUnackedMax; past that the oldest is dropped and counted).
+ * Resending is safe: the report's key makes it the same row.
  */
 import { EventEmitter } from 'node:events';
 import { encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
@@ -44,6 +50,15 @@ import { receiver as limits } from './limits';
 import { readCursor, writeCursor } from './receiver-cursor';
 import { ReceiverQueue } from './receiver-queue';
 import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
+import { executionKindName, executionReportObject } from '../proto/execution-report';
+import type { ExecutionReportRecord } from '../engine/records';
+
+/** One execution report as the client sends it (the connection names subscription and receiver). */
+export type ExecutionReportInput = Omit<ExecutionReportRecord, 'subscriptionId' | 'receiverId' | 'receivedAtMs'>;
+
+function reportKey(sequence: number, masterPositionId: string, kind: string): string {
+  return `${sequence}|${masterPositionId}|${kind}`;
+}
 
 export interface ReceiverConnectOptions {
   /**
@@ -80,6 +95,10 @@ export interface ReceiverConnectOptions {
 
 export interface ReceiverCounters extends SequencerCounters {
   acksSent: number;
+  reportsSent: number;
+  reportsAcked: number;
+  reportsRefused: number;
+  reportsDropped: number;
   handlerFailures: number;
   sessions: number;
 }
@@ -113,7 +132,57 @@ export class ReceiverClient extends EventEmitter {
   private waiters: SequenceWaiter[] = [];
   private closed = false;
   private lastWelcome: Welcome | null = null;
-  private readonly extra = { acksSent: 0, handlerFailures: 0, sessions: 0 };
+  private readonly extra = { acksSent: 0, handlerFailures: 0, sessions: 0, reportsSent: 0, reportsAcked: 0, reportsRefused: 0, reportsDropped: 0 };
+  /** Execution reports not acked yet, oldest first. */
+  private readonly unackedReports = new Map<string, ExecutionReportInput>();
+  private welcomed = false;
+
+  /** Execution reports waiting for the server's ack. */
+  get unackedReportCount(): number {
+    return this.unackedReports.size;
+  }
+
+  /**
+   * Report one execution (client/copier.ts makes them). Kept until acked;
+   * sent now when the session is welcomed, else after the next welcome.
+   */
+  sendExecutionReport(report: ExecutionReportInput): void {
+    const key = reportKey(report.sequence, report.masterPositionId, report.kind);
+    this.unackedReports.delete(key);
+    this.unackedReports.set(key, report);
+    while (this.unackedReports.size > limits.executionReportsUnackedMax) {
+      const oldest = this.unackedReports.keys().next().value as string;
+      this.unackedReports.delete(oldest);
+      this.extra.reportsDropped++;
+    }
+    if (this.welcomed) this.transmitReport(report);
+  }
+
+  private transmitReport(report: ExecutionReportInput): void {
+    if (this.connection?.send(encodeFrame({ executionReport: executionReportObject(report) }))) this.extra.reportsSent++;
+  }
+
+  private onReportAck(frame: Extract<DecodedFrame, { kind: 'executionReportAck' }>['executionReportAck']): void {
+    const kind = executionKindName(frame.kind);
+    const sequence = safeInteger(frame.sequenceNumber);
+    if (kind === null || sequence === null) return;
+    const key = reportKey(sequence, frame.masterPositionId, kind);
+    const report = this.unackedReports.get(key);
+    if (report === undefined) return;
+    this.unackedReports.delete(key);
+    this.extra.reportsAcked++;
+    this.emit('reportAck', report);
+  }
+
+  /** A report refused for good (REPORT_INVALID, REPORT_NOT_DELIVERED) is not resent: it would be refused again. */
+  private onReportRefused(sequence: number | null): void {
+    for (const [key, report] of this.unackedReports) {
+      if (report.sequence === sequence) {
+        this.unackedReports.delete(key);
+        this.extra.reportsRefused++;
+      }
+    }
+  }
 
   /** The last sequence executed or covered by a snapshot; null while unknown. */
   get lastExecuted(): number | null {
@@ -286,8 +355,11 @@ export class ReceiverClient extends EventEmitter {
         this.emit('state', { state: stateName(change.state), sequence: safeInteger(change.sequenceNumber) ?? 0, reason: change.reason });
         return;
       }
+      case 'executionReportAck':
+        return this.onReportAck(frame.executionReportAck);
       case 'reject': {
         const code = rejectCodeName(frame.reject.code);
+        if (code === 'REPORT_INVALID' || code === 'REPORT_NOT_DELIVERED') this.onReportRefused(safeInteger(frame.reject.sequenceNumber));
         const error = new SigplaneClientError(code, frame.reject.message || code, { sequence: safeInteger(frame.reject.sequenceNumber) });
         this.emit('reject', error);
         this.emitError(error);
@@ -307,10 +379,14 @@ export class ReceiverClient extends EventEmitter {
       return;
     }
     this.connection?.markWelcomed();
+    this.welcomed = true;
+    // Subscribed and welcomed: whatever was reported and not acked goes again (the same key is the same row).
+    for (const report of this.unackedReports.values()) this.transmitReport(report);
     this.emit('welcome', this.lastWelcome);
   }
 
   private onSocketClosed(willReconnect: boolean): void {
+    this.welcomed = false;
     this.clearQueue();
     this.stopGapTimer();
     if (!willReconnect) {

@@ -337,3 +337,23 @@ export const copySettings = {
   /** `receiver-settings set --settings` text. */
   cliJsonCharsMax: 64 * 1024,
 } as const;
+
+/** Execution reports (ExecutionReport frames, io/receiver-connection.ts; docs/protocol.md). */
+export const executionReports = {
+  /** master_position_id and ticket: 1..64 of [A-Za-z0-9:._-]. */
+  idLengthMax: 64,
+  reasonLengthMax: 64,
+  /** Volumes (lots), requested and filled. */
+  volumeMax: 1_000_000,
+  priceMax: 1e9,
+  slippagePipsAbsMax: 1e6,
+  /** delay_ms from the master's generated_at: at most 30 days. */
+  delayMsMax: 30 * 86_400_000,
+  /** |profit| (the performance fees refuse above 1e13). */
+  profitAbsMax: 1e13,
+  /** executed_at: not older than this, not later than now + the clock skew allowance. */
+  executedAgeMsMax: 30 * 86_400_000,
+  executedFutureMsMax: 60_000,
+  /** Admin stats: longest time range one query covers. */
+  statsRangeMsMax: 366 * 86_400_000,
+} as const;

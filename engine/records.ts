@@ -23,6 +23,8 @@ export const RejectCode = {
   ISOLATED: 'ISOLATED',
   UNSUPPORTED: 'UNSUPPORTED',
   SEQUENCE_OUT_OF_RANGE: 'SEQUENCE_OUT_OF_RANGE',
+  REPORT_INVALID: 'REPORT_INVALID',
+  REPORT_NOT_DELIVERED: 'REPORT_NOT_DELIVERED',
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 
@@ -114,4 +116,32 @@ export interface SecurityEvent {
   remoteAddress: string;
   sequence: number | null;
   detail: string;
+}
+
+/** Execution report kinds and outcomes (proto ExecutionKind / ExecutionOutcome; execution_reports columns). */
+export const executionKinds = ['open', 'adopt', 'close', 'reduce', 'modify', 'skip'] as const;
+export type ExecutionKind = (typeof executionKinds)[number];
+export const executionOutcomes = ['filled', 'partially_filled', 'skipped', 'rejected'] as const;
+export type ExecutionOutcome = (typeof executionOutcomes)[number];
+
+/** One execution report, checked, as the shard journals it and the shipper ships it. */
+export interface ExecutionReportRecord {
+  subscriptionId: string;
+  /** The receiver's license token id. */
+  receiverId: string;
+  sequence: number;
+  masterPositionId: string;
+  kind: ExecutionKind;
+  outcome: ExecutionOutcome;
+  ticket: string | null;
+  requestedVolume: number;
+  volume: number;
+  price: number | null;
+  slippagePips: number | null;
+  delayMs: number | null;
+  profit: number | null;
+  currency: string | null;
+  reason: string | null;
+  executedAtMs: number;
+  receivedAtMs: number;
 }

@@ -11,12 +11,14 @@
 import { Packr } from 'msgpackr';
 import type { ActorEvent, ConnId } from '../actors/actor-types';
 import type { SubscriptionSettings } from './limits';
-import type { SecurityEvent, SubscriptionState } from './records';
+import type { ExecutionReportRecord, SecurityEvent, SubscriptionState } from './records';
 
 export type ShardInbound =
   /** t0: the I/O thread's performance.now() when the frame arrived (latency metrics only). */
   | { t: 'event'; sub: string; ev: ActorEvent; settings?: SubscriptionSettings; t0?: number }
   | { t: 'security'; ev: SecurityEvent }
+  /** A receiver's execution report, checked by the I/O thread: journaled, then acked to `conn`. */
+  | { t: 'report'; sub: string; conn: ConnId; report: ExecutionReportRecord }
   /** Finish the batch, close the journal, end the loop. */
   | { t: 'stop' };
 
@@ -34,7 +36,7 @@ export type Audience = (typeof Audience)[keyof typeof Audience];
 
 export type ShardOutbound =
   /** Send `frame` to the audience. t0 echoes the inbound t0 of the signal it answers (0: not timed). */
-  | { t: 'send'; to: Audience; sub: string; conn: ConnId; frame: Uint8Array; kind: FrameKind; seq: number; t0: number; /** An ack's status or a reject's code (metrics). */ outcome?: string }
+  | { t: 'send'; to: Audience; sub: string; conn: ConnId; frame: Uint8Array; kind: FrameKind; seq: number; t0: number; /** An ack's status or a reject's code (metrics). */ outcome?: string; /** A report ack: what was reported (metrics). */ report?: ReportMetric }
   /** The receiver is caught up: from now on it gets live deliveries. */
   | { t: 'live'; sub: string; conn: ConnId }
   /** A subscription changed state, or was recovered in one other than ACTIVE (metrics, status, incident control). */
@@ -44,7 +46,15 @@ export type ShardOutbound =
   /** Counters the I/O thread aggregates into /metrics. */
   | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number };
 
-export type FrameKind = 'ack' | 'reject' | 'delivery' | 'snapshot' | 'state' | 'sync' | 'welcome';
+/** What /metrics keeps of an acked execution report. */
+export interface ReportMetric {
+  kind: string;
+  outcome: string;
+  delayMs: number | null;
+  slippagePips: number | null;
+}
+
+export type FrameKind = 'ack' | 'reject' | 'delivery' | 'snapshot' | 'state' | 'sync' | 'welcome' | 'reportAck';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 

@@ -29,12 +29,15 @@ import type { ActorContext, ActorEvent, Effect } from '../actors/actor-types';
 import {
   encodeAck,
   encodeDelivery,
+  encodeExecutionReportAck,
   encodeReject,
   encodeSnapshot,
   encodeStateChange,
   encodeSyncRequest,
   encodeWelcome,
 } from '../proto/codec';
+import { executionKindNumber } from '../proto/execution-report';
+import { RejectCode, type ExecutionReportRecord } from './records';
 
 export interface ShardWorkerData {
   shardIndex: number;
@@ -56,14 +59,14 @@ const settingsBySubscription = new Map<string, SubscriptionSettings>();
 /** Subscriptions whose actor asked for a tick, by when. */
 const timers = new Map<string, number>();
 
-let batch = emptyBatch();
+let batch: JournalBatch & { executionReports: ExecutionReportRecord[] } = emptyBatch();
 let cursorUpdates = new Map<string, { subscriptionId: string; receiverId: string; sequence: number }>();
 let pendingOutbound: ShardOutbound[] = [];
 let recordsSeen = 0;
 const stats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
 
-function emptyBatch(): JournalBatch {
-  return { signals: [], snapshots: [], cursors: [], states: [], securityEvents: [] };
+function emptyBatch(): JournalBatch & { executionReports: ExecutionReportRecord[] } {
+  return { signals: [], snapshots: [], cursors: [], states: [], securityEvents: [], executionReports: [] };
 }
 
 function actorFor(subscriptionId: string): SubscriptionActor {
@@ -119,6 +122,10 @@ function onRecord(bytes: Uint8Array): void {
     batch.securityEvents.push(message.ev);
     return;
   }
+  if (message.t === 'report') {
+    onReport(message.sub, message.conn, message.report);
+    return;
+  }
   if (message.settings !== undefined) settingsBySubscription.set(message.sub, message.settings);
   timedSequence = message.ev.kind === 'signal' ? message.ev.record.sequence : -1;
   timedT0 = message.t0 ?? 0;
@@ -130,9 +137,52 @@ function onRecord(bytes: Uint8Array): void {
 let timedSequence = -1;
 let timedT0 = 0;
 
+/**
+ * Execution reports: the highest sequence each receiver connection may
+ * report. A live receiver had everything up to the actor's last sequence;
+ * a catching-up one what was sent to it; and any receiver what it said it
+ * executed when it subscribed (at most what the subscription accepted) or
+ * what its cursor acknowledged.
+ */
+const reportBound = new Map<number, number>();
+
+function raiseReportBound(conn: number, sequence: number): void {
+  if ((reportBound.get(conn) ?? 0) < sequence) reportBound.set(conn, sequence);
+}
+
+function onReport(sub: string, conn: number, report: ExecutionReportRecord): void {
+  const actor = actors.get(sub);
+  let bound = reportBound.get(conn) ?? 0;
+  if (actor !== undefined) {
+    if (actor.liveReceivers.has(conn)) bound = Math.max(bound, actor.lastSequence);
+    bound = Math.max(bound, actor.cursors.get(report.receiverId) ?? 0);
+  }
+  if (actor === undefined || report.subscriptionId !== sub || report.sequence > bound) {
+    send(sub, Audience.CONN, conn, encodeReject(RejectCode.REPORT_NOT_DELIVERED, `execution report: sequence ${report.sequence} was not delivered to this receiver`, report.sequence), 'reject', report.sequence, RejectCode.REPORT_NOT_DELIVERED);
+    return;
+  }
+  batch.executionReports.push(report);
+  pendingOutbound.push({
+    t: 'send',
+    to: Audience.CONN,
+    sub,
+    conn,
+    frame: encodeExecutionReportAck(report.sequence, report.masterPositionId, executionKindNumber(report.kind)),
+    kind: 'reportAck',
+    seq: report.sequence,
+    t0: 0,
+    report: { kind: report.kind, outcome: report.outcome, delayMs: report.delayMs, slippagePips: report.slippagePips },
+  });
+}
+
 function runEvent(subscriptionId: string, event: ActorEvent): void {
   const actor = actorFor(subscriptionId);
+  if (event.kind === 'receiverDetach') reportBound.delete(event.connId);
   const effects = handle(actor, event, contextFor(subscriptionId));
+  if (event.kind === 'receiverSubscribe') {
+    const claimed = event.lastSequence ?? actor.cursors.get(event.receiverId) ?? 0;
+    raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
+  }
   const role = event.kind === 'masterAttach' ? 'master' : 'receiver';
   for (const effect of effects) execute(subscriptionId, effect, role);
   scheduleTimer(subscriptionId, actor);
@@ -179,10 +229,12 @@ function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void
       return;
     case 'sendDeliveries':
       for (const record of effect.records) {
+        raiseReportBound(effect.connId, record.sequence);
         pendingOutbound.push({ t: 'send', to: Audience.CONN, sub, conn: effect.connId, frame: encodeDelivery(record), kind: 'delivery', seq: record.sequence, t0: 0 });
       }
       return;
     case 'sendSnapshot':
+      if (effect.connId !== null) raiseReportBound(effect.connId, effect.sequence);
       send(
         sub,
         effect.connId === null ? Audience.RECEIVERS : Audience.CONN,
@@ -229,7 +281,7 @@ function runDueTimers(nowMs: number): void {
 function flush(): void {
   for (const cursor of cursorUpdates.values()) batch.cursors.push(cursor);
   const rows =
-    batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length;
+    batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length + batch.executionReports.length;
   if (rows > 0) {
     const started = performance.now();
     journal.commit(batch);

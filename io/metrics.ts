@@ -42,12 +42,28 @@ const latencyBucketsSeconds = [
   0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 ];
 
+/** Copy delay as receivers report it (generated_at to execution), seconds. */
+export const copyDelayBucketsSeconds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** Slippage as receivers report it, pips (negative: better for the subscriber). */
+export const slippageBucketsPips = [-10, -5, -2, -1, -0.5, 0, 0.5, 1, 2, 5, 10, 20, 50];
+
 class Histogram {
-  private readonly counts = new Array<number>(latencyBucketsSeconds.length).fill(0);
+  private readonly counts: number[];
   private count = 0;
   private sum = 0;
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: readonly number[] = latencyBucketsSeconds,
+  ) {
+    this.counts = new Array<number>(buckets.length).fill(0);
+  }
+  /** One observation (in the histogram's unit: seconds for the latency ones). */
+  observe(value: number): void {
+    this.observeSeconds(value);
+  }
   observeSeconds(value: number): void {
+    const latencyBucketsSeconds = this.buckets;
     this.count++;
     this.sum += value;
     for (let i = 0; i < latencyBucketsSeconds.length; i++) {
@@ -65,6 +81,7 @@ class Histogram {
    * histogram_quantile does (linear within a bucket); null with no observation.
    */
   quantileSeconds(q: number): number | null {
+    const latencyBucketsSeconds = this.buckets;
     if (this.count === 0) return null;
     const rank = q * this.count;
     let cumulative = 0;
@@ -80,6 +97,7 @@ class Histogram {
     return latencyBucketsSeconds[latencyBucketsSeconds.length - 1]!; // in the +Inf bucket: at least the last bound
   }
   render(): string {
+    const latencyBucketsSeconds = this.buckets;
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
     let cumulative = 0;
     for (let i = 0; i < latencyBucketsSeconds.length; i++) {
@@ -109,6 +127,9 @@ export class Metrics {
   readonly securityEventsDropped = new Counter('sigplane_security_events_dropped_total', 'Security events not journaled because a ring was full.');
   readonly ingestToAck = new Histogram('sigplane_ingest_to_ack_seconds', 'From a signal frame arriving to its ack being sent.');
   readonly ingestToDelivery = new Histogram('sigplane_ingest_to_delivery_seconds', 'From a signal frame arriving to its live delivery being sent.');
+  readonly executionReports = new Counter('sigplane_execution_reports_total', 'Execution reports journaled and acked, by kind and outcome (a resent report counts again).');
+  readonly copyDelay = new Histogram('sigplane_copy_delay_seconds', 'Copy delay as receivers report it: from the master\'s generated_at to the receiver\'s execution.', copyDelayBucketsSeconds);
+  readonly copySlippage = new Histogram('sigplane_copy_slippage_pips', 'Fill slippage as receivers report it, in pips (positive: worse for the subscriber).', slippageBucketsPips);
   private readonly readers: { name: string; help: string; type: 'gauge' | 'counter'; read: GaugeReader }[] = [];
 
   /** A value read at scrape time. */
@@ -125,11 +146,13 @@ export class Metrics {
 
   render(): string {
     let out = '';
-    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rateLimitHits, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.policyCloses, this.securityEventsDropped]) {
+    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rateLimitHits, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.policyCloses, this.securityEventsDropped, this.executionReports]) {
       out += c.render();
     }
     out += this.ingestToAck.render();
     out += this.ingestToDelivery.render();
+    out += this.copyDelay.render();
+    out += this.copySlippage.render();
     for (const g of this.readers) {
       out += `# HELP ${g.name} ${g.help}\n# TYPE ${g.name} ${g.type}\n`;
       for (const { labels, value } of g.read()) out += `${g.name}${labelText(labels)} ${value}\n`;

@@ -1,13 +1,15 @@
 /**
  * Frames from a receiver, on the I/O thread: subscribe (once, first),
- * delivery acks (the receiver's cursor), sync requests after a gap, and
- * heartbeats. Everything that touches the subscription goes to its shard.
+ * delivery acks (the receiver's cursor), sync requests after a gap,
+ * execution reports (checked here field by field, then journaled and acked
+ * by the shard), and heartbeats. Everything that touches the subscription goes to its shard.
  * With a settings source, subscribe first sends the license's copy
  * settings (ReceiverSettings) and only then goes to the shard, so they
  * precede the welcome and every delivery on the connection.
  */
 import { RejectCode } from '../engine/records';
 import { encodeHeartbeat, safeInteger } from '../proto/codec';
+import { checkExecutionReport } from '../proto/execution-report';
 import type { Socket } from './connections';
 import { admitFrame, type FrameContext } from './frame-context';
 
@@ -81,6 +83,16 @@ export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: bo
         ev: { kind: 'receiverSync', connId: data.connId, receiverId: data.tokenId, fromSequence: Math.max(1, from), full: frame.syncRequest.full },
       });
       if (!ok) ctx.reject(ws, RejectCode.BUSY, 'engine busy, ask again', 0);
+      return;
+    }
+    case 'executionReport': {
+      if (!data.subscribed) return ctx.reject(ws, RejectCode.UNSUPPORTED, 'subscribe first', 0);
+      const checked = checkExecutionReport(frame.executionReport, nowMs);
+      if (!checked.ok) return ctx.reject(ws, checked.code, checked.message, checked.sequence);
+      const report = { ...checked.report, subscriptionId: sub, receiverId: data.tokenId, receivedAtMs: nowMs };
+      // The shard checks the sequence against what this receiver was delivered, journals, then acks.
+      const ok = ctx.toShard(sub, { t: 'report', sub, conn: data.connId, report });
+      if (!ok) ctx.reject(ws, RejectCode.BUSY, 'execution report: engine busy, resend', report.sequence);
       return;
     }
     case 'heartbeat':

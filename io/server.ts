@@ -506,6 +506,11 @@ export class SigplaneServer implements FrameContext {
       if (message.t0 > 0) this.metrics.ingestToAck.observeSeconds((performance.now() - message.t0) / 1000);
     } else if (message.kind === 'reject') {
       if (message.outcome !== undefined) this.metrics.rejects.inc({ code: message.outcome });
+    } else if (message.kind === 'reportAck' && message.report !== undefined) {
+      const r = message.report;
+      this.metrics.executionReports.inc({ kind: r.kind, outcome: r.outcome });
+      if (r.delayMs !== null) this.metrics.copyDelay.observe(r.delayMs / 1000);
+      if (r.slippagePips !== null) this.metrics.copySlippage.observe(r.slippagePips);
     } else if (message.kind === 'delivery') {
       this.metrics.deliveries.inc();
       if (message.t0 > 0 && message.to === Audience.RECEIVERS) {
@@ -658,6 +663,7 @@ export class SigplaneServer implements FrameContext {
         { labels: { table: 'signals' }, value: s.pruned.signals },
         { labels: { table: 'states' }, value: s.pruned.states },
         { labels: { table: 'security_events' }, value: s.pruned.securityEvents },
+        { labels: { table: 'execution_reports' }, value: s.pruned.executionReports },
       ];
     });
     this.metrics.gauge('sigplane_control_listener_up', 'The operators\' control channel is listening (1) or reconnecting (0); absent without one.', () =>

@@ -16,8 +16,8 @@
  */
 import { Packr } from 'msgpackr';
 import { fields, wire } from '../engine/limits';
-import { Action, RejectCode, SubscriptionState } from '../engine/records';
-import type { Position, SecurityEvent, SignalRecord, SnapshotRecord } from '../engine/records';
+import { Action, RejectCode, SubscriptionState, executionKinds, executionOutcomes } from '../engine/records';
+import type { ExecutionReportRecord, Position, SecurityEvent, SignalRecord, SnapshotRecord } from '../engine/records';
 import { checkPosition } from '../engine/signal-rules';
 import { crc32 } from './crc32';
 
@@ -195,6 +195,34 @@ export function securityEventFault(e: SecurityEvent): string | null {
 export function checkSecurityEvent(e: SecurityEvent): void {
   const fault = securityEventFault(e);
   check(fault === null, JournalErrorCode.INVALID_RECORD, `security event ${JSON.stringify(e?.code)} at ${String(e?.atMs)}`, `invalid ${fault}`);
+}
+
+/** Why an execution report may not be journaled, or null (the I/O thread checked the frame; this is the journal's own line). */
+export function executionReportFault(r: ExecutionReportRecord): string | null {
+  if (r === null || typeof r !== 'object') return 'record';
+  if (!isId(r.subscriptionId)) return 'subscriptionId';
+  if (!isId(r.receiverId)) return 'receiverId';
+  if (!isSequence(r.sequence, 1)) return 'sequence';
+  if (typeof r.masterPositionId !== 'string' || !/^[A-Za-z0-9:._-]{1,64}$/.test(r.masterPositionId)) return 'masterPositionId';
+  if (!(executionKinds as readonly string[]).includes(r.kind)) return 'kind';
+  if (!(executionOutcomes as readonly string[]).includes(r.outcome)) return 'outcome';
+  if (r.ticket !== null && !(typeof r.ticket === 'string' && r.ticket.length >= 1 && r.ticket.length <= 64)) return 'ticket';
+  if (!isFiniteNumber(r.requestedVolume) || r.requestedVolume < 0) return 'requestedVolume';
+  if (!isFiniteNumber(r.volume) || r.volume < 0) return 'volume';
+  if (r.price !== null && (!isFiniteNumber(r.price) || r.price < 0)) return 'price';
+  if (r.slippagePips !== null && !isFiniteNumber(r.slippagePips)) return 'slippagePips';
+  if (r.delayMs !== null && !isSequence(r.delayMs, 0)) return 'delayMs';
+  if (r.profit !== null && !isFiniteNumber(r.profit)) return 'profit';
+  if (r.currency !== null && !(typeof r.currency === 'string' && /^[A-Z]{3,8}$/.test(r.currency))) return 'currency';
+  if (r.reason !== null && !(typeof r.reason === 'string' && r.reason.length >= 1 && r.reason.length <= 64)) return 'reason';
+  if (!isFiniteNumber(r.executedAtMs)) return 'executedAtMs';
+  if (!isFiniteNumber(r.receivedAtMs)) return 'receivedAtMs';
+  return null;
+}
+
+export function checkExecutionReportRecord(r: ExecutionReportRecord): void {
+  const fault = executionReportFault(r);
+  check(fault === null, JournalErrorCode.INVALID_RECORD, `execution report ${String(r?.sequence)}`, `invalid ${fault}`);
 }
 
 // ---------------------------------------------------------------- blobs

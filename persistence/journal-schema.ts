@@ -27,7 +27,7 @@ export const journalApplicationId = 0x5347504a;
 /** Bump together with a migration step in openSchema below. */
 export const journalSchemaVersion = 1;
 
-export const journalTables = ['signals', 'snapshots', 'states', 'cursors', 'security_events'] as const;
+export const journalTables = ['signals', 'snapshots', 'states', 'cursors', 'security_events', 'execution_reports'] as const;
 
 const idCheck = (column: string): string => `CHECK (length(${column}) BETWEEN 1 AND ${journalCodecLimits.idLengthMax})`;
 const stateCheck = `CHECK (state IN ('ACTIVE', 'DEGRADED', 'SYNCING', 'ISOLATED'))`;
@@ -87,6 +87,38 @@ CREATE TABLE security_events (
 ) STRICT;
 `;
 
+/**
+ * Execution reports (ExecutionReport frames): one row per (subscription,
+ * receiver, sequence, master position, kind), the report's idempotency
+ * key; a resent report is not inserted again. An addition to
+ * schema version 1 that older builds never read: created, if missing, by
+ * every writable open (so a journal written before it gains the table when
+ * its shard opens it), inside the same transaction as the checks.
+ */
+export const schemaExecutionReports = `
+CREATE TABLE IF NOT EXISTS execution_reports (
+  journal_id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscription_id    TEXT    NOT NULL ${idCheck('subscription_id')},
+  receiver_id        TEXT    NOT NULL ${idCheck('receiver_id')},
+  sequence           INTEGER NOT NULL CHECK (sequence >= 1),
+  master_position_id TEXT    NOT NULL CHECK (length(master_position_id) BETWEEN 1 AND 64),
+  kind               TEXT    NOT NULL CHECK (kind IN ('open', 'adopt', 'close', 'reduce', 'modify', 'skip')),
+  outcome            TEXT    NOT NULL CHECK (outcome IN ('filled', 'partially_filled', 'skipped', 'rejected')),
+  ticket             TEXT    CHECK (ticket IS NULL OR length(ticket) BETWEEN 1 AND 64),
+  requested_volume   REAL    NOT NULL CHECK (requested_volume >= 0),
+  volume             REAL    NOT NULL CHECK (volume >= 0),
+  price              REAL    CHECK (price IS NULL OR price >= 0),
+  slippage_pips      REAL,
+  delay_ms           INTEGER CHECK (delay_ms IS NULL OR delay_ms >= 0),
+  profit             REAL,
+  currency           TEXT    CHECK (currency IS NULL OR length(currency) BETWEEN 3 AND 8),
+  reason             TEXT    CHECK (reason IS NULL OR length(reason) BETWEEN 1 AND 64),
+  executed_at_ms     REAL    NOT NULL,
+  received_at_ms     REAL    NOT NULL,
+  UNIQUE (subscription_id, receiver_id, sequence, master_position_id, kind)
+) STRICT;
+`;
+
 /** A signal or snapshot row as read. */
 export type Row = { journal_id: number; sequence: number; record: unknown; checksum: unknown };
 
@@ -133,7 +165,20 @@ export function prepareAll(db: Database.Database) {
     cursorsOf: db.prepare<[string], { receiver_id: string; sequence: number }>(
       'SELECT receiver_id, sequence FROM cursors WHERE subscription_id = ? ORDER BY receiver_id',
     ),
-    nextSubscription: journalTables.filter((t) => t !== 'security_events').map(nextIn),
+    nextSubscription: journalTables.filter((t) => t !== 'security_events' && t !== 'execution_reports').map(nextIn),
+    // Not INSERT OR IGNORE: an ignored insert would still burn an AUTOINCREMENT id (sqlite_sequence), and the
+    // shipper's "highest id ever given" would then never be reached by a watermark.
+    insertExecutionReport: db.prepare(
+      `INSERT INTO execution_reports (subscription_id, receiver_id, sequence, master_position_id, kind, outcome, ticket,
+         requested_volume, volume, price, slippage_pips, delay_ms, profit, currency, reason, executed_at_ms, received_at_ms)
+       SELECT @sub, @receiver, @sequence, @position, @kind, @outcome, @ticket, @requested, @volume, @price, @slippage, @delay,
+              @profit, @currency, @reason, @executedAt, @receivedAt
+        WHERE NOT EXISTS (SELECT 1 FROM execution_reports WHERE subscription_id = @sub AND receiver_id = @receiver
+                            AND sequence = @sequence AND master_position_id = @position AND kind = @kind)`,
+    ),
+    deleteExecutionReportsUpTo: db.prepare(
+      'DELETE FROM execution_reports WHERE journal_id IN (SELECT journal_id FROM execution_reports WHERE journal_id <= ? ORDER BY journal_id LIMIT ?)',
+    ),
     nthNewestSignal: db
       .prepare<[string, number], number>('SELECT sequence FROM signals WHERE subscription_id = ? ORDER BY sequence DESC LIMIT 1 OFFSET ?')
       .pluck(),
@@ -173,6 +218,7 @@ export function openSchema(db: Database.Database, filePath: string): void {
     const objects = db.prepare<[], number>("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'").pluck().get()!;
     if (applicationId === 0 && version === 0 && objects === 0) {
       db.exec(schemaV1);
+      db.exec(schemaExecutionReports);
       db.pragma(`application_id = ${journalApplicationId}`);
       db.pragma(`user_version = ${journalSchemaVersion}`);
       return;
@@ -186,6 +232,7 @@ export function openSchema(db: Database.Database, filePath: string): void {
         `${filePath} has journal schema version ${version}; this build reads version ${journalSchemaVersion}`,
       );
     }
+    if (!db.readonly) db.exec(schemaExecutionReports);
     const tables = new Set(db.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all());
     for (const table of journalTables) {
       if (!tables.has(table)) throw new JournalError(JournalErrorCode.SCHEMA, `${filePath} lacks table ${table}`);

@@ -28,11 +28,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryReader } from '../actors/actor-types';
 import { journal as journalConfig } from '../engine/limits';
-import type { SecurityEvent, SignalRecord, SnapshotRecord, SubscriptionState } from '../engine/records';
+import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SnapshotRecord, SubscriptionState } from '../engine/records';
 import {
   JournalError,
   JournalErrorCode,
   checkCursor,
+  checkExecutionReportRecord,
   checkSecurityEvent,
   checkState,
   decodeSignal,
@@ -60,6 +61,8 @@ export interface JournalBatch {
   cursors: { subscriptionId: string; receiverId: string; sequence: number }[];
   states: { subscriptionId: string; state: SubscriptionState; sequence: number; reason: string; atMs: number }[];
   securityEvents: SecurityEvent[];
+  /** Receivers' execution reports; one already journaled (same key) is ignored. Optional for callers that never write any. */
+  executionReports?: ExecutionReportRecord[];
 }
 
 export type SnapshotKind = 'master' | 'checkpoint';
@@ -181,7 +184,10 @@ export class Journal implements HistoryReader {
     for (const cursor of batch.cursors) checkCursor(cursor);
     for (const state of batch.states) checkState(state);
     for (const event of batch.securityEvents) checkSecurityEvent(event);
-    const rows = batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length;
+    const reports = batch.executionReports ?? [];
+    for (const report of reports) checkExecutionReportRecord(report);
+    const rows =
+      batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length + reports.length;
     if (rows === 0) return;
     this.write(() => this.commitTransaction(batch, encoded));
     this.signalCount += batch.signals.length;
@@ -432,6 +438,42 @@ export class Journal implements HistoryReader {
     for (const e of batch.securityEvents) {
       this.s.insertSecurityEvent.run(e.atMs, e.code, e.subscriptionId, e.role, e.remoteAddress, e.sequence, e.detail);
     }
+    for (const r of batch.executionReports ?? []) {
+      this.s.insertExecutionReport.run({
+        sub: r.subscriptionId,
+        receiver: r.receiverId,
+        sequence: r.sequence,
+        position: r.masterPositionId,
+        kind: r.kind,
+        outcome: r.outcome,
+        ticket: r.ticket,
+        requested: r.requestedVolume,
+        volume: r.volume,
+        price: r.price,
+        slippage: r.slippagePips,
+        delay: r.delayMs,
+        profit: r.profit,
+        currency: r.currency,
+        reason: r.reason,
+        executedAt: r.executedAtMs,
+        receivedAt: r.receivedAtMs,
+      });
+    }
+  }
+
+  /** Execution reports with journal_id <= journalIdMax (the shipper's watermark), at most rowsMax, in one transaction. */
+  pruneShippedReports(journalIdMax: number, rowsMax: number): number {
+    this.assertWritable();
+    for (const n of [journalIdMax, rowsMax]) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `pruneShippedReports(${journalIdMax}, ${rowsMax})`);
+    }
+    return this.write(() => this.s.deleteExecutionReportsUpTo.run(journalIdMax, rowsMax).changes);
+  }
+
+  /** Execution reports journaled in this file now. */
+  executionReportCount(): number {
+    this.assertOpen();
+    return this.s.count.execution_reports.get()!;
   }
 
   private writeCheckpoint(snapshot: SnapshotRecord, blob: Blob): void {

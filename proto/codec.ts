@@ -117,7 +117,30 @@ export type DecodedFrame =
   | { kind: 'stateChange'; stateChange: { state: number; sequenceNumber: Int64; reason: string } }
   | { kind: 'heartbeat'; heartbeat: { sentAt: Int64 } }
   | { kind: 'welcome'; welcome: { subscriptionId: string; state: number; lastSequence: Int64; role: string } }
-  | { kind: 'receiverSettings'; receiverSettings: ReceiverSettingsFrame };
+  | { kind: 'receiverSettings'; receiverSettings: ReceiverSettingsFrame }
+  | { kind: 'executionReport'; executionReport: ExecutionReportFrame }
+  | { kind: 'executionReportAck'; executionReportAck: { sequenceNumber: Int64; masterPositionId: string; kind: number } };
+
+export interface ExecutionReportFrame {
+  sequenceNumber: Int64;
+  masterPositionId: string;
+  kind: number;
+  outcome: number;
+  ticket: string;
+  requestedVolume: number;
+  volume: number;
+  hasPrice: boolean;
+  price: number;
+  hasSlippage: boolean;
+  slippagePips: number;
+  hasDelay: boolean;
+  delayMs: Int64;
+  hasProfit: boolean;
+  profit: number;
+  currency: string;
+  reason: string;
+  executedAt: Int64;
+}
 
 /** Decode one frame; null when the bytes are not a Frame or carry no message. */
 export function decodeFrame(bytes: Uint8Array): DecodedFrame | null {
@@ -278,4 +301,9 @@ export function positionObject(p: Position): Record<string, unknown> {
 
 export function encodeSnapshot(subscriptionId: string, sequence: number, positions: readonly Position[]): Uint8Array {
   return encodeFrame({ snapshot: { subscriptionId, sequenceNumber: sequence, positions: positions.map(positionObject) } });
+}
+
+/** The server's answer to a journaled execution report: the client forgets it. */
+export function encodeExecutionReportAck(sequence: number, masterPositionId: string, kindNumber: number): Uint8Array {
+  return encodeFrame({ executionReportAck: { sequenceNumber: sequence, masterPositionId, kind: kindNumber } });
 }

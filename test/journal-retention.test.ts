@@ -24,6 +24,7 @@ import { Journal, type JournalBatch } from '../persistence/journal';
 import { parseByteSize } from '../persistence/byte-size';
 import { JournalPruner, checkRetentionLimits, retainedSignalsMin, retentionLimits } from '../persistence/shipper/journal-pruner';
 import { journalPathOf } from '../persistence/shipper/journal-reader';
+import type { ShipTableName } from '../persistence/shipper/journal-rows';
 import { startShipper, type Shipper, type ShipperStatus } from '../persistence/shipper/shipper';
 import { journalDiskLevel } from '../persistence/shipper/shipper-status';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -136,10 +137,10 @@ function rawCountIn(dataDir: string, sql: string, shard = 0, ...params: unknown[
   }
 }
 
-function highestIds(shard = 0): Record<'signals' | 'states' | 'cursors' | 'security_events', number> {
+function highestIds(shard = 0): Record<ShipTableName, number> {
   const raw = new Database(journalPathOf(dir, shard), { readonly: true, fileMustExist: true });
   try {
-    const ids = { signals: 0, states: 0, cursors: 0, security_events: 0 };
+    const ids = { signals: 0, states: 0, cursors: 0, security_events: 0, execution_reports: 0 };
     for (const row of raw.prepare<[], { name: keyof typeof ids; seq: number }>('SELECT name, seq FROM sqlite_sequence').all()) ids[row.name] = row.seq;
     return ids;
   } finally {
@@ -187,7 +188,7 @@ describe('JournalPruner on a journal file', () => {
     const before = recovered();
     const ids = highestIds();
     // Half of everything shipped.
-    const watermark = { signals: Math.floor(ids.signals / 2), states: Math.floor(ids.states / 2), cursors: ids.cursors, security_events: Math.floor(ids.security_events / 2) };
+    const watermark = { signals: Math.floor(ids.signals / 2), states: Math.floor(ids.states / 2), cursors: ids.cursors, security_events: Math.floor(ids.security_events / 2), execution_reports: 0 };
     const pruner = new JournalPruner(journalPathOf(dir, 0), { ...retentionLimits, retainedSignalsPerSubscription: keep, checkpointReplaySignalsMax: 1000 });
     cleanups.push(() => pruner.close());
 
@@ -330,7 +331,7 @@ describe('the shipper prunes what it shipped', () => {
     // The signal path's journal still accepts (acks go on), and nothing was deleted.
     j.commit({ signals: [signalOf(sub, keep + 1001, Date.now())], snapshots: [], cursors: [], states: [], securityEvents: [] });
     await new Promise((r) => setTimeout(r, 300));
-    expect(shipper.status().pruned).toEqual({ signals: 0, states: 0, securityEvents: 0, checkpoints: 0 });
+    expect(shipper.status().pruned).toEqual({ signals: 0, states: 0, securityEvents: 0, executionReports: 0, checkpoints: 0 });
     expect(rawCount('SELECT count(*) FROM signals')).toBe(keep + 1001);
     expect(rawCount('SELECT count(*) FROM security_events')).toBe(highestIds().security_events);
   });

@@ -21,7 +21,7 @@ import {
 import { exportUser } from '../persistence/pg/gdpr-store';
 import { withTenant, type Tenant } from '../persistence/pg/tenant';
 import { performanceFeeRoutes } from '../io/admin/performance-fees-routes';
-import type { AdminRequest, AdminRoute } from '../io/admin/admin-routes';
+import { matchRoute, type AdminDeps, type AdminRequest, type AdminRoute } from '../io/admin/admin-routes';
 import { createTestDatabase, type TestDatabase } from './support/database';
 
 let db: TestDatabase;
@@ -358,9 +358,17 @@ describe('row-level security of the fees', () => {
 });
 
 describe('the admin API routes (io/admin/performance-fees-routes.ts, handlers called directly)', () => {
+  it('are among the routes the admin API matches', () => {
+    for (const r of performanceFeeRoutes) {
+      const matched = matchRoute(r.method, r.pattern.replace(':id', randomUUID()));
+      expect(matched.route, `${r.method} ${r.pattern}`).toBe(r);
+    }
+  });
+
   it('set the rate, name the subscriber and charge as the calling admin user; bad bodies are 400', async () => {
-    const routes = performanceFeeRoutes(app);
-    const route = (method: string, pattern: string): AdminRoute => routes.find((r) => r.method === method && r.pattern === pattern)!;
+    const route = (method: string, pattern: string): AdminRoute => performanceFeeRoutes.find((r) => r.method === method && r.pattern === pattern)!;
+    // The handlers act with the admin store's pool: here the LOGIN member of sigplane_app.
+    const deps = { adminStore: { pool: app } } as unknown as AdminDeps;
     const { rows } = await db.pool.query<{ user_id: string }>("INSERT INTO users (email, role) VALUES ($1, 'admin') RETURNING user_id", [`ops-${randomUUID()}@example.com`]);
     const adminUserId = rows[0].user_id;
     const request = (params: string[], body: unknown): AdminRequest => ({
@@ -374,13 +382,13 @@ describe('the admin API routes (io/admin/performance-fees-routes.ts, handlers ca
     const tokenId = await newLicense(sub);
     await report(tokenId, sub, 'close', 40, '2025-11-03T00:00:00Z');
 
-    const rate = await route('PATCH', '/admin/v1/subscriptions/:id/performance-fee-rate').handle(request([sub], { rateBp: 1000 }), {} as never);
+    const rate = await route('PATCH', '/admin/v1/subscriptions/:id/performance-fee-rate').handle(request([sub], { rateBp: 1000 }), deps);
     expect(rate.body).toEqual({ subscriptionId: sub, rateBp: 1000 });
-    await expect(route('PATCH', '/admin/v1/subscriptions/:id/performance-fee-rate').handle(request([sub], { rateBp: 9000 }), {} as never)).rejects.toMatchObject({ status: 400 });
-    await expect(route('POST', '/admin/v1/billing/performance-fees').handle(request([], { period: '2025-11', extra: 1 }), {} as never)).rejects.toMatchObject({ status: 400 });
-    await route('POST', '/admin/v1/tokens/:id/subscriber').handle(request([tokenId], { email: `api-${randomUUID()}@example.com` }), {} as never);
+    await expect(route('PATCH', '/admin/v1/subscriptions/:id/performance-fee-rate').handle(request([sub], { rateBp: 9000 }), deps)).rejects.toMatchObject({ status: 400 });
+    await expect(route('POST', '/admin/v1/billing/performance-fees').handle(request([], { period: '2025-11', extra: 1 }), deps)).rejects.toMatchObject({ status: 400 });
+    await route('POST', '/admin/v1/tokens/:id/subscriber').handle(request([tokenId], { email: `api-${randomUUID()}@example.com` }), deps);
 
-    const charged = await route('POST', '/admin/v1/billing/performance-fees').handle(request([], { period: '2025-11', subscriptionId: sub }), {} as never);
+    const charged = await route('POST', '/admin/v1/billing/performance-fees').handle(request([], { period: '2025-11', subscriptionId: sub }), deps);
     expect(charged.body).toMatchObject({ period: '2025-11', charged: 1, feesMinor: { USD: '400' }, licenses: [{ tokenId, outcome: 'charged', feeMinor: '400' }] });
     const createdBy = await db.pool.query<{ created_by: string }>('SELECT created_by FROM billing_ledger WHERE subscription_id = $1', [sub]);
     expect(createdBy.rows).toEqual([{ created_by: adminUserId }]);

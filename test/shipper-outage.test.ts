@@ -15,6 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SignalRecord } from '../engine/records';
 import { Journal } from '../persistence/journal';
 import { journalPathOf } from '../persistence/shipper/journal-reader';
+import { shipTableNames } from '../persistence/shipper/journal-rows';
 import { startShipper, type Shipper, type ShipperStatus } from '../persistence/shipper/shipper';
 import type { ShipperLimits } from '../persistence/shipper/shipper-limits';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -164,7 +165,8 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 function highestIds(): Record<string, number> {
   const raw = new Database(journalPathOf(dir, 0), { readonly: true, fileMustExist: true });
   try {
-    const ids: Record<string, number> = {};
+    // A table that never had a row has no sqlite_sequence entry: its highest id is 0.
+    const ids: Record<string, number> = Object.fromEntries(shipTableNames.map((name) => [name, 0]));
     for (const row of raw.prepare<[], { name: string; seq: number }>('SELECT name, seq FROM sqlite_sequence').all()) ids[row.name] = row.seq;
     return ids;
   } finally {

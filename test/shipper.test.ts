@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SecurityEvent, SignalRecord, SubscriptionState } from '../engine/records';
+import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '../engine/records';
 import { Journal, type JournalBatch } from '../persistence/journal';
 import { journalPathOf } from '../persistence/shipper/journal-reader';
 import { loadOrCreateNodeId } from '../persistence/shipper/node-id';
@@ -83,6 +83,8 @@ class Expected {
   cursors = new Map<string, number>();
   states: ExpectedState[] = [];
   events: ExpectedEvent[] = [];
+  /** By key (receiver, sequence, master position, kind): a resent report is the same row. */
+  reports = new Map<string, ExecutionReportRecord>();
 }
 
 /** One shard's journal and deterministic rounds of every kind of row. */
@@ -104,7 +106,14 @@ class ShardWriter {
 
   /** `signalsPerSub` signals for each subscription, with cursors, a state change and security events, in one commit. */
   round(signalsPerSub: number, options: { cursors?: boolean } = {}): void {
-    const batch: JournalBatch = { signals: [], snapshots: [], cursors: [], states: [], securityEvents: [] };
+    const batch: JournalBatch & { executionReports: ExecutionReportRecord[] } = {
+      signals: [],
+      snapshots: [],
+      cursors: [],
+      states: [],
+      securityEvents: [],
+      executionReports: [],
+    };
     const from = this.nextSequence;
     this.nextSequence += signalsPerSub;
     const nowMs = Date.now();
@@ -129,7 +138,19 @@ class ShardWriter {
         detail: `${nastyText[(this.eventIds + i) % nastyText.length]} #${this.eventIds + i}`,
       });
     }
+    // Execution reports: one per subscription and receiver, sent twice in the batch, and the previous round's again.
+    for (const [i, sub] of this.subs.entries()) {
+      const receiverId = this.receivers[i];
+      for (const sequence of from > 1 ? [from - 1, from] : [from]) {
+        const report = reportOf(sub, receiverId, sequence, nowMs);
+        batch.executionReports.push(report, { ...report, volume: 99 }); // the second is the same key: ignored
+      }
+    }
     this.journal.commit(batch);
+    for (const r of batch.executionReports) {
+      const key = `${r.receiverId}|${r.sequence}|${r.masterPositionId}|${r.kind}`;
+      if (!this.expected.reports.has(key)) this.expected.reports.set(key, r);
+    }
     this.expected.signals.push(...batch.signals);
     for (const c of batch.cursors) {
       const key = `${c.subscriptionId}/${c.receiverId}`;
@@ -161,11 +182,35 @@ function signalOf(subscriptionId: string, sequence: number, nowMs: number): Sign
   };
 }
 
+function reportOf(subscriptionId: string, receiverId: string, sequence: number, nowMs: number): ExecutionReportRecord {
+  const skip = sequence % 4 === 0;
+  const close = sequence % 4 === 1;
+  return {
+    subscriptionId,
+    receiverId,
+    sequence,
+    masterPositionId: `v1:EURUSD.${sequence % 7}`,
+    kind: skip ? 'skip' : close ? 'close' : 'open',
+    outcome: skip ? 'rejected' : sequence % 3 === 0 ? 'partially_filled' : 'filled',
+    ticket: skip ? null : `t-${sequence}`,
+    requestedVolume: 0.5,
+    volume: skip ? 0 : 0.5,
+    price: skip ? null : 1.08 + sequence / 1e6,
+    slippagePips: skip ? null : (sequence % 11) / 10 - 0.3,
+    delayMs: skip ? null : sequence % 500,
+    profit: close ? -12.345678 + sequence : null,
+    currency: close ? 'EUR' : null,
+    reason: skip ? 'BROKER_REJECTED:REQUOTE' : null,
+    executedAtMs: nowMs - 300,
+    receivedAtMs: nowMs - 200,
+  };
+}
+
 /** Highest journal_id ever given per table (sqlite_sequence), read beside the writer. */
 function highestIds(shard: number): Record<string, number> {
   const raw = new Database(journalPathOf(dir, shard), { readonly: true, fileMustExist: true });
   try {
-    const ids: Record<string, number> = { signals: 0, states: 0, cursors: 0, security_events: 0 };
+    const ids: Record<string, number> = { signals: 0, states: 0, cursors: 0, security_events: 0, execution_reports: 0 };
     for (const row of raw.prepare<[], { name: string; seq: number }>('SELECT name, seq FROM sqlite_sequence').all()) ids[row.name] = row.seq;
     return ids;
   } finally {
@@ -348,6 +393,39 @@ describe('shipper: exactly once', () => {
     // More than one batch per table: the row bound held.
     expect(status.batches).toBeGreaterThan(expected.signals.length / testLimits.shipBatchRowsMax!);
     for (const shard of [0, 1]) expect(shipper.shippedWatermark(shard)).toEqual(highestIds(shard));
+    // Execution reports: each key once, with its values (the journal ignored the resent ones).
+    const { rows: reports } = await db.pool.query(
+      `SELECT subscription_id, receiver_id, sequence::int, master_position_id, kind, outcome, ticket, requested_volume, volume, price,
+              slippage_pips, delay_ms::int, profit, currency, reason,
+              extract(epoch FROM executed_at) * 1000 AS executed_at_ms, extract(epoch FROM received_at) * 1000 AS received_at_ms
+         FROM execution_reports ORDER BY receiver_id, sequence, master_position_id, kind`,
+    );
+    const want = [...expected.reports.values()].sort((a, b) =>
+      a.receiverId < b.receiverId ? -1 : a.receiverId > b.receiverId ? 1 : a.sequence - b.sequence,
+    );
+    expect(reports).toHaveLength(want.length);
+    reports.forEach((row, i) => {
+      const r = want[i];
+      expect(row).toMatchObject({
+        subscription_id: r.subscriptionId,
+        receiver_id: r.receiverId,
+        sequence: r.sequence,
+        master_position_id: r.masterPositionId,
+        kind: r.kind,
+        outcome: r.outcome,
+        ticket: r.ticket,
+        requested_volume: r.requestedVolume,
+        volume: r.volume,
+        price: r.price,
+        slippage_pips: r.slippagePips,
+        delay_ms: r.delayMs,
+        profit: r.profit,
+        currency: r.currency,
+        reason: r.reason,
+      });
+      expect(Number(row.executed_at_ms)).toBeCloseTo(r.executedAtMs, 0);
+      expect(Number(row.received_at_ms)).toBeCloseTo(r.receivedAtMs, 0);
+    });
   });
 
   it('a second run ships nothing new', async () => {
@@ -610,7 +688,7 @@ describe('startShipper arguments', () => {
     expect(shipper.shippedWatermark(0)).toBeNull();
     expect(() => shipper.shippedWatermark(1)).toThrow(RangeError);
     await until('a watermark', () => shipper.shippedWatermark(0) !== null);
-    expect(shipper.shippedWatermark(0)).toEqual({ signals: 0, states: 0, cursors: 0, security_events: 0 });
+    expect(shipper.shippedWatermark(0)).toEqual({ signals: 0, states: 0, cursors: 0, security_events: 0, execution_reports: 0 });
   });
 });
 

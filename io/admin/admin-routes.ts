@@ -9,6 +9,8 @@ import type { AdminPrincipal, AdminRole, AdminStore } from '../../persistence/pg
 import type { AuditContext, ConfigStore } from '../../persistence/pg/config-store';
 import { AdminErrorCode, AdminHttpError, invalidRequest } from './admin-errors';
 import { bodyFields, integerParam, queryParams, timeValue, uuidParam } from './admin-input';
+import { executionStatsRoutes } from './execution-stats-routes';
+import { performanceFeeRoutes } from './performance-fees-routes';
 
 export interface AdminDeps {
   store: ConfigStore;
@@ -311,13 +313,16 @@ export const adminRoutes: readonly AdminRoute[] = [
   },
 ];
 
+/** Every route the admin API serves: these, the performance fees' and the execution statistics'. */
+const allRoutes: readonly AdminRoute[] = [...adminRoutes, ...performanceFeeRoutes, ...executionStatsRoutes];
+
 export type RouteMatch = { route: AdminRoute; params: string[] } | { route: null; allowed: string[] };
 
 /** The route of a method and path; when none, the methods the path allows (empty: unknown path). */
 export function matchRoute(method: string, path: string): RouteMatch {
   const segments = path.split('/');
   const allowed: string[] = [];
-  for (const route of adminRoutes) {
+  for (const route of allRoutes) {
     const pattern = route.pattern.split('/');
     if (pattern.length !== segments.length) continue;
     const params: string[] = [];

@@ -1,13 +1,7 @@
 /**
  * Admin API routes for performance fees (persistence/pg/performance-fees.ts,
- * docs/receivers.md "Performance fees"). Not wired yet: admin-routes.ts
- * matches its own `adminRoutes` table, and these handlers need the pool
- * (AdminDeps has none). To wire them, in io/admin/admin-routes.ts:
- *
- *   import { performanceFeeRoutes } from './performance-fees-routes';
- *   // matchRoute looks through [...adminRoutes, ...performanceFeeRoutes(pool)]
- *
- * with the server's pool (the sigplane_app role: the run acts as the admin
+ * docs/receivers.md "Performance fees", docs/admin-api.md). They act with
+ * the admin store's pool (the sigplane_app role: the run acts as the admin
  * tenant, so row-level security lets it write the ledger).
  *
  * | method and path | role | action |
@@ -55,66 +49,64 @@ async function knownSubscription(pool: Pool, subscriptionId: string): Promise<vo
   if (rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
 }
 
-export function performanceFeeRoutes(pool: Pool): AdminRoute[] {
-  return [
-    {
-      method: 'POST',
-      pattern: '/admin/v1/billing/performance-fees',
-      minRole: 'admin',
-      action: 'CHARGE_PERFORMANCE_FEES',
-      handle: async ({ body, principal }) => {
-        const fields = bodyFields(body, {
-          period: { type: 'string', required: true, maxChars: 7 },
-          subscriptionId: { type: 'string', maxChars: 36 },
-        });
-        const subscriptionId = fields.subscriptionId === undefined ? undefined : uuidParam(fields.subscriptionId, 'subscriptionId');
-        // The admin user acts: created_by of the entries, computed_by of the periods.
-        const summary = await chargePerformanceFees(pool, { period: fields.period as string, subscriptionId, adminUserId: principal.userId });
-        return ok({
-          period: summary.period,
-          charged: summary.charged,
-          feesMinor: Object.fromEntries(Object.entries(summary.feesMinor).map(([c, v]) => [c, v.toString()])),
-          licenses: summary.licenses.map(licenseJson),
-        });
-      },
+export const performanceFeeRoutes: readonly AdminRoute[] = [
+  {
+    method: 'POST',
+    pattern: '/admin/v1/billing/performance-fees',
+    minRole: 'admin',
+    action: 'CHARGE_PERFORMANCE_FEES',
+    handle: async ({ body, principal }, { adminStore: { pool } }) => {
+      const fields = bodyFields(body, {
+        period: { type: 'string', required: true, maxChars: 7 },
+        subscriptionId: { type: 'string', maxChars: 36 },
+      });
+      const subscriptionId = fields.subscriptionId === undefined ? undefined : uuidParam(fields.subscriptionId, 'subscriptionId');
+      // The admin user acts: created_by of the entries, computed_by of the periods.
+      const summary = await chargePerformanceFees(pool, { period: fields.period as string, subscriptionId, adminUserId: principal.userId });
+      return ok({
+        period: summary.period,
+        charged: summary.charged,
+        feesMinor: Object.fromEntries(Object.entries(summary.feesMinor).map(([c, v]) => [c, v.toString()])),
+        licenses: summary.licenses.map(licenseJson),
+      });
     },
-    {
-      method: 'GET',
-      pattern: '/admin/v1/subscriptions/:id/performance-fee-rate',
-      minRole: 'auditor',
-      action: 'SHOW_PERFORMANCE_FEE_RATE',
-      resource: 'subscription',
-      handle: async ({ params }) => {
-        const subscriptionId = uuidParam(params[0] ?? '', 'subscription id');
-        await knownSubscription(pool, subscriptionId);
-        return ok({ subscriptionId, rateBp: await getFeeRate(pool, subscriptionId) });
-      },
+  },
+  {
+    method: 'GET',
+    pattern: '/admin/v1/subscriptions/:id/performance-fee-rate',
+    minRole: 'auditor',
+    action: 'SHOW_PERFORMANCE_FEE_RATE',
+    resource: 'subscription',
+    handle: async ({ params }, { adminStore: { pool } }) => {
+      const subscriptionId = uuidParam(params[0] ?? '', 'subscription id');
+      await knownSubscription(pool, subscriptionId);
+      return ok({ subscriptionId, rateBp: await getFeeRate(pool, subscriptionId) });
     },
-    {
-      method: 'PATCH',
-      pattern: '/admin/v1/subscriptions/:id/performance-fee-rate',
-      minRole: 'admin',
-      action: 'SET_PERFORMANCE_FEE_RATE',
-      resource: 'subscription',
-      handle: async ({ params, body }) => {
-        const subscriptionId = uuidParam(params[0] ?? '', 'subscription id');
-        const fields = bodyFields(body, { rateBp: { type: 'integer', required: true, min: 0, max: performanceFeeRateBpMax } });
-        await setFeeRate(pool, subscriptionId, fields.rateBp as number);
-        return ok({ subscriptionId, rateBp: await getFeeRate(pool, subscriptionId) });
-      },
+  },
+  {
+    method: 'PATCH',
+    pattern: '/admin/v1/subscriptions/:id/performance-fee-rate',
+    minRole: 'admin',
+    action: 'SET_PERFORMANCE_FEE_RATE',
+    resource: 'subscription',
+    handle: async ({ params, body }, { adminStore: { pool } }) => {
+      const subscriptionId = uuidParam(params[0] ?? '', 'subscription id');
+      const fields = bodyFields(body, { rateBp: { type: 'integer', required: true, min: 0, max: performanceFeeRateBpMax } });
+      await setFeeRate(pool, subscriptionId, fields.rateBp as number);
+      return ok({ subscriptionId, rateBp: await getFeeRate(pool, subscriptionId) });
     },
-    {
-      method: 'POST',
-      pattern: '/admin/v1/tokens/:id/subscriber',
-      minRole: 'admin',
-      action: 'ASSIGN_SUBSCRIBER',
-      resource: 'license_token',
-      handle: async ({ params, body }) => {
-        const tokenId = uuidParam(params[0] ?? '', 'token id');
-        const fields = bodyFields(body, { email: { type: 'string', required: true, maxChars: 254 } });
-        const assigned = await assignSubscriber(pool, tokenId, fields.email as string);
-        return ok({ tokenId: assigned.tokenId, subscriptionId: assigned.subscriptionId, userId: assigned.userId, createdUser: assigned.createdUser });
-      },
+  },
+  {
+    method: 'POST',
+    pattern: '/admin/v1/tokens/:id/subscriber',
+    minRole: 'admin',
+    action: 'ASSIGN_SUBSCRIBER',
+    resource: 'license_token',
+    handle: async ({ params, body }, { adminStore: { pool } }) => {
+      const tokenId = uuidParam(params[0] ?? '', 'token id');
+      const fields = bodyFields(body, { email: { type: 'string', required: true, maxChars: 254 } });
+      const assigned = await assignSubscriber(pool, tokenId, fields.email as string);
+      return ok({ tokenId: assigned.tokenId, subscriptionId: assigned.subscriptionId, userId: assigned.userId, createdUser: assigned.createdUser });
     },
-  ];
-}
+  },
+];

@@ -107,6 +107,11 @@ export class AdminStore {
     this.#nowMs = opts.nowMs ?? Date.now;
   }
 
+  /** The sigplane_app pool this store reads and writes with (the admin routes of other stores use it too). */
+  get pool(): Pool {
+    return this.#pool;
+  }
+
   // ---- admin users and their credentials ----
 
   /**

@@ -67,6 +67,11 @@ export function copyIntegerOrNull(value: number | null): string {
   return value === null ? copyNull : copyInteger(value);
 }
 
+/** A nullable finite double. */
+export function copyFloatOrNull(value: number | null): string {
+  return value === null ? copyNull : copyFloat(value);
+}
+
 /** One row: already-encoded fields, tab-separated, newline-terminated. */
 export function copyRow(fields: readonly string[]): string {
   return `${fields.join('\t')}\n`;

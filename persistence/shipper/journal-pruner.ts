@@ -28,6 +28,9 @@
  * - states: recovery reads only the latest per subscription; shipped
  *   changes that a later one replaced go.
  * - security_events: never read back by the shard; shipped ones go.
+ * - execution_reports: never read back by the shard; shipped ones go (a
+ *   report resent after that is journaled again and lands on its key in
+ *   Postgres: nothing twice).
  * - cursors: one row per (subscription, receiver), read by recovery: kept
  *   (a cursor update already replaces its row).
  * - snapshots: not shipped; journal.prune keeps only the latest.
@@ -111,6 +114,12 @@ export class JournalPruner {
       counts.states += deleted.states;
       counts.securityEvents += deleted.securityEvents;
       if (deleted.states + deleted.securityEvents < journalLimits.pruneRowsMax) break;
+    }
+    while (budgetLeft()) {
+      const deleted = journal.pruneShippedReports(watermark.execution_reports, journalLimits.pruneRowsMax);
+      transactions++;
+      counts.executionReports += deleted;
+      if (deleted < journalLimits.pruneRowsMax) break;
     }
 
     const keep = this.limits.retainedSignalsPerSubscription;

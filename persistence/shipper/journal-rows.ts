@@ -10,19 +10,20 @@
  * A row that fails is corruption (JOURNAL_CORRUPT): shipping of that table
  * of that shard stops there, nothing past it is skipped.
  */
-import type { SecurityEvent, SignalRecord, SubscriptionState } from '../../engine/records';
+import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '../../engine/records';
 import {
   JournalError,
   JournalErrorCode,
   checkCursor,
   checkState,
   decodeSignal,
+  executionReportFault,
   securityEventFault,
 } from '../journal-codec';
 import { ShipError, ShipErrorCode } from './ship-errors';
 
 /** Journal tables shipped, by their journal name (also `journal_watermarks.table_name`). */
-export const shipTableNames = ['signals', 'states', 'cursors', 'security_events'] as const;
+export const shipTableNames = ['signals', 'states', 'cursors', 'security_events', 'execution_reports'] as const;
 export type ShipTableName = (typeof shipTableNames)[number];
 
 export interface SignalRow {
@@ -48,11 +49,17 @@ export interface SecurityEventRow {
   event: SecurityEvent;
 }
 
+export interface ExecutionReportRow {
+  journalId: number;
+  report: ExecutionReportRecord;
+}
+
 export interface ShipRowOf {
   signals: SignalRow;
   cursors: CursorRow;
   states: StateRow;
   security_events: SecurityEventRow;
+  execution_reports: ExecutionReportRow;
 }
 export type ShipRow = ShipRowOf[ShipTableName];
 
@@ -196,9 +203,47 @@ export const securityEventRows: JournalRowsSpec<'security_events'> = {
   timeMs: (row) => row.event.atMs,
 };
 
+export const executionReportRows: JournalRowsSpec<'execution_reports'> = {
+  table: 'execution_reports',
+  selectAfterSql:
+    'SELECT journal_id, subscription_id, receiver_id, sequence, master_position_id, kind, outcome, ticket, requested_volume, volume, ' +
+    'price, slippage_pips, delay_ms, profit, currency, reason, executed_at_ms, received_at_ms FROM execution_reports ' +
+    'WHERE journal_id > ? ORDER BY journal_id LIMIT ?',
+  check(raw, filePath) {
+    const journalId = journalIdOf(raw, filePath, 'execution_reports');
+    const report = {
+      subscriptionId: raw.subscription_id,
+      receiverId: raw.receiver_id,
+      sequence: raw.sequence,
+      masterPositionId: raw.master_position_id,
+      kind: raw.kind,
+      outcome: raw.outcome,
+      ticket: raw.ticket,
+      requestedVolume: raw.requested_volume,
+      volume: raw.volume,
+      price: raw.price,
+      slippagePips: raw.slippage_pips,
+      delayMs: raw.delay_ms,
+      profit: raw.profit,
+      currency: raw.currency,
+      reason: raw.reason,
+      executedAtMs: raw.executed_at_ms,
+      receivedAtMs: raw.received_at_ms,
+    } as ExecutionReportRecord;
+    const fault = executionReportFault(report);
+    if (fault !== null) throw corrupt(filePath, 'execution_reports', journalId, `invalid ${fault}`);
+    requireUuid(report.subscriptionId, filePath, 'execution_reports', journalId, 'subscription_id');
+    requireUuid(report.receiverId, filePath, 'execution_reports', journalId, 'receiver_id');
+    return { journalId, report };
+  },
+  rawBytes: (raw) => textBytes(raw.subscription_id, raw.receiver_id, raw.master_position_id, raw.ticket, raw.reason) + 96,
+  timeMs: (row) => row.report.receivedAtMs,
+};
+
 export const journalRowsSpecs: { [T in ShipTableName]: JournalRowsSpec<T> } = {
   signals: signalRows,
   cursors: cursorRows,
   states: stateRows,
   security_events: securityEventRows,
+  execution_reports: executionReportRows,
 };

@@ -71,7 +71,7 @@ export async function readWatermarks(client: Client, nodeId: string, shardCount:
   );
   const watermarks: Watermarks = new Map();
   for (let shard = 0; shard < shardCount; shard++) {
-    watermarks.set(shard, { signals: 0, states: 0, cursors: 0, security_events: 0 });
+    watermarks.set(shard, { signals: 0, states: 0, cursors: 0, security_events: 0, execution_reports: 0 });
   }
   for (const row of rows) {
     const entry = watermarks.get(row.shard);

@@ -12,7 +12,7 @@
  * SQL text here is constant; values reach Postgres only as COPY data or as
  * bound parameters ($1 node id, $2 shard).
  */
-import { copyBytea, copyFloat, copyInteger, copyIntegerOrNull, copyRow, copyText, copyTextOrNull } from './copy-text';
+import { copyBytea, copyFloat, copyFloatOrNull, copyInteger, copyIntegerOrNull, copyRow, copyText, copyTextOrNull } from './copy-text';
 import type { ShipRowOf, ShipTableName } from './journal-rows';
 
 export interface PgTableSpec<T extends ShipTableName> {
@@ -169,7 +169,73 @@ export const securityEventsPg: PgTableSpec<'security_events'> = {
     ]),
 };
 
+/**
+ * Execution reports: the key is the report's idempotency key (migration
+ * 005's UNIQUE (receiver_id, sequence, master_position_id, kind)), so a
+ * report resent by a receiver, journaled again after the first was pruned,
+ * or replayed in a batch lands once. The first one wins.
+ */
+export const executionReportsPg: PgTableSpec<'execution_reports'> = {
+  table: 'execution_reports',
+  target: 'execution_reports',
+  staging: 'ship_stage_execution_reports',
+  createStagingSql: `CREATE TEMP TABLE IF NOT EXISTS ship_stage_execution_reports (
+      journal_id         BIGINT NOT NULL,
+      subscription_id    UUID NOT NULL,
+      receiver_id        UUID NOT NULL,
+      sequence           BIGINT NOT NULL,
+      master_position_id TEXT NOT NULL,
+      kind               TEXT NOT NULL,
+      outcome            TEXT NOT NULL,
+      ticket             TEXT,
+      requested_volume   DOUBLE PRECISION NOT NULL,
+      volume             DOUBLE PRECISION NOT NULL,
+      price              DOUBLE PRECISION,
+      slippage_pips      DOUBLE PRECISION,
+      delay_ms           BIGINT,
+      profit             DOUBLE PRECISION,
+      currency           TEXT,
+      reason             TEXT,
+      executed_at_ms     DOUBLE PRECISION NOT NULL,
+      received_at_ms     DOUBLE PRECISION NOT NULL
+    ) ON COMMIT DELETE ROWS`,
+  copySql:
+    'COPY ship_stage_execution_reports (journal_id, subscription_id, receiver_id, sequence, master_position_id, kind, outcome, ticket, ' +
+    'requested_volume, volume, price, slippage_pips, delay_ms, profit, currency, reason, executed_at_ms, received_at_ms) FROM STDIN',
+  insertSql: `INSERT INTO execution_reports (subscription_id, receiver_id, sequence, master_position_id, kind, outcome, ticket,
+      requested_volume, volume, price, slippage_pips, delay_ms, profit, currency, reason, executed_at, received_at)
+    SELECT subscription_id, receiver_id, sequence, master_position_id, kind, outcome, ticket,
+      requested_volume, volume, price, slippage_pips, delay_ms, profit, currency, reason,
+      to_timestamp(executed_at_ms / 1000), to_timestamp(received_at_ms / 1000)
+    FROM ship_stage_execution_reports ORDER BY journal_id
+    ON CONFLICT (receiver_id, sequence, master_position_id, kind) DO NOTHING`,
+  insertTakesOrigin: false,
+  conflictingContentSql: null,
+  encode: ({ journalId, report: r }) =>
+    copyRow([
+      copyInteger(journalId),
+      copyText(r.subscriptionId),
+      copyText(r.receiverId),
+      copyInteger(r.sequence),
+      copyText(r.masterPositionId),
+      copyText(r.kind),
+      copyText(r.outcome),
+      copyTextOrNull(r.ticket),
+      copyFloat(r.requestedVolume),
+      copyFloat(r.volume),
+      copyFloatOrNull(r.price),
+      copyFloatOrNull(r.slippagePips),
+      copyIntegerOrNull(r.delayMs),
+      copyFloatOrNull(r.profit),
+      copyTextOrNull(r.currency),
+      copyTextOrNull(r.reason),
+      copyFloat(r.executedAtMs),
+      copyFloat(r.receivedAtMs),
+    ]),
+};
+
 export const pgTableSpecs: { [T in ShipTableName]: PgTableSpec<T> } = {
+  execution_reports: executionReportsPg,
   signals: signalsPg,
   cursors: cursorsPg,
   states: statesPg,

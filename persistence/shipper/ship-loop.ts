@@ -220,6 +220,7 @@ export class ShipLoop {
         this.status.pruned.signals += counts.signals;
         this.status.pruned.states += counts.states;
         this.status.pruned.securityEvents += counts.securityEvents;
+        this.status.pruned.executionReports += counts.executionReports;
         this.status.pruned.checkpoints += counts.checkpoints;
       } catch (error) {
         failed = true;

@@ -16,11 +16,12 @@ export interface PruneCounts {
   signals: number;
   states: number;
   securityEvents: number;
+  executionReports: number;
   checkpoints: number;
 }
 
 export function emptyPruneCounts(): PruneCounts {
-  return { signals: 0, states: 0, securityEvents: 0, checkpoints: 0 };
+  return { signals: 0, states: 0, securityEvents: 0, executionReports: 0, checkpoints: 0 };
 }
 
 export interface ShipTableStatus {

@@ -103,7 +103,7 @@ export function startShipper(options: ShipperOptions): Shipper {
   let exited: Promise<void> = Promise.resolve();
 
   const raiseShipped = (shard: number, table: ShipTableName, watermark: number): void => {
-    const known = (shipped[shard] ??= { signals: 0, states: 0, cursors: 0, security_events: 0 });
+    const known = (shipped[shard] ??= { signals: 0, states: 0, cursors: 0, security_events: 0, execution_reports: 0 });
     known[table] = Math.max(known[table], watermark);
   };
 
