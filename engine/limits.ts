@@ -279,6 +279,16 @@ export const admin = {
   /** Free-text fields of the API: emails, names, reasons, filters. */
   emailLengthMax: 254,
   userAgentCharsMax: 512,
+  /**
+   * Refusals before authentication (401, 413) per source address: each costs
+   * an audit row (and a 401 a credential lookup), and anyone who reaches the
+   * port can send them. Past the burst the address is answered 429 without
+   * either until its bucket refills (io/admin/unauthenticated-throttle.ts).
+   */
+  unauthenticatedRefusalsPerMinute: 30,
+  unauthenticatedRefusalsBurst: 30,
+  /** Source addresses whose refusals are counted at once (past it the oldest is forgotten). */
+  unauthenticatedAddressesMax: 10_000,
 } as const;
 
 /**

@@ -264,13 +264,17 @@ describe('subscriptions', () => {
       metadata: { method: 'POST', path: '/admin/v1/subscriptions', role: 'operator', credentialId: operator.credentialId },
     });
 
+    // The owner's email is personal data: an operator sees it, an auditor does not.
+    const asOperator = await api('GET', `/admin/v1/subscriptions/${r.json.subscriptionId}`, { token: operator.token });
+    expect(asOperator.json.ownerEmail).toBe('prov@example.com');
     const shown = await api('GET', `/admin/v1/subscriptions/${r.json.subscriptionId}`, { token: auditor.token });
     expect(shown.status).toBe(200);
+    expect(shown.json).not.toHaveProperty('ownerEmail');
+    expect(JSON.stringify(shown.json)).not.toContain('prov@example.com');
     expect(shown.json).toMatchObject({
       subscriptionId: r.json.subscriptionId,
       name: 'provider one',
       state: 'ACTIVE',
-      ownerEmail: 'prov@example.com',
       settingsOverrides: {},
       allowedIps: [],
       macKeys: [{ keyId: r.json.macKeyId, notAfter: null }],

@@ -95,7 +95,15 @@ export const adminRoutes: readonly AdminRoute[] = [
     minRole: 'auditor',
     action: 'SHOW_SUBSCRIPTION',
     resource: 'subscription',
-    handle: async (request, { adminStore }) => ok(await adminStore.getSubscription(subscriptionId(request))),
+    handle: async (request, { adminStore }) => {
+      const shown = await adminStore.getSubscription(subscriptionId(request));
+      // Personal data for those who manage subscriptions only: an auditor reads the audit trail, not owners' addresses.
+      if (request.principal.role === 'auditor') {
+        const { ownerEmail: _withheld, ...rest } = shown;
+        return ok(rest);
+      }
+      return ok(shown);
+    },
   },
   {
     method: 'PATCH',

@@ -6,7 +6,9 @@
  * refused 413 before it is read), bearer credential checked (401), route
  * found (404, or 405 with Allow), role checked (403), input checked (400),
  * handler run, one audit_log row written, then a JSON answer with the
- * security headers (no-store among them). Each answer closes its
+ * security headers (no-store among them). An address whose requests were
+ * refused before authentication too often is answered 429 for a while,
+ * unaudited but counted (io/admin/unauthenticated-throttle.ts). Each answer closes its
  * connection: the API is low-volume, and stop() leaves nothing open.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
@@ -18,6 +20,7 @@ import { loadNativeUws } from '../uws-native';
 import { AdminErrorCode, AdminHttpError, asHttpError, statusLines } from './admin-errors';
 import { requestAuditEntry } from './admin-request-audit';
 import { forbidden, matchRoute, type AdminRoute } from './admin-routes';
+import { UnauthenticatedThrottle } from './unauthenticated-throttle';
 
 export interface AdminServerOptions {
   host: string;
@@ -51,6 +54,7 @@ export class AdminServer {
   port = 0;
   private listenSocket: us_listen_socket | null = null;
   private readonly uws = loadNativeUws();
+  private readonly throttle = new UnauthenticatedThrottle();
 
   constructor(private readonly options: AdminServerOptions) {}
 
@@ -99,6 +103,13 @@ export class AdminServer {
       if (!aborted) this.write(res, answer);
       aborted = true;
     };
+    if (this.throttle.throttled(addressKey(incoming))) {
+      return send({
+        status: 429,
+        body: { code: AdminErrorCode.RATE_LIMITED, message: 'too many refused requests from this address: wait and retry' },
+        headers: { 'retry-after': String(this.throttle.retryAfterSeconds) },
+      });
+    }
     const declared = incoming.contentLength === '' ? 0 : Number(incoming.contentLength);
     if (!Number.isSafeInteger(declared) || declared > admin.requestBodyBytesMax) return this.refuseTooLarge(incoming, send);
     const chunks: Buffer[] = [];
@@ -205,22 +216,24 @@ export class AdminServer {
     params: string[] = [],
   ): Promise<void> {
     const refused = answer.status >= 400 ? (answer.body as { code: string; message: string }) : null;
+    // Refused before authentication: drawn from the address's bucket; the row says what went unaudited before it.
+    const suppressedBefore = principal === null && (answer.status === 401 || answer.status === 413) ? this.throttle.refused(addressKey(incoming)) : 0;
     try {
-      await this.options.store.audit(
-        requestAuditEntry({
-          method: incoming.method,
-          path: incoming.path,
-          route,
-          params,
-          principal,
-          ipAddress: incoming.ipAddress,
-          userAgent: incoming.userAgent,
-          body,
-          status: answer.status,
-          errorCode: refused?.code ?? null,
-          errorMessage: refused?.message ?? null,
-        }),
-      );
+      const entry = requestAuditEntry({
+        method: incoming.method,
+        path: incoming.path,
+        route,
+        params,
+        principal,
+        ipAddress: incoming.ipAddress,
+        userAgent: incoming.userAgent,
+        body,
+        status: answer.status,
+        errorCode: refused?.code ?? null,
+        errorMessage: refused?.message ?? null,
+      });
+      if (suppressedBefore > 0) entry.metadata = { ...entry.metadata, suppressedBefore };
+      await this.options.store.audit(entry);
     } catch (error) {
       this.log('error', 'admin request not audited', { action: route?.action ?? 'UNKNOWN_ROUTE', error: (error as Error).message });
     }
@@ -239,6 +252,11 @@ export class AdminServer {
 }
 
 /** The JSON body, or undefined when there is none; 415 for another media type, 400 INVALID_JSON when it does not parse. */
+/** The throttle's key: the source address (unknown ones share one bucket). */
+function addressKey(incoming: Incoming): string {
+  return incoming.ipAddress ?? 'unknown';
+}
+
 function parseBody(incoming: Incoming, raw: Buffer): unknown {
   if (raw.length === 0) return undefined;
   if (!/^application\/json\s*(;.*)?$/i.test(incoming.contentType)) {

@@ -26,6 +26,11 @@ export class KeyedBuckets {
     return bucket.take(nowMs, cost);
   }
 
+  /** Tokens `key` has at `nowMs` (a key never seen has a full bucket). */
+  available(key: string, nowMs: number): number {
+    return this.buckets.get(key)?.available(nowMs) ?? this.burst;
+  }
+
   get size(): number {
     return this.buckets.size;
   }
