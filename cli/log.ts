@@ -4,11 +4,11 @@
  *
  * Secrets never reach a line, by two independent guards:
  * - pino redaction of every field whose NAME says secret (token,
- *   authorization, secret, signature, key material, passwords), at the top
- *   level and one level down;
+ *   authorization, secret, signature, key material, passwords and
+ *   passphrases), at the top level and two levels down;
  * - a last scrub of the written line for anything SHAPED like a secret
  *   (sigplane tokens, a Bearer credential, 64-hex MAC keys, signatures and
- *   token hashes, 32-byte base64 keys), in case a secret travelled inside a
+ *   token hashes, 32-byte base64 keys, the password of a URL), in case a secret travelled inside a
  *   message or an error text.
  * Callers still pass ids (request id, connection id, subscription id), never
  * credentials: the guards are for mistakes.
@@ -31,11 +31,16 @@ const secretFieldNames = [
   'macKey',
   'signature',
   'password',
+  'passphrase',
+  'tlsKeyPassphrase',
+  'privateKey',
   'kek',
   'tokenHash',
 ];
 
-const redactPaths = secretFieldNames.flatMap((name) => [name, `*.${name}`]).concat(['headers.authorization', 'req.headers.authorization']);
+const redactPaths = secretFieldNames
+  .flatMap((name) => [name, `*.${name}`, `*.*.${name}`])
+  .concat(['["tls-key-passphrase"]', '*["tls-key-passphrase"]', 'headers.authorization', 'req.headers.authorization']);
 
 /** Shapes of secrets, replaced wherever they appear in a written line. */
 const secretShapes: { pattern: RegExp; replacement: string }[] = [
@@ -46,6 +51,8 @@ const secretShapes: { pattern: RegExp; replacement: string }[] = [
   { pattern: /\b[0-9a-fA-F]{64,}\b/g, replacement: '[Redacted]' },
   // 32-byte keys in base64 (KEK, v2 MAC keys).
   { pattern: /[A-Za-z0-9+/]{43}=/g, replacement: '[Redacted]' },
+  // The password of a URL (postgres://user:password@host): the user and host stay.
+  { pattern: /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@"]+:)[^\s@"/]+@/gi, replacement: '$1[Redacted]@' },
 ];
 
 /** The line with every secret-shaped substring replaced. */

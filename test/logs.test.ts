@@ -187,15 +187,22 @@ describe('the redaction guards', () => {
     const keyB64 = crypto.randomBytes(32).toString('base64');
     const script = `
       const { log, logWith } = require(${JSON.stringify(path.resolve(__dirname, '../dist/cli/log.js'))});
-      log('warn', 'failed for ${token} with Bearer ${token}', { token: 'plain-named', nested: { secret: 'nested-named', authorization: 'x' }, detail: 'key ${macHex} kek ${keyB64}', subscriptionId: 'keep-me' });
+      log('warn', 'failed for ${token} with Bearer ${token}', { token: 'plain-named', nested: { secret: 'nested-named', authorization: 'x', deeper: { passphrase: 'deep-named' } }, detail: 'key ${macHex} kek ${keyB64} at postgres://sigplane:url-password@db.example:5432/x', 'tls-key-passphrase': 'flag-named', subscriptionId: 'keep-me' });
       logWith({ reqId: 'req-1' })('info', 'child line', { macSecretHex: '${macHex}' });
     `;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const out = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out).toHaveLength(2);
-    for (const secret of [token, token.slice(4, 40), macHex, keyB64, 'plain-named', 'nested-named']) expect(r.stderr).not.toContain(secret);
-    expect(out[0]).toMatchObject({ level: 'warn', token: '[Redacted]', nested: { secret: '[Redacted]', authorization: '[Redacted]' }, subscriptionId: 'keep-me' });
+    for (const secret of [token, token.slice(4, 40), macHex, keyB64, 'plain-named', 'nested-named', 'deep-named', 'flag-named', 'url-password']) expect(r.stderr).not.toContain(secret);
+    expect(out[0]).toMatchObject({
+      level: 'warn',
+      token: '[Redacted]',
+      nested: { secret: '[Redacted]', authorization: '[Redacted]', deeper: { passphrase: '[Redacted]' } },
+      'tls-key-passphrase': '[Redacted]',
+      subscriptionId: 'keep-me',
+    });
+    expect(out[0]!.detail).toContain('postgres://sigplane:[Redacted]@db.example:5432/x');
     expect(out[0]!.msg).toBe('failed for spr_[Redacted] with Bearer [Redacted]');
     expect(out[1]).toMatchObject({ level: 'info', reqId: 'req-1', macSecretHex: '[Redacted]', msg: 'child line' });
   });
