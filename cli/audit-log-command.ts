@@ -6,7 +6,7 @@
 import { auditLog } from '../engine/limits';
 import { maintainAuditLog } from '../persistence/pg/audit-retention';
 import { parseCommand, UsageError, type CommandSpec } from './args';
-import { dataOption, openContext } from './context';
+import { cliAuditContext, dataOption, openContext } from './context';
 
 const spec: CommandSpec = {
   usage: 'sigplane audit-log maintain [options]',
@@ -48,6 +48,12 @@ export async function auditLogCommand(argv: string[]): Promise<void> {
   const context = await openContext(values.data as string);
   try {
     const result = await maintainAuditLog(context.database.pool, { retentionDays, monthsAhead });
+    // Written after the drop, so the row that says who removed history is never among what was removed.
+    await context.store.audit({
+      eventType: 'CONFIG',
+      action: 'AUDIT_LOG_MAINTAIN',
+      metadata: { ...cliAuditContext().metadata, retentionDays, monthsAhead, created: result.created, dropped: result.dropped, deleted: result.deleted },
+    });
     process.stdout.write(
       `audit log: ${result.created} partition(s) created, ${result.dropped} dropped, ${result.deleted} old row(s) deleted` +
         (retentionDays === null ? ' (no retention set: nothing older is dropped)' : ` (retention ${retentionDays} days)`) +

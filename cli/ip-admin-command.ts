@@ -10,7 +10,7 @@
  * sessions stay (isolate the subscription to cut them).
  */
 import { parseCommand, required, type CommandSpec } from './args';
-import { dataOption, uuidOption } from './context';
+import { cliAuditContext, dataOption, uuidOption } from './context';
 import { printJson, timeOption, withAdminContext, type ActionTable } from './admin-context';
 
 const listSpec: CommandSpec = {
@@ -63,7 +63,7 @@ async function expire(argv: string[]): Promise<void> {
   const ip = required(values, 'ip', expireSpec);
   const atMs = timeOption(values.at, 'at');
   await withAdminContext(values.data as string, async ({ adminStore }) => {
-    const expired = await adminStore.expireAllowedIp(id, ip, atMs);
+    const expired = await adminStore.expireAllowedIp(id, ip, atMs, { audit: cliAuditContext() });
     process.stdout.write(`${ip} stops counting for ${id} at ${expired.expiresAt.toISOString()}\n`);
   });
 }
@@ -74,7 +74,7 @@ async function remove(argv: string[]): Promise<void> {
   const id = uuidOption(required(values, 'subscription', removeSpec), 'subscription');
   const ip = required(values, 'ip', removeSpec);
   await withAdminContext(values.data as string, async ({ store }) => {
-    if (!(await store.removeAllowedIp(id, ip))) throw new Error(`${ip} is not on the allowlist of ${id}`);
+    if (!(await store.removeAllowedIp(id, ip, { audit: cliAuditContext() }))) throw new Error(`${ip} is not on the allowlist of ${id}`);
     process.stdout.write(`removed ${ip} from the allowlist of ${id}\n`);
   });
 }

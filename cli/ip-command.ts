@@ -1,7 +1,7 @@
 /** `sigplane ip allow`: let an address or network connect to a subscription (defaults deny). */
 import net from 'node:net';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
-import { dataOption, openContext } from './context';
+import { cliAuditContext, dataOption, openContext } from './context';
 import { ipAdminActions } from './ip-admin-command';
 import { ownAction } from './admin-context';
 
@@ -44,7 +44,7 @@ export async function ipCommand(argv: string[]): Promise<void> {
   }
   const context = await openContext(values.data as string);
   try {
-    await context.store.addAllowedIp(subscriptionId, ip, { expiresAt });
+    await context.store.addAllowedIp(subscriptionId, ip, { expiresAt, audit: cliAuditContext() });
     process.stdout.write(`allowed ${ip} for ${subscriptionId}${expiresAt ? ` until ${expiresAt.toISOString()}` : ''}\n`);
   } finally {
     await context.close();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { rewrapSecrets, sealedVersions } from '../persistence/pg/kek-rotation';
 import { SecretBox } from '../persistence/pg/secret-box';
 import { parseCommand, UsageError, type CommandSpec } from './args';
-import { dataOption, openContext } from './context';
+import { cliAuditContext, dataOption, openContext } from './context';
 
 const spec: CommandSpec = {
   usage: 'sigplane kek <status|rotate> [options]',
@@ -42,6 +42,12 @@ export async function kekCommand(argv: string[]): Promise<void> {
     if (sub === 'status') return;
     const result = await rewrapSecrets(context.database.pool, box, {
       onProgress: (p) => process.stdout.write(`re-wrapped ${p.rewrapped}, ${p.remaining} to go\n`),
+    });
+    // Who rotated, to which version, how far (never a key): after the work, in its own row.
+    await context.store.audit({
+      eventType: 'CONFIG',
+      action: 'ROTATE_KEK',
+      metadata: { ...cliAuditContext().metadata, kekVersion: result.kekVersion, rewrapped: result.rewrapped, remaining: result.remaining },
     });
     process.stdout.write(
       `done: ${result.rewrapped} secret(s) re-wrapped under KEK version ${result.kekVersion}` +

@@ -11,7 +11,7 @@
  */
 import { admin } from '../engine/limits';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
-import { dataOption, uuidOption } from './context';
+import { cliAuditContext, dataOption, uuidOption } from './context';
 import { integerOption, printJson, withAdminContext, type ActionTable } from './admin-context';
 
 const listSpec: CommandSpec = {
@@ -77,7 +77,7 @@ async function settings(argv: string[]): Promise<void> {
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new UsageError('--patch must be a JSON object');
   }
   await withAdminContext(values.data as string, async ({ adminStore }) => {
-    if (patch !== undefined) return printJson(await adminStore.updateSettings(id, patch));
+    if (patch !== undefined) return printJson(await adminStore.updateSettings(id, patch, { audit: cliAuditContext() }));
     const shown = await adminStore.getSubscription(id);
     printJson({ settings: shown.settings, overrides: shown.settingsOverrides });
   });

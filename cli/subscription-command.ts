@@ -4,7 +4,7 @@
  * response (cli/incident-command.ts).
  */
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
-import { dataOption, openContext } from './context';
+import { cliAuditContext, dataOption, openContext } from './context';
 import { incidentActions } from './incident-command';
 import { subscriptionAdminActions } from './subscription-admin-command';
 import { ownAction } from './admin-context';
@@ -38,7 +38,7 @@ export async function subscriptionCommand(argv: string[]): Promise<void> {
   const name = required(values, 'name', spec);
   const context = await openContext(values.data as string);
   try {
-    const created = await context.store.createSubscription({ name, ownerEmail: values['owner-email'] as string | undefined });
+    const created = await context.store.createSubscription({ name, ownerEmail: values['owner-email'] as string | undefined, audit: cliAuditContext() });
     if (values.json === true) {
       process.stdout.write(`${JSON.stringify(created)}\n`);
     } else {

@@ -57,7 +57,7 @@ export async function tokenCommand(argv: string[]): Promise<void> {
   const context = await openContext(values.data as string);
   try {
     const issue = values.role === 'master' ? context.store.issueMasterToken : context.store.issueReceiverToken;
-    const issued = await issue.call(context.store, subscriptionId, { label: values.label as string | undefined, ttlDays });
+    const issued = await issue.call(context.store, subscriptionId, { label: values.label as string | undefined, ttlDays, audit: cliAuditContext() });
     if (values.json === true) process.stdout.write(`${JSON.stringify(issued)}\n`);
     else {
       process.stdout.write(

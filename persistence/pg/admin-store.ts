@@ -13,6 +13,8 @@ import type { Pool, PoolClient } from 'pg';
 import { admin } from '../../engine/limits';
 import {
   ConfigError,
+  configChange,
+  configChangeEntry,
   mergeSettings,
   parseIpOrCidr,
   validateSettingsOverrides,
@@ -379,6 +381,7 @@ export class AdminStore {
   async updateSettings(
     subscriptionId: string,
     patch: Record<string, unknown>,
+    opts: { audit?: AuditContext } = {},
   ): Promise<{ settings: Record<string, unknown>; overrides: Record<string, unknown> }> {
     assertUuid(subscriptionId, 'subscriptionId');
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) invalid('settings must be an object');
@@ -398,26 +401,41 @@ export class AdminStore {
         subscriptionId,
         JSON.stringify(overrides),
       ]);
+      if (opts.audit !== undefined) {
+        await this.#config.audit(configChangeEntry(opts.audit, configChange('CONFIG', 'UPDATE_SETTINGS', 'subscription', subscriptionId, { patch, overrides })), client);
+      }
       return { settings: { ...mergeSettings(overrides) }, overrides };
     });
   }
 
   /** Set when an allowlist entry stops counting (now: at once). UNKNOWN_ALLOWED_IP when there is no such entry. */
-  async expireAllowedIp(subscriptionId: string, ipOrCidr: string, expiresAtMs?: number): Promise<{ ipId: string; expiresAt: Date }> {
+  async expireAllowedIp(
+    subscriptionId: string,
+    ipOrCidr: string,
+    expiresAtMs?: number,
+    opts: { audit?: AuditContext } = {},
+  ): Promise<{ ipId: string; expiresAt: Date }> {
     assertUuid(subscriptionId, 'subscriptionId');
     const ip = parseIpOrCidr(ipOrCidr);
     const at = expiresAtMs ?? this.#nowMs();
     if (!Number.isFinite(at)) invalid('expiresAt is not a valid time');
     try {
-      const { rows } = await this.#pool.query<{ ip_id: string; expires_at: Date }>(
-        `UPDATE allowed_ips SET expires_at = ${ts(3)}
-          WHERE subscription_id = $1 AND ip_address = $2::cidr::inet
-          RETURNING ip_id, expires_at`,
-        [subscriptionId, ip, at],
-      );
-      if (rows.length === 0) throw new ConfigError('UNKNOWN_ALLOWED_IP', `${ip} is not on the allowlist of ${subscriptionId}`);
-      await notifyControl(this.#pool, { kind: 'ALLOWLIST', subscriptionId });
-      return { ipId: rows[0].ip_id, expiresAt: rows[0].expires_at };
+      return await withTransaction(this.#pool, async (client: PoolClient) => {
+        const { rows } = await client.query<{ ip_id: string; expires_at: Date }>(
+          `UPDATE allowed_ips SET expires_at = ${ts(3)}
+            WHERE subscription_id = $1 AND ip_address = $2::cidr::inet
+            RETURNING ip_id, expires_at`,
+          [subscriptionId, ip, at],
+        );
+        if (rows.length === 0) throw new ConfigError('UNKNOWN_ALLOWED_IP', `${ip} is not on the allowlist of ${subscriptionId}`);
+        if (opts.audit !== undefined) {
+          const details = { ip, expiresAt: rows[0].expires_at.toISOString() };
+          await this.#config.audit(configChangeEntry(opts.audit, configChange('CONFIG', 'EXPIRE_IP', 'subscription', subscriptionId, details)), client);
+        }
+        // Running servers re-check their sessions once this commits.
+        await notifyControl(client, { kind: 'ALLOWLIST', subscriptionId });
+        return { ipId: rows[0].ip_id, expiresAt: rows[0].expires_at };
+      });
     } catch (error) {
       if ((error as { code?: string }).code === '22P02') invalid(`not a CIDR block (host bits set?): ${ipOrCidr}`);
       throw error;

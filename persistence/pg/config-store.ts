@@ -308,7 +308,7 @@ export class ConfigStore {
    * and its first v2 MAC key. The owner user is created (role provider) or
    * reused when `ownerEmail` is given. Secrets are in the result only.
    */
-  async createSubscription(input: { name: string; ownerEmail?: string }): Promise<CreatedSubscription> {
+  async createSubscription(input: { name: string; ownerEmail?: string; audit?: AuditContext }): Promise<CreatedSubscription> {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (name.length === 0 || name.length > 200) invalid('subscription name must be 1..200 characters');
     if (nulCharacter.test(name)) invalid('subscription name must not contain NUL characters');
@@ -337,6 +337,8 @@ export class ConfigStore {
       const master = await this.#insertToken(client, subscriptionId, 'master', null, masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('createSubscription: subscription row vanished');
       const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs);
+      // The owner by id, not by email: personal data stays in users, where GDPR erasure finds it.
+      await this.#auditChange(client, input.audit, configChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, { name, ownerUserId: ownerId, masterTokenId: master.tokenId, macKeyId: mac.keyId }), nowMs);
       return {
         subscriptionId,
         masterToken: master.token,
@@ -350,25 +352,30 @@ export class ConfigStore {
 
   async issueReceiverToken(
     subscriptionId: string,
-    opts: { label?: string; ttlDays?: number } = {},
+    opts: { label?: string; ttlDays?: number; audit?: AuditContext } = {},
   ): Promise<IssuedToken> {
-    return this.#issue(subscriptionId, 'receiver', opts.label ?? null, opts.ttlDays ?? credentials.licenseTokenTtlDays);
+    return this.#issue(subscriptionId, 'receiver', opts.label ?? null, opts.ttlDays ?? credentials.licenseTokenTtlDays, opts.audit);
   }
 
   /** Another master token (rotation: issue the new one, then revoke the old one). */
   async issueMasterToken(
     subscriptionId: string,
-    opts: { label?: string; ttlDays?: number } = {},
+    opts: { label?: string; ttlDays?: number; audit?: AuditContext } = {},
   ): Promise<IssuedToken> {
-    return this.#issue(subscriptionId, 'master', opts.label ?? null, opts.ttlDays ?? masterTokenTtlDays);
+    return this.#issue(subscriptionId, 'master', opts.label ?? null, opts.ttlDays ?? masterTokenTtlDays, opts.audit);
   }
 
-  async #issue(subscriptionId: string, role: TokenRole, label: string | null, ttlDays: number): Promise<IssuedToken> {
+  async #issue(subscriptionId: string, role: TokenRole, label: string | null, ttlDays: number, audit: AuditContext | undefined): Promise<IssuedToken> {
     assertUuid(subscriptionId, 'subscriptionId');
     assertText(label, 'label', labelLengthMax);
-    const issued = await this.#insertToken(this.#pool, subscriptionId, role, label, ttlDays, this.#nowMs());
-    if (issued === null) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
-    return issued;
+    const nowMs = this.#nowMs();
+    return withTransaction(this.#pool, async (client) => {
+      const issued = await this.#insertToken(client, subscriptionId, role, label, ttlDays, nowMs);
+      if (issued === null) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+      const details = { subscriptionId, role, label, expiresAt: issued.expiresAt.toISOString() };
+      await this.#auditChange(client, audit, configChange('CREDENTIAL', 'ISSUE', 'license_token', issued.tokenId, details), nowMs);
+      return issued;
+    });
   }
 
   async #insertToken(
@@ -415,24 +422,33 @@ export class ConfigStore {
   }
 
   /** Allow an IP address or CIDR block; adding an existing entry updates its expiry. */
-  async addAllowedIp(subscriptionId: string, ipOrCidr: string, opts: { expiresAt?: Date | null } = {}): Promise<string> {
+  async addAllowedIp(
+    subscriptionId: string,
+    ipOrCidr: string,
+    opts: { expiresAt?: Date | null; audit?: AuditContext } = {},
+  ): Promise<string> {
     assertUuid(subscriptionId, 'subscriptionId');
     const ip = parseIpOrCidr(ipOrCidr);
     const expiresAtMs = opts.expiresAt == null ? null : opts.expiresAt.getTime();
     if (expiresAtMs !== null && !Number.isFinite(expiresAtMs)) invalid('expiresAt is not a valid date');
+    const nowMs = this.#nowMs();
     try {
-      const { rows } = await this.#pool.query<{ ip_id: string }>(
-        `INSERT INTO allowed_ips (subscription_id, ip_address, created_at, expires_at)
-         SELECT s.subscription_id, $2::cidr::inet, ${ts(3)}, ${ts(4)}
-           FROM subscriptions s WHERE s.subscription_id = $1
-         ON CONFLICT (subscription_id, ip_address) DO UPDATE SET expires_at = EXCLUDED.expires_at
-         RETURNING ip_id`,
-        [subscriptionId, ip, this.#nowMs(), expiresAtMs],
-      );
-      if (rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
-      // An existing entry's expiry may have moved earlier: running servers re-check their sessions.
-      if (expiresAtMs !== null) await notifyControl(this.#pool, { kind: 'ALLOWLIST', subscriptionId });
-      return rows[0].ip_id;
+      return await withTransaction(this.#pool, async (client) => {
+        const { rows } = await client.query<{ ip_id: string }>(
+          `INSERT INTO allowed_ips (subscription_id, ip_address, created_at, expires_at)
+           SELECT s.subscription_id, $2::cidr::inet, ${ts(3)}, ${ts(4)}
+             FROM subscriptions s WHERE s.subscription_id = $1
+           ON CONFLICT (subscription_id, ip_address) DO UPDATE SET expires_at = EXCLUDED.expires_at
+           RETURNING ip_id`,
+          [subscriptionId, ip, nowMs, expiresAtMs],
+        );
+        if (rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
+        const details = { ip, expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs).toISOString() };
+        await this.#auditChange(client, opts.audit, configChange('CONFIG', 'ALLOW_IP', 'subscription', subscriptionId, details), nowMs);
+        // An existing entry's expiry may have moved earlier: running servers re-check their sessions (on commit).
+        if (expiresAtMs !== null) await notifyControl(client, { kind: 'ALLOWLIST', subscriptionId });
+        return rows[0].ip_id;
+      });
     } catch (err) {
       // 22P02: invalid text representation, e.g. "10.0.0.5/24" (host bits set) as cidr.
       if ((err as { code?: string }).code === '22P02') invalid(`not a CIDR block (host bits set?): ${ipOrCidr}`);
@@ -441,18 +457,22 @@ export class ConfigStore {
   }
 
   /** True if an entry was removed. */
-  async removeAllowedIp(subscriptionId: string, ipOrCidr: string): Promise<boolean> {
+  async removeAllowedIp(subscriptionId: string, ipOrCidr: string, opts: { audit?: AuditContext } = {}): Promise<boolean> {
     assertUuid(subscriptionId, 'subscriptionId');
     const ip = parseIpOrCidr(ipOrCidr);
     try {
-      const { rowCount } = await this.#pool.query(
-        'DELETE FROM allowed_ips WHERE subscription_id = $1 AND ip_address = $2::cidr::inet',
-        [subscriptionId, ip],
-      );
-      const removed = (rowCount ?? 0) > 0;
-      // Running servers close the sessions this entry admitted (and no other entry admits).
-      if (removed) await notifyControl(this.#pool, { kind: 'ALLOWLIST', subscriptionId });
-      return removed;
+      return await withTransaction(this.#pool, async (client) => {
+        const { rowCount } = await client.query('DELETE FROM allowed_ips WHERE subscription_id = $1 AND ip_address = $2::cidr::inet', [
+          subscriptionId,
+          ip,
+        ]);
+        const removed = (rowCount ?? 0) > 0;
+        if (!removed) return false;
+        await this.#auditChange(client, opts.audit, configChange('CONFIG', 'REMOVE_IP', 'subscription', subscriptionId, { ip }), this.#nowMs());
+        // Running servers close the sessions this entry admitted (and no other entry admits), once this commits.
+        await notifyControl(client, { kind: 'ALLOWLIST', subscriptionId });
+        return true;
+      });
     } catch (err) {
       if ((err as { code?: string }).code === '22P02') return false;
       throw err;
@@ -784,6 +804,16 @@ export class ConfigStore {
     return this.#insertAudit(q, entry);
   }
 
+  /**
+   * The audit row of a configuration change, in the change's transaction,
+   * when the caller says who acts (`audit`: the CLI does; the admin API
+   * writes its own row per request instead).
+   */
+  async #auditChange(client: PoolClient, audit: AuditContext | undefined, change: ConfigChange, nowMs: number): Promise<void> {
+    if (audit === undefined) return;
+    await this.#insertAudit(client, { ...configChangeEntry(audit, change), eventTimeMs: nowMs });
+  }
+
   async #insertAudit(q: Pool | PoolClient, entry: AuditEntry): Promise<string> {
     assertText(entry.eventType, 'eventType', auditShortTextMax);
     assertText(entry.action, 'action', auditShortTextMax);
@@ -821,6 +851,38 @@ export class ConfigStore {
     );
     return rows[0].log_id;
   }
+}
+
+/** One configuration change, as its audit row names it. */
+export interface ConfigChange {
+  eventType: 'CONFIG' | 'CREDENTIAL';
+  action: string;
+  resourceType: 'subscription' | 'license_token';
+  resourceId: string;
+  /** What changed (ids, names, addresses, settings): never a secret or an email. */
+  details: Record<string, unknown>;
+}
+
+export function configChange(
+  eventType: ConfigChange['eventType'],
+  action: string,
+  resourceType: ConfigChange['resourceType'],
+  resourceId: string,
+  details: Record<string, unknown>,
+): ConfigChange {
+  return { eventType, action, resourceType, resourceId, details };
+}
+
+/** The audit_log entry of a configuration change made by `audit`'s actor. */
+export function configChangeEntry(audit: AuditContext, change: ConfigChange): AuditEntry {
+  return {
+    ...auditFields(audit),
+    eventType: change.eventType,
+    action: change.action,
+    resourceType: change.resourceType,
+    resourceId: change.resourceId,
+    metadata: { ...audit.metadata, ...change.details },
+  };
 }
 
 function auditFields(context: AuditContext | undefined): Pick<AuditEntry, 'userId' | 'ipAddress' | 'userAgent'> {
