@@ -103,6 +103,15 @@ export async function serveCommand(argv: string[]): Promise<void> {
     rateLimits: server.rateLimitBackend.source,
     statusPage: config.statusToken !== undefined,
   });
+  // In clear on an address others can reach: tokens (in the upgrade's Authorization), signals and admin credentials travel readable.
+  if (certFile === undefined) {
+    for (const [listener, host] of [['public', config.host!], ['admin', config['admin-host']]] as const) {
+      if (listener === 'admin' && config['admin-port'] === undefined) continue;
+      if (!isLoopbackHost(host)) {
+        log('warn', 'listening without TLS on a non-loopback address: credentials and signals travel in clear; set --tls-cert and --tls-key', { listener, host });
+      }
+    }
+  }
   // A line for scripts and tests that start the server and need its port.
   process.stdout.write(`sigplane listening on port ${server.port}\n`);
   // The admin HTTP API on its own listener (io/admin/), only when --admin-port is given.
@@ -134,4 +143,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can reach it. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
