@@ -1,14 +1,23 @@
 /**
  * Token buckets by key (a source address, a subscription) in this process's
- * memory, bounded: past `keysMax` the oldest key is forgotten (it starts
- * again with a full bucket, which errs on admitting, never on growing
- * without bound). Oldest by first use, not last: keeping recency order
- * would cost a map delete and insert on every signal.
+ * memory, bounded by `keysMax`. Oldest by first use, not last: keeping
+ * recency order would cost a map delete and insert on every signal.
+ *
+ * When the map is full, a new key may take the place of one of the oldest
+ * keys only if that key's bucket is full again (forgetting it changes
+ * nothing). Otherwise the new key draws from one shared overflow bucket:
+ * whoever brings more keys than the map holds cannot reset the buckets of
+ * keys that are being limited, and gets one key's allowance between all
+ * the keys past the bound.
  */
 import { TokenBucket } from '../../engine/token-bucket';
 
+/** Oldest keys looked at for one that may be forgotten, per new key. */
+const evictionScanMax = 8;
+
 export class KeyedBuckets {
   private readonly buckets = new Map<string, TokenBucket>();
+  private overflow: TokenBucket | null = null;
 
   constructor(
     readonly ratePerSecond: number,
@@ -17,21 +26,45 @@ export class KeyedBuckets {
   ) {}
 
   take(key: string, nowMs: number, cost = 1): boolean {
-    let bucket = this.buckets.get(key);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(this.ratePerSecond, this.burst, nowMs);
-      if (this.buckets.size >= this.keysMax) this.buckets.delete(this.buckets.keys().next().value!);
-      this.buckets.set(key, bucket);
-    }
-    return bucket.take(nowMs, cost);
+    return this.bucketOf(key, nowMs).take(nowMs, cost);
   }
 
-  /** Tokens `key` has at `nowMs` (a key never seen has a full bucket). */
+  /** Tokens `key` has at `nowMs` (a key never seen has a full bucket unless the map is full). */
   available(key: string, nowMs: number): number {
-    return this.buckets.get(key)?.available(nowMs) ?? this.burst;
+    const bucket = this.buckets.get(key);
+    if (bucket !== undefined) return bucket.available(nowMs);
+    if (this.buckets.size < this.keysMax) return this.burst;
+    return Math.min(this.burst, this.overflowBucket(nowMs).available(nowMs));
   }
 
   get size(): number {
     return this.buckets.size;
+  }
+
+  private bucketOf(key: string, nowMs: number): TokenBucket {
+    const known = this.buckets.get(key);
+    if (known !== undefined) return known;
+    if (this.buckets.size >= this.keysMax && !this.forgetOneFull(nowMs)) return this.overflowBucket(nowMs);
+    const bucket = new TokenBucket(this.ratePerSecond, this.burst, nowMs);
+    this.buckets.set(key, bucket);
+    return bucket;
+  }
+
+  /** Forgets one of the oldest keys whose bucket has refilled; false when none of them has. */
+  private forgetOneFull(nowMs: number): boolean {
+    let looked = 0;
+    for (const [key, bucket] of this.buckets) {
+      if (looked++ >= evictionScanMax) return false;
+      if (bucket.available(nowMs) >= this.burst) {
+        this.buckets.delete(key);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private overflowBucket(nowMs: number): TokenBucket {
+    this.overflow ??= new TokenBucket(this.ratePerSecond, this.burst, nowMs);
+    return this.overflow;
   }
 }
