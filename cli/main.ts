@@ -31,7 +31,7 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
   audit: { summary: 'query the audit log by user, event type, IP and time range', run: auditCommand },
   user: { summary: 'GDPR: find a user by email, export everything held about them, erase them', run: userCommand },
   billing: { summary: "billing ledger: read (row-level security: as that user), performance fees: charge-fees, fee-rate, assign-subscriber", run: billingCommand },
-  demo: { summary: 'start a server, a master and three receivers, and show signals flowing', run: demoCommand },
+  demo: { summary: 'start a server, a master and three receivers copying onto paper accounts, and show every execution', run: demoCommand },
 };
 
 function topHelp(): string {

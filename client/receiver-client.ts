@@ -295,9 +295,11 @@ export class ReceiverClient extends EventEmitter {
   }
 
   /**
-   * Stop for good. Resolves once the socket is closed and the handler in
-   * progress (if any) has returned, so another client may take over the
-   * application's state: never await it from inside a handler.
+   * Stop for good. Resolves once the handler in progress (if any) has
+   * returned and then the socket is closed, so another client may take over
+   * the application's state: never await it from inside a handler. Frames
+   * not yet handed to the application are dropped; the handler in progress
+   * finishes on the open socket, so what it reports is sent.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -309,8 +311,10 @@ export class ReceiverClient extends EventEmitter {
       waiter.reject(new SigplaneClientError(ClientErrorCode.CLOSED, 'client closed', { sequence: waiter.sequence }));
     }
     this.waiters = [];
-    await (this.connection?.close() ?? Promise.resolve());
+    // The handler in progress finishes while the socket is still open: the execution
+    // reports it makes (its fills happened) are sent before the close frame, not lost.
     await this.draining;
+    await (this.connection?.close() ?? Promise.resolve());
   }
 
   // ---- connection ----

@@ -10,6 +10,48 @@
  * no master position may have been opened twice on any account. A second
  * session does the same for v1 netting orders.
  *
+ * The first session also proves execution reports and performance fees end
+ * to end: every copier reports to the server (copier.reportTo), the shipper
+ * moves the journaled reports to Postgres, and after the session
+ *   - execution_reports holds exactly one row per (receiver, sequence,
+ *     master position, kind) the copiers reported, with what they reported;
+ *   - every copy an account holds has its 'open' or 'adopt' row;
+ *   - every close and reduce row is one of the paper broker's own closing
+ *     fills (ticket, volume, price) with the profit that fill realised, and
+ *     every closing fill is reported except those the simulated crash
+ *     interrupted (the copier never saw them return: see below);
+ *   - fees charged through the admin HTTP API (rate set, a subscriber named
+ *     per license, two periods: the session, then a last winning trade) are,
+ *     per license and period, the formula of persistence/pg/performance-fees.ts
+ *     (high-water mark included) computed here from that receiver's reported
+ *     results, are in the ledger, and charging the periods again charges
+ *     nothing more.
+ *
+ * What it cannot claim, and why:
+ *   - The SDK keeps unacked reports in client memory only (docs/receivers.md,
+ *     "Not yet"). Here a restart or outage is a graceful close() (which lets
+ *     the handler in progress finish and send its reports before the socket
+ *     closes) and a crash is thrown inside the process (the client survives,
+ *     reconnects and resends what is unacked), so every report must land: a
+ *     report a stopped client sent but never saw acked is resent by no one,
+ *     and the test requires its row all the same. A process killed outright
+ *     (kill -9) with reports unsent would lose them; that is not simulated.
+ *   - A close or reduce that filled and then "crashed" (crashAfterNextFill)
+ *     is never reported: the copier reports after the broker returns, and on
+ *     the redelivery the ticket is gone or already at target, so there is
+ *     nothing left to report. Its realised profit is on the account but not in
+ *     execution_reports (nor in the fee). The test proves that exactly these
+ *     fills, and no others, are missing.
+ *   - Fills, prices and profits depend on when each receiver applied each
+ *     delivery (socket timing), so the test asserts relations (rows = reports,
+ *     report = fill, fee = formula(rows)), never particular amounts.
+ *   - Periods are charged only once the UTC month has ended and reports carry
+ *     executed_at = now, so the test moves the rows back (as the owner, after
+ *     checking them): the session's two months, the winning trade's one.
+ *   - The session's own result is whatever timing made it (usually a loss to
+ *     spreads); only the winning trade at the end, a 200 pip move on 1.5 lots,
+ *     makes A's fee certainly more than 0.
+ *
  * SIGPLANE_TEST_SEED replays the master's session and the chaos schedule (the
  * seed is in every failure message; socket timing still varies);
  * SIGPLANE_TEST_VERBOSE prints what the session did.
@@ -18,12 +60,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Copier, MasterClient, PaperBroker, ReceiverClient, type PaperSymbol, type SigplaneClientError } from '../client';
+import {
+  Copier,
+  MasterClient,
+  PaperBroker,
+  ReceiverClient,
+  SimulatedCrash,
+  type ExecutionReportInput,
+  type PaperExecution,
+  type PaperSymbol,
+  type SigplaneClientError,
+} from '../client';
 import { filterReason, localOrderType, localStops, mapSymbol, sizeVolume, targetVolume } from '../client/copy-rules';
+import { AdminServer } from '../io/admin/admin-server';
+import { AdminStore } from '../persistence/pg/admin-store';
 import { ReceiverSettingsStore } from '../persistence/pg/receiver-settings-store';
 import { createPool } from '../persistence/pg/pool';
+import { startShipper, type Shipper } from '../persistence/shipper/shipper';
 import type { CopySettings } from '../proto/receiver-settings';
 import { Prng } from './actors/prng';
+import { sleep } from './support/e2e';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
 
 const seed = Number(process.env.SIGPLANE_TEST_SEED ?? 20261128);
@@ -33,16 +89,27 @@ const fast = { minMs: 20, maxMs: 200 };
 let t: TestServer;
 let sub: TestSubscription;
 let tempDir: string;
+let shipper: Shipper;
+const shardCount = 2;
 const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  t = await startTestServer({ receiverSettings: true, control: true });
+  t = await startTestServer({ shardCount, receiverSettings: true, control: true });
   sub = await t.subscription();
   tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-paper-'));
+  // Execution reports reach Postgres through the shipper, as under `sigplane serve`.
+  shipper = startShipper({
+    databaseUrl: t.databaseUrl,
+    dataDir: t.dataDir,
+    shardCount,
+    nodeId: 'paper-session-test',
+    limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 400, shipStatusIntervalMs: 30 },
+  });
 });
 
 afterAll(async () => {
   for (const close of closers.reverse()) await close().catch(() => undefined);
+  await shipper?.stop();
   await t?.close();
   if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
 });
@@ -105,6 +172,10 @@ class ReceiverProcess {
    * newer settings may have arrived: its volume is that of the older ones.
    */
   readonly openedUnder = new Map<string, number>();
+  /** Every report any copier of this process emitted, in order. */
+  readonly reports: ExecutionReportInput[] = [];
+  /** Fills after which the simulated crash was thrown: the copier never saw them return. */
+  readonly crashedFills: PaperExecution[] = [];
 
   constructor(
     readonly name: string,
@@ -118,8 +189,19 @@ class ReceiverProcess {
     broker.open = (request) => {
       const revision = this.copier?.settings?.revision;
       if (revision !== undefined) this.openedUnder.set(request.comment, revision);
-      return open(request);
+      return this.noteCrash(open(request));
     };
+    const close = broker.close.bind(broker);
+    broker.close = (ticket, volume) => this.noteCrash(close(ticket, volume));
+  }
+
+  private async noteCrash<T>(fill: Promise<T>): Promise<T> {
+    try {
+      return await fill;
+    } catch (error) {
+      if (error instanceof SimulatedCrash) this.crashedFills.push(this.broker.executions.at(-1)!);
+      throw error;
+    }
   }
 
   get running(): boolean {
@@ -127,9 +209,11 @@ class ReceiverProcess {
   }
 
   async start(): Promise<void> {
-    const copier = Copier.open({ broker: this.broker, mapFile: this.mapFile });
+    const copier = Copier.open({ broker: this.broker, mapFile: this.mapFile, currency: 'USD' });
     const client = new ReceiverClient();
     client.on('error', (e: SigplaneClientError) => this.errors.push(e.code));
+    copier.on('report', (report: ExecutionReportInput) => this.reports.push(report));
+    copier.reportTo(client);
     // Settings are applied in order with the deliveries: the copier's sequence at that point is where they start to count.
     client.on('settings', (m: { revision: number }) => {
       if (!this.revisionFrom.has(m.revision)) this.revisionFrom.set(m.revision, copier.lastSequence ?? 0);
@@ -146,6 +230,53 @@ class ReceiverProcess {
     this.copier = null;
     await client?.close();
   }
+}
+
+function reportKey(r: { sequence: number; masterPositionId: string; kind: string }): string {
+  return `${r.sequence}|${r.masterPositionId}|${r.kind}`;
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what} (seed ${seed})`);
+    await sleep(25);
+  }
+}
+
+/**
+ * An amount in cents as the fee code rounds it (Postgres: float8 -> numeric
+ * keeps 15 significant digits, then round() half away from zero), computed
+ * here on the decimal text.
+ */
+function cents(amount: number): bigint {
+  const magnitude = Math.abs(amount);
+  if (magnitude < 0.001) return 0n; // rounds to 0 whatever the digits (and keeps toPrecision out of exponent form)
+  const [whole, fraction = ''] = magnitude.toPrecision(15).split('.');
+  const digits = fraction.padEnd(3, '0');
+  let value = BigInt(whole) * 100n + BigInt(digits.slice(0, 2));
+  if (digits[2] >= '5') value += 1n;
+  return amount < 0 ? -value : value;
+}
+
+/** Realised result of closing `volume` of a position opened at `openPrice`, as the paper broker books it. */
+function realised(side: 0 | 1, openPrice: number, closePrice: number, volume: number, spec: { tickSize: number; tickValue: number }): number {
+  const move = side === 0 ? closePrice - openPrice : openPrice - closePrice;
+  return (move / spec.tickSize) * spec.tickValue * volume;
+}
+
+interface ReportRow {
+  sequence: number;
+  master_position_id: string;
+  kind: string;
+  outcome: string;
+  ticket: string | null;
+  requested_volume: number;
+  volume: number;
+  price: number | null;
+  profit: number | null;
+  currency: string | null;
+  reason: string | null;
 }
 
 function keyPrefix(): string {
@@ -368,6 +499,211 @@ describe('a seeded trading session copied through restarts, outages, resyncs and
           expect(Math.abs(ratio - 0.5) <= 0.01 / entry!.masterOpenVolume + 0.05, `${context}: ${key} ratio ${ratio}`).toBe(true);
         }
       }
+    }
+
+    // ---- a last, winning trade: the followers earn back their losses, so the fee below is more than 0 ----
+    // EURUSD moves 200 pips up while the master holds 1.5 lots long: A (x3) gains about 9000 USD, C (equity ratio) about 1500, B (reversed, 0.1) loses 200.
+    for (const r of receivers) r.broker.crashAfterNextFill = false; // a crash still pending would hide the close's report
+    const sessionLastSequence = lastSequence;
+    const winner = { ticket: nextTicket++, symbol: 'EURUSD', volume: 1.5 };
+    const winFrom = mids.get('EURUSD')!;
+    const winTo = Number((winFrom + 0.02).toFixed(5));
+    const winOpen = await master.publish({ symbol: winner.symbol, orderType: 0, volume: winner.volume, price: winFrom, action: 1, positionId: winner.ticket, magic: '7' });
+    for (const r of receivers) await r.client!.waitFor(winOpen.sequence, 30_000);
+    // The server refuses a price more than 50 pips from the last one: the master's MODIFYs walk the price up 40 pips at a time.
+    for (let pips = 40; pips < 200; pips += 40) {
+      const price = Number((winFrom + pips * 0.0001).toFixed(5));
+      await master.publish({ symbol: winner.symbol, orderType: 0, volume: winner.volume, price, action: 2, positionId: winner.ticket, magic: '7' });
+    }
+    for (const r of receivers) r.broker.setMid(mapSymbol(r.settings, 'EURUSD'), winTo);
+    const winClose = await master.publish({ symbol: winner.symbol, orderType: 0, volume: winner.volume, price: winTo, action: 3, positionId: winner.ticket, magic: '7' });
+    for (const r of receivers) await r.client!.waitFor(winClose.sequence, 30_000);
+    for (const r of receivers) expect(r.broker.snapshotPositions().filter((h) => h.comment === `${prefix}${winner.ticket}`), r.name).toEqual([]);
+
+    // ---- execution reports: every one the copiers made is one row in Postgres, and the rows are the accounts' own fills ----
+    await waitUntil('every receiver to see its reports acked', () => receivers.every((r) => r.client!.unackedReportCount === 0));
+    const rowsOf = async (r: ReceiverProcess): Promise<ReportRow[]> =>
+      (
+        await pool.query<ReportRow>(
+          `SELECT sequence::int, master_position_id, kind, outcome, ticket, requested_volume, volume, price, profit, currency, reason
+             FROM execution_reports WHERE receiver_id = $1 ORDER BY sequence, master_position_id, kind`,
+          [r.tokenId],
+        )
+      ).rows;
+    const reportedKeys = (r: ReceiverProcess): Set<string> => new Set(r.reports.map(reportKey));
+    const missingRows = async (): Promise<string[]> => {
+      const missing: string[] = [];
+      for (const r of receivers) {
+        const landed = new Set((await rowsOf(r)).map((row) => reportKey({ sequence: row.sequence, masterPositionId: row.master_position_id, kind: row.kind })));
+        for (const key of reportedKeys(r)) if (!landed.has(key)) missing.push(`${r.name} ${key}`);
+      }
+      return missing;
+    };
+    try {
+      // Reports a stopped client had sent but not seen acked are not resent by anyone: they must have landed all the same.
+      await waitUntil('every reported execution in Postgres', async () => (await missingRows()).length === 0);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}: missing ${(await missingRows()).join(', ')}`);
+    }
+    /** Each receiver's reported closed results: of the session, and of the winning trade after it. */
+    const profits = new Map<ReceiverProcess, { session: number[]; after: number[] }>();
+    for (const r of receivers) {
+      const context = `${r.name} (seed ${seed})`;
+      const rows = await rowsOf(r);
+      // One row per key, and exactly the keys this receiver's copiers reported.
+      const rowKeys = rows.map((row) => reportKey({ sequence: row.sequence, masterPositionId: row.master_position_id, kind: row.kind }));
+      expect(new Set(rowKeys).size, `${context}: duplicate keys`).toBe(rows.length);
+      expect([...rowKeys].sort(), `${context}: rows vs reports`).toEqual([...reportedKeys(r)].sort());
+      // Each row is what was reported under its key (a key reported twice was reported the same both times).
+      const byKey = new Map<string, ExecutionReportInput[]>();
+      for (const report of r.reports) byKey.set(reportKey(report), [...(byKey.get(reportKey(report)) ?? []), report]);
+      for (const [i, row] of rows.entries()) {
+        const reported = byKey.get(rowKeys[i])!.map((x) => ({
+          outcome: x.outcome,
+          ticket: x.ticket,
+          volume: x.volume,
+          price: x.price,
+          profit: x.profit,
+          currency: x.currency,
+          reason: x.reason,
+        }));
+        for (const x of reported) expect(x, `${context}: ${rowKeys[i]} reported twice, differently`).toEqual(reported[0]);
+        const { outcome, ticket, volume, price, profit, currency, reason } = row;
+        expect({ outcome, ticket, volume, price, profit, currency, reason }, `${context}: row ${rowKeys[i]}`).toEqual(reported[0]);
+      }
+
+      // Every copy the account holds has the 'open' or 'adopt' row of its ticket.
+      const opened = new Map(rows.filter((row) => row.kind === 'open' || row.kind === 'adopt').map((row) => [row.ticket, row]));
+      for (const h of r.broker.snapshotPositions()) {
+        const row = opened.get(h.ticket);
+        expect(row, `${context}: held ${h.comment} (ticket ${h.ticket}) has no open or adopt report`).toBeDefined();
+        expect(`${prefix}${row!.master_position_id}`).toBe(h.comment);
+      }
+
+      // Closes and reduces are the broker's closing fills, one for one, with the profit each realised;
+      // the fills missing from the reports are exactly those the simulated crash interrupted.
+      const opens = new Map(r.broker.executions.filter((e) => e.kind === 'open').map((e) => [e.ticket, e]));
+      const fillId = (e: { ticket: string | null; volume: number; price: number | null }) => `${e.ticket}|${e.volume}|${e.price}`;
+      const unreported = new Map<string, number>();
+      for (const e of r.broker.executions.filter((x) => x.kind === 'close')) unreported.set(fillId(e), (unreported.get(fillId(e)) ?? 0) + 1);
+      const closed = rows.filter((row) => row.kind === 'close' || row.kind === 'reduce');
+      for (const row of closed) {
+        const id = fillId(row);
+        expect(unreported.get(id) ?? 0, `${context}: ${row.kind} ${id} is not one of the broker's fills`).toBeGreaterThan(0);
+        unreported.set(id, unreported.get(id)! - 1);
+        const open = opens.get(row.ticket!)!;
+        const spec = r.broker.symbolSpec(open.symbol)!;
+        expect(Math.abs(row.profit! - realised(open.orderType, open.price, row.price!, row.volume, spec)), `${context}: ${row.kind} ${id} profit ${row.profit}`).toBeLessThan(1e-6);
+        expect(row.currency).toBe('USD');
+      }
+      const missing = [...unreported].flatMap(([id, n]) => Array<string>(n).fill(id)).sort();
+      const crashed = r.crashedFills.filter((e) => e.kind === 'close').map(fillId).sort();
+      expect(missing, `${context}: closing fills never reported`).toEqual(crashed);
+      profits.set(r, {
+        session: closed.filter((row) => row.sequence <= sessionLastSequence).map((row) => row.profit!),
+        after: closed.filter((row) => row.sequence > sessionLastSequence).map((row) => row.profit!),
+      });
+    }
+
+    // ---- performance fees through the admin HTTP API ----
+    const adminPool = createPool(t.databaseUrl, { max: 4 });
+    closers.push(() => adminPool.end());
+    const adminStore = new AdminStore(adminPool, t.store);
+    const adminServer = new AdminServer({ host: '127.0.0.1', port: 0, store: t.store, adminStore });
+    await adminServer.start();
+    closers.push(async () => adminServer.stop());
+    const root = await adminStore.createAdminUser({ email: 'paper-fees-root@ops.example', role: 'admin' });
+    const api = async (method: string, p: string, body: unknown): Promise<{ status: number; json: any }> => {
+      const response = await fetch(`http://127.0.0.1:${adminServer.port}${p}`, {
+        method,
+        headers: { authorization: `Bearer ${root.token}`, 'content-type': 'application/json', 'user-agent': 'sigplane-paper-test/1' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, json: await response.json() };
+    };
+    const rateBp = 2000;
+    expect((await api('PATCH', `/admin/v1/subscriptions/${sub.subscriptionId}/performance-fee-rate`, { rateBp })).json).toEqual({ subscriptionId: sub.subscriptionId, rateBp });
+    const subscriberOf = new Map<ReceiverProcess, string>();
+    for (const r of receivers) {
+      const assigned = await api('POST', `/admin/v1/tokens/${r.tokenId}/subscriber`, { email: `${r.name.toLowerCase()}@subscribers.example` });
+      expect(assigned.status, JSON.stringify(assigned.json)).toBe(200);
+      subscriberOf.set(r, assigned.json.userId);
+    }
+    // Only a month that has ended is charged, and reports carry executed_at = now: the session's rows are
+    // moved back two months, the winning trade's one month, and those two months are charged in order.
+    await pool.query(
+      `UPDATE execution_reports SET executed_at = executed_at - CASE WHEN sequence <= $2 THEN interval '2 months' ELSE interval '1 month' END
+        WHERE subscription_id = $1`,
+      [sub.subscriptionId, sessionLastSequence],
+    );
+    const now = new Date();
+    const monthBack = (n: number): string => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - n, 1)).toISOString().slice(0, 7);
+    const ledger = async (): Promise<{ user_id: string; amount_minor: string }[]> =>
+      (
+        await pool.query<{ user_id: string; amount_minor: string }>(
+          "SELECT user_id, amount_minor::text FROM billing_ledger WHERE subscription_id = $1 AND entry_type = 'FEE' ORDER BY created_at, entry_id",
+          [sub.subscriptionId],
+        )
+      ).rows;
+    const charge = async (period: string): Promise<any> => {
+      const response = await api('POST', '/admin/v1/billing/performance-fees', { period, subscriptionId: sub.subscriptionId });
+      expect(response.status, JSON.stringify(response.json)).toBe(200);
+      return response.json;
+    };
+    // The formula, computed here: C = the cumulative of the rounded results, M1 = max(M0, C), fee = floor(r x M1) - floor(r x M0).
+    const sumCents = (results: number[]): bigint => results.reduce((sum, p) => sum + cents(p), 0n);
+    const floorRate = (minor: bigint): bigint => (BigInt(rateBp) * minor) / 10_000n;
+    const marks = new Map<ReceiverProcess, bigint>(receivers.map((r) => [r, 0n]));
+    const cumulatives = new Map<ReceiverProcess, bigint>(receivers.map((r) => [r, 0n]));
+    const feesCharged: Record<string, bigint[]> = {};
+    for (const r of receivers) expect(profits.get(r)!.session.length, `${r.name} closed nothing in the session (seed ${seed})`).toBeGreaterThan(0);
+    for (const [period, part] of [[monthBack(2), 'session'], [monthBack(1), 'after']] as const) {
+      const run = await charge(period);
+      let total = 0n;
+      for (const r of receivers) {
+        const context = `${r.name} ${period} (seed ${seed})`;
+        const cumulative = cumulatives.get(r)! + sumCents(profits.get(r)![part]);
+        const previousMark = marks.get(r)!;
+        const mark = cumulative > previousMark ? cumulative : previousMark;
+        const fee = floorRate(mark) - floorRate(previousMark);
+        const license = run.licenses.find((l: { tokenId: string }) => l.tokenId === r.tokenId);
+        expect(license, `${context}: ${JSON.stringify(run)}`).toMatchObject({
+          outcome: 'charged',
+          currency: 'USD',
+          rateBp,
+          cumulativeMinor: cumulative.toString(),
+          previousMarkMinor: previousMark.toString(),
+          markMinor: mark.toString(),
+          feeMinor: fee.toString(),
+        });
+        expect(license.ledgerEntryId === null, context).toBe(fee === 0n);
+        cumulatives.set(r, cumulative);
+        marks.set(r, mark);
+        (feesCharged[r.name] ??= []).push(fee);
+        total += fee;
+      }
+      expect(run.charged).toBe(receivers.length);
+      expect(run.feesMinor).toEqual(total > 0n ? { USD: total.toString() } : {});
+    }
+    // The winning trade made A's cumulative result positive, whatever the session left it at: a fee was charged.
+    expect(feesCharged[receivers[0].name][1], `A's fee (seed ${seed})`).toBeGreaterThan(0n);
+    // The ledger holds those fees, each on its license's subscriber.
+    const entries = await ledger();
+    for (const r of receivers) {
+      const mine = entries.filter((e) => e.user_id === subscriberOf.get(r)).map((e) => e.amount_minor);
+      expect(mine, `${r.name}'s ledger (seed ${seed})`).toEqual(feesCharged[r.name].filter((fee) => fee > 0n).map(String));
+    }
+    expect(entries).toHaveLength(Object.values(feesCharged).flat().filter((fee) => fee > 0n).length);
+    // The same periods again: nothing more.
+    for (const period of [monthBack(2), monthBack(1)]) {
+      const again = await charge(period);
+      expect(again.charged).toBe(0);
+      expect(again.feesMinor).toEqual({});
+      expect(again.licenses.map((l: { outcome: string }) => l.outcome)).toEqual(receivers.map(() => 'already-charged'));
+    }
+    expect(await ledger()).toEqual(entries);
+    if (process.env.SIGPLANE_TEST_VERBOSE) {
+      console.log(JSON.stringify({ cumulatives: [...cumulatives.values()].map(String), fees: Object.values(feesCharged).map((f) => f.map(String)), crashed: receivers.map((r) => r.crashedFills.map((e) => e.kind)), refused: receivers.map((r) => r.client!.counters.reportsRefused) }));
     }
   }, 240_000);
   it(`v1 netting orders are copied as net positions through restarts and resyncs (seed ${seed})`, async () => {
