@@ -28,6 +28,8 @@ import { sleep } from './support/e2e';
 import { subscribeFrame } from './support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
 import { WireClient } from './support/wire-client';
+import { TcpProxy } from './support/tcp-proxy';
+import { freeLocalPort } from '../persistence/pg/free-port';
 
 const fast = { minMs: 20, maxMs: 200 };
 
@@ -233,6 +235,73 @@ describe('execution reports from the copier', () => {
     expect(rows).toEqual([expect.objectContaining({ sequence: 1, master_position_id: '11', kind: 'skip', reason: 'SYMBOL_BLOCKED', delay_ms: 12 })]);
     const ack = ws.ofKind('executionReportAck').at(-1)!;
     expect(safeInteger(ack.executionReportAck.sequenceNumber)).toBe(1);
+  });
+
+  it('a report made while the network was down, by the handler the cut interrupted, is sent after the reconnect and lands once', async () => {
+    // The handler of #2 is still running when the network cuts the socket (a real TCP cut, both sides);
+    // it reports while no socket is open. The report waits in the client and goes after the next welcome.
+    const fresh = await t.subscription();
+    const proxy = new TcpProxy(await freeLocalPort(), { host: '127.0.0.1', port: t.server.port });
+    await proxy.listen();
+    closers.push(() => proxy.close());
+    const master = new MasterClient();
+    closers.push(() => master.close());
+    await master.connect(t.masterUrl, fresh.masterToken, { signing: { version: 2, keyId: fresh.macKeyId, key: fresh.macKey }, reconnect: fast });
+
+    let entered!: () => void;
+    const handlerEntered = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const receiver = new ReceiverClient();
+    const refused: string[] = [];
+    receiver.on('error', (e: { code: string }) => refused.push(e.code));
+    closers.push(() => receiver.close());
+    const disconnected = new Promise<void>((resolve) => receiver.once('close', () => resolve()));
+    const report = (sequence: number): ExecutionReportInput => ({
+      sequence,
+      masterPositionId: String(sequence),
+      kind: 'skip',
+      outcome: 'skipped',
+      ticket: null,
+      requestedVolume: 0,
+      volume: 0,
+      price: null,
+      slippagePips: null,
+      delayMs: 3,
+      profit: null,
+      currency: null,
+      reason: 'SYMBOL_BLOCKED',
+      executedAtMs: Date.now(),
+    });
+    await receiver.connect(`ws://127.0.0.1:${proxy.port}/v1/receiver`, fresh.receiverToken, {
+      lastSequence: 0,
+      reconnect: { minMs: 300, maxMs: 300 },
+      onSnapshot: () => undefined,
+      onSignal: async (d) => {
+        if (d.sequenceNumber === 2) {
+          entered();
+          await gate;
+        }
+        receiver.sendExecutionReport(report(d.sequenceNumber));
+      },
+    });
+    await master.publish({ symbol: 'EURUSD', orderType: 0, volume: 1, price: 1.1, action: 1, positionId: 1 });
+    await master.publish({ symbol: 'EURUSD', orderType: 0, volume: 1, price: 1.1, action: 1, positionId: 2 });
+    await handlerEntered;
+    await waitUntil('the report of #1 acked', () => receiver.counters.reportsAcked === 1);
+    proxy.cut();
+    await disconnected;
+    release(); // #2 finishes and reports while no socket is open
+    await receiver.waitFor(2, 10_000);
+    await waitUntil('the report of #2 acked', () => receiver.unackedReportCount === 0);
+    expect(refused).not.toContain('REPORT_NOT_DELIVERED');
+    expect(receiver.counters).toMatchObject({ reportsAcked: 2, reportsRefused: 0, reportsDropped: 0 });
+    expect(receiver.counters.sessions).toBeGreaterThanOrEqual(2);
+    await waitUntil('both reports in Postgres', async () => (await rowsOf(fresh.receiverTokenId)).length >= 2);
+    await shipped();
+    await sleep(200);
+    const rows = await rowsOf(fresh.receiverTokenId);
+    expect(rows.map((r) => `${r.sequence}:${r.kind}`)).toEqual(['1:skip', '2:skip']);
   });
 });
 
