@@ -28,6 +28,11 @@
  * 'report' (ExecutionReportInput: the executions of one delivery or
  * snapshot, merged per (sequence, master position, kind), after it was
  * applied or failed; `reportTo(receiver)` sends them to the server).
+ *
+ * Once reporting, the reports the server has not acked are written into the
+ * position map file with the delivery that made them, and a copier opened
+ * on that file sends them again on `reportTo`: a receiver process that dies
+ * loses no report of an execution it remembered.
  */
 import { EventEmitter } from 'node:events';
 import { pipSize } from '../actors/pip-size';
@@ -40,7 +45,7 @@ import { localStops, mapSymbol, planOpen, roundToStep, SkipReason, targetVolume,
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { copier as limits } from './limits';
 import { CopyStatus, PositionMap, type CopiedPosition } from './position-map';
-import type { ExecutionReportInput, ReceiverClient, ReceiverConnectOptions } from './receiver-client';
+import { reportKey, type ExecutionReportInput, type ReceiverClient, type ReceiverConnectOptions } from './receiver-client';
 
 export interface CopierOptions {
   broker: Broker;
@@ -93,6 +98,8 @@ export class Copier extends EventEmitter {
   private generatedAtMs: number | null = null;
   /** Reports of the delivery or snapshot being applied, merged per key (several tickets of one close are one report). */
   private pendingReports = new Map<string, ExecutionReportInput>();
+  /** Once reportTo was called: reports made and not acked by the server yet, oldest first (kept in the map file). */
+  private unackedReports: Map<string, ExecutionReportInput> | null = null;
 
   private constructor(
     private readonly broker: Broker,
@@ -113,10 +120,18 @@ export class Copier extends EventEmitter {
    * Send an execution report to the server for every execution (event
    * 'report', one per (sequence, master position, kind) of each delivery
    * or snapshot). The receiver keeps them until acked and resends them
-   * after reconnects.
+   * after reconnects; the copier keeps the unacked ones in its map file
+   * too, and sends those an earlier process left there now.
    */
-  reportTo(receiver: Pick<ReceiverClient, 'sendExecutionReport'>): void {
+  reportTo(receiver: Pick<ReceiverClient, 'sendExecutionReport' | 'on'>): void {
+    if (this.unackedReports === null) this.unackedReports = new Map(this.map.reports.map((r) => [keyOfReport(r), r]));
+    const unacked = this.unackedReports;
+    const settled = (report: ExecutionReportInput): void => void unacked.delete(keyOfReport(report));
+    receiver.on('reportAck', settled);
+    receiver.on('reportRefused', settled);
     this.on('report', (report: ExecutionReportInput) => receiver.sendExecutionReport(report));
+    // What an earlier process reported and never saw acked (the server makes a resent report the same row).
+    for (const report of unacked.values()) receiver.sendExecutionReport(report);
   }
 
   /** The last sequence applied (from the map file after a restart); null before any. */
@@ -177,13 +192,29 @@ export class Copier extends EventEmitter {
       // What the broker did is reported even when applying failed half way: the fills happened.
       const reports = [...this.pendingReports.values()];
       this.pendingReports = new Map();
-      for (const report of reports) this.emit('report', report);
+      for (const report of reports) {
+        if (this.unackedReports !== null) keepNewest(this.unackedReports, keyOfReport(report), report);
+        this.emit('report', report);
+      }
     }
+  }
+
+  /**
+   * Write the map after a delivery or snapshot was applied in full, with
+   * the reports not acked yet and those of this delivery (when reporting).
+   */
+  private async saveApplied(): Promise<void> {
+    if (this.unackedReports !== null) {
+      const kept = new Map(this.unackedReports);
+      for (const report of this.pendingReports.values()) keepNewest(kept, keyOfReport(report), report);
+      this.map.reports = [...kept.values()];
+    }
+    await this.map.save();
   }
 
   /** Merge one execution into the pending report of its key. */
   private queueReport(e: CopyExecution): void {
-    const key = `${e.sequence}|${e.masterPositionId}|${e.kind}`;
+    const key = reportKey(e.sequence, e.masterPositionId, e.kind);
     const prior = this.pendingReports.get(key);
     const clean = (v: number) => Number(v.toFixed(8));
     if (prior === undefined) {
@@ -274,7 +305,7 @@ export class Copier extends EventEmitter {
         break;
     }
     this.map.lastSequence = sequence;
-    await this.map.save();
+    await this.saveApplied();
   }
 
   /** v1: a market order on the symbol's net position (as actors/positions-book.ts keeps it). */
@@ -352,7 +383,7 @@ export class Copier extends EventEmitter {
       }
     }
     this.map.lastSequence = sequence;
-    await this.map.save();
+    await this.saveApplied();
   }
 
   // ---- the operations ----
@@ -607,4 +638,15 @@ export class Copier extends EventEmitter {
     this.emit('execution', execution);
     this.queueReport(execution);
   }
+}
+
+function keyOfReport(report: ExecutionReportInput): string {
+  return reportKey(report.sequence, report.masterPositionId, report.kind);
+}
+
+/** Set `key` as the newest entry, dropping the oldest past copier.reportsKeptMax. */
+function keepNewest(reports: Map<string, ExecutionReportInput>, key: string, report: ExecutionReportInput): void {
+  reports.delete(key);
+  reports.set(key, report);
+  while (reports.size > limits.reportsKeptMax) reports.delete(reports.keys().next().value as string);
 }

@@ -49,4 +49,6 @@ export const copier = {
   brokerAttemptsMax: 4,
   /** Account currency of reported profits when CopierOptions.currency is not given. */
   currencyDefault: 'USD',
+  /** Unacked execution reports kept in the position map file across restarts; past this the oldest is dropped. */
+  reportsKeptMax: 4_096,
 } as const;

@@ -6,11 +6,17 @@
  * positions, so "applied" and "remembered" cannot disagree after a crash;
  * what the broker did before the write is found again through the
  * idempotency key in each order's comment (client/copier.ts).
+ *
+ * The same write keeps the execution reports the server has not acked yet
+ * (the copier's, when it reports): the reports of an execution are on disk
+ * as soon as the execution is remembered, so a receiver process that dies
+ * before the server acked them sends them again after its restart.
  */
 import fs from 'node:fs';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { copier as limits } from './limits';
 import { writeFileAtomic } from './receiver-cursor';
+import type { ExecutionReportInput } from './receiver-client';
 
 export const CopyStatus = {
   /** Local tickets hold the copy. */
@@ -51,6 +57,8 @@ interface MapFile {
   lastSequence: number | null;
   settingsRevision: number;
   positions: CopiedPosition[];
+  /** Execution reports not acked by the server when the file was written (absent in older files). */
+  reports?: ExecutionReportInput[];
 }
 
 function unreadable(file: string, why: string, cause?: unknown): SigplaneClientError {
@@ -77,11 +85,20 @@ function isEntry(p: unknown): p is CopiedPosition {
   );
 }
 
+/** Enough of a report to send it again: the server checks every field and refuses a damaged one for good. */
+function isReport(r: unknown): r is ExecutionReportInput {
+  if (typeof r !== 'object' || r === null) return false;
+  const e = r as Record<string, unknown>;
+  return Number.isSafeInteger(e.sequence) && typeof e.masterPositionId === 'string' && typeof e.kind === 'string' && typeof e.outcome === 'string';
+}
+
 export class PositionMap {
   private readonly byMaster = new Map<string, CopiedPosition>();
   lastSequence: number | null = null;
   settingsRevision = 0;
   subscriptionId: string | null = null;
+  /** Unacked execution reports, oldest first, written with the positions. */
+  reports: ExecutionReportInput[] = [];
 
   private constructor(private readonly file: string) {}
 
@@ -108,6 +125,10 @@ export class PositionMap {
       if (!isEntry(p)) throw unreadable(file, 'a position entry is damaged');
       map.byMaster.set(p.masterPositionId, p);
     }
+    const reports = parsed.reports ?? [];
+    if (!Array.isArray(reports) || reports.length > limits.reportsKeptMax) throw unreadable(file, 'bad reports');
+    for (const r of reports) if (!isReport(r)) throw unreadable(file, 'a report is damaged');
+    map.reports = reports;
     map.lastSequence = parsed.lastSequence;
     map.settingsRevision = typeof parsed.settingsRevision === 'number' ? parsed.settingsRevision : 0;
     map.subscriptionId = typeof parsed.subscriptionId === 'string' ? parsed.subscriptionId : null;
@@ -151,6 +172,7 @@ export class PositionMap {
       lastSequence: this.lastSequence,
       settingsRevision: this.settingsRevision,
       positions: this.entries(),
+      reports: this.reports,
     };
     await writeFileAtomic(this.file, JSON.stringify(record) + '\n');
   }

@@ -22,7 +22,8 @@
  * 'snapshot' (ReceivedSnapshot, after it was applied), 'state' ({state,
  * sequence, reason}), 'reject' (SigplaneClientError), 'heartbeat' (rttMs),
  * 'close' (code, reason, willReconnect), 'error' (only when listened to),
- * 'reportAck' (ExecutionReportInput the server journaled).
+ * 'reportAck' (ExecutionReportInput the server journaled), 'reportRefused'
+ * (ExecutionReportInput refused for good: REPORT_INVALID, REPORT_NOT_DELIVERED).
  *
  * Execution reports (sendExecutionReport): each is kept until the server
  * acks it and resent after every welcome (at most
@@ -56,7 +57,8 @@ import type { ExecutionReportRecord } from '../engine/records';
 /** One execution report as the client sends it (the connection names subscription and receiver). */
 export type ExecutionReportInput = Omit<ExecutionReportRecord, 'subscriptionId' | 'receiverId' | 'receivedAtMs'>;
 
-function reportKey(sequence: number, masterPositionId: string, kind: string): string {
+/** What makes two reports the same row on the server: (sequence, master position, kind). */
+export function reportKey(sequence: number, masterPositionId: string, kind: string): string {
   return `${sequence}|${masterPositionId}|${kind}`;
 }
 
@@ -180,6 +182,7 @@ export class ReceiverClient extends EventEmitter {
       if (report.sequence === sequence) {
         this.unackedReports.delete(key);
         this.extra.reportsRefused++;
+        this.emit('reportRefused', report);
       }
     }
   }

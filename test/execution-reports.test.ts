@@ -89,21 +89,33 @@ async function shipped(): Promise<void> {
   });
 }
 
+/** A v2 master of `subscription`, closed after the file. */
+async function masterOf(subscription: TestSubscription): Promise<MasterClient> {
+  const master = new MasterClient();
+  closers.push(() => master.close());
+  await master.connect(t.masterUrl, subscription.masterToken, { signing: { version: 2, keyId: subscription.macKeyId, key: subscription.macKey }, reconnect: fast });
+  return master;
+}
+
+/** A paper account trading EURUSD at 1.1, fills in the middle of the slippage range. */
+function eurusdAccount(): PaperBroker {
+  const broker = new PaperBroker({
+    symbols: [{ symbol: 'EURUSD', digits: 5, volumeMin: 0.01, volumeMax: 50, volumeStep: 0.01, tickSize: 0.00001, tickValue: 1, spreadPoints: 10 }],
+    balance: 10_000,
+    random: () => 0.5,
+    slippagePointsMax: 2,
+  });
+  broker.setMid('EURUSD', 1.1);
+  return broker;
+}
+
 describe('execution reports from the copier', () => {
   const reports: ExecutionReportInput[] = [];
 
   it('journals, acks and ships every execution once, even when resent', async () => {
-    const master = new MasterClient();
-    closers.push(() => master.close());
-    await master.connect(t.masterUrl, sub.masterToken, { signing: { version: 2, keyId: sub.macKeyId, key: sub.macKey }, reconnect: fast });
+    const master = await masterOf(sub);
 
-    const broker = new PaperBroker({
-      symbols: [{ symbol: 'EURUSD', digits: 5, volumeMin: 0.01, volumeMax: 50, volumeStep: 0.01, tickSize: 0.00001, tickValue: 1, spreadPoints: 10 }],
-      balance: 10_000,
-      random: () => 0.5,
-      slippagePointsMax: 2,
-    });
-    broker.setMid('EURUSD', 1.1);
+    const broker = eurusdAccount();
     const copier = Copier.open({ broker, mapFile: path.join(tempDir, 'copier.json') });
     copier.on('report', (r: ExecutionReportInput) => reports.push(r));
     const receiver = new ReceiverClient();
@@ -244,9 +256,7 @@ describe('execution reports from the copier', () => {
     const proxy = new TcpProxy(await freeLocalPort(), { host: '127.0.0.1', port: t.server.port });
     await proxy.listen();
     closers.push(() => proxy.close());
-    const master = new MasterClient();
-    closers.push(() => master.close());
-    await master.connect(t.masterUrl, fresh.masterToken, { signing: { version: 2, keyId: fresh.macKeyId, key: fresh.macKey }, reconnect: fast });
+    const master = await masterOf(fresh);
 
     let entered!: () => void;
     const handlerEntered = new Promise<void>((resolve) => (entered = resolve));
@@ -302,6 +312,58 @@ describe('execution reports from the copier', () => {
     await sleep(200);
     const rows = await rowsOf(fresh.receiverTokenId);
     expect(rows.map((r) => `${r.sequence}:${r.kind}`)).toEqual(['1:skip', '2:skip']);
+  });
+
+  it('reports a receiver process never got acked are in its position map file, and the next copier on that file sends them once', async () => {
+    const fresh = await t.subscription();
+    const master = await masterOf(fresh);
+    const broker = eurusdAccount();
+    const mapFile = path.join(tempDir, 'dies-before-acks.json');
+
+    // Process A executes two signals, but its reports go nowhere (their connection never came up) before it dies.
+    const copierA = Copier.open({ broker, mapFile });
+    const made: ExecutionReportInput[] = [];
+    copierA.on('report', (r: ExecutionReportInput) => made.push(r));
+    const unsent = new ReceiverClient();
+    copierA.reportTo(unsent);
+    const receiverA = new ReceiverClient();
+    receiverA.on('error', () => undefined);
+    closers.push(() => receiverA.close());
+    await receiverA.connect(t.receiverUrl, fresh.receiverToken, { ...copierA.receiverOptions(), reconnect: fast });
+    await master.publish({ symbol: 'EURUSD', orderType: 0, volume: 1, price: 1.1, action: 1, positionId: 31 });
+    const second = await master.publish({ symbol: 'EURUSD', orderType: 0, volume: 2, price: 1.1, action: 1, positionId: 32 });
+    await receiverA.waitFor(second.sequence, 10_000);
+    await receiverA.close();
+    expect(made.map((r) => `${r.sequence}:${r.masterPositionId}:${r.kind}`)).toEqual(['1:31:open', '2:32:open']);
+    expect(unsent.unackedReportCount).toBe(2); // in that process's memory, gone with it
+    const onDisk = JSON.parse(fs.readFileSync(mapFile, 'utf8')) as { lastSequence: number; reports: ExecutionReportInput[] };
+    expect(onDisk.lastSequence).toBe(2);
+    expect(onDisk.reports).toEqual(made);
+
+    // Process B: a copier on the same file sends them; the server journals and acks them.
+    const copierB = Copier.open({ broker, mapFile });
+    const receiverB = new ReceiverClient();
+    receiverB.on('error', () => undefined);
+    closers.push(() => receiverB.close());
+    copierB.reportTo(receiverB);
+    expect(receiverB.unackedReportCount).toBe(2);
+    await receiverB.connect(t.receiverUrl, fresh.receiverToken, { ...copierB.receiverOptions(), reconnect: fast });
+    await waitUntil('the resent reports acked', () => receiverB.unackedReportCount === 0);
+    expect(receiverB.counters).toMatchObject({ reportsAcked: 2, reportsRefused: 0 });
+    await waitUntil('both rows in Postgres', async () => (await rowsOf(fresh.receiverTokenId)).length >= 2);
+
+    // Acked reports leave the file with the next delivery's write; B's own report is acked too.
+    const third = await master.publish({ symbol: 'EURUSD', orderType: 0, volume: 2, price: 1.1, action: 3, positionId: 32 });
+    await receiverB.waitFor(third.sequence, 10_000);
+    await waitUntil('the close report acked', () => receiverB.unackedReportCount === 0 && receiverB.counters.reportsAcked === 3);
+    const rewritten = JSON.parse(fs.readFileSync(mapFile, 'utf8')) as { reports: ExecutionReportInput[] };
+    expect(rewritten.reports.map((r) => `${r.sequence}:${r.kind}`)).not.toContain('1:open');
+    await waitUntil('three rows in Postgres', async () => (await rowsOf(fresh.receiverTokenId)).length >= 3);
+    await shipped();
+    await sleep(200);
+    const rows = await rowsOf(fresh.receiverTokenId);
+    expect(rows.map((r) => `${r.sequence}:${r.master_position_id}:${r.kind}`)).toEqual(['1:31:open', '2:32:open', '3:32:close']);
+    expect(rows[0]).toMatchObject({ ticket: made[0].ticket, volume: made[0].volume, price: made[0].price });
   });
 });
 

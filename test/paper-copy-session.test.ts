@@ -28,14 +28,14 @@
  *     nothing more.
  *
  * What it cannot claim, and why:
- *   - The SDK keeps unacked reports in client memory only (docs/receivers.md,
- *     "Not yet"). Here a restart or outage is a graceful close() (which lets
- *     the handler in progress finish and send its reports before the socket
- *     closes) and a crash is thrown inside the process (the client survives,
- *     reconnects and resends what is unacked), so every report must land: a
- *     report a stopped client sent but never saw acked is resent by no one,
- *     and the test requires its row all the same. A process killed outright
- *     (kill -9) with reports unsent would lose them; that is not simulated.
+ *   - Every report must land: a restart or outage is a graceful close()
+ *     (which lets the handler in progress finish and send its reports before
+ *     the socket closes), the next copier on the same map file resends what
+ *     was not acked (docs/receivers.md), and a crash is thrown inside the
+ *     process (the client survives, reconnects and resends). A process
+ *     killed outright between the fill and the map write is the case below;
+ *     test/execution-reports.test.ts covers reports that died with their
+ *     process after the map write.
  *   - A close or reduce that filled and then "crashed" (crashAfterNextFill)
  *     is never reported: the copier reports after the broker returns, and on
  *     the redelivery the ticket is gone or already at target, so there is
