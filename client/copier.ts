@@ -98,6 +98,8 @@ export class Copier extends EventEmitter {
   private generatedAtMs: number | null = null;
   /** Reports of the delivery or snapshot being applied, merged per key (several tickets of one close are one report). */
   private pendingReports = new Map<string, ExecutionReportInput>();
+  /** The reports of an apply that failed half way, for its retry (applyOrForget). */
+  private carriedReports: { sequence: number; reports: Map<string, ExecutionReportInput> } | null = null;
   /** Once reportTo was called: reports made and not acked by the server yet, oldest first (kept in the map file). */
   private unackedReports: Map<string, ExecutionReportInput> | null = null;
 
@@ -110,6 +112,8 @@ export class Copier extends EventEmitter {
     super();
     this.clock = clock;
     this.map = PositionMap.load(mapFile);
+    const carried = this.map.carried;
+    if (carried !== null) this.carriedReports = { sequence: carried.sequence, reports: new Map(carried.reports.map((r) => [keyOfReport(r), r])) };
   }
 
   static open(options: CopierOptions): Copier {
@@ -169,11 +173,11 @@ export class Copier extends EventEmitter {
   // ---- deliveries ----
 
   async onDelivery(delivery: ReceivedDelivery): Promise<void> {
-    await this.applyOrForget(() => this.applyDelivery(delivery));
+    await this.applyOrForget(delivery.sequenceNumber, () => this.applyDelivery(delivery));
   }
 
   async onSnapshot(snapshot: ReceivedSnapshot): Promise<void> {
-    await this.applyOrForget(() => this.applySnapshot(snapshot));
+    await this.applyOrForget(snapshot.sequenceNumber, () => this.applySnapshot(snapshot));
   }
 
   /**
@@ -181,21 +185,44 @@ export class Copier extends EventEmitter {
    * in full. When applying fails half way, what is in memory is forgotten
    * and the file read again: the redelivery starts from the last complete
    * state and finds the broker's side through the keys and the targets.
+   *
+   * The fills of a failed apply happened, so they are reported, but not
+   * yet: the server keeps the first report of a key, and the retry of the
+   * same sequence closes the rest of the same copy under the same key. They
+   * are carried into the retry and merged with its fills (volumes and
+   * profits add up), then reported once, complete; they wait in the map
+   * file too, for a copier opened on it after a restart. Should something
+   * else be applied instead (a snapshot at a later sequence), they are
+   * reported as they are.
    */
-  private async applyOrForget(apply: () => Promise<void>): Promise<void> {
+  private async applyOrForget(sequence: number, apply: () => Promise<void>): Promise<void> {
+    const carried = this.carriedReports;
+    this.carriedReports = null;
+    if (carried !== null && carried.sequence === sequence) this.pendingReports = carried.reports;
+    else if (carried !== null) this.emitReports(carried.reports);
     try {
       await apply();
     } catch (error) {
       this.map = PositionMap.load(this.mapFile);
-      throw error;
-    } finally {
-      // What the broker did is reported even when applying failed half way: the fills happened.
-      const reports = [...this.pendingReports.values()];
-      this.pendingReports = new Map();
-      for (const report of reports) {
-        if (this.unackedReports !== null) keepNewest(this.unackedReports, keyOfReport(report), report);
-        this.emit('report', report);
+      if (this.pendingReports.size > 0) {
+        const reports = this.pendingReports;
+        this.carriedReports = { sequence, reports };
+        // On disk too, beside the last complete state: a process that stops before the retry leaves them to the next.
+        this.map.carried = { sequence, reports: [...reports.values()] };
+        await this.map.save().catch(() => undefined); // the apply's own error is the one to report; memory still has them
       }
+      this.pendingReports = new Map();
+      throw error;
+    }
+    const reports = this.pendingReports;
+    this.pendingReports = new Map();
+    this.emitReports(reports);
+  }
+
+  private emitReports(reports: Map<string, ExecutionReportInput>): void {
+    for (const [key, report] of reports) {
+      if (this.unackedReports !== null) keepNewest(this.unackedReports, key, report);
+      this.emit('report', report);
     }
   }
 
@@ -209,6 +236,7 @@ export class Copier extends EventEmitter {
       for (const report of this.pendingReports.values()) keepNewest(kept, keyOfReport(report), report);
       this.map.reports = [...kept.values()];
     }
+    this.map.carried = null; // merged into this apply's reports, or reported before it
     await this.map.save();
   }
 

@@ -59,6 +59,13 @@ interface MapFile {
   positions: CopiedPosition[];
   /** Execution reports not acked by the server when the file was written (absent in older files). */
   reports?: ExecutionReportInput[];
+  /** The reports of a delivery whose apply failed half way, waiting for its retry (client/copier.ts). */
+  carried?: CarriedReports | null;
+}
+
+export interface CarriedReports {
+  sequence: number;
+  reports: ExecutionReportInput[];
 }
 
 function unreadable(file: string, why: string, cause?: unknown): SigplaneClientError {
@@ -99,6 +106,8 @@ export class PositionMap {
   subscriptionId: string | null = null;
   /** Unacked execution reports, oldest first, written with the positions. */
   reports: ExecutionReportInput[] = [];
+  /** Reports of a failed apply, for the retry of its sequence. */
+  carried: CarriedReports | null = null;
 
   private constructor(private readonly file: string) {}
 
@@ -129,6 +138,13 @@ export class PositionMap {
     if (!Array.isArray(reports) || reports.length > limits.reportsKeptMax) throw unreadable(file, 'bad reports');
     for (const r of reports) if (!isReport(r)) throw unreadable(file, 'a report is damaged');
     map.reports = reports;
+    const carried = parsed.carried ?? null;
+    if (carried !== null) {
+      if (typeof carried !== 'object' || !Number.isSafeInteger(carried.sequence) || !Array.isArray(carried.reports) || !carried.reports.every(isReport)) {
+        throw unreadable(file, 'bad carried reports');
+      }
+      map.carried = carried;
+    }
     map.lastSequence = parsed.lastSequence;
     map.settingsRevision = typeof parsed.settingsRevision === 'number' ? parsed.settingsRevision : 0;
     map.subscriptionId = typeof parsed.subscriptionId === 'string' ? parsed.subscriptionId : null;
@@ -173,6 +189,7 @@ export class PositionMap {
       settingsRevision: this.settingsRevision,
       positions: this.entries(),
       reports: this.reports,
+      carried: this.carried,
     };
     await writeFileAtomic(this.file, JSON.stringify(record) + '\n');
   }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { Copier, PaperBroker, SimulatedCrash, type CopyExecution, type ReceivedDelivery, type ReceivedSnapshot, type SignalFields } from '../client';
+import { Copier, PaperBroker, SimulatedCrash, type CopyExecution, type ExecutionReportInput, type ReceivedDelivery, type ReceivedSnapshot, type SignalFields } from '../client';
 import { resolveCopySettings, type CopySettings } from '../proto/receiver-settings';
 import type { Position } from '../engine/records';
 import { Prng } from './actors/prng';
@@ -146,6 +146,42 @@ describe('exactly once', () => {
     await c.onDelivery(order(5, 1, 0.5));
     const net = broker.snapshotPositions().filter((p) => p.comment.startsWith(`${keyPrefix}n`));
     expect(net.map((p) => [p.orderType, p.volume])).toEqual([[1, 0.2]]);
+  });
+
+  it('a close that fails half way is reported once, complete, after its retry: in the same instance and in one opened on the file', async () => {
+    for (const restart of [false, true]) {
+      mapFile = path.join(tempDir, `map-${++fileCounter}.json`);
+      broker = newBroker();
+      const order = (seq: number, orderType: number, volume: number): ReceivedDelivery => delivery(seq, { action: 0, positionId: '0', orderType, volume, stopLoss: 0, takeProfit: 0 });
+      let c = copier();
+      const reports: ExecutionReportInput[] = [];
+      const listen = (x: Copier): void => void x.on('report', (r: ExecutionReportInput) => reports.push(r));
+      listen(c);
+      await c.onDelivery(order(1, 0, 0.3));
+      await c.onDelivery(order(2, 0, 0.2)); // the v1 net grows with a second ticket
+      expect(c.positions[0]?.tickets).toHaveLength(2);
+      broker.setMid('EURUSD.m', 1.101);
+      // Selling 0.5 closes both tickets; the broker refuses the second (requotes past the retries).
+      const close = broker.close.bind(broker);
+      let refuse = false;
+      broker.close = async (ticket, volume) => (refuse ? { ok: false, code: 'REQUOTE', message: 'requote', transient: true } : (refuse = true, close(ticket, volume)));
+      await expect(c.onDelivery(order(3, 1, 0.5))).rejects.toMatchObject({ code: 'BROKER_FAILED' });
+      expect(reports.filter((r) => r.sequence === 3)).toEqual([]); // held for the retry: the server keeps a key's first report
+      broker.close = close;
+      if (restart) {
+        c = copier();
+        listen(c);
+      }
+      await c.onDelivery(order(3, 1, 0.5));
+      const closes = reports.filter((r) => r.sequence === 3);
+      const fills = broker.executions.filter((e) => e.kind === 'close');
+      expect(fills, `restart ${restart}`).toHaveLength(2);
+      expect(closes, `restart ${restart}`).toHaveLength(1);
+      expect(closes[0]).toMatchObject({ kind: 'close', masterPositionId: 'v1:EURUSD', volume: 0.5, requestedVolume: 0.5, outcome: 'filled' });
+      expect(broker.snapshotPositions()).toEqual([]);
+      expect(closes[0].profit).toBeCloseTo(broker.equity() - 10_000, 6); // both tickets' realised result
+      expect(JSON.parse(fs.readFileSync(mapFile, 'utf8')).carried).toBeNull();
+    }
   });
 
   it('modifies stops (reversed copies swap them), partial closes keep the ratio, and close ends it', async () => {
