@@ -24,7 +24,7 @@ import {
   type LicenseFeeResult,
 } from '../persistence/pg/performance-fees';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
-import { dataOption, uuidOption } from './context';
+import { cliAuditContext, dataOption, uuidOption } from './context';
 import { integerOption, printJson, runAction, withAdminContext, type ActionTable } from './admin-context';
 
 const readSpec: CommandSpec = {
@@ -157,7 +157,7 @@ async function chargeFees(argv: string[]): Promise<void> {
       resourceType: subscriptionId === undefined ? null : 'subscription',
       resourceId: subscriptionId ?? null,
       metadata: {
-        via: 'cli',
+        ...cliAuditContext().metadata,
         period,
         licenses: summary.licenses.length,
         charged: summary.charged,
@@ -182,7 +182,7 @@ async function feeRate(argv: string[]): Promise<void> {
         action: 'SET_PERFORMANCE_FEE_RATE',
         resourceType: 'subscription',
         resourceId: subscriptionId,
-        metadata: { via: 'cli', rateBp },
+        metadata: { ...cliAuditContext().metadata, rateBp },
       });
     } else {
       const { rows } = await pool.query('SELECT 1 FROM subscriptions WHERE subscription_id = $1', [subscriptionId]);
@@ -206,7 +206,7 @@ async function assign(argv: string[]): Promise<void> {
       userId: null,
       resourceType: 'license_token',
       resourceId: tokenId,
-      metadata: { via: 'cli', subscriberUserId: assigned.userId, createdUser: assigned.createdUser },
+      metadata: { ...cliAuditContext().metadata, subscriberUserId: assigned.userId, createdUser: assigned.createdUser },
     });
     printJson({ tokenId: assigned.tokenId, subscriptionId: assigned.subscriptionId, userId: assigned.userId, createdUser: assigned.createdUser });
   });

@@ -263,6 +263,22 @@ describe('subscriptions', () => {
       request_payload: { name: 'provider one', ownerEmail: '[redacted]' },
       metadata: { method: 'POST', path: '/admin/v1/subscriptions', role: 'operator', credentialId: operator.credentialId },
     });
+    // The change's own row names what was made (the ids an investigator starts from), and no email.
+    const change = await pool.query(
+      `SELECT user_id, host(ip_address) AS ip, user_agent, resource_id, metadata FROM audit_log
+        WHERE event_type = 'CONFIG' AND action = 'CREATE_SUBSCRIPTION' AND resource_id = $1`,
+      [r.json.subscriptionId],
+    );
+    expect(change.rows).toEqual([
+      {
+        user_id: operator.userId,
+        ip: '127.0.0.1',
+        user_agent: userAgent,
+        resource_id: r.json.subscriptionId,
+        metadata: expect.objectContaining({ via: 'admin-api', name: 'provider one', macKeyId: r.json.macKeyId, masterTokenId: expect.any(String) }),
+      },
+    ]);
+    expect(JSON.stringify(change.rows[0].metadata).toLowerCase()).not.toContain('prov@example.com');
 
     // The owner's email is personal data: an operator sees it, an auditor does not.
     const asOperator = await api('GET', `/admin/v1/subscriptions/${r.json.subscriptionId}`, { token: operator.token });
@@ -370,6 +386,12 @@ describe('credentials', () => {
     expect(issued.status).toBe(201);
     expect(issued.json.token).toMatch(/^spr_[0-9a-f]{64}_[0-9a-f]{8}$/);
     expect(issued.json.role).toBe('receiver');
+    // Who issued this token id: the change's own row says, without the token.
+    const issue = await pool.query(`SELECT user_id, metadata FROM audit_log WHERE event_type = 'CREDENTIAL' AND action = 'ISSUE' AND resource_id = $1`, [
+      issued.json.tokenId,
+    ]);
+    expect(issue.rows).toEqual([{ user_id: operator.userId, metadata: expect.objectContaining({ via: 'admin-api', role: 'receiver' }) }]);
+    expect(JSON.stringify(issue.rows)).not.toContain(issued.json.token);
     const listed = await api('GET', `/admin/v1/subscriptions/${s.subscriptionId}/tokens`, { token: auditor.token });
     expect(listed.json.items.map((x: { tokenId: string }) => x.tokenId)).toContain(issued.json.tokenId);
     expect(JSON.stringify(listed.json)).not.toContain(issued.json.token);

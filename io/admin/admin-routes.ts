@@ -81,12 +81,12 @@ export const adminRoutes: readonly AdminRoute[] = [
     pattern: '/admin/v1/subscriptions',
     minRole: 'operator',
     action: 'CREATE_SUBSCRIPTION',
-    handle: async ({ body }, { store }) => {
+    handle: async ({ body, audit }, { store }) => {
       const f = bodyFields(body, {
         name: { type: 'string', required: true, maxChars: 200 },
         ownerEmail: { type: 'string', maxChars: admin.emailLengthMax },
       });
-      return created(await store.createSubscription({ name: f.name!, ownerEmail: f.ownerEmail }));
+      return created(await store.createSubscription({ name: f.name!, ownerEmail: f.ownerEmail, audit }));
     },
   },
   {
@@ -115,7 +115,7 @@ export const adminRoutes: readonly AdminRoute[] = [
       const id = subscriptionId(request);
       const patch = request.body;
       if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) invalidRequest('the body must be a JSON object of settings');
-      return ok(await adminStore.updateSettings(id, patch as Record<string, unknown>));
+      return ok(await adminStore.updateSettings(id, patch as Record<string, unknown>, { audit: request.audit }));
     },
   },
   ...(['isolate', 'lift'] as const).map(
@@ -176,7 +176,7 @@ export const adminRoutes: readonly AdminRoute[] = [
       });
       const role = f.role ?? 'receiver';
       if (role !== 'receiver' && role !== 'master') invalidRequest('role must be receiver or master');
-      const opts = { label: f.label, ttlDays: f.ttlDays };
+      const opts = { label: f.label, ttlDays: f.ttlDays, audit: request.audit };
       const issued = role === 'master' ? await store.issueMasterToken(id, opts) : await store.issueReceiverToken(id, opts);
       return created({ ...issued, role, subscriptionId: id });
     },
@@ -214,7 +214,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     handle: async (request, { store }) => {
       const id = subscriptionId(request);
       const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: 64 }, expiresAt: { type: 'time' } });
-      const ipId = await store.addAllowedIp(id, f.ip!, { expiresAt: f.expiresAt === undefined ? null : new Date(f.expiresAt) });
+      const ipId = await store.addAllowedIp(id, f.ip!, { expiresAt: f.expiresAt === undefined ? null : new Date(f.expiresAt), audit: request.audit });
       return created({ ipId, subscriptionId: id, ip: f.ip, expiresAt: f.expiresAt === undefined ? null : new Date(f.expiresAt) });
     },
   },
@@ -227,7 +227,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     handle: async (request, { adminStore }) => {
       const id = subscriptionId(request);
       const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: 64 }, expiresAt: { type: 'time' } });
-      return ok({ subscriptionId: id, ip: f.ip, ...(await adminStore.expireAllowedIp(id, f.ip!, f.expiresAt)) });
+      return ok({ subscriptionId: id, ip: f.ip, ...(await adminStore.expireAllowedIp(id, f.ip!, f.expiresAt, { audit: request.audit })) });
     },
   },
   {
@@ -239,7 +239,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     handle: async (request, { store }) => {
       const id = subscriptionId(request);
       const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: 64 } });
-      if (!(await store.removeAllowedIp(id, f.ip!))) {
+      if (!(await store.removeAllowedIp(id, f.ip!, { audit: request.audit }))) {
         throw new AdminHttpError(404, 'UNKNOWN_ALLOWED_IP', `${f.ip} is not on the allowlist of ${id}`);
       }
       return ok({ subscriptionId: id, ip: f.ip, removed: true });
