@@ -361,7 +361,7 @@ export const executionReports = {
   delayMsMax: 30 * 86_400_000,
   /** |profit| (the performance fees refuse above 1e13). */
   profitAbsMax: 1e13,
-  /** executed_at: not older than this, not later than now + the clock skew allowance. */
+  /** executed_at: not older than this (else REPORT_INVALID); later than now + the clock skew allowance, recorded as now. */
   executedAgeMsMax: 30 * 86_400_000,
   executedFutureMsMax: 60_000,
   /** Admin stats: longest time range one query covers. */

@@ -232,7 +232,7 @@ describe('execution reports from the copier', () => {
       ['profit without currency', { kind: 3, outcome: 1, reason: '', ticket: 't1', volume: 1, hasProfit: true, profit: 5, currency: '' }, 'REPORT_INVALID'],
       ['profit beyond 1e13', { kind: 3, outcome: 1, reason: '', ticket: 't1', volume: 1, hasProfit: true, profit: 1e14, currency: 'USD' }, 'REPORT_INVALID'],
       ['negative delay', { delayMs: -5 }, 'REPORT_INVALID'],
-      ['executed in the future', { executedAt: Date.now() + 3_600_000 }, 'REPORT_INVALID'],
+      ['executed more than 30 days ago', { executedAt: Date.now() - 31 * 86_400_000 }, 'REPORT_INVALID'],
       ['sequence 0', { sequenceNumber: 0 }, 'REPORT_INVALID'],
       ['sequence beyond 2^53-1', { sequenceNumber: '18446744073709551615' }, 'SEQUENCE_OUT_OF_RANGE'],
       ['a sequence never delivered', { sequenceNumber: 99 }, 'REPORT_NOT_DELIVERED'],
@@ -241,10 +241,24 @@ describe('execution reports from the copier', () => {
       expect(`${name}: ${await answer(frameOf(fields))}`).toBe(`${name}: ${code}`);
     }
     expect(await answer(frameOf({}))).toBe('ACK');
+    // A receiver clock an hour ahead: the execution still happened, recorded at the server's time rather than lost.
+    const sentAt = Date.now();
+    expect(await answer(frameOf({ masterPositionId: '12', executedAt: sentAt + 3_600_000 }))).toBe('ACK');
+    await waitUntil('both rows in Postgres', async () => (await rowsOf(other.tokenId)).length >= 2);
     await shipped();
     await sleep(200);
     const rows = await rowsOf(other.tokenId);
-    expect(rows).toEqual([expect.objectContaining({ sequence: 1, master_position_id: '11', kind: 'skip', reason: 'SYMBOL_BLOCKED', delay_ms: 12 })]);
+    expect(rows).toEqual([
+      expect.objectContaining({ sequence: 1, master_position_id: '11', kind: 'skip', reason: 'SYMBOL_BLOCKED', delay_ms: 12 }),
+      expect.objectContaining({ sequence: 1, master_position_id: '12', kind: 'skip' }),
+    ]);
+    const { rows: times } = await pool.query<{ executed_ms: string; received_ms: string }>(
+      `SELECT (extract(epoch FROM executed_at) * 1000)::bigint AS executed_ms, (extract(epoch FROM received_at) * 1000)::bigint AS received_ms
+         FROM execution_reports WHERE receiver_id = $1 AND master_position_id = '12'`,
+      [other.tokenId],
+    );
+    expect(Number(times[0].executed_ms)).toBe(Number(times[0].received_ms));
+    expect(Math.abs(Number(times[0].executed_ms) - sentAt)).toBeLessThan(60_000);
     const ack = ws.ofKind('executionReportAck').at(-1)!;
     expect(safeInteger(ack.executionReportAck.sequenceNumber)).toBe(1);
   });
