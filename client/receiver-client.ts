@@ -31,7 +31,7 @@
  * Resending is safe: the report's key makes it the same row.
  */
 import { EventEmitter } from 'node:events';
-import { encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
+import { decodeFrame, encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
 import { wire } from '../engine/limits';
 import { ClientCloseCode, Connection, type ReconnectOptions } from './connection';
 import { fromReceiverSettingsFrame, SettingsError, type ReceiverSettingsFrame, type ReceiverSettingsMessage } from '../proto/receiver-settings';
@@ -51,8 +51,8 @@ import { receiver as limits } from './limits';
 import { readCursor, writeCursor } from './receiver-cursor';
 import { ReceiverQueue } from './receiver-queue';
 import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
-import { executionKindName, executionReportObject } from '../proto/execution-report';
-import type { ExecutionReportRecord } from '../engine/records';
+import { checkExecutionReport, executionKindName, executionReportObject } from '../proto/execution-report';
+import { RejectCode, type ExecutionReportRecord } from '../engine/records';
 
 /** One execution report as the client sends it (the connection names subscription and receiver). */
 export type ExecutionReportInput = Omit<ExecutionReportRecord, 'subscriptionId' | 'receiverId' | 'receivedAtMs'>;
@@ -60,6 +60,19 @@ export type ExecutionReportInput = Omit<ExecutionReportRecord, 'subscriptionId' 
 /** What makes two reports the same row on the server: (sequence, master position, kind). */
 export function reportKey(sequence: number, masterPositionId: string, kind: string): string {
   return `${sequence}|${masterPositionId}|${kind}`;
+}
+
+/** Why the server would refuse `report` for good (checkExecutionReport on the frame as sent); null when it would not. */
+function invalidReport(report: ExecutionReportInput, nowMs: number): string | null {
+  let frame: DecodedFrame | null;
+  try {
+    frame = decodeFrame(encodeFrame({ executionReport: executionReportObject(report) }));
+  } catch (err) {
+    return `execution report: cannot be encoded (${asError(err).message})`;
+  }
+  if (frame === null || frame.kind !== 'executionReport') return 'execution report: cannot be encoded';
+  const checked = checkExecutionReport(frame.executionReport, nowMs);
+  return checked.ok ? null : checked.message;
 }
 
 export interface ReceiverConnectOptions {
@@ -149,6 +162,15 @@ export class ReceiverClient extends EventEmitter {
    * sent now when the session is welcomed, else after the next welcome.
    */
   sendExecutionReport(report: ExecutionReportInput): void {
+    // The server's own checks, here: a report it would refuse for good is refused now and never sent, so a
+    // server refusal (which names only the sequence) cannot take the valid reports of that sequence with it.
+    const invalid = invalidReport(report, this.clock());
+    if (invalid !== null) {
+      this.extra.reportsRefused++;
+      this.emit('reportRefused', report);
+      this.emitError(new SigplaneClientError(RejectCode.REPORT_INVALID, invalid, { sequence: report.sequence }));
+      return;
+    }
     const key = reportKey(report.sequence, report.masterPositionId, report.kind);
     this.unackedReports.delete(key);
     this.unackedReports.set(key, report);

@@ -354,16 +354,23 @@ describe('execution reports from the copier', () => {
     expect(onDisk.lastSequence).toBe(2);
     expect(onDisk.reports).toEqual(made);
 
+    // A damaged report of the same sequence in the file (a position id the server refuses): the client refuses it with the
+    // server's own checks and never sends it, so the server's refusal (naming only the sequence) cannot take the others along.
+    const damaged = { ...made[0], masterPositionId: 'not an id' };
+    fs.writeFileSync(mapFile, JSON.stringify({ ...onDisk, reports: [...onDisk.reports, damaged] }));
+
     // Process B: a copier on the same file sends them; the server journals and acks them.
     const copierB = Copier.open({ broker, mapFile });
     const receiverB = new ReceiverClient();
-    receiverB.on('error', () => undefined);
+    const refusedLocally: string[] = [];
+    receiverB.on('error', (e: { code: string }) => refusedLocally.push(e.code));
     closers.push(() => receiverB.close());
     copierB.reportTo(receiverB);
     expect(receiverB.unackedReportCount).toBe(2);
+    expect(refusedLocally).toEqual(['REPORT_INVALID']);
     await receiverB.connect(t.receiverUrl, fresh.receiverToken, { ...copierB.receiverOptions(), reconnect: fast });
     await waitUntil('the resent reports acked', () => receiverB.unackedReportCount === 0);
-    expect(receiverB.counters).toMatchObject({ reportsAcked: 2, reportsRefused: 0 });
+    expect(receiverB.counters).toMatchObject({ reportsAcked: 2, reportsRefused: 1 });
     await waitUntil('both rows in Postgres', async () => (await rowsOf(fresh.receiverTokenId)).length >= 2);
 
     // Acked reports leave the file with the next delivery's write; B's own report is acked too.
@@ -372,6 +379,7 @@ describe('execution reports from the copier', () => {
     await waitUntil('the close report acked', () => receiverB.unackedReportCount === 0 && receiverB.counters.reportsAcked === 3);
     const rewritten = JSON.parse(fs.readFileSync(mapFile, 'utf8')) as { reports: ExecutionReportInput[] };
     expect(rewritten.reports.map((r) => `${r.sequence}:${r.kind}`)).not.toContain('1:open');
+    expect(rewritten.reports.map((r) => r.masterPositionId)).not.toContain('not an id');
     await waitUntil('three rows in Postgres', async () => (await rowsOf(fresh.receiverTokenId)).length >= 3);
     await shipped();
     await sleep(200);
