@@ -40,6 +40,8 @@ export const receiver = {
   waitersMax: 1_024,
   /** Execution reports sent but not acked, kept to resend after a reconnect; past this the oldest is dropped (counted). */
   executionReportsUnackedMax: 4_096,
+  /** After the server answered a report BUSY (its ring was full), the reports of that sequence go again this much later. */
+  reportBusyRetryMs: 200,
 } as const;
 
 export const copier = {

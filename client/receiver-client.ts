@@ -151,6 +151,9 @@ export class ReceiverClient extends EventEmitter {
   /** Execution reports not acked yet, oldest first. */
   private readonly unackedReports = new Map<string, ExecutionReportInput>();
   private welcomed = false;
+  /** Sequences whose reports the server answered BUSY (a full ring): sent again after reportBusyRetryMs. */
+  private readonly busyReportSequences = new Set<number>();
+  private busyReportTimer: NodeJS.Timeout | null = null;
 
   /** Execution reports waiting for the server's ack. */
   get unackedReportCount(): number {
@@ -196,6 +199,31 @@ export class ReceiverClient extends EventEmitter {
     this.unackedReports.delete(key);
     this.extra.reportsAcked++;
     this.emit('reportAck', report);
+  }
+
+  /**
+   * A report answered BUSY was not taken: its sequence's unacked reports go
+   * again after a pause, on this connection (a later welcome would send
+   * them too, but a healthy connection may last for days).
+   */
+  private onReportBusy(sequence: number | null): void {
+    if (sequence === null || sequence < 1 || this.closed) return;
+    this.busyReportSequences.add(sequence);
+    if (this.busyReportTimer !== null) return;
+    this.busyReportTimer = setTimeout(() => {
+      this.busyReportTimer = null;
+      const due = new Set(this.busyReportSequences);
+      this.busyReportSequences.clear();
+      if (!this.welcomed) return; // the next welcome sends every unacked report
+      for (const report of this.unackedReports.values()) if (due.has(report.sequence)) this.transmitReport(report);
+    }, limits.reportBusyRetryMs);
+    this.busyReportTimer.unref();
+  }
+
+  private stopReportBusyTimer(): void {
+    if (this.busyReportTimer !== null) clearTimeout(this.busyReportTimer);
+    this.busyReportTimer = null;
+    this.busyReportSequences.clear();
   }
 
   /** A report refused for good (REPORT_INVALID, REPORT_NOT_DELIVERED) is not resent: it would be refused again. */
@@ -339,6 +367,7 @@ export class ReceiverClient extends EventEmitter {
     // The handler in progress finishes while the socket is still open: the execution
     // reports it makes (its fills happened) are sent before the close frame, not lost.
     await this.draining;
+    this.stopReportBusyTimer();
     await (this.connection?.close() ?? Promise.resolve());
   }
 
@@ -389,6 +418,7 @@ export class ReceiverClient extends EventEmitter {
       case 'reject': {
         const code = rejectCodeName(frame.reject.code);
         if (code === 'REPORT_INVALID' || code === 'REPORT_NOT_DELIVERED') this.onReportRefused(safeInteger(frame.reject.sequenceNumber));
+        if (code === 'BUSY') this.onReportBusy(safeInteger(frame.reject.sequenceNumber));
         const error = new SigplaneClientError(code, frame.reject.message || code, { sequence: safeInteger(frame.reject.sequenceNumber) });
         this.emit('reject', error);
         this.emitError(error);
@@ -418,6 +448,7 @@ export class ReceiverClient extends EventEmitter {
     this.welcomed = false;
     this.clearQueue();
     this.stopGapTimer();
+    this.stopReportBusyTimer();
     if (!willReconnect) {
       for (const waiter of this.waiters) {
         clearTimeout(waiter.timer);

@@ -93,4 +93,41 @@ describe('BUSY (a full ring)', () => {
       await receiver.close();
     }
   });
+  it('execution reports answered BUSY are sent again on the same connection until all are taken', async () => {
+    const s = await t.subscription({ settings: unlimited });
+    const master = await openMaster(t, s);
+    master.send(v2Frame(s.macKey, s.macKeyId, v2Body(s.subscriptionId, 1)));
+    await master.waitFor((f) => f.kind === 'ack', 10_000);
+    const receiver = new ReceiverClient();
+    const rejects: string[] = [];
+    receiver.on('reject', (e: { code: string }) => rejects.push(e.code));
+    await receiver.connect(t.receiverUrl, s.receiverToken, { lastSequence: 0, onSignal: () => undefined, onSnapshot: () => undefined });
+    await receiver.waitFor(1, 10_000);
+    const count = 400;
+    for (const n of range(1, count)) {
+      receiver.sendExecutionReport({
+        sequence: 1,
+        masterPositionId: `r${n}`,
+        kind: 'skip',
+        outcome: 'skipped',
+        ticket: null,
+        requestedVolume: 0,
+        volume: 0,
+        price: null,
+        slippagePips: null,
+        delayMs: 1,
+        profit: null,
+        currency: null,
+        reason: 'SYMBOL_BLOCKED',
+        executedAtMs: Date.now(),
+      });
+    }
+    const until = Date.now() + 30_000;
+    while (receiver.unackedReportCount > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(rejects, 'the burst overflowed the ring').toContain('BUSY');
+    expect(receiver.unackedReportCount).toBe(0);
+    expect(receiver.counters).toMatchObject({ reportsAcked: count, reportsRefused: 0, reportsDropped: 0, sessions: 1 });
+    await receiver.close();
+    await master.close();
+  });
 });
