@@ -33,7 +33,7 @@ import { createPool } from '../../persistence/pg/pool';
 import { journalPathOf } from '../../persistence/shipper/journal-reader';
 import type { SignalRow } from '../../persistence/shipper/journal-rows';
 import { ensureWatermarkRows, openSession } from '../../persistence/shipper/pg-session';
-import { shipBatch, watermarkFromText, type BatchSource } from '../../persistence/shipper/ship-batch';
+import { readyBatch, shipBatch, watermarkFromText, type BatchSource } from '../../persistence/shipper/ship-batch';
 import { startShipper } from '../../persistence/shipper/shipper';
 import { shipperLimits } from '../../persistence/shipper/shipper-limits';
 import { freeLocalPort } from '../../persistence/pg/free-port';
@@ -90,11 +90,11 @@ function memorySource(subscriptionId: string, content: Uint8Array): BatchSource<
     table: 'signals',
     name: 'memory',
     highestJournalId: () => highest + batchSizes[batchSizes.length - 1],
-    rowsAfter(watermark, limits) {
+    batchAfter(watermark, limits) {
       const rows: SignalRow[] = [];
       for (let id = watermark + 1; id <= watermark + limits.rowsMax; id++) rows.push({ journalId: id, record: signalTemplate(subscriptionId, id, content) });
       highest = watermark + limits.rowsMax;
-      return rows;
+      return readyBatch('signals', rows, limits.copyChunkBytes);
     },
   };
 }

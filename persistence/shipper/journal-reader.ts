@@ -25,6 +25,13 @@ export interface ReadLimits {
   bytesMax: number;
 }
 
+/** Journal rows as read, bounded but not checked yet (JournalReader.readUnchecked). */
+export interface UncheckedRows<T extends ShipTableName> {
+  table: T;
+  afterId: number;
+  raw: Record<string, unknown>[];
+}
+
 /** Tables whose rows are only ever appended (no row above a watermark is deleted): lag is max id minus watermark. */
 const appendOnly: ReadonlySet<ShipTableName> = new Set(['signals', 'states', 'security_events']);
 
@@ -97,17 +104,37 @@ export class JournalReader {
    * ever shipped past it.
    */
   readAfter<T extends ShipTableName>(table: T, afterId: number, limits: ReadLimits): ShipRowOf[T][] {
+    return this.checkRows(this.readUnchecked(table, afterId, limits));
+  }
+
+  /**
+   * readAfter in two steps, for a caller that spreads its work: this one
+   * runs the statement and applies the bounds; checkRows() does the rest.
+   */
+  readUnchecked<T extends ShipTableName>(table: T, afterId: number, limits: ReadLimits): UncheckedRows<T> {
     this.assertOpen();
     if (!Number.isSafeInteger(afterId) || afterId < 0 || !(limits.rowsMax >= 1) || !(limits.bytesMax >= 1)) {
       throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `readAfter(${table}, ${afterId}, ${JSON.stringify(limits)})`);
     }
     const spec = journalRowsSpecs[table];
-    const rows: ShipRowOf[T][] = [];
+    const raw: Record<string, unknown>[] = [];
     let bytes = 0;
-    let previous = afterId;
-    for (const raw of this.select[table].iterate(afterId, limits.rowsMax)) {
-      bytes += spec.rawBytes(raw);
-      if (rows.length > 0 && bytes > limits.bytesMax) break;
+    for (const row of this.select[table].iterate(afterId, limits.rowsMax)) {
+      bytes += spec.rawBytes(row);
+      if (raw.length > 0 && bytes > limits.bytesMax) break;
+      raw.push(row);
+    }
+    if (raw.length > limits.rowsMax) throw this.corrupt(`${table}: read ${raw.length} rows, asked at most ${limits.rowsMax}`);
+    return { table, afterId, raw };
+  }
+
+  /** The rows of readUnchecked, checked as readAfter says. */
+  checkRows<T extends ShipTableName>(read: UncheckedRows<T>): ShipRowOf[T][] {
+    const { table } = read;
+    const spec = journalRowsSpecs[table];
+    const rows: ShipRowOf[T][] = [];
+    let previous = read.afterId;
+    for (const raw of read.raw) {
       let row: ShipRowOf[T];
       try {
         row = spec.check(raw, this.filePath) as ShipRowOf[T];
@@ -120,7 +147,6 @@ export class JournalReader {
       previous = row.journalId;
       rows.push(row);
     }
-    if (rows.length > limits.rowsMax) throw this.corrupt(`${table}: read ${rows.length} rows, asked at most ${limits.rowsMax}`);
     return rows;
   }
 

@@ -15,10 +15,10 @@
  * row) nor duplicates one (a committed row is below the watermark; and were
  * the watermark ever wrong, ON CONFLICT makes the replay change nothing).
  */
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { JournalReader, ReadLimits } from './journal-reader';
+import type { JournalReader, ReadLimits, UncheckedRows } from './journal-reader';
 import type { ShipRowOf, ShipTableName } from './journal-rows';
 import { pgTableSpecs, type PgTableSpec } from './pg-tables';
 import { ShipError, ShipErrorCode } from './ship-errors';
@@ -29,6 +29,17 @@ export type ShipFaultPoint = 'afterCopy' | 'beforeCommit' | 'afterCommit';
 /** Called at each fault point; a test's hook throws or ends the thread there. */
 export type FaultHook = (point: ShipFaultPoint, table: ShipTableName, shard: number) => void;
 
+/** A batch read and encoded, ready for its transaction: the rows, and their COPY text cut into chunks. */
+export interface ReadyBatch<T extends ShipTableName> {
+  rows: ShipRowOf[T][];
+  copyChunks: Buffer[];
+}
+
+/** What reading a batch is bounded by (limits.copyChunkBytes: the COPY text's chunk size). */
+export interface BatchReadLimits extends ReadLimits {
+  copyChunkBytes: number;
+}
+
 /** Where a batch's rows come from: a shard journal's table (JournalSource), or memory (the benchmark). */
 export interface BatchSource<T extends ShipTableName> {
   table: T;
@@ -36,26 +47,40 @@ export interface BatchSource<T extends ShipTableName> {
   name: string;
   /** Highest journal_id ever given in the table (0: none). */
   highestJournalId(): number;
-  /** Checked rows after the watermark, ascending, within the limits. */
-  rowsAfter(watermark: number, limits: ReadLimits): ShipRowOf[T][];
+  /** Checked rows after the watermark, ascending, within the limits, encoded (readyBatch). */
+  batchAfter(watermark: number, limits: BatchReadLimits): ReadyBatch<T>;
   /**
-   * Optional: read the rows after `watermark` now, while Postgres works on
-   * the current batch, for a later rowsAfter(watermark). Never throws.
+   * Optional: start on the batch after `watermark` while Postgres works on
+   * the current one, for a later batchAfter(watermark). Reads now (during
+   * the current COPY) and returns the rest of the work (checks, encoding),
+   * to run during the current INSERT. Neither step throws.
    */
-  prefetch?(watermark: number, limits: ReadLimits): void;
+  prefetch?(watermark: number, limits: BatchReadLimits): () => void;
+}
+
+/**
+ * The rows with their COPY text, encoded up front (an encoding error never
+ * leaves a COPY half sent) and as Buffers: the socket then takes them as
+ * they are, with no UTF-8 conversion while Postgres waits for data.
+ */
+export function readyBatch<T extends ShipTableName>(table: T, rows: ShipRowOf[T][], copyChunkBytes: number): ReadyBatch<T> {
+  return { rows, copyChunks: encodeChunks(pgTableSpecs[table] as PgTableSpec<T>, rows, copyChunkBytes) };
 }
 
 /**
  * A journal table as a batch source, reading one batch ahead: the next
- * batch is read, checked and kept while Postgres runs the current INSERT
- * (the shipper thread's CPU and Postgres's then overlap). A kept batch is
- * used only when the next transaction's locked watermark is exactly where
- * it starts, so it never replaces what the lock says; journal rows do not
- * change once committed (a cursor row replaced meanwhile only ships an
- * older value first, and cursors keep the max).
+ * batch is read from SQLite while Postgres takes the current COPY, then
+ * checked and encoded while it runs the current INSERT (the shipper
+ * thread's CPU and Postgres's then overlap), and kept. A kept
+ * batch is used only when the next transaction's locked watermark is
+ * exactly where it starts and the limits are the same, so it never
+ * replaces what the lock says; journal rows do not change once committed
+ * (a cursor row replaced meanwhile only ships an older value first, and
+ * cursors keep the max).
  */
 export class JournalSource<T extends ShipTableName> implements BatchSource<T> {
-  private ahead: { watermark: number; rowsMax: number; bytesMax: number; rows: ShipRowOf[T][] } | null = null;
+  /** The batch read ahead: `batch` once checked and encoded, until then only `unchecked`. */
+  private ahead: { watermark: number; limits: BatchReadLimits; unchecked: UncheckedRows<T>; batch: ReadyBatch<T> | null } | null = null;
 
   constructor(
     private readonly reader: JournalReader,
@@ -70,30 +95,43 @@ export class JournalSource<T extends ShipTableName> implements BatchSource<T> {
     return this.reader.highestJournalId(this.table);
   }
 
-  rowsAfter(watermark: number, limits: ReadLimits): ShipRowOf[T][] {
+  batchAfter(watermark: number, limits: BatchReadLimits): ReadyBatch<T> {
     const ahead = this.ahead;
     this.ahead = null;
-    if (ahead !== null && ahead.watermark === watermark && ahead.rowsMax === limits.rowsMax && ahead.bytesMax === limits.bytesMax) {
-      return ahead.rows;
+    if (ahead === null || ahead.watermark !== watermark || !sameLimits(ahead.limits, limits)) {
+      return readyBatch(this.table, this.reader.readAfter(this.table, watermark, limits), limits.copyChunkBytes);
     }
-    return this.reader.readAfter(this.table, watermark, limits);
+    return ahead.batch ?? readyBatch(this.table, this.reader.checkRows(ahead.unchecked), limits.copyChunkBytes);
   }
 
-  prefetch(watermark: number, limits: ReadLimits): void {
+  prefetch(watermark: number, limits: BatchReadLimits): () => void {
     this.ahead = null;
     try {
-      const rows = this.reader.readAfter(this.table, watermark, limits);
+      const unchecked = this.reader.readUnchecked(this.table, watermark, limits);
       // An empty read is not kept: rows may arrive before the next batch asks.
-      if (rows.length > 0) this.ahead = { watermark, rowsMax: limits.rowsMax, bytesMax: limits.bytesMax, rows };
+      if (unchecked.raw.length > 0) this.ahead = { watermark, limits: { ...limits }, unchecked, batch: null };
     } catch {
-      // The next rowsAfter reads again and reports the error in its own batch.
+      // The next batchAfter reads again and reports the error in its own batch.
     }
+    return () => {
+      const ahead = this.ahead;
+      if (ahead === null) return;
+      try {
+        ahead.batch = readyBatch(this.table, this.reader.checkRows(ahead.unchecked), limits.copyChunkBytes);
+      } catch {
+        this.ahead = null; // as above: reported by the batch that reads it again
+      }
+    };
   }
 
   /** Drops a kept batch (its transaction failed: the next one re-reads). */
   forget(): void {
     this.ahead = null;
   }
+}
+
+function sameLimits(a: BatchReadLimits, b: BatchReadLimits): boolean {
+  return a.rowsMax === b.rowsMax && a.bytesMax === b.bytesMax && a.copyChunkBytes === b.copyChunkBytes;
 }
 
 export function journalSource<T extends ShipTableName>(reader: JournalReader, table: T): JournalSource<T> {
@@ -138,25 +176,46 @@ export function watermarkFromText(text: unknown): number {
   return value;
 }
 
-/** The rows in COPY text, cut into chunks of about chunkBytes (encoded before COPY starts: an encoding error never leaves a COPY half sent). */
-export function encodeChunks<T extends ShipTableName>(spec: PgTableSpec<T>, rows: readonly ShipRowOf[T][], chunkBytes: number): string[] {
-  const chunks: string[] = [];
+/** The rows in COPY text, cut into chunks of about chunkBytes. */
+export function encodeChunks<T extends ShipTableName>(spec: PgTableSpec<T>, rows: readonly ShipRowOf[T][], chunkBytes: number): Buffer[] {
+  const chunks: Buffer[] = [];
   let chunk = '';
   for (const row of rows) {
     chunk += spec.encode(row);
     if (chunk.length >= chunkBytes) {
-      chunks.push(chunk);
+      chunks.push(Buffer.from(chunk));
       chunk = '';
     }
   }
-  if (chunk.length > 0) chunks.push(chunk);
+  if (chunk.length > 0) chunks.push(Buffer.from(chunk));
   return chunks;
 }
 
-/** COPY the chunks into the spec's staging table; resolves with the rows Postgres counted. */
-export async function copyIntoStaging<T extends ShipTableName>(client: Client, spec: PgTableSpec<T>, chunks: readonly string[]): Promise<number> {
+/**
+ * COPY the chunks into the spec's staging table; resolves with the rows
+ * Postgres counted. `whileCopying` runs once every chunk and the end of the
+ * data are in the socket, while Postgres still parses them.
+ */
+export async function copyIntoStaging<T extends ShipTableName>(
+  client: Client,
+  spec: PgTableSpec<T>,
+  chunks: readonly Buffer[],
+  whileCopying?: () => void,
+): Promise<number> {
   const stream = client.query(copyFrom(spec.copySql));
-  await pipeline(chunks, stream);
+  const completed = finished(stream);
+  // The stream holds the chunks until Postgres is ready for them; the last write's callback fires once they are all in the socket.
+  const written = new Promise<void>((resolve, reject) => {
+    if (chunks.length === 0) resolve();
+    chunks.forEach((chunk, i) => stream.write(chunk, i < chunks.length - 1 ? undefined : (error) => (error ? reject(error) : resolve())));
+  });
+  // Whichever fails first fails the race; the other one's later rejection is not an unhandled one.
+  completed.catch(() => undefined);
+  written.catch(() => undefined);
+  await Promise.race([written, completed]);
+  stream.end(); // sends CopyDone at once: Postgres can finish the COPY while whileCopying runs
+  whileCopying?.();
+  await completed;
   return stream.rowCount;
 }
 
@@ -210,19 +269,24 @@ async function shipInTransaction<T extends ShipTableName>(
       `${source.name}: ${table} ids end at ${highest} but Postgres has shipped up to ${before} from node ${origin.nodeId} shard ${origin.shard}`,
     );
   }
-  const rows = source.rowsAfter(before, { rowsMax: limits.rowsMax, bytesMax: limits.bytesMax });
+  const readLimits = { rowsMax: limits.rowsMax, bytesMax: limits.bytesMax, copyChunkBytes: limits.copyChunkBytes };
+  const { rows, copyChunks } = source.batchAfter(before, readLimits);
   if (rows.length > limits.rowsMax) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `source gave ${rows.length} rows, more than ${limits.rowsMax}`);
   if (rows.length === 0) return { table, rows: 0, inserted: 0, conflicting: 0, watermark: before, full: false };
   const after = rows[rows.length - 1].journalId;
   if (!(after > before)) throw new ShipError(ShipErrorCode.WATERMARK_CONFLICT, `batch ends at ${after}, not after ${before}`);
 
-  const copied = await copyIntoStaging(client, spec, encodeChunks(spec, rows, limits.copyChunkBytes));
+  const more = full(rows.length, highest, after, limits);
+  let prepareAhead: (() => void) | undefined;
+  const copied = await copyIntoStaging(client, spec, copyChunks, () => {
+    if (more) prepareAhead = source.prefetch?.(after, readLimits);
+  });
   if (copied !== rows.length) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `COPY took ${copied} of ${rows.length} ${table} rows`);
   fault?.('afterCopy', table, origin.shard);
 
   const inserting = client.query(spec.insertSql, spec.insertTakesOrigin ? [origin.nodeId, origin.shard] : []);
-  // While Postgres inserts, read the next batch (synchronous; the INSERT's answer waits in the socket).
-  if (full(rows.length, highest, after, limits)) source.prefetch?.(after, { rowsMax: limits.rowsMax, bytesMax: limits.bytesMax });
+  // While Postgres inserts, check and encode the next batch (synchronous; the INSERT's answer waits in the socket).
+  prepareAhead?.();
   const inserted = await inserting;
   const insertedRows = inserted.rowCount ?? 0;
   let conflicting = 0;
@@ -241,7 +305,7 @@ async function shipInTransaction<T extends ShipTableName>(
     inserted: insertedRows,
     conflicting,
     watermark: after,
-    full: full(rows.length, highest, after, limits),
+    full: more,
   };
 }
 
