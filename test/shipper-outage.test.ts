@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,6 +18,7 @@ import { shipTableNames } from '../persistence/shipper/journal-rows';
 import { startShipper, type Shipper, type ShipperStatus } from '../persistence/shipper/shipper';
 import type { ShipperLimits } from '../persistence/shipper/shipper-limits';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { TcpProxy } from './support/tcp-proxy';
 import { freeLocalPort } from '../persistence/pg/free-port';
 
 const testLimits: Partial<ShipperLimits> = {
@@ -31,63 +31,9 @@ const testLimits: Partial<ShipperLimits> = {
   shipBatchTimeoutMs: 1_000,
 };
 
-/** A TCP proxy to Postgres that a test can close, cut and black-hole. */
-class FlakyProxy {
-  private server: net.Server | null = null;
-  private readonly pairs = new Set<[net.Socket, net.Socket]>();
-  /** While set, bytes in both directions are dropped (connections stay open). */
-  blackhole = false;
-
-  constructor(
-    readonly port: number,
-    private readonly target: { host: string; port: number },
-  ) {}
-
-  listen(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      const pair: [net.Socket, net.Socket] = [client, upstream];
-      this.pairs.add(pair);
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-        this.pairs.delete(pair);
-      };
-      client.on('data', (d) => this.blackhole || upstream.write(d));
-      upstream.on('data', (d) => this.blackhole || client.write(d));
-      for (const s of pair) {
-        s.on('error', end);
-        s.on('close', end);
-      }
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-  }
-
-  /** Destroys every open connection (both sides); keeps listening. */
-  cut(): void {
-    for (const [a, b] of this.pairs) {
-      a.destroy();
-      b.destroy();
-    }
-    this.pairs.clear();
-  }
-
-  /** Stops listening (new connections are refused) and cuts the open ones. */
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    this.cut();
-    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
 let dir: string;
 let db: TestDatabase;
-let proxy: FlakyProxy;
+let proxy: TcpProxy;
 let proxiedUrl: string;
 let journal: Journal;
 let shipper: Shipper | null;
@@ -98,7 +44,7 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-shipper-outage-'));
   db = await createTestDatabase();
   const target = new URL(db.url);
-  proxy = new FlakyProxy(await freeLocalPort(), { host: target.hostname, port: Number(target.port || 5432) });
+  proxy = new TcpProxy(await freeLocalPort(), { host: target.hostname, port: Number(target.port || 5432) });
   target.port = String(proxy.port);
   proxiedUrl = target.toString();
   journal = Journal.open(journalPathOf(dir, 0), { sync: 'normal' });
