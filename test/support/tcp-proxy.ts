@@ -1,7 +1,8 @@
 /**
- * A TCP proxy in front of a real server that a test can cut: every open
- * connection destroyed on both sides at once, as a network failure would,
- * while new connections are still accepted.
+ * A TCP proxy in front of a real server (sigplane, Postgres) that a test
+ * can cut (every open connection destroyed on both sides at once, as a
+ * network failure would, new ones still accepted), black-hole (bytes
+ * dropped, connections kept) or close.
  */
 import net from 'node:net';
 
