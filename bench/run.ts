@@ -74,7 +74,7 @@ function frameCodecExtra(result: Awaited<ReturnType<typeof frameCodec.run>>): st
   const s = result.sizes;
   return [
     `Sizes: v1 frame ${s.v1FrameBytes} B, v2 Signed frame ${s.v2FrameBytes} B (body ${s.v2BodyBytes} B), ` +
-      `delivery frame ${s.deliveryFrameBytes} B, msgpackr ring record ${s.inboundRecordBytes} B.`,
+      `delivery frame ${s.deliveryFrameBytes} B, ring record of a signal ${s.inboundRecordBytes} B.`,
   ];
 }
 
@@ -106,7 +106,7 @@ const suites: RunnableSuite[] = [
   }),
   runnable({
     title: 'frame-codec',
-    what: 'proto/frame-codec.bench.ts: protobuf frames and the msgpackr ring record, per signal',
+    what: 'proto/frame-codec.bench.ts: protobuf frames and the ring record of a signal, per signal',
     run: frameCodec.run,
     extra: frameCodecExtra,
   }),

@@ -81,10 +81,20 @@ export class RingError extends Error {
 }
 
 function ringAssert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new RingError(RingErrorCode.INVARIANT, message);
+  if (!condition) ringFail(message);
+}
+
+/**
+ * For checks whose message is built from values: call it as
+ * `if (!condition) ringFail(...)`, so that the message is only built on
+ * failure (building it on every check cost more than the ring operation).
+ */
+function ringFail(message: string): never {
+  throw new RingError(RingErrorCode.INVARIANT, message);
 }
 
 const noBytes = new Uint8Array(0);
+const spinChecksPerClockRead = 64;
 
 /** A new, empty ring whose data area holds `ringBytes` (a power of two). */
 export function createRing(ringBytes: number = engine.ringBytes): SharedArrayBuffer {
@@ -138,10 +148,9 @@ class RingViews {
   /** Bytes in use between a read and a write index, asserted within the ring. */
   usedBytes(writeIndex: number, readIndex: number): number {
     const used = (writeIndex - readIndex) | 0;
-    ringAssert(
-      used >= 0 && used <= this.capacityBytes,
-      `indices out of range: write ${writeIndex}, read ${readIndex}, capacity ${this.capacityBytes}`,
-    );
+    if (!(used >= 0 && used <= this.capacityBytes)) {
+      ringFail(`indices out of range: write ${writeIndex}, read ${readIndex}, capacity ${this.capacityBytes}`);
+    }
     return used;
   }
 }
@@ -345,13 +354,16 @@ export class RingConsumer {
 
   /**
    * For worker threads: returns at once if records are waiting, else spins
-   * engine.ringSpinIterations times checking, then sleeps (Atomics.wait) until
-   * the producer's notify() or `timeoutMs`. Returns whether records are waiting.
+   * engine.ringSpinMs checking, then sleeps (Atomics.wait) until the
+   * producer's notify() or `timeoutMs`. Returns whether records are waiting.
    */
   waitSync(timeoutMs: number): boolean {
     this.assertNotDraining();
-    for (let i = 0; i <= engine.ringSpinIterations; i++) {
+    const spinEndMs = performance.now() + engine.ringSpinMs;
+    for (let i = 1; ; i++) {
       if (this.hasRecords()) return true;
+      // The clock costs more than a check: read it every spinChecksPerClockRead checks.
+      if (i % spinChecksPerClockRead === 0 && performance.now() >= spinEndMs) break;
     }
     const writeIndexSeen = this.announceSleep();
     if (writeIndexSeen === null) return true;
@@ -420,29 +432,26 @@ export class RingConsumer {
     let availableBytes = this.availableBytes();
     if (availableBytes === 0) return -1;
     let position = this.readIndex & ring.mask;
-    ringAssert((position & (ringLayout.recordAlignBytes - 1)) === 0, `misaligned read index ${this.readIndex}`);
+    if ((position & (ringLayout.recordAlignBytes - 1)) !== 0) ringFail(`misaligned read index ${this.readIndex}`);
     let length = ring.lengths[position >> 2];
     if (length === ringLayout.skipMarker) {
       const padBytes = ring.capacityBytes - position;
-      ringAssert(padBytes < availableBytes, `skip marker at ${position} not followed by a record`);
+      if (!(padBytes < availableBytes)) ringFail(`skip marker at ${position} not followed by a record`);
       this.readIndex = (this.readIndex + padBytes) | 0;
       availableBytes -= padBytes;
       position = 0;
       length = ring.lengths[0];
-      ringAssert(
-        length >= 1 && recordSpanBytes(length) > padBytes,
-        `skip marker of ${padBytes} bytes before a record that would have fit (length ${length})`,
-      );
+      if (!(length >= 1 && recordSpanBytes(length) > padBytes)) {
+        ringFail(`skip marker of ${padBytes} bytes before a record that would have fit (length ${length})`);
+      }
     }
-    ringAssert(
-      length >= 1 && length <= ring.recordBytesMax,
-      `corrupt record length ${length} at position ${position} (allowed 1..${ring.recordBytesMax})`,
-    );
+    if (!(length >= 1 && length <= ring.recordBytesMax)) {
+      ringFail(`corrupt record length ${length} at position ${position} (allowed 1..${ring.recordBytesMax})`);
+    }
     const spanBytes = recordSpanBytes(length);
-    ringAssert(
-      spanBytes <= availableBytes && position + spanBytes <= ring.capacityBytes,
-      `record of ${length} bytes at position ${position} runs past the published data or the end`,
-    );
+    if (!(spanBytes <= availableBytes && position + spanBytes <= ring.capacityBytes)) {
+      ringFail(`record of ${length} bytes at position ${position} runs past the published data or the end`);
+    }
     return position;
   }
 

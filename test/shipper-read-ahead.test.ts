@@ -12,6 +12,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SignalRecord } from '../engine/records';
+import { makeSignal } from './fixtures/journal-records';
 import { Journal } from '../persistence/journal';
 import { JournalReader, journalPathOf } from '../persistence/shipper/journal-reader';
 import { JournalSource, readyBatch, type BatchReadLimits } from '../persistence/shipper/ship-batch';
@@ -23,23 +24,7 @@ let dir: string;
 let reader: JournalReader;
 
 function signalOf(sequence: number): SignalRecord {
-  return {
-    subscriptionId,
-    sequence,
-    generatedAtMs: 1_700_000_000_000 + sequence,
-    symbol: 'EURUSD',
-    orderType: 0,
-    volume: 0.1,
-    price: 1.08765,
-    action: 1,
-    positionId: String(1_000_000 + sequence),
-    stopLoss: 1.05,
-    takeProfit: 1.2,
-    magic: '42',
-    signingVersion: 2,
-    content: new Uint8Array(32).map((_, i) => (i * 7 + sequence) & 0xff),
-    receivedAtMs: 1_700_000_000_010 + sequence,
-  };
+  return makeSignal(subscriptionId, sequence, { positionId: String(1_000_000 + sequence), magic: '42', signingVersion: 2, action: 1 });
 }
 
 /** `count` signals (journal ids 1..count), optionally with the checksum of one of them broken. */

@@ -5,10 +5,11 @@
  *   v2 Signed frame (I/O thread), decodeSignalBody of the v2 body (after the
  *   MAC passed), encodeFrame of a v1 frame from a plain object (what a
  *   master's client does), encodeDelivery of an accepted record (shard);
- * - msgpackr (engine/shard-protocol.ts): encodeInbound of the ring record
- *   `{t:'event', sub, ev:{kind:'signal', connId, record}, t0}` (I/O thread)
- *   and decodeInbound of it from a private buffer and from a view of a
- *   SharedArrayBuffer, as the shard's drain() hands it (copy + unpack).
+ * - the ring record (engine/shard-protocol.ts, a signal's fixed binary
+ *   layout): encodeInbound of `{t:'event', sub, ev:{kind:'signal', connId,
+ *   record}, t0}` (I/O thread) and decodeInbound of it from a private buffer
+ *   and from a view of a SharedArrayBuffer, as the shard's drain() hands it
+ *   (read in place).
  *
  *   npx tsc -p tsconfig.json && node dist/bench/proto/frame-codec.bench.js
  *
@@ -131,13 +132,13 @@ export async function run(): Promise<Summary & { sizes: FrameSizes }> {
     b.add(`encodeDelivery v1 record (${sizes.deliveryFrameBytes} B)`, () => {
       sink += encodeDelivery(records[next()]).byteLength;
     }),
-    b.add(`msgpackr encodeInbound signal event (${sizes.inboundRecordBytes} B)`, () => {
+    b.add(`encodeInbound signal event, binary ring record (${sizes.inboundRecordBytes} B)`, () => {
       sink += encodeInbound(inbound[next()]).byteLength;
     }),
-    b.add('msgpackr decodeInbound, private buffer', () => {
+    b.add('decodeInbound, private buffer', () => {
       sink += decodeInbound(inboundBytes[next()]).t.length;
     }),
-    b.add('msgpackr decodeInbound, SharedArrayBuffer view (copy + unpack)', () => {
+    b.add('decodeInbound, SharedArrayBuffer view (read in place)', () => {
       sink += decodeInbound(inboundShared[next()]).t.length;
     }),
     b.configure({ cases: { maxTime: 1, minSamples: 5 } }),
