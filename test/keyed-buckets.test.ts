@@ -54,4 +54,25 @@ describe('KeyedBuckets', () => {
     expect(b.size).toBe(2);
     expect(b.available('new-one', 2_000)).toBe(2);
   });
+
+  it('keys kept drained at the front of the map do not send every newcomer to the overflow bucket', () => {
+    const b = new KeyedBuckets(1, 2, 100);
+    // An attacker's first 8 addresses, kept drained; 92 other addresses, idle since.
+    for (let i = 0; i < 8; i++) drain(b, `attacker-${i}`, 0);
+    for (let i = 0; i < 92; i++) b.take(`idle-${i}`, 0);
+    const keepDrained = (nowMs: number): void => {
+      for (let i = 0; i < 8; i++) drain(b, `attacker-${i}`, nowMs);
+    };
+    keepDrained(10_000);
+    // 10 s on the idle keys are full again: newcomers get buckets of their own (2 tokens each), not the shared one.
+    let ownBuckets = 0;
+    for (let i = 0; i < 20; i++) {
+      keepDrained(10_000);
+      if (drain(b, `newcomer-${i}`, 10_000) === 2) ownBuckets++;
+    }
+    expect(ownBuckets).toBeGreaterThanOrEqual(19);
+    expect(b.size).toBe(100);
+    // ... and the attacker's keys are still limited.
+    for (let i = 0; i < 8; i++) expect(b.available(`attacker-${i}`, 10_000)).toBe(0);
+  });
 });

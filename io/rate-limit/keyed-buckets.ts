@@ -8,7 +8,10 @@
  * nothing). Otherwise the new key draws from one shared overflow bucket:
  * whoever brings more keys than the map holds cannot reset the buckets of
  * keys that are being limited, and gets one key's allowance between all
- * the keys past the bound.
+ * the keys past the bound. The limited keys a scan looked at go to the
+ * back, so the next scan looks at others: a few keys kept drained at the
+ * front cannot send every newcomer to the overflow bucket while idle keys
+ * behind them could make room.
  */
 import { TokenBucket } from '../../engine/token-bucket';
 
@@ -52,15 +55,22 @@ export class KeyedBuckets {
 
   /** Forgets one of the oldest keys whose bucket has refilled; false when none of them has. */
   private forgetOneFull(nowMs: number): boolean {
-    let looked = 0;
+    const limited: [string, TokenBucket][] = [];
+    let forgot = false;
     for (const [key, bucket] of this.buckets) {
-      if (looked++ >= evictionScanMax) return false;
       if (bucket.available(nowMs) >= this.burst) {
         this.buckets.delete(key);
-        return true;
+        forgot = true;
+        break;
       }
+      limited.push([key, bucket]);
+      if (limited.length >= evictionScanMax) break;
     }
-    return false;
+    for (const [key, bucket] of limited) {
+      this.buckets.delete(key);
+      this.buckets.set(key, bucket);
+    }
+    return forgot;
   }
 
   private overflowBucket(nowMs: number): TokenBucket {
