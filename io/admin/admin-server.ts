@@ -8,12 +8,14 @@
  * handler run, one audit_log row written, then a JSON answer with the
  * security headers (no-store among them). An address whose requests were
  * refused before authentication too often is answered 429 for a while,
- * unaudited but counted (io/admin/unauthenticated-throttle.ts). Each answer closes its
+ * unaudited but counted, a well-formed admin token still looked up
+ * (io/admin/unauthenticated-throttle.ts). Each answer closes its
  * connection: the API is low-volume, and stop() leaves nothing open.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { admin } from '../../engine/limits';
 import { adminRoleRank, type AdminPrincipal, type AdminStore } from '../../persistence/pg/admin-store';
+import { adminTokenHash } from '../../persistence/pg/admin-tokens';
 import { normaliseIp, type ConfigStore } from '../../persistence/pg/config-store';
 import { writeSecurityHeaders } from '../http-headers';
 import { loadNativeUws } from '../uws-native';
@@ -103,12 +105,10 @@ export class AdminServer {
       if (!aborted) this.write(res, answer);
       aborted = true;
     };
-    if (this.throttle.throttled(addressKey(incoming))) {
-      return send({
-        status: 429,
-        body: { code: AdminErrorCode.RATE_LIMITED, message: 'too many refused requests from this address: wait and retry' },
-        headers: { 'retry-after': String(this.throttle.retryAfterSeconds) },
-      });
+    const address = addressKey(incoming);
+    if (this.throttle.throttled(address) && bearerAdminTokenHash(incoming.authorization) === null) {
+      this.throttle.suppress(address);
+      return send(this.rateLimited());
     }
     const declared = incoming.contentLength === '' ? 0 : Number(incoming.contentLength);
     if (!Number.isSafeInteger(declared) || declared > admin.requestBodyBytesMax) return this.refuseTooLarge(incoming, send);
@@ -194,6 +194,14 @@ export class AdminServer {
     return principal;
   }
 
+  private rateLimited(): Answer {
+    return {
+      status: 429,
+      body: { code: AdminErrorCode.RATE_LIMITED, message: 'too many refused requests from this address: wait and retry' },
+      headers: { 'retry-after': String(this.throttle.retryAfterSeconds) },
+    };
+  }
+
   private refusal(error: unknown, incoming: Incoming): Answer {
     const known = asHttpError(error);
     if (known === null) {
@@ -216,8 +224,17 @@ export class AdminServer {
     params: string[] = [],
   ): Promise<void> {
     const refused = answer.status >= 400 ? (answer.body as { code: string; message: string }) : null;
-    // Refused before authentication: drawn from the address's bucket; the row says what went unaudited before it.
-    const suppressedBefore = principal === null && (answer.status === 401 || answer.status === 413) ? this.throttle.refused(addressKey(incoming)) : 0;
+    // Refused before authentication: drawn from the address's bucket (checked again here: requests in flight
+    // together draw on it one by one); the row says what went unaudited before it.
+    let suppressedBefore = 0;
+    if (principal === null && (answer.status === 401 || answer.status === 413)) {
+      const address = addressKey(incoming);
+      if (this.throttle.throttled(address)) {
+        this.throttle.suppress(address);
+        return send(this.rateLimited());
+      }
+      suppressedBefore = this.throttle.refused(address);
+    }
     try {
       const entry = requestAuditEntry({
         method: incoming.method,
@@ -252,6 +269,13 @@ export class AdminServer {
 }
 
 /** The JSON body, or undefined when there is none; 415 for another media type, 400 INVALID_JSON when it does not parse. */
+/** The hash of the admin token in `Authorization: Bearer ...` when it is well formed (prefix, checksum); else null. */
+function bearerAdminTokenHash(authorization: string): string | null {
+  if (authorization.length > admin.authorizationHeaderBytesMax) return null;
+  const m = /^Bearer ([!-~]+)$/i.exec(authorization);
+  return m === null ? null : adminTokenHash(m[1]);
+}
+
 /** The throttle's key: the source address (unknown ones share one bucket). */
 function addressKey(incoming: Incoming): string {
   return incoming.ipAddress ?? 'unknown';

@@ -4,10 +4,15 @@
  * credential lookup; anyone who reaches the admin port can send them. Per
  * source address they draw on a token bucket (engine/limits.ts admin
  * unauthenticatedRefusals*). While an address's bucket is empty its requests
- * are answered 429 RATE_LIMITED with Retry-After, with neither a lookup nor
- * a row of their own; the next row written for the address says how many
- * were answered so (metadata.suppressedBefore), so the trail stays complete
- * in count while its size stays bounded.
+ * are answered 429 RATE_LIMITED with Retry-After, without a row of their
+ * own; the next refusal row written for the address says how many were
+ * answered so (metadata.suppressedBefore), so the trail stays complete in
+ * count while its size stays bounded. A request bearing a well-formed admin
+ * token (prefix and checksum right) is still looked up, so that whoever
+ * shares the address cannot lock a valid admin out; if the lookup fails it
+ * is answered 429 like the rest. The bucket is checked again when a refusal
+ * is about to be written, so requests in flight together cannot write more
+ * rows than it holds.
  */
 import { admin } from '../../engine/limits';
 import { KeyedBuckets } from '../rate-limit/keyed-buckets';
@@ -26,14 +31,17 @@ export class UnauthenticatedThrottle {
   /** Seconds a client waits before its bucket holds a token again. */
   readonly retryAfterSeconds = Math.ceil(60 / admin.unauthenticatedRefusalsPerMinute);
 
-  /** True when `address` used its refusals up: answer 429 and count it (suppressed). */
+  /** True when `address` used its refusals up. */
   throttled(address: string): boolean {
-    if (this.buckets.available(address, this.clock()) >= 1) return false;
+    return this.buckets.available(address, this.clock()) < 1;
+  }
+
+  /** A request of a throttled `address` answered 429 without a row: counted for the next row. */
+  suppress(address: string): void {
     if (this.suppressed.size >= admin.unauthenticatedAddressesMax && !this.suppressed.has(address)) {
       this.suppressed.delete(this.suppressed.keys().next().value!);
     }
     this.suppressed.set(address, (this.suppressed.get(address) ?? 0) + 1);
-    return true;
   }
 
   /**
