@@ -13,6 +13,7 @@ import { rejectCodeName, safeInteger, stateName } from '../proto/codec';
 import { openMaster, range } from './support/e2e';
 import { scrapeMetrics } from './support/fault-server-process';
 import { v2Body, v2Frame } from './support/signals';
+import { skipReport } from './support/reports';
 import { startTestServer, type TestServer } from './support/test-server';
 
 let t: TestServer;
@@ -105,22 +106,7 @@ describe('BUSY (a full ring)', () => {
     await receiver.waitFor(1, 10_000);
     const count = 400;
     for (const n of range(1, count)) {
-      receiver.sendExecutionReport({
-        sequence: 1,
-        masterPositionId: `r${n}`,
-        kind: 'skip',
-        outcome: 'skipped',
-        ticket: null,
-        requestedVolume: 0,
-        volume: 0,
-        price: null,
-        slippagePips: null,
-        delayMs: 1,
-        profit: null,
-        currency: null,
-        reason: 'SYMBOL_BLOCKED',
-        executedAtMs: Date.now(),
-      });
+      receiver.sendExecutionReport(skipReport(1, `r${n}`));
     }
     const until = Date.now() + 30_000;
     while (receiver.unackedReportCount > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));

@@ -29,6 +29,7 @@ import { subscribeFrame } from './support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
 import { WireClient } from './support/wire-client';
 import { TcpProxy } from './support/tcp-proxy';
+import { skipReport } from './support/reports';
 import { freeLocalPort } from '../persistence/pg/free-port';
 
 const fast = { minMs: 20, maxMs: 200 };
@@ -186,22 +187,7 @@ describe('execution reports from the copier', () => {
     const other = await t.receiverToken(sub.subscriptionId);
     const ws = await WireClient.open(t.receiverUrl, other.token);
     closers.push(() => ws.close());
-    const good = {
-      sequence: 1,
-      masterPositionId: '11',
-      kind: 'skip' as const,
-      outcome: 'skipped' as const,
-      ticket: null,
-      requestedVolume: 0,
-      volume: 0,
-      price: null,
-      slippagePips: null,
-      delayMs: 12,
-      profit: null,
-      currency: null,
-      reason: 'SYMBOL_BLOCKED',
-      executedAtMs: Date.now(),
-    };
+    const good = skipReport(1, '11', { delayMs: 12 });
     const frameOf = (fields: Record<string, unknown>): Uint8Array => encodeFrame({ executionReport: { ...executionReportObject(good), ...fields } });
     const answer = async (frame: Uint8Array): Promise<string> => {
       const from = ws.frames.length;
@@ -281,22 +267,7 @@ describe('execution reports from the copier', () => {
     receiver.on('error', (e: { code: string }) => refused.push(e.code));
     closers.push(() => receiver.close());
     const disconnected = new Promise<void>((resolve) => receiver.once('close', () => resolve()));
-    const report = (sequence: number): ExecutionReportInput => ({
-      sequence,
-      masterPositionId: String(sequence),
-      kind: 'skip',
-      outcome: 'skipped',
-      ticket: null,
-      requestedVolume: 0,
-      volume: 0,
-      price: null,
-      slippagePips: null,
-      delayMs: 3,
-      profit: null,
-      currency: null,
-      reason: 'SYMBOL_BLOCKED',
-      executedAtMs: Date.now(),
-    });
+    const report = (sequence: number): ExecutionReportInput => skipReport(sequence, String(sequence), { delayMs: 3 });
     await receiver.connect(`ws://127.0.0.1:${proxy.port}/v1/receiver`, fresh.receiverToken, {
       lastSequence: 0,
       reconnect: { minMs: 300, maxMs: 300 },
