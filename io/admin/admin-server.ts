@@ -185,11 +185,9 @@ export class AdminServer {
 
   private async authenticate(authorization: string): Promise<AdminPrincipal> {
     if (authorization === '') throw new AdminHttpError(401, AdminErrorCode.MISSING_CREDENTIAL, 'Authorization: Bearer <admin token> is required');
-    const m = /^Bearer ([!-~]+)$/i.exec(authorization);
-    if (authorization.length > admin.authorizationHeaderBytesMax || m === null) {
-      throw new AdminHttpError(401, AdminErrorCode.INVALID_CREDENTIAL, 'the admin credential is not valid');
-    }
-    const principal = await this.options.adminStore.authenticate(m[1]);
+    const token = bearerToken(authorization);
+    if (token === null) throw new AdminHttpError(401, AdminErrorCode.INVALID_CREDENTIAL, 'the admin credential is not valid');
+    const principal = await this.options.adminStore.authenticate(token);
     if (principal === null) throw new AdminHttpError(401, AdminErrorCode.INVALID_CREDENTIAL, 'the admin credential is not valid');
     return principal;
   }
@@ -269,11 +267,16 @@ export class AdminServer {
 }
 
 /** The JSON body, or undefined when there is none; 415 for another media type, 400 INVALID_JSON when it does not parse. */
+/** The token of `Authorization: Bearer <token>`, or null for a header of another shape or over the size limit. */
+function bearerToken(authorization: string): string | null {
+  if (authorization.length > admin.authorizationHeaderBytesMax) return null;
+  return /^Bearer ([!-~]+)$/i.exec(authorization)?.[1] ?? null;
+}
+
 /** The hash of the admin token in `Authorization: Bearer ...` when it is well formed (prefix, checksum); else null. */
 function bearerAdminTokenHash(authorization: string): string | null {
-  if (authorization.length > admin.authorizationHeaderBytesMax) return null;
-  const m = /^Bearer ([!-~]+)$/i.exec(authorization);
-  return m === null ? null : adminTokenHash(m[1]);
+  const token = bearerToken(authorization);
+  return token === null ? null : adminTokenHash(token);
 }
 
 /** The throttle's key: the source address (unknown ones share one bucket). */
