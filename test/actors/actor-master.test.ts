@@ -1,5 +1,5 @@
 import { describe as group, expect, it } from 'vitest';
-import { describe, nextTimerAtMs } from '../../actors/subscription-actor';
+import { checkInvariants, describe, nextTimerAtMs } from '../../actors/subscription-actor';
 import { Action, OrderType, SubscriptionState } from '../../engine/records';
 import { Harness, SUB, T0, briefs, signal, v2 } from './fixtures';
 
@@ -304,5 +304,22 @@ group('master connections and isolation', () => {
       'persistState DEGRADED', 'stateChange DEGRADED', 'syncRequest @null 1-2',
     ]);
     expect(nextTimerAtMs(h.actor)).toBe(h.nowMs + 2_000);
+  });
+
+  it('catches a held signal left behind the sequence (not drained at n + 1, or passed at n)', () => {
+    const h = new Harness();
+    h.signal(signal(3));
+    h.signal(signal(5));
+    expect(() => checkInvariants(h.actor)).not.toThrow();
+    // Corrupt the state as a drain bug would: held 3 not taken once 2 is accepted, then passed.
+    const held3 = h.actor.held.get(3)!;
+    h.actor.lastSequence = 2;
+    expect(() => checkInvariants(h.actor)).toThrow(/held 3 with n = 2/);
+    h.actor.lastSequence = 3;
+    expect(() => checkInvariants(h.actor)).toThrow(/held 3 with n = 3/);
+    h.actor.held.delete(3);
+    h.actor.lastSequence = 0;
+    expect(() => checkInvariants(h.actor)).not.toThrow();
+    expect(held3.record.sequence).toBe(3);
   });
 });
