@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, type Pool } from 'pg';
 import WebSocket from 'ws';
+import { BusyWindow, type BusyAction } from '../../../client/busy-window';
+import { master as masterLimits } from '../../../client/limits';
 import { ConfigStore } from '../../../persistence/pg/config-store';
 import { migrate } from '../../../persistence/pg/migrate';
 import { createPool } from '../../../persistence/pg/pool';
@@ -38,8 +40,6 @@ const tokensPerSubscriptionMax = 20;
 const setupConcurrency = 8;
 /** Far above any bench rate: the rate limiters (per connection, per subscription, per address) must not be what is measured. */
 const benchRateLimitPerSecond = 1_000_000;
-/** A signal refused BUSY is sent again after this pause (the ring drains meanwhile). */
-const busyResendDelayMs = 1;
 
 interface SigplaneMasterTarget extends MasterTarget {
   url: string;
@@ -191,30 +191,72 @@ export class SigplaneAdapter implements SystemAdapter {
     return { masters, receivers };
   }
 
+  /**
+   * A master that answers BUSY as the SDK's MasterClient does (the same
+   * BusyWindow, client/busy-window.ts): after "resend from N" it sends
+   * nothing new until the refused burst is answered and a short backoff
+   * passed, then sends again from N, in order, within a window that widens
+   * with each ack. Signals that fell due meanwhile wait, and their wait is
+   * charged to the system (latency counts from each signal's due time).
+   */
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
     const t = target as SigplaneMasterTarget;
     const ws = await openUntilWelcome(t.url, t.token);
     let frames: (Uint8Array | undefined)[] = [];
     let resent = 0;
-    const resend = (sequence: number): void => {
+    /** The highest sequence ever sent (the window's sentUpTo goes back on BUSY). */
+    let highestSent = 0;
+    /** The highest sequence the schedule has made due. */
+    let dueUpTo = 0;
+    /** Frames sent minus answers received (each signal frame gets exactly one: ack, reject or BUSY). */
+    let inFlight = 0;
+    const window = new BusyWindow(masterLimits.outboxSignalsMax);
+    let resendTimer: NodeJS.Timeout | null = null;
+
+    const sendFrame = (sequence: number): void => {
       const frame = frames[sequence - 1];
-      if (frame === undefined || ws.readyState !== WebSocket.OPEN) return;
-      resent++;
+      if (frame === undefined) return; // acked already
+      if (sequence <= highestSent) resent++;
+      else highestSent = sequence;
+      window.sent(sequence);
+      inFlight++;
       ws.send(frame, { binary: true });
     };
+    /** Sends what is due and not yet sent, in order, as far as the window allows. */
+    const sendDue = (): void => {
+      for (let sequence = window.sentUpTo + 1; sequence <= dueUpTo && window.maySend(inFlight); sequence++) sendFrame(sequence);
+    };
+    const onBusyAction = (action: BusyAction): void => {
+      if (action.kind === 'resendAfter' && ws.readyState === WebSocket.OPEN) {
+        resendTimer = setTimeout(() => {
+          resendTimer = null;
+          const from = window.resume();
+          for (let sequence = from; sequence <= dueUpTo && window.maySend(inFlight); sequence++) sendFrame(sequence);
+        }, action.delayMs);
+      } else if (action.kind === 'ignore' && window.limit !== Infinity) sendDue();
+    };
+
     ws.on('message', (data: Buffer) => {
       const frame = decodeFrame(data);
       if (frame?.kind === 'ack') {
         const sequence = safeInteger(frame.ack.sequenceNumber) ?? -1;
+        inFlight--;
         frames[sequence - 1] = undefined;
         events.onAck(sequence);
+        onBusyAction(window.answered(sequence, true));
       } else if (frame?.kind === 'reject') {
         const sequence = safeInteger(frame.reject.sequenceNumber) ?? -1;
         const code = rejectCodeName(frame.reject.code);
-        // BUSY means "resend" (docs/protocol.md): the shard's ring was full. Later signals that got in are held until it arrives.
-        if (code === 'BUSY') setTimeout(() => resend(sequence), busyResendDelayMs);
-        else events.onRefused(sequence, code);
+        inFlight--;
+        // BUSY means "resend from N" (docs/protocol.md): the shard's ring was full.
+        if (code === 'BUSY' && frames[sequence - 1] !== undefined) return onBusyAction(window.busy(sequence, inFlight));
+        frames[sequence - 1] = undefined;
+        events.onRefused(sequence, code);
+        onBusyAction(window.answered(sequence, false));
       }
+    });
+    ws.once('close', () => {
+      if (resendTimer !== null) clearTimeout(resendTimer);
     });
     return {
       prepare(signals) {
@@ -224,9 +266,9 @@ export class SigplaneAdapter implements SystemAdapter {
         );
       },
       send(sequence) {
-        const frame = frames[sequence - 1];
-        if (frame === undefined) throw new Error(`signal ${sequence} was not prepared`);
-        ws.send(frame, { binary: true });
+        if (frames[sequence - 1] === undefined) throw new Error(`signal ${sequence} was not prepared`);
+        if (sequence > dueUpTo) dueUpTo = sequence;
+        sendDue();
       },
       get resent() {
         return resent;
