@@ -213,25 +213,24 @@ export class SigplaneAdapter implements SystemAdapter {
     const window = new BusyWindow(masterLimits.outboxSignalsMax);
     let resendTimer: NodeJS.Timeout | null = null;
 
-    const sendFrame = (sequence: number): void => {
-      const frame = frames[sequence - 1];
-      if (frame === undefined) return; // acked already
-      if (sequence <= highestSent) resent++;
-      else highestSent = sequence;
-      window.sent(sequence);
-      inFlight++;
-      ws.send(frame, { binary: true });
-    };
-    /** Sends what is due and not yet sent, in order, as far as the window allows. */
+    /** Sends what is due and not yet sent, in order, as far as the window allows (an acked one is passed over). */
     const sendDue = (): void => {
-      for (let sequence = window.sentUpTo + 1; sequence <= dueUpTo && window.maySend(inFlight); sequence++) sendFrame(sequence);
+      for (let sequence = window.sentUpTo + 1; sequence <= dueUpTo && window.maySend(inFlight); sequence++) {
+        window.sent(sequence);
+        const frame = frames[sequence - 1];
+        if (frame === undefined) continue;
+        if (sequence <= highestSent) resent++;
+        else highestSent = sequence;
+        inFlight++;
+        ws.send(frame, { binary: true });
+      }
     };
     const onBusyAction = (action: BusyAction): void => {
       if (action.kind === 'resendAfter' && ws.readyState === WebSocket.OPEN) {
         resendTimer = setTimeout(() => {
           resendTimer = null;
-          const from = window.resume();
-          for (let sequence = from; sequence <= dueUpTo && window.maySend(inFlight); sequence++) sendFrame(sequence);
+          window.resume(); // rewinds to the refused sequence
+          sendDue();
         }, action.delayMs);
       } else if (action.kind === 'ignore' && window.limit !== Infinity) sendDue();
     };
