@@ -8,7 +8,7 @@ import { machineTable, significant, type MachineInfo } from '../results-markdown
 import { spreadOf, systemsIn, type CompareResult, type Spread } from './suites/compare';
 import type { IdleMemoryResult } from './suites/idle-memory';
 import { p99TargetUs, type RateSearchResult } from './suites/rate-search';
-import type { RunResult } from './run-workload';
+import { unacceptedSignals, type RunResult } from './run-workload';
 import { describeWorkload, type SystemName } from './workload';
 
 export interface LoadReport {
@@ -127,8 +127,10 @@ function targetLines(r: LoadReport): string[] {
     const rate = r.ingest.workloads[0].ratePerSecond;
     const acked = medianOf(ingest, (x) => x.ackedPerSecond)!;
     const lost = ingest.reduce((n, x) => n + x.lost + x.duplicates + x.refused, 0);
+    const unaccepted = ingest.reduce((n, x) => n + unacceptedSignals(x), 0);
     const met = rate >= 50_000 && acked >= 0.99 * 50_000 && lost === 0;
-    lines.push(`| at least 50,000 signals/s sustained ingest, signed and journaled, nothing lost | offered ${significant(rate)}/s, acked ${significant(acked)}/s, lost+dup+refused ${lost} | ${met ? 'yes' : 'no'} |`);
+    const why = unaccepted > 0 ? ` (the deliveries of ${unaccepted} signals never accepted by the end: held back by BUSY, not lost after an ack)` : '';
+    lines.push(`| at least 50,000 signals/s sustained ingest, signed and journaled, nothing lost | offered ${significant(rate)}/s, acked ${significant(acked)}/s, lost+dup+refused ${lost}${why} | ${met ? 'yes' : 'no'} |`);
   }
   return lines;
 }

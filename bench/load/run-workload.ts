@@ -50,6 +50,16 @@ export interface RunResult {
   loadSaturation: string | null;
 }
 
+/**
+ * Signals neither acked nor refused by the end of the drain: the system had
+ * not accepted them (sigplane: still in the master's outbox, held back by
+ * BUSY). Their deliveries are counted in `lost`; an acked signal is not
+ * among them.
+ */
+export function unacceptedSignals(r: Pick<RunResult, 'signalsSent' | 'acked' | 'refused'>): number {
+  return Math.max(0, r.signalsSent - r.acked - r.refused);
+}
+
 export interface RunOptions {
   /** Receiver worker threads; default: one per 75,000 deliveries/s, 1..3. */
   receiverThreads?: number;
