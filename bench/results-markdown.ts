@@ -118,9 +118,21 @@ const fileTitle = [
   '',
   'Two sections, each written by its own command and replaced only by it:',
   '[micro benchmarks](#micro-benchmarks) (`npm run bench`) and',
-  '[end-to-end load](#end-to-end-load) (`npm run bench:load`).',
+  '[end-to-end load](#end-to-end-load) (`npm run bench:load`). What follows',
+  'them is written by hand (analysis from profiles, each figure with its',
+  'date) and kept as it is when a section is rewritten.',
   '',
 ].join('\n');
+
+/** What follows the last section's end marker: written by hand, kept across rewrites. */
+function handWrittenTail(text: string): string {
+  let end = -1;
+  for (const name of sectionOrder) {
+    const at = text.lastIndexOf(endMarker(name));
+    if (at >= 0) end = Math.max(end, at + endMarker(name).length);
+  }
+  return end < 0 ? '' : text.slice(end).trim();
+}
 
 /** The body of each section found in `text` (a file written before the markers existed is all micro). */
 function sectionsOf(text: string): Partial<Record<SectionName, string>> {
@@ -136,7 +148,7 @@ function sectionsOf(text: string): Partial<Record<SectionName, string>> {
   return found;
 }
 
-/** RESULTS.md with section `name` set to `body` and every other section as it was in `existing`. */
+/** RESULTS.md with section `name` set to `body`, every other section and the hand-written tail as they were in `existing`. */
 export function replaceSection(existing: string | null, name: SectionName, body: string): string {
   const sections = sectionsOf(existing ?? '');
   sections[name] = body.trim();
@@ -145,6 +157,8 @@ export function replaceSection(existing: string | null, name: SectionName, body:
     const text = sections[n];
     if (text !== undefined) parts.push(beginMarker(n), '', text, '', endMarker(n), '');
   }
+  const tail = handWrittenTail(existing ?? '');
+  if (tail !== '') parts.push(tail, '');
   return parts.join('\n');
 }
 

@@ -126,6 +126,13 @@ describe('load generator (bench/load) against real servers', () => {
     expect(loadAgain).toContain('load v2');
     expect(loadAgain).not.toContain('strictly more work');
     expect(loadAgain.indexOf('micro v1')).toBeLessThan(loadAgain.indexOf('load v2'));
+    // What follows the sections is written by hand and survives every rewrite, in place.
+    const withNotes = `${loadAgain}\n## Where the time goes\n\nby hand\n`;
+    const rewritten = replaceSection(replaceSection(withNotes, 'micro', '## Micro benchmarks\n\nmicro v2'), 'load', '## End-to-end load\n\nload v4');
+    expect(rewritten).toContain('micro v2');
+    expect(rewritten).toContain('load v4');
+    expect(rewritten.match(/## Where the time goes\n\nby hand/g)).toHaveLength(1);
+    expect(rewritten.indexOf('load v4')).toBeLessThan(rewritten.indexOf('## Where the time goes'));
     // A file written before the markers existed is kept as the micro section.
     const legacy = replaceSection('# Benchmark results\n\n## ring-buffer\nold', 'load', 'load v3');
     expect(legacy).toContain('## ring-buffer\nold');
