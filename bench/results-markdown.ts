@@ -94,11 +94,13 @@ export function suiteSection(s: SuiteReport): string[] {
     '',
   ];
   if (s.error !== null) return [...lines, `**Failed:** \`${s.error}\``, ''];
-  lines.push('| case | ops/s | ±% | mean µs/op |', '| --- | ---: | ---: | ---: |');
-  for (const c of s.cases) {
-    lines.push(`| ${c.name} | ${Math.round(c.ops).toLocaleString('en')} | ${c.margin.toFixed(2)} | ${significant(c.details.mean * 1e6)} |`);
+  if (s.cases.length > 0) {
+    lines.push('| case | ops/s | ±% | mean µs/op |', '| --- | ---: | ---: | ---: |');
+    for (const c of s.cases) {
+      lines.push(`| ${c.name} | ${Math.round(c.ops).toLocaleString('en')} | ${c.margin.toFixed(2)} | ${significant(c.details.mean * 1e6)} |`);
+    }
+    lines.push('');
   }
-  lines.push('');
   if (s.extraLines.length > 0) lines.push(...s.extraLines, '');
   return lines;
 }

@@ -20,12 +20,16 @@ import * as macVerify from './engine/mac-verify.bench';
 import * as ringBuffer from './engine/ring-buffer.bench';
 import * as copyBatch from './persistence/copy-batch.bench';
 import * as journalAppend from './persistence/journal-append.bench';
+import * as shipOutage from './persistence/ship-outage.bench';
 import * as frameCodec from './proto/frame-codec.bench';
 import { machineInfo } from './load/machine-info';
 import { cpuMark, fsTypeOf, otherProcessesCores } from './machine';
 import { resultsMarkdown, significant, writeSection, type MachineInfo, type SuiteReport } from './results-markdown';
 
-interface SuiteSpec<R extends Summary> {
+/** What a suite's run() gives: benny's cases (none for a scenario that is not a benny suite), and whatever else it measured. */
+type SuiteResult = Pick<Summary, 'results'>;
+
+interface SuiteSpec<R extends SuiteResult> {
   title: string;
   what: string;
   run: () => Promise<R>;
@@ -40,7 +44,7 @@ interface RunnableSuite {
   run: () => Promise<{ cases: CaseResult[]; extra: (printedLines: string[]) => string[] }>;
 }
 
-function runnable<R extends Summary>(spec: SuiteSpec<R>): RunnableSuite {
+function runnable<R extends SuiteResult>(spec: SuiteSpec<R>): RunnableSuite {
   return {
     title: spec.title,
     what: spec.what,
@@ -78,10 +82,28 @@ function frameCodecExtra(result: Awaited<ReturnType<typeof frameCodec.run>>): st
   ];
 }
 
+function outageExtra(result: Awaited<ReturnType<typeof shipOutage.run>>): string[] {
+  const o = result.outage;
+  const seconds = (value: number | null, none: string): string => (value === null ? none : `${value.toFixed(2)} s`);
+  return [
+    `A master sends ${o.ratePerSecond.toLocaleString('en')} signals/s for ${(o.signalsSent / o.ratePerSecond).toFixed(0)} s; Postgres is down for ${o.outageSeconds} s of it.`,
+    '',
+    '| signals sent | acked | refused | acked while Postgres was down | delivered (while down) | backlog when Postgres came back | shipping resumed after | backlog drained after | rows in Postgres | lost | duplicated |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${o.signalsSent.toLocaleString('en')} | ${o.acked.toLocaleString('en')} | ${o.refused} | ${o.ackedDuringOutage.toLocaleString('en')} | ` +
+      `${o.delivered.toLocaleString('en')} (${o.deliveredDuringOutage.toLocaleString('en')}) | ${o.backlogAtRestart.toLocaleString('en')} rows | ` +
+      `${seconds(o.resumeSeconds, 'never')} | ${seconds(o.drainSeconds, 'not drained')} | ` +
+      `${o.rowsInPostgres.toLocaleString('en')} | ${o.lost} | ${o.duplicated} |`,
+    '',
+    'Times are from Postgres accepting connections again; shipping resumes on the shipper\'s reconnect backoff (shipRetryInitialMs doubling to shipRetryMaxMs). ' +
+      '"lost" counts acked signals missing from Postgres at the end; "duplicated" rows beyond one per sequence.',
+  ];
+}
+
 /** benny's own console lines (suite start and end), left out of RESULTS.md. */
 const bennyLine = /^(Running ".*" suite\.\.\.|Finished \d+ cases?!|  (Fastest|Slowest): )/;
 
-function printedExtra(_: Summary, printedLines: string[]): string[] {
+function printedExtra(_: SuiteResult, printedLines: string[]): string[] {
   const kept = printedLines.filter((line) => line.trim() !== '' && !bennyLine.test(line));
   return kept.length === 0 ? [] : ['Printed by the suite:', '', '```', ...kept, '```'];
 }
@@ -123,6 +145,14 @@ const suites: RunnableSuite[] = [
       '(Postgres is another process: its work counts as other processes\' CPU here)',
     run: copyBatch.run,
     extra: printedExtra,
+  }),
+  runnable({
+    title: 'ship-outage',
+    what:
+      'persistence/ship-outage.bench.ts: `sigplane serve` under a steady signal load while its (embedded) Postgres is stopped ' +
+      'and started again; then every acked signal is looked up in Postgres',
+    run: shipOutage.run,
+    extra: outageExtra,
   }),
 ];
 

@@ -54,7 +54,8 @@ interface SigplaneReceiverTarget extends ReceiverTarget {
   ackEvery: number;
 }
 
-function withDatabase(url: string, database: string): string {
+/** The same Postgres server URL naming another database. */
+export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
@@ -105,7 +106,8 @@ export class SigplaneAdapter implements SystemAdapter {
   private server: ChildServer | null = null;
   private pool: Pool | null = null;
   private store: ConfigStore | null = null;
-  private readonly databaseName = `sigplane_bench_${crypto.randomBytes(5).toString('hex')}`;
+  /** The bench's own database on the given Postgres server, created by start() and dropped by stop(). */
+  readonly databaseName = `sigplane_bench_${crypto.randomBytes(5).toString('hex')}`;
   private readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-bench-'));
   /** Kept after the run (warnings only), beside the data folder that is removed. */
   readonly logFile = path.join(os.tmpdir(), `${this.databaseName}.log`);
