@@ -2,7 +2,8 @@
  * Where each journal table goes in Postgres: its TEMP staging table, the
  * COPY into it, the COPY text of one row, and the INSERT ... SELECT that
  * moves staged rows into the real table without ever duplicating one
- * (migration 002 explains each table's key).
+ * (migration 002 explains each table's key). Signals also have a direct
+ * way: binary COPY straight into `signals` (copy-binary.ts), taken first.
  *
  * Staging tables hold the journal's values as they are (times in ms as
  * float8, '' position ids); the INSERT converts. They are created once per
@@ -12,6 +13,7 @@
  * SQL text here is constant; values reach Postgres only as COPY data or as
  * bound parameters ($1 node id, $2 shard).
  */
+import type { BinaryCopyWriter } from './copy-binary';
 import { copyBytea, copyFloat, copyFloatOrNull, copyInteger, copyIntegerOrNull, copyRow, copyText, copyTextOrNull } from './copy-text';
 import type { ShipRowOf, ShipTableName } from './journal-rows';
 
@@ -34,7 +36,19 @@ export interface PgTableSpec<T extends ShipTableName> {
   conflictingContentSql: string | null;
   /** The row in COPY text format, newline included. */
   encode(row: ShipRowOf[T]): string;
+  /**
+   * The fast way in, or null: the rows in binary COPY straight into the
+   * target (no staging table, no INSERT). ship-batch.ts takes it inside a
+   * savepoint; if Postgres refuses it (a key already there: a replay) the
+   * batch goes the staging way above, which handles that.
+   */
+  direct: { copySql: string; encode(row: ShipRowOf[T], writer: BinaryCopyWriter): void } | null;
 }
+
+/** Columns of `signals` the shipper fills, in COPY order (shipped_at takes its default). */
+const signalColumns =
+  'subscription_id, sequence, generated_at, symbol, order_type, volume, price, action, position_id, stop_loss, take_profit, magic, signing_version, content, received_at';
+const signalColumnCount = signalColumns.split(',').length;
 
 export const signalsPg: PgTableSpec<'signals'> = {
   table: 'signals',
@@ -89,6 +103,28 @@ export const signalsPg: PgTableSpec<'signals'> = {
       copyBytea(r.content),
       copyFloat(r.receivedAtMs),
     ]),
+  direct: {
+    copySql: `COPY signals (${signalColumns}) FROM STDIN (FORMAT binary)`,
+    encode: ({ record: r }, w) => {
+      w.row(signalColumnCount);
+      w.uuid(r.subscriptionId);
+      w.bigint(r.sequence);
+      w.timestamptzFromMs(r.generatedAtMs);
+      w.text(r.symbol);
+      w.smallint(r.orderType);
+      w.float8(r.volume);
+      w.float8(r.price);
+      w.smallint(r.action);
+      if (r.positionId === '') w.null();
+      else w.numericFromDecimal(r.positionId);
+      w.float8(r.stopLoss);
+      w.float8(r.takeProfit);
+      w.text(r.magic);
+      w.smallint(r.signingVersion);
+      w.bytea(r.content);
+      w.timestamptzFromMs(r.receivedAtMs);
+    },
+  },
 };
 
 export const cursorsPg: PgTableSpec<'cursors'> = {
@@ -109,6 +145,7 @@ export const cursorsPg: PgTableSpec<'cursors'> = {
   insertTakesOrigin: false,
   conflictingContentSql: null,
   encode: (c) => copyRow([copyText(c.subscriptionId), copyText(c.receiverId), copyInteger(c.sequence)]),
+  direct: null,
 };
 
 export const statesPg: PgTableSpec<'states'> = {
@@ -132,6 +169,7 @@ export const statesPg: PgTableSpec<'states'> = {
   conflictingContentSql: null,
   encode: (s) =>
     copyRow([copyInteger(s.journalId), copyText(s.subscriptionId), copyText(s.state), copyInteger(s.sequence), copyText(s.reason), copyFloat(s.atMs)]),
+  direct: null,
 };
 
 export const securityEventsPg: PgTableSpec<'security_events'> = {
@@ -167,6 +205,7 @@ export const securityEventsPg: PgTableSpec<'security_events'> = {
       copyIntegerOrNull(e.sequence),
       copyText(e.detail),
     ]),
+  direct: null,
 };
 
 /**
@@ -232,6 +271,7 @@ export const executionReportsPg: PgTableSpec<'execution_reports'> = {
       copyFloat(r.executedAtMs),
       copyFloat(r.receivedAtMs),
     ]),
+  direct: null,
 };
 
 export const pgTableSpecs: { [T in ShipTableName]: PgTableSpec<T> } = {

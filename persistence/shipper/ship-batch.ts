@@ -5,23 +5,29 @@
  *   BEGIN
  *   SELECT shipped_journal_id ... FOR UPDATE     -- W; a second shipper of the same journal waits here
  *   read journal rows with journal_id > W        -- SQLite, read-only, one snapshot, checked
- *   COPY staging FROM STDIN                      -- TEMP, ON COMMIT DELETE ROWS
- *   INSERT INTO target SELECT ... ON CONFLICT    -- DO NOTHING (cursors: raise only)
+ *   signals, the direct way (pg-tables.ts `direct`):
+ *     SAVEPOINT; COPY signals FROM STDIN (FORMAT binary); RELEASE
+ *     refused (a key already there: a replay)? ROLLBACK TO SAVEPOINT, then the staging way
+ *   every other table, the staging way:
+ *     COPY staging FROM STDIN                    -- text, TEMP, ON COMMIT DELETE ROWS
+ *     INSERT INTO target SELECT ... ON CONFLICT  -- DO NOTHING (cursors: raise only)
  *   UPDATE journal_watermarks SET shipped_journal_id = max id WHERE ... = W
  *   COMMIT
  *
  * The rows and the watermark commit together or not at all, so a crash at
  * any instant neither loses a row (the watermark never passes an uncommitted
  * row) nor duplicates one (a committed row is below the watermark; and were
- * the watermark ever wrong, ON CONFLICT makes the replay change nothing).
+ * the watermark ever wrong, the direct COPY fails on the unique key and the
+ * staging way's ON CONFLICT makes the replay change nothing).
  */
 import { finished } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { JournalReader, ReadLimits, UncheckedRows } from './journal-reader';
 import type { ShipRowOf, ShipTableName } from './journal-rows';
+import { BinaryCopyWriter } from './copy-binary';
 import { pgTableSpecs, type PgTableSpec } from './pg-tables';
-import { ShipError, ShipErrorCode } from './ship-errors';
+import { isConnectionError, ShipError, ShipErrorCode } from './ship-errors';
 
 /** Places a test may stop the shipper at (fault injection). */
 export type ShipFaultPoint = 'afterCopy' | 'beforeCommit' | 'afterCommit';
@@ -29,10 +35,15 @@ export type ShipFaultPoint = 'afterCopy' | 'beforeCommit' | 'afterCommit';
 /** Called at each fault point; a test's hook throws or ends the thread there. */
 export type FaultHook = (point: ShipFaultPoint, table: ShipTableName, shard: number) => void;
 
-/** A batch read and encoded, ready for its transaction: the rows, and their COPY text cut into chunks. */
+/**
+ * A batch read and encoded, ready for its transaction: the rows, and their
+ * COPY data cut into chunks: binary for the table's direct way when it has
+ * one (`direct`), else the text for its staging table.
+ */
 export interface ReadyBatch<T extends ShipTableName> {
   rows: ShipRowOf[T][];
   copyChunks: Buffer[];
+  direct: boolean;
 }
 
 /** What reading a batch is bounded by (limits.copyChunkBytes: the COPY text's chunk size). */
@@ -64,8 +75,25 @@ export interface BatchSource<T extends ShipTableName> {
  * they are, with no UTF-8 conversion while Postgres waits for data.
  */
 export function readyBatch<T extends ShipTableName>(table: T, rows: ShipRowOf[T][], copyChunkBytes: number): ReadyBatch<T> {
-  return { rows, copyChunks: encodeChunks(pgTableSpecs[table] as PgTableSpec<T>, rows, copyChunkBytes) };
+  const spec = pgTableSpecs[table] as PgTableSpec<T>;
+  if (spec.direct !== null) {
+    try {
+      return { rows, copyChunks: encodeBinaryChunks(spec.direct.encode, rows, copyChunkBytes), direct: true };
+    } catch {
+      // A value the target's binary types do not take as it is (the text way converts in SQL, or says why it cannot).
+    }
+  }
+  return { rows, copyChunks: encodeChunks(spec, rows, copyChunkBytes), direct: false };
 }
+
+/** The rows in binary COPY format, cut into chunks of at most chunkBytes. */
+export function encodeBinaryChunks<R>(encode: (row: R, writer: BinaryCopyWriter) => void, rows: readonly R[], chunkBytes: number): Buffer[] {
+  const writer = new BinaryCopyWriter(Math.max(64 * 1024, rows.length * binaryRowBytesGuess));
+  for (const row of rows) encode(row, writer);
+  return writer.finish(chunkBytes);
+}
+/** First size of a batch's binary buffer per row (it grows if needed): a signal is about 300 bytes. */
+const binaryRowBytesGuess = 320;
 
 /**
  * A journal table as a batch source, reading one batch ahead: the next
@@ -192,17 +220,12 @@ export function encodeChunks<T extends ShipTableName>(spec: PgTableSpec<T>, rows
 }
 
 /**
- * COPY the chunks into the spec's staging table; resolves with the rows
- * Postgres counted. `whileCopying` runs once every chunk and the end of the
- * data are in the socket, while Postgres still parses them.
+ * COPY the chunks with `copySql`; resolves with the rows Postgres counted.
+ * `whileCopying` runs once every chunk and the end of the data are in the
+ * socket, while Postgres still parses them.
  */
-export async function copyIntoStaging<T extends ShipTableName>(
-  client: Client,
-  spec: PgTableSpec<T>,
-  chunks: readonly Buffer[],
-  whileCopying?: () => void,
-): Promise<number> {
-  const stream = client.query(copyFrom(spec.copySql));
+export async function copyChunks(client: Client, copySql: string, chunks: readonly Buffer[], whileCopying?: () => void): Promise<number> {
+  const stream = client.query(copyFrom(copySql));
   const completed = finished(stream);
   // The stream holds the chunks until Postgres is ready for them; the last write's callback fires once they are all in the socket.
   const written = new Promise<void>((resolve, reject) => {
@@ -270,30 +293,37 @@ async function shipInTransaction<T extends ShipTableName>(
     );
   }
   const readLimits = { rowsMax: limits.rowsMax, bytesMax: limits.bytesMax, copyChunkBytes: limits.copyChunkBytes };
-  const { rows, copyChunks } = source.batchAfter(before, readLimits);
+  const batch = source.batchAfter(before, readLimits);
+  const { rows } = batch;
   if (rows.length > limits.rowsMax) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `source gave ${rows.length} rows, more than ${limits.rowsMax}`);
   if (rows.length === 0) return { table, rows: 0, inserted: 0, conflicting: 0, watermark: before, full: false };
   const after = rows[rows.length - 1].journalId;
   if (!(after > before)) throw new ShipError(ShipErrorCode.WATERMARK_CONFLICT, `batch ends at ${after}, not after ${before}`);
 
   const more = full(rows.length, highest, after, limits);
+  // The next batch is read (and, on the direct way, also checked and encoded) while Postgres takes this COPY; once.
   let prepareAhead: (() => void) | undefined;
-  const copied = await copyIntoStaging(client, spec, copyChunks, () => {
-    if (more) prepareAhead = source.prefetch?.(after, readLimits);
-  });
-  if (copied !== rows.length) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `COPY took ${copied} of ${rows.length} ${table} rows`);
-  fault?.('afterCopy', table, origin.shard);
+  let prefetched = false;
+  const prefetch = (): void => {
+    if (prefetched || !more) return;
+    prefetched = true;
+    prepareAhead = source.prefetch?.(after, readLimits);
+  };
 
-  const inserting = client.query(spec.insertSql, spec.insertTakesOrigin ? [origin.nodeId, origin.shard] : []);
-  // While Postgres inserts, check and encode the next batch (synchronous; the INSERT's answer waits in the socket).
-  prepareAhead?.();
-  const inserted = await inserting;
-  const insertedRows = inserted.rowCount ?? 0;
-  let conflicting = 0;
-  if (spec.conflictingContentSql !== null && insertedRows < rows.length) {
-    const c = await client.query<{ n: number }>(spec.conflictingContentSql);
-    conflicting = c.rows[0].n;
+  let written: { inserted: number; conflicting: number } | null = null;
+  if (batch.direct && spec.direct !== null) {
+    written = await copyDirect(client, spec.direct.copySql, batch.copyChunks, rows.length, table, () => {
+      prefetch();
+      prepareAhead?.();
+      prepareAhead = undefined;
+    });
   }
+  if (written === null) {
+    const textChunks = batch.direct ? encodeChunks(spec, rows, readLimits.copyChunkBytes) : batch.copyChunks;
+    written = await stageAndInsert(client, spec, textChunks, rows.length, origin, prefetch, () => prepareAhead?.());
+  }
+  fault?.('afterCopy', table, origin.shard);
+  const { inserted: insertedRows, conflicting } = written;
   const advanced = await client.query(advanceWatermarkSql, [...key, after, before]);
   if (advanced.rowCount !== 1) {
     throw new ShipError(ShipErrorCode.WATERMARK_CONFLICT, `watermark of ${JSON.stringify(key)} moved away from ${before}`);
@@ -307,6 +337,63 @@ async function shipInTransaction<T extends ShipTableName>(
     watermark: after,
     full: more,
   };
+}
+
+/**
+ * The direct way: binary COPY straight into the target, in a savepoint.
+ * Null when Postgres refused it with an SQL error (a key already there, a
+ * value the target rejects): rolled back to the savepoint, the caller goes
+ * the staging way, whose ON CONFLICT handles a replay and whose error, if
+ * the rows are bad, is the one reported. A broken connection throws.
+ */
+async function copyDirect(
+  client: Client,
+  copySql: string,
+  chunks: readonly Buffer[],
+  rowCount: number,
+  table: ShipTableName,
+  whileCopying: () => void,
+): Promise<{ inserted: number; conflicting: number } | null> {
+  await client.query('SAVEPOINT ship_direct');
+  let copied: number;
+  try {
+    copied = await copyChunks(client, copySql, chunks, whileCopying);
+  } catch (error) {
+    if (isConnectionError(error) || typeof (error as { code?: unknown })?.code !== 'string') throw error;
+    await client.query('ROLLBACK TO SAVEPOINT ship_direct');
+    return null;
+  }
+  if (copied !== rowCount) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `COPY took ${copied} of ${rowCount} ${table} rows`);
+  await client.query('RELEASE SAVEPOINT ship_direct');
+  return { inserted: copied, conflicting: 0 };
+}
+
+/**
+ * The staging way: COPY text into the TEMP staging table, then INSERT ...
+ * SELECT ... ON CONFLICT into the target. `whileCopying` runs during the
+ * COPY, `whileInserting` during the INSERT (synchronous: the INSERT's
+ * answer waits in the socket).
+ */
+async function stageAndInsert<T extends ShipTableName>(
+  client: Client,
+  spec: PgTableSpec<T>,
+  chunks: readonly Buffer[],
+  rowCount: number,
+  origin: BatchOrigin,
+  whileCopying: () => void,
+  whileInserting: () => void,
+): Promise<{ inserted: number; conflicting: number }> {
+  const copied = await copyChunks(client, spec.copySql, chunks, whileCopying);
+  if (copied !== rowCount) throw new ShipError(ShipErrorCode.BATCH_REFUSED, `COPY took ${copied} of ${rowCount} ${spec.table} rows`);
+  const inserting = client.query(spec.insertSql, spec.insertTakesOrigin ? [origin.nodeId, origin.shard] : []);
+  whileInserting();
+  const inserted = (await inserting).rowCount ?? 0;
+  let conflicting = 0;
+  if (spec.conflictingContentSql !== null && inserted < rowCount) {
+    const c = await client.query<{ n: number }>(spec.conflictingContentSql);
+    conflicting = c.rows[0].n;
+  }
+  return { inserted, conflicting };
 }
 
 /** The batch stopped at a bound, or more rows were already there: another batch follows at once. */
