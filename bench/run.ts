@@ -141,7 +141,7 @@ const suites: RunnableSuite[] = [
   runnable({ title: 'journal-append', what: journalWhat(), run: journalAppend.run, extra: printedExtra }),
   runnable({
     title: 'copy-batch',
-    what: 'persistence/copy-batch.bench.ts: one shipping transaction (COPY into staging, INSERT, watermark) into Postgres ' +
+    what: 'persistence/copy-batch.bench.ts: one shipping transaction (binary COPY into signals, watermark) into Postgres, and the shipper draining a journal ' +
       '(Postgres is another process: its work counts as other processes\' CPU here)',
     run: copyBatch.run,
     extra: printedExtra,

@@ -2,15 +2,18 @@
  * Shipping journal rows to Postgres (persistence/shipper/):
  *
  * - benny, per batch: one whole shipping transaction of N new signals
- *   (lock the watermark, COPY text into the TEMP staging table, INSERT ...
- *   SELECT ... ON CONFLICT DO NOTHING, advance the watermark, COMMIT), rows
- *   from memory, for N = 500 and 5000 (shipBatchRowsMax); against the
- *   baseline of the same transaction with multi-row parameterized INSERTs
- *   (1000 rows, 15 000 parameters per statement);
+ *   (lock the watermark, binary COPY straight into `signals` in a
+ *   savepoint, advance the watermark, COMMIT; ship-batch.ts), rows from
+ *   memory, for N = 500 and 5000 (shipBatchRowsMax); against the baseline
+ *   of the same transaction with multi-row parameterized INSERTs (1000
+ *   rows, 15 000 parameters per statement);
  * - end to end: a shard journal of 200 000 signals (~120 B of content each)
  *   drained by the real shipper thread with the default limits: SQLite
- *   reads, CRC and field checks, COPY, commits; rows/s from start to the
- *   last watermark.
+ *   reads, CRC and field checks, COPY, commits; rows/s from the shipper's
+ *   start (thread, connection and all) to the last watermark. Twice: into
+ *   the fresh database, before the benny cases, and into the same database
+ *   after them, when `signals` holds the millions of rows they wrote and
+ *   Postgres is still writing those back.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/persistence/copy-batch.bench.js
  *
@@ -174,16 +177,20 @@ async function measureDrain(databaseUrl: string, dir: string): Promise<DrainResu
 }
 
 async function adminQuery(url: string, sql: string): Promise<void> {
+  await adminQueryRows(url, sql);
+}
+
+async function adminQueryRows(url: string, sql: string): Promise<{ rows: Record<string, string>[] }> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(sql);
+    return await client.query(sql);
   } finally {
     await client.end();
   }
 }
 
-export async function run(): Promise<Summary & { drain: DrainResult }> {
+export async function run(): Promise<Summary & { drain: { fresh: DrainResult; afterLoad: DrainResult } }> {
   const dir = fs.mkdtempSync(path.join(process.env.SIGPLANE_BENCH_DIR ?? os.tmpdir(), 'sigplane-copy-bench-'));
   // Its own folder directly in the temp folder: as root, Postgres runs as another user that must traverse it.
   const embeddedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-copy-bench-pg-'));
@@ -207,6 +214,7 @@ export async function run(): Promise<Summary & { drain: DrainResult }> {
     await pool.end();
     console.log(`Postgres: ${redactUrl(serverUrl)}${embedded === null ? '' : ' (embedded)'}, database ${name}`);
 
+    const drainFresh = await measureDrain(databaseUrl, fs.mkdtempSync(path.join(dir, 'drain-fresh-')));
     const content = new Uint8Array(contentBytes).map((_, i) => (i * 7) & 0xff);
     const cases = [];
     for (const n of batchSizes) {
@@ -256,12 +264,15 @@ export async function run(): Promise<Summary & { drain: DrainResult }> {
     }
     for (const c of clients.splice(0)) await c.end().catch(() => undefined);
 
-    const drain = await measureDrain(databaseUrl, dir);
-    console.log(
-      `drain: ${drain.signals.toLocaleString('en')} journaled signals shipped by the shipper thread in ${drain.seconds.toFixed(2)} s: ` +
-        `${drain.rowsPerSecond.toLocaleString('en')} rows/s (${drain.batches} batches of up to ${shipperLimits.shipBatchRowsMax})`,
-    );
-    return { ...summary, drain };
+    const drainAfterLoad = await measureDrain(databaseUrl, fs.mkdtempSync(path.join(dir, 'drain-after-')));
+    const { rows } = await adminQueryRows(databaseUrl, 'SELECT count(*)::text AS n FROM signals');
+    for (const [when, drain] of [['into the fresh database', drainFresh], [`after the cases above (signals then held ${Number(rows[0].n).toLocaleString('en')} rows)`, drainAfterLoad]] as const) {
+      console.log(
+        `drain ${when}: ${drain.signals.toLocaleString('en')} journaled signals shipped by the shipper thread in ${drain.seconds.toFixed(2)} s: ` +
+          `${drain.rowsPerSecond.toLocaleString('en')} rows/s (${drain.batches} batches of up to ${shipperLimits.shipBatchRowsMax})`,
+      );
+    }
+    return { ...summary, drain: { fresh: drainFresh, afterLoad: drainAfterLoad } };
   } finally {
     for (const c of clients) await c.end().catch(() => undefined);
     if (created) await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
