@@ -142,6 +142,13 @@ export const shipper = {
   /** First wait after a failure (Postgres unreachable, a batch refused); doubles up to the max. */
   shipRetryInitialMs: 250,
   shipRetryMaxMs: 10_000,
+  /**
+   * Longest wait between connection attempts while Postgres is unreachable
+   * (the same doubling from shipRetryInitialMs). An attempt costs one
+   * refused connect, and the backlog should start draining about a second
+   * after Postgres is back, not up to shipRetryMaxMs later.
+   */
+  shipReconnectMaxMs: 1_000,
   /** Connecting to Postgres takes at most this. */
   shipConnectTimeoutMs: 5_000,
   /**

@@ -274,7 +274,7 @@ describe('the shipper prunes what it shipped', () => {
       shardCount: 1,
       nodeId: 'node-r',
       journalBudgetBytes: options.journalBudgetBytes,
-      limits: { shipBatchRowsMax: 2000, shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 200, shipStatusIntervalMs: 30 },
+      limits: { shipBatchRowsMax: 2000, shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 200, shipReconnectMaxMs: 200, shipStatusIntervalMs: 30 },
       retention: { pruneIntervalMs: 50, retainedSignalsPerSubscription: keep, checkpointReplaySignalsMax: 2000 },
       log: (level, message) => options.logs?.push(`${level} ${message}`),
     });
@@ -346,7 +346,7 @@ describe('pruning beside a running server', () => {
       dataDir: t.dataDir,
       shardCount: 1,
       nodeId: 'node-live',
-      limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 300, shipStatusIntervalMs: 30 },
+      limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 300, shipReconnectMaxMs: 300, shipStatusIntervalMs: 30 },
       retention: { pruneIntervalMs: 50, retainedSignalsPerSubscription: keep, checkpointReplaySignalsMax: 1000 },
     });
     cleanups.push(() => shipper.stop());

@@ -103,7 +103,7 @@ beforeAll(async () => {
     dataDir: t.dataDir,
     shardCount,
     nodeId: 'paper-session-test',
-    limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 400, shipStatusIntervalMs: 30 },
+    limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 400, shipReconnectMaxMs: 400, shipStatusIntervalMs: 30 },
   });
 });
 

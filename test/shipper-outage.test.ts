@@ -26,6 +26,7 @@ const testLimits: Partial<ShipperLimits> = {
   shipIntervalMs: 20,
   shipRetryInitialMs: 50,
   shipRetryMaxMs: 300,
+  shipReconnectMaxMs: 300,
   shipStatusIntervalMs: 30,
   shipConnectTimeoutMs: 500,
   shipBatchTimeoutMs: 1_000,

@@ -23,7 +23,7 @@ beforeAll(async () => {
     dataDir: t.dataDir,
     shardCount,
     nodeId: 'node-e2e',
-    limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 300, shipStatusIntervalMs: 30 },
+    limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 300, shipReconnectMaxMs: 300, shipStatusIntervalMs: 30 },
   });
 });
 afterAll(async () => {

@@ -30,6 +30,7 @@ const testLimits: Partial<ShipperLimits> = {
   shipIntervalMs: 20,
   shipRetryInitialMs: 50,
   shipRetryMaxMs: 400,
+  shipReconnectMaxMs: 400,
   shipStatusIntervalMs: 30,
 };
 

@@ -7,7 +7,7 @@
  * Failures never leave the loop:
  * - Postgres unreachable or the connection broken: the connection is thrown
  *   away, `postgresUp` goes false, and the loop reconnects with backoff
- *   (shipRetryInitialMs doubling to shipRetryMaxMs). The journal keeps the
+ *   (shipRetryInitialMs doubling to shipReconnectMaxMs). The journal keeps the
  *   rows meanwhile; the backlog drains once a connection holds.
  * - One table of one shard failing (corruption, an unshippable row, a batch
  *   Postgres refused): that table is retried with its own backoff and its
@@ -278,7 +278,7 @@ export class ShipLoop {
     }
     if (error === null || error === undefined) return;
     this.nextConnectAtMs = this.now() + this.connectBackoffMs;
-    this.connectBackoffMs = Math.min(this.connectBackoffMs * 2, this.options.limits.shipRetryMaxMs);
+    this.connectBackoffMs = Math.min(this.connectBackoffMs * 2, this.options.limits.shipReconnectMaxMs);
     this.setPostgresUp(false, this.failure(error));
   }
 
