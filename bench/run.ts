@@ -88,14 +88,15 @@ function outageExtra(result: Awaited<ReturnType<typeof shipOutage.run>>): string
   return [
     `A master sends ${o.ratePerSecond.toLocaleString('en')} signals/s for ${(o.signalsSent / o.ratePerSecond).toFixed(0)} s; Postgres is down for ${o.outageSeconds} s of it.`,
     '',
-    '| signals sent | acked | refused | acked while Postgres was down | delivered (while down) | backlog when Postgres came back | shipping resumed after | backlog drained after | rows in Postgres | lost | duplicated |',
+    '| signals sent | acked | refused | acked while Postgres was down | delivered (while down) | backlog when Postgres came back | shipping resumed after | backlog shipped after | rows in Postgres | lost | duplicated |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     `| ${o.signalsSent.toLocaleString('en')} | ${o.acked.toLocaleString('en')} | ${o.refused} | ${o.ackedDuringOutage.toLocaleString('en')} | ` +
       `${o.delivered.toLocaleString('en')} (${o.deliveredDuringOutage.toLocaleString('en')}) | ${o.backlogAtRestart.toLocaleString('en')} rows | ` +
       `${seconds(o.resumeSeconds, 'never')} | ${seconds(o.drainSeconds, 'not drained')} | ` +
       `${o.rowsInPostgres.toLocaleString('en')} | ${o.lost} | ${o.duplicated} |`,
     '',
-    'Times are from Postgres accepting connections again; shipping resumes on the shipper\'s reconnect backoff (shipRetryInitialMs doubling to shipRetryMaxMs). ' +
+    'Times are from Postgres accepting connections again, while the load goes on; "backlog shipped" is when every signal acked by then was in Postgres. ' +
+      'Shipping resumes on the shipper\'s reconnect backoff (shipRetryInitialMs doubling to shipReconnectMaxMs). ' +
       '"lost" counts acked signals missing from Postgres at the end; "duplicated" rows beyond one per sequence.',
   ];
 }

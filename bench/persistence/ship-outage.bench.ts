@@ -55,7 +55,7 @@ export interface OutageResult {
   backlogAtRestart: number;
   /** From Postgres accepting connections again to the shipper's first new row (its reconnect backoff). */
   resumeSeconds: number | null;
-  /** From Postgres accepting connections again to the last acked row being there. */
+  /** From Postgres accepting connections again to every signal acked by then being there (the backlog shipped; the load goes on meanwhile). */
   drainSeconds: number | null;
   rowsInPostgres: number;
   distinctSequences: number;
@@ -141,6 +141,7 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
     let sent = 0;
     let restartedAtMs: number | null = null;
     let resumedAtMs: number | null = null;
+    let drainedAtMs: number | null = null;
     let rowsAtRestart = 0;
     let backlogAtRestart = 0;
     let stopping: Promise<void> | null = null;
@@ -163,10 +164,12 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
           phase = 'after';
           const rows = await shippedRows(databaseUrl, subscriptionId);
           rowsAtRestart = rows?.rows ?? 0;
-          backlogAtRestart = acked.size - rowsAtRestart;
-          // Watch for the shipper's first new row (it reconnects on its own backoff).
-          for (let r = rows; resumedAtMs === null && performance.now() - restartedAtMs < drainWaitMs; r = await shippedRows(databaseUrl, subscriptionId)) {
-            if (r !== null && r.rows > rowsAtRestart) resumedAtMs = performance.now();
+          const ackedAtRestart = acked.size;
+          backlogAtRestart = ackedAtRestart - rowsAtRestart;
+          // Watch for the shipper's first new row (it reconnects on its own backoff), then for the backlog to be in.
+          for (let r = rows; drainedAtMs === null && performance.now() - restartedAtMs < drainWaitMs; r = await shippedRows(databaseUrl, subscriptionId)) {
+            if (r !== null && r.rows > rowsAtRestart) resumedAtMs ??= performance.now();
+            if (r !== null && r.rows >= ackedAtRestart) drainedAtMs = performance.now();
             else await sleep(pollMs);
           }
         });
@@ -184,7 +187,6 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
       await sleep(pollMs);
       final = await shippedRows(databaseUrl, subscriptionId);
     }
-    const drainedAtMs = final !== null && final.distinct >= acked.size ? performance.now() : null;
     const highestAcked = Math.max(0, ...acked);
     // The master sends in order and an ack means journaled: the acked signals are 1..highestAcked.
     if (acked.size !== highestAcked) throw new Error(`acked ${acked.size} signals but the highest is ${highestAcked}`);
