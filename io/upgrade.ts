@@ -159,6 +159,8 @@ export function handleUpgrade(
     }
     if (aborted) return;
     deps.log('info', 'upgrade accepted', { reqId, role, connId: data.connId, subscriptionId: data.subscriptionId, tokenId: data.tokenId, remoteAddress });
+    // Known uWS 20.30 bug: cork() can misread the socket it just upgraded and close it (the client sees 1006);
+    // without cork uWS prints a warning to stderr for every upgrade instead. docs/reliability.md, "Known limits".
     res.cork(() => {
       res.upgrade(data, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context);
     });
