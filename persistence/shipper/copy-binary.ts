@@ -20,8 +20,7 @@ const postgresEpochMs = 946_684_800_000;
 const twoTo32 = 4_294_967_296;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const unsignedDecimal = /^(0|[1-9][0-9]*)$/;
-/** numeric's base: each binary digit holds four decimal ones. */
-const numericBase = 10_000;
+/** numeric's binary digits are base 10,000: each holds four decimal ones. */
 const numericDigitsPerGroup = 4;
 
 /** One COPY stream's data, written into one growing buffer and handed out in chunks. */
@@ -110,18 +109,15 @@ export class BinaryCopyWriter {
     const padded = value.padStart(Math.ceil(value.length / numericDigitsPerGroup) * numericDigitsPerGroup, '0');
     const digits: number[] = [];
     for (let i = 0; i < padded.length; i += numericDigitsPerGroup) digits.push(Number(padded.slice(i, i + numericDigitsPerGroup)));
-    const weight = digits.length - 1; // the first digit counts numericBase ** weight
+    // The first digit counts 10000 ** weight; it is not 0 (the pattern allows no leading zero), but "0" has no digits at all.
+    const weight = digits.length - 1;
     while (digits.length > 0 && digits[digits.length - 1] === 0) digits.pop(); // trailing zero digits are implied
-    if (digits.length > 0 && digits[0] === 0) throw new RangeError(`numeric: leading zero in ${value}`); // the pattern forbids it
     this.int32(8 + 2 * digits.length);
     this.int16(digits.length);
     this.int16(digits.length === 0 ? 0 : weight);
     this.int16(0); // sign: positive
     this.int16(0); // display scale: an integer
-    for (const d of digits) {
-      if (d >= numericBase) throw new RangeError(`numeric digit ${d}`);
-      this.int16(d);
-    }
+    for (const d of digits) this.int16(d);
   }
 
   /** Ends the data and returns it in chunks of at most chunkBytes (the writer is spent). */
