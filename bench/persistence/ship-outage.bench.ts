@@ -187,7 +187,8 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
       await sleep(pollMs);
       final = await shippedRows(databaseUrl, subscriptionId);
     }
-    const highestAcked = Math.max(0, ...acked);
+    let highestAcked = 0;
+    for (const sequence of acked) highestAcked = Math.max(highestAcked, sequence);
     // The master sends in order and an ack means journaled: the acked signals are 1..highestAcked.
     if (acked.size !== highestAcked) throw new Error(`acked ${acked.size} signals but the highest is ${highestAcked}`);
     return {
