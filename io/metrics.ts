@@ -120,6 +120,7 @@ export class Metrics {
   readonly rateLimitHits = new Counter('sigplane_rate_limit_hits_total', 'Frames or upgrades refused by a rate limit, by limit (connection, subscription, upgrade_ip).');
   readonly rejects = new Counter('sigplane_rejects_total', 'Frames rejected, by stable code.');
   readonly upgradesRefused = new Counter('sigplane_upgrades_refused_total', 'WebSocket upgrades refused, by reason.');
+  readonly upgradesClosedByCork = new Counter('sigplane_upgrades_closed_by_cork_total', 'Upgrades uWebSockets closed inside the cork that made them (a known uWS bug; io/async-upgrade-guard.ts); after the first, upgrades are not corked.');
   readonly deliveries = new Counter('sigplane_deliveries_total', 'Delivery frames sent to receivers.');
   readonly backpressureDrops = new Counter('sigplane_backpressure_drops_total', 'Receivers dropped to resync at their backpressure limit.');
   readonly operatorCloses = new Counter('sigplane_operator_closes_total', 'Connections closed because what let them in ended, by reason: an operator action (ISOLATED, REVOKED), an expired token (EXPIRED), an allowlist change (IP_NOT_ALLOWED).');

@@ -20,6 +20,7 @@ import { IncidentCloseCode, IncidentControl } from './incident-control';
 import type { FrameContext } from './frame-context';
 import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
 import { onMasterMessage } from './master-connection';
+import { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
 import { handleUpgrade, type Authenticator } from './upgrade';
@@ -108,6 +109,7 @@ export class SigplaneServer implements FrameContext {
   private securityLogsSuppressed = 0;
   /** Tokens whose session was closed for flooding, refused at upgrade for a while (io/flood-cooldown.ts). */
   private readonly floodCooldown = new FloodCooldown(wire.floodCooldownMs, wire.floodCooldownTokensMax);
+  private readonly upgradeGuard = new AsyncUpgradeGuard();
   private listenSocket: us_listen_socket | null = null;
   private uws = loadNativeUws();
   private fatal: Error | null = null;
@@ -257,6 +259,7 @@ export class SigplaneServer implements FrameContext {
           log: (level, message, fields) => this.log(level, message, fields),
           tls: this.options.tls !== undefined,
           floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
+          upgradeGuard: this.upgradeGuard,
         }),
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => {
@@ -267,7 +270,7 @@ export class SigplaneServer implements FrameContext {
         if (role === 'master') onMasterMessage(ws, message, isBinary, this);
         else onReceiverMessage(ws, message, isBinary, this);
       },
-      close: (ws) => this.onClose(ws),
+      close: (ws, code) => this.onClose(ws, code),
     });
   }
 
@@ -291,9 +294,17 @@ export class SigplaneServer implements FrameContext {
     }
   }
 
-  private onClose(ws: Socket): void {
+  private onClose(ws: Socket, code: number): void {
     const data = ws.getUserData();
     data.closed = true;
+    if (this.upgradeGuard.closedDuringUpgrade(data.connId, code)) {
+      this.metrics.upgradesClosedByCork.inc();
+      this.log('warn', 'uWebSockets closed a connection inside the cork that upgraded it (a known uWS bug); upgrades are no longer corked, so uWS prints a warning for each', {
+        connId: data.connId,
+        role: data.role,
+        subscriptionId: data.subscriptionId,
+      });
+    }
     if (!this.connections.remove(ws)) return; // closed on open: the shard never heard of it
     this.log('info', 'connection closed', { connId: data.connId, role: data.role, subscriptionId: data.subscriptionId });
     const kind = data.role === 'master' ? 'masterDetach' : 'receiverDetach';

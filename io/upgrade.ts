@@ -8,6 +8,7 @@
  * node, or cluster-wide through Redis: io/rate-limit/). Each upgrade gets a
  * request id that its log lines carry, and its connection id once let in.
  */
+import type { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { wire } from '../engine/limits';
@@ -38,6 +39,8 @@ export interface UpgradeDeps {
   tls: boolean;
   /** How long this token must still wait after a session of it was closed for flooding (io/flood-cooldown.ts); 0: not waiting. */
   floodCooldownMs?: (tokenId: string) => number;
+  /** Corks the upgrade unless uWS's cork bug was seen (io/async-upgrade-guard.ts). */
+  upgradeGuard: AsyncUpgradeGuard;
 }
 
 const refusalStatus: Record<string, string> = {
@@ -159,11 +162,12 @@ export function handleUpgrade(
     }
     if (aborted) return;
     deps.log('info', 'upgrade accepted', { reqId, role, connId: data.connId, subscriptionId: data.subscriptionId, tokenId: data.tokenId, remoteAddress });
-    // Known uWS 20.30 bug: cork() can misread the socket it just upgraded and close it (the client sees 1006);
-    // without cork uWS prints a warning to stderr for every upgrade instead. docs/reliability.md, "Known limits".
-    res.cork(() => {
-      res.upgrade(data, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context);
-    });
+    // Corked, unless uWS's cork-after-async-upgrade bug was seen (io/async-upgrade-guard.ts).
+    deps.upgradeGuard.upgrade(
+      data.connId,
+      (fn) => res.cork(fn),
+      () => res.upgrade(data, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context),
+    );
   })();
 
   function connectionData(result: Extract<AuthResult, { ok: true }>, macKeys: MacKey[]): ConnectionData {
