@@ -14,6 +14,7 @@ import { Client, type Pool } from 'pg';
 import WebSocket from 'ws';
 import { BusyWindow, type BusyAction } from '../../../client/busy-window';
 import { master as masterLimits } from '../../../client/limits';
+import { abnormalCloseCode } from '../../../io/async-upgrade-guard';
 import { ConfigStore } from '../../../persistence/pg/config-store';
 import { migrate } from '../../../persistence/pg/migrate';
 import { createPool } from '../../../persistence/pg/pool';
@@ -71,12 +72,35 @@ async function adminQuery(serverUrl: string, sql: string): Promise<void> {
   }
 }
 
+/** Thrown when the server closed the socket before its welcome. */
+class ClosedBeforeWelcome extends Error {
+  constructor(readonly code: number) {
+    super(`closed with ${code} before its welcome`);
+  }
+}
+
 /**
- * Opens a socket and resolves once the first frame of `welcomeKind` arrived.
- * The listener is attached before the upgrade completes: the server's first
- * frame can arrive in the same read as its 101 answer.
+ * Opens a socket and resolves once the first frame of `welcomeKind` arrived,
+ * trying once more when the first is closed abnormally before it: uWS can
+ * close a connection right after its upgrade (io/async-upgrade-guard.ts;
+ * every server's first one under --cpu-prof), and the server stops corking
+ * upgrades after that, as a real client reconnects.
  */
-function openUntilWelcome(url: string, token: string, afterOpen?: (ws: WebSocket) => void): Promise<WebSocket> {
+async function openUntilWelcome(url: string, token: string, afterOpen?: (ws: WebSocket) => void): Promise<WebSocket> {
+  try {
+    return await openOnce(url, token, afterOpen);
+  } catch (error) {
+    if (!(error instanceof ClosedBeforeWelcome) || error.code !== abnormalCloseCode) throw error;
+    return openOnce(url, token, afterOpen);
+  }
+}
+
+/**
+ * One attempt of openUntilWelcome. The listener is attached before the
+ * upgrade completes: the server's first frame can arrive in the same read as
+ * its 101 answer.
+ */
+function openOnce(url: string, token: string, afterOpen?: (ws: WebSocket) => void): Promise<WebSocket> {
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
   return new Promise((resolve, reject) => {
     const onMessage = (data: Buffer): void => {
@@ -88,7 +112,7 @@ function openUntilWelcome(url: string, token: string, afterOpen?: (ws: WebSocket
     ws.once('open', () => afterOpen?.(ws));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`sigplane refused the upgrade: ${res.statusCode}`)));
     ws.once('error', reject);
-    ws.once('close', (code) => reject(new Error(`closed with ${code} before its welcome`)));
+    ws.once('close', (code) => reject(new ClosedBeforeWelcome(code)));
   });
 }
 
