@@ -266,7 +266,6 @@ export class AdminServer {
   }
 }
 
-/** The JSON body, or undefined when there is none; 415 for another media type, 400 INVALID_JSON when it does not parse. */
 /** The token of `Authorization: Bearer <token>`, or null for a header of another shape or over the size limit. */
 function bearerToken(authorization: string): string | null {
   if (authorization.length > admin.authorizationHeaderBytesMax) return null;
@@ -284,6 +283,7 @@ function addressKey(incoming: Incoming): string {
   return incoming.ipAddress ?? 'unknown';
 }
 
+/** The JSON body, or undefined when there is none; 415 for another media type, 400 INVALID_JSON when it does not parse. */
 function parseBody(incoming: Incoming, raw: Buffer): unknown {
   if (raw.length === 0) return undefined;
   if (!/^application\/json\s*(;.*)?$/i.test(incoming.contentType)) {
