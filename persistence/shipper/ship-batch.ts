@@ -46,7 +46,7 @@ export interface ReadyBatch<T extends ShipTableName> {
   direct: boolean;
 }
 
-/** What reading a batch is bounded by (limits.copyChunkBytes: the COPY text's chunk size). */
+/** What reading a batch is bounded by (limits.copyChunkBytes: the COPY data's chunk size). */
 export interface BatchReadLimits extends ReadLimits {
   copyChunkBytes: number;
 }
@@ -64,15 +64,18 @@ export interface BatchSource<T extends ShipTableName> {
    * Optional: start on the batch after `watermark` while Postgres works on
    * the current one, for a later batchAfter(watermark). Reads now (during
    * the current COPY) and returns the rest of the work (checks, encoding),
-   * to run during the current INSERT. Neither step throws.
+   * to run while Postgres still works on the current batch (the rest of
+   * the direct COPY, or the staging way's INSERT). Neither step throws.
    */
   prefetch?(watermark: number, limits: BatchReadLimits): () => void;
 }
 
 /**
- * The rows with their COPY text, encoded up front (an encoding error never
+ * The rows with their COPY data, encoded up front (an encoding error never
  * leaves a COPY half sent) and as Buffers: the socket then takes them as
- * they are, with no UTF-8 conversion while Postgres waits for data.
+ * they are, with no conversion while Postgres waits for data. Binary for
+ * the table's direct way when it has one and every row fits its types,
+ * else text for the staging way.
  */
 export function readyBatch<T extends ShipTableName>(table: T, rows: ShipRowOf[T][], copyChunkBytes: number): ReadyBatch<T> {
   const spec = pgTableSpecs[table] as PgTableSpec<T>;
@@ -98,8 +101,8 @@ const binaryRowBytesGuess = 320;
 /**
  * A journal table as a batch source, reading one batch ahead: the next
  * batch is read from SQLite while Postgres takes the current COPY, then
- * checked and encoded while it runs the current INSERT (the shipper
- * thread's CPU and Postgres's then overlap), and kept. A kept
+ * checked and encoded while Postgres still works on the current batch (the
+ * shipper thread's CPU and Postgres's then overlap), and kept. A kept
  * batch is used only when the next transaction's locked watermark is
  * exactly where it starts and the limits are the same, so it never
  * replaces what the lock says; journal rows do not change once committed
@@ -182,7 +185,7 @@ export interface BatchResult {
   table: ShipTableName;
   /** Journal rows in the batch (0: nothing after the watermark). */
   rows: number;
-  /** Rows the INSERT wrote (cursors: rows raised); rows - inserted were already there. */
+  /** Rows written (the direct COPY: all; the staging way: what the INSERT wrote, cursors raised); rows - inserted were already there. */
   inserted: number;
   /** Staged rows that met an existing row with other content (signals only). */
   conflicting: number;

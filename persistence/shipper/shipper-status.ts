@@ -80,7 +80,7 @@ export interface ShipperStatus {
    * committed as its thread died is in Postgres but not in these counts.
    */
   shippedRows: number;
-  /** Rows the INSERTs wrote since start (shippedRows minus the replays). */
+  /** Rows written into Postgres since start (shippedRows minus the replays). */
   insertedRows: number;
   /** Signals whose key was already in Postgres with other content (never overwritten). */
   conflictingRows: number;
