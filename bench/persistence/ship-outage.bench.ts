@@ -67,30 +67,56 @@ export interface OutageResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Rows of the subscription in Postgres, or null while Postgres does not answer. */
-async function shippedRows(url: string, subscriptionId: string): Promise<{ rows: number; distinct: number; missingBelow: (n: number) => number } | null> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const r = await client.query<{ rows: string; distinct: string; sequences: string[] }>(
-      'SELECT count(*)::text AS rows, count(DISTINCT sequence)::text AS distinct, array_agg(sequence::text) AS sequences FROM signals WHERE subscription_id = $1',
-      [subscriptionId],
+/**
+ * The subscription's rows in Postgres, over one connection that is opened
+ * again after Postgres went away: polling must not load the Postgres the
+ * shipper is draining into (no connection per poll, no rows sent back).
+ */
+class ShippedRows {
+  private client: Client | null = null;
+
+  constructor(
+    private readonly url: string,
+    private readonly subscriptionId: string,
+  ) {}
+
+  /** Row and distinct-sequence counts, or null while Postgres does not answer. */
+  async count(): Promise<{ rows: number; distinct: number } | null> {
+    const r = await this.query<{ rows: string; distinct: string }>(
+      'SELECT count(*)::text AS rows, count(DISTINCT sequence)::text AS distinct FROM signals WHERE subscription_id = $1',
+      [this.subscriptionId],
     );
-    const present = new Set((r.rows[0].sequences ?? []).map(Number));
-    return {
-      rows: Number(r.rows[0].rows),
-      distinct: Number(r.rows[0].distinct),
-      missingBelow: (n) => {
-        let missing = 0;
-        for (let s = 1; s <= n; s++) if (!present.has(s)) missing++;
-        return missing;
-      },
-    };
-  } catch {
-    return null;
-  } finally {
-    await client.end().catch(() => undefined);
+    return r === null ? null : { rows: Number(r.rows), distinct: Number(r.distinct) };
+  }
+
+  /** Sequences 1..n with no row, or null while Postgres does not answer. */
+  async missingUpTo(n: number): Promise<number | null> {
+    const r = await this.query<{ missing: string }>(
+      `SELECT count(*)::text AS missing FROM generate_series(1, $2::bigint) AS s(sequence)
+       WHERE NOT EXISTS (SELECT 1 FROM signals t WHERE t.subscription_id = $1 AND t.sequence = s.sequence)`,
+      [this.subscriptionId, n],
+    );
+    return r === null ? null : Number(r.missing);
+  }
+
+  async close(): Promise<void> {
+    await this.client?.end().catch(() => undefined);
+    this.client = null;
+  }
+
+  private async query<R extends Record<string, string>>(sql: string, params: unknown[]): Promise<R | null> {
+    try {
+      if (this.client === null) {
+        const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 2_000 });
+        client.on('error', () => undefined);
+        this.client = client;
+        await client.connect();
+      }
+      return (await this.client.query<R>(sql, params)).rows[0];
+    } catch {
+      await this.close(); // the next query connects again
+      return null;
+    }
   }
 }
 
@@ -108,8 +134,8 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
     adapter = new SigplaneAdapter({ databaseServerUrl: pg.url, shards: 1, journalSync: 'full', receiverAckEvery: 100 });
     await adapter.start();
     const targets = await adapter.prepareRun(1, 1);
-    const subscriptionId = String(targets.masters[0].subscriptionId);
-    const databaseUrl = withDatabase(pg.url, adapter.databaseName);
+    const shipped = new ShippedRows(withDatabase(pg.url, adapter.databaseName), String(targets.masters[0].subscriptionId));
+    closers.push(() => shipped.close());
 
     let phase: 'before' | 'outage' | 'after' = 'before';
     const acked = new Set<number>();
@@ -162,12 +188,12 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
           pg = again;
           restartedAtMs = performance.now();
           phase = 'after';
-          const rows = await shippedRows(databaseUrl, subscriptionId);
+          const rows = await shipped.count();
           rowsAtRestart = rows?.rows ?? 0;
           const ackedAtRestart = acked.size;
           backlogAtRestart = ackedAtRestart - rowsAtRestart;
           // Watch for the shipper's first new row (it reconnects on its own backoff), then for the backlog to be in.
-          for (let r = rows; drainedAtMs === null && performance.now() - restartedAtMs < drainWaitMs; r = await shippedRows(databaseUrl, subscriptionId)) {
+          for (let r = rows; drainedAtMs === null && performance.now() - restartedAtMs < drainWaitMs; r = await shipped.count()) {
             if (r !== null && r.rows > rowsAtRestart) resumedAtMs ??= performance.now();
             if (r !== null && r.rows >= ackedAtRestart) drainedAtMs = performance.now();
             else await sleep(pollMs);
@@ -181,11 +207,11 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
     log(`all sent; ${acked.size} acked, ${refused} refused; waiting for Postgres to hold every acked signal`);
 
     await restarting;
-    let final = await shippedRows(databaseUrl, subscriptionId);
+    let final = await shipped.count();
     const drainDeadline = performance.now() + drainWaitMs;
     while ((final === null || final.distinct < acked.size) && performance.now() < drainDeadline) {
       await sleep(pollMs);
-      final = await shippedRows(databaseUrl, subscriptionId);
+      final = await shipped.count();
     }
     let highestAcked = 0;
     for (const sequence of acked) highestAcked = Math.max(highestAcked, sequence);
@@ -206,7 +232,7 @@ export async function measureOutage(plan: OutagePlan = benchOutagePlan, log: (li
       drainSeconds: drainedAtMs === null || restartedAtMs === null ? null : (drainedAtMs - restartedAtMs) / 1000,
       rowsInPostgres: final?.rows ?? 0,
       distinctSequences: final?.distinct ?? 0,
-      lost: final === null ? acked.size : final.missingBelow(highestAcked),
+      lost: (await shipped.missingUpTo(highestAcked)) ?? acked.size,
       duplicated: final === null ? 0 : final.rows - final.distinct,
     };
   } finally {
