@@ -1,8 +1,9 @@
 /**
  * Wire and ring codecs on the signal path, per signal:
  *
- * - protobuf (proto/codec.ts): decodeFrame of a v1 SignalV1 frame and of a
- *   v2 Signed frame (I/O thread), decodeSignalBody of the v2 body (after the
+ * - protobuf (proto/codec.ts): decodeFrame of a v1 SignalV1 frame (from a
+ *   Buffer, and from a Uint8Array over an ArrayBuffer: what uWS hands the
+ *   I/O thread) and of a v2 Signed frame, decodeSignalBody of the v2 body (after the
  *   MAC passed), encodeFrame of a v1 frame from a plain object (what a
  *   master's client does), encodeDelivery of an accepted record (shard);
  * - the ring record (engine/shard-protocol.ts, a signal's fixed binary
@@ -91,6 +92,7 @@ export async function run(): Promise<Summary & { sizes: FrameSizes }> {
   const sequences = Array.from({ length: inputCount }, (_, i) => firstSequence + i);
   const v1Objects = sequences.map(v1FrameObject);
   const v1Frames = v1Objects.map(encodeFrame);
+  const v1ArrayBuffers = v1Frames.map((f) => f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength) as ArrayBuffer);
   const v2Frames = sequences.map(v2Frame);
   const v2Bodies = sequences.map(v2Body);
   const records = sequences.map((s) => v1Record(s, benchEpochMs + s * 250 + 3));
@@ -113,6 +115,11 @@ export async function run(): Promise<Summary & { sizes: FrameSizes }> {
     'frame-codec',
     b.add(`decodeFrame v1 SignalV1 (${sizes.v1FrameBytes} B)`, () => {
       const frame = decodeFrame(v1Frames[next()]);
+      if (frame === null || frame.kind !== 'signalV1') throw new Error('bench v1 frame did not decode');
+      sink += frame.signalV1.symbol.length;
+    }),
+    b.add(`decodeFrame v1 SignalV1 from a uWS ArrayBuffer (${sizes.v1FrameBytes} B)`, () => {
+      const frame = decodeFrame(new Uint8Array(v1ArrayBuffers[next()]));
       if (frame === null || frame.kind !== 'signalV1') throw new Error('bench v1 frame did not decode');
       sink += frame.signalV1.symbol.length;
     }),
