@@ -1,7 +1,8 @@
 /**
  * Frames from a master, on the I/O thread. Every signal passes, in order:
  *   1. size and shape (uWS maxPayloadLength, decode, required fields)
- *   2. the connection's token bucket
+ *   2. the connection's token bucket (and, while a BUSY refusal from N
+ *      stands, BUSY at once for a signal claiming a sequence above N)
  *   3. the MAC (constant time; v2 before the body is decoded)
  *   4. the seed's field rules
  *   5. freshness (TTL, clock skew)
@@ -38,6 +39,7 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
   const nowMs = Date.now();
   const frame = admitFrame(ws, message, isBinary, ctx, nowMs, claimedSequence);
   if (frame === null) return;
+  if (refusedAboveBusy(ws, frame, ctx)) return;
   dropExpiredMacKeys(data, nowMs);
 
   switch (frame.kind) {
@@ -80,6 +82,26 @@ function claimedSequence(frame: DecodedFrame): number {
   if (frame.kind === 'signalV1') return safeInteger(frame.signalV1.sequenceNumber) ?? 0;
   if (frame.kind === 'signalV2') return safeInteger(decodeSignalBody(frame.signalV2.body)?.sequenceNumber) ?? 0;
   return 0;
+}
+
+/**
+ * While this connection is refused from sequence N (a full ring, see
+ * forwardSignal), a signal claiming a sequence above N is answered BUSY
+ * before its MAC and fields are checked: it would be refused whatever they
+ * hold, and under overload those refusals are most of what a master sends
+ * (every signal it had in flight when the ring filled), so verifying them
+ * spent the I/O thread on work thrown away. Nothing reaches the shard and
+ * the claim goes back only to the sender's own authenticated connection;
+ * when the signal is resent it is checked in full, and a forged frame is
+ * recorded as one then. N itself and anything below it are checked first.
+ */
+function refusedAboveBusy(ws: Socket, frame: DecodedFrame, ctx: FrameContext): boolean {
+  const blockedFrom = ws.getUserData().busyFromSequence;
+  if (blockedFrom === 0 || (frame.kind !== 'signalV1' && frame.kind !== 'signalV2')) return false;
+  const claimed = claimedSequence(frame);
+  if (claimed <= blockedFrom) return false;
+  ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${blockedFrom}`, claimed);
+  return true;
 }
 
 /**

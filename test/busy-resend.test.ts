@@ -59,6 +59,35 @@ describe('BUSY (a full ring)', () => {
     await master.close();
   });
 
+  it('while refused from N, a signal claiming a sequence above N is answered BUSY before its MAC is checked; N itself is checked in full', async () => {
+    const s = await t.subscription({ settings: unlimited });
+    const master = await openMaster(t, s);
+    const count = 2_000;
+    for (const sequence of range(1, count)) master.send(v2Frame(s.macKey, s.macKeyId, v2Body(s.subscriptionId, sequence)));
+    await master.waitFor(() => master.ofKind('ack').length + master.ofKind('reject').length >= count, 20_000);
+    const resendFrom = master.ofKind('ack').length + 1;
+    expect(resendFrom, 'the burst overflowed the ring').toBeLessThanOrEqual(count);
+    const forgedKey = Buffer.alloc(s.macKey.length, 7);
+    const answer = async (frame: Uint8Array) => {
+      const from = master.frames.length;
+      master.send(frame);
+      return master.waitFor((f) => f.kind === 'ack' || f.kind === 'reject', 10_000, from);
+    };
+
+    const above = await answer(v2Frame(forgedKey, s.macKeyId, v2Body(s.subscriptionId, resendFrom + 5)));
+    expect(above.kind === 'reject' && rejectCodeName(above.reject.code)).toBe('BUSY');
+    expect(above.kind === 'reject' && above.reject.message).toBe(`engine busy, resend from ${resendFrom}`);
+    expect(above.kind === 'reject' && safeInteger(above.reject.sequenceNumber)).toBe(resendFrom + 5);
+
+    const atN = await answer(v2Frame(forgedKey, s.macKeyId, v2Body(s.subscriptionId, resendFrom)));
+    expect(atN.kind === 'reject' && rejectCodeName(atN.reject.code)).toBe('SIGNATURE_INVALID');
+
+    const resent = await answer(v2Frame(s.macKey, s.macKeyId, v2Body(s.subscriptionId, resendFrom)));
+    expect(resent.kind).toBe('ack');
+    expect(resent.kind === 'ack' && safeInteger(resent.ack.sequenceNumber)).toBe(resendFrom);
+    await master.close();
+  });
+
   it('the client resends after BUSY: every publish of a burst is ACCEPTED and delivered once, in order', async () => {
     const s = await t.subscription({ settings: unlimited });
     const delivered: number[] = [];
