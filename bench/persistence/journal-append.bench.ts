@@ -6,7 +6,9 @@
  *
  * benny gives throughput (commits/s); per-commit latency percentiles for
  * batch size 1 come from an HDR histogram, plus a raw write+fdatasync of one
- * 4 KiB page as the disk's floor. Files go to SIGPLANE_BENCH_DIR or the OS
+ * 4 KiB page as the disk's floor. Both are timed back to back and paced (one
+ * every `pacedGapMs`, the thread asleep between, as a shard is at 1,000
+ * signals/s): on a VM an fsync issued from idle is slower than one in a run. Files go to SIGPLANE_BENCH_DIR or the OS
  * temp folder: put it on the disk the data folder uses (tmpfs fsyncs are free).
  */
 import fs from 'node:fs';
@@ -25,6 +27,10 @@ const contentBytes = 120;
 const latencyCommits: Record<JournalSync, number> = { normal: 20_000, full: 2_000 };
 const latencyWarmupCommits = 200;
 const fsyncSamples = 1_000;
+/** The sleep before each paced sample: a commit per millisecond is 1,000 signals/s. */
+const pacedGapMs = 1;
+const pacedSamples = 2_000;
+const pacedSleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 function signal(subscriptionId: string, sequence: number, content: Uint8Array): SignalRecord {
   return {
@@ -70,10 +76,12 @@ export interface LatencyResult {
   maxUs: number;
 }
 
-function timed(name: string, count: number, warmup: number, fn: () => void): LatencyResult {
+/** `fn` timed `count` times after `warmup` untimed calls; with `gapMs`, the thread sleeps that long before each (not timed). */
+function timed(name: string, count: number, warmup: number, fn: () => void, gapMs = 0): LatencyResult {
   for (let i = 0; i < warmup; i++) fn();
   const histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
   for (let i = 0; i < count; i++) {
+    if (gapMs > 0) Atomics.wait(pacedSleepCell, 0, 0, gapMs);
     const t0 = process.hrtime.bigint();
     fn();
     histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - t0) / 1000n)));
@@ -91,24 +99,30 @@ function timed(name: string, count: number, warmup: number, fn: () => void): Lat
   return result;
 }
 
-/** Per-commit latency, batch size 1, both sync modes, and a raw 4 KiB write + fdatasync. */
+/**
+ * Per-commit latency, batch size 1: both sync modes back to back, sync full
+ * paced, and a raw 4 KiB write + fdatasync back to back and paced.
+ */
 export function measureCommitLatency(dir: string): LatencyResult[] {
   const results: LatencyResult[] = [];
   for (const sync of syncModes) {
     const { journal, commitNext } = appender(dir, 'latency', sync, 1);
     results.push(timed(`commit 1 signal, sync ${sync}`, latencyCommits[sync], latencyWarmupCommits, commitNext));
+    if (sync === 'full') {
+      results.push(timed(`commit 1 signal, sync full, one every ${pacedGapMs} ms`, pacedSamples, 20, commitNext, pacedGapMs));
+    }
     journal.close();
   }
   const fd = fs.openSync(path.join(dir, 'fsync-probe'), 'w');
   const page = Buffer.alloc(4096, 7);
   let offset = 0;
-  results.push(
-    timed('raw write 4 KiB + fdatasync', fsyncSamples, 20, () => {
-      fs.writeSync(fd, page, 0, page.length, offset);
-      offset = (offset + page.length) % (1024 * page.length);
-      fs.fdatasyncSync(fd);
-    }),
-  );
+  const writeAndSync = (): void => {
+    fs.writeSync(fd, page, 0, page.length, offset);
+    offset = (offset + page.length) % (1024 * page.length);
+    fs.fdatasyncSync(fd);
+  };
+  results.push(timed('raw write 4 KiB + fdatasync', fsyncSamples, 20, writeAndSync));
+  results.push(timed(`raw write 4 KiB + fdatasync, one every ${pacedGapMs} ms`, pacedSamples, 20, writeAndSync, pacedGapMs));
   fs.closeSync(fd);
   return results;
 }
