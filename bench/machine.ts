@@ -8,12 +8,21 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
+/**
+ * What the benches themselves write: a change there is the output of this
+ * very run (or of `npm run bench`, just before the load run of
+ * `npm run bench:all`), not a change to what is measured.
+ */
+const benchOutputs = ['bench/RESULTS.md', 'bench/charts'];
+
+/** HEAD's short hash, marked when the working tree differs from it (beyond the benches' own outputs). */
 export function gitCommit(root: string): string {
   try {
     const git = (...args: string[]): string =>
       execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const commit = git('rev-parse', '--short', 'HEAD');
-    return git('status', '--porcelain').length > 0 ? `${commit} (with uncommitted changes)` : commit;
+    const changed = git('status', '--porcelain', '--', '.', ...benchOutputs.map((p) => `:(exclude)${p}`));
+    return changed.length > 0 ? `${commit} (with uncommitted changes)` : commit;
   } catch {
     return 'unknown (git failed)';
   }
