@@ -82,6 +82,25 @@ export class WireClient {
     });
   }
 
+  /**
+   * The welcome, or the close code when the socket closes before it (uWS can
+   * close a connection right after its upgrade: io/async-upgrade-guard.ts).
+   */
+  welcomeOrClose(timeoutMs = 10_000): Promise<DecodedFrame | number> {
+    const seen = this.frames.find((f) => f.kind === 'welcome');
+    if (seen !== undefined) return Promise.resolve(seen);
+    if (this.closeCode !== null) return Promise.resolve(this.closeCode);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no welcome and no close within ${timeoutMs} ms; got ${this.describe()}`)), timeoutMs);
+      const settle = (outcome: DecodedFrame | number): void => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      this.waiters.push({ match: (f) => f.kind === 'welcome', resolve: settle });
+      this.closeWaiters.push(settle);
+    });
+  }
+
   waitForClose(timeoutMs = 10_000): Promise<number> {
     if (this.closeCode !== null) return Promise.resolve(this.closeCode);
     return new Promise((resolve, reject) => {
