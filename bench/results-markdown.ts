@@ -40,8 +40,9 @@ export interface SuiteReport {
 /** 3 significant digits, no exponent: 0.0123, 1.23, 123, 12,346. */
 export function significant(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en');
-  return Number(value.toPrecision(3)).toString();
+  // Rounded first: 999.7 rounds up to 1000, which is then grouped like any value from 1,000 up.
+  const rounded = Math.abs(value) >= 1000 ? Math.round(value) : Number(value.toPrecision(3));
+  return Math.abs(rounded) >= 1000 ? rounded.toLocaleString('en') : rounded.toString();
 }
 
 function cores(value: number | null): string {

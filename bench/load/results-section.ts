@@ -2,7 +2,7 @@
  * The end-to-end load section of bench/RESULTS.md, as text. Pure: main.ts
  * gathers the report. Latency figures are microseconds from a signal's due
  * time (open loop); each comparison cell is the median of the rounds with
- * the spread (min-max) beside the headline percentiles.
+ * the spread (min-max) beside the headline percentiles and rates.
  */
 import { machineTable, significant, type MachineInfo } from '../results-markdown';
 import { spreadOf, systemsIn, type CompareResult, type Spread } from './suites/compare';
@@ -33,8 +33,10 @@ const us = (v: number): string => significant(v);
 const mib = (bytes: number | null): string => (bytes === null ? '?' : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
 const coresText = (v: number | null): string => (v === null ? '?' : v.toFixed(2));
 
+/** The median, with (min–max) when they differ as printed. */
 function spreadText(s: Spread): string {
-  return s.min === s.max ? us(s.median) : `${us(s.median)} (${us(s.min)}–${us(s.max)})`;
+  const [median, min, max] = [us(s.median), us(s.min), us(s.max)];
+  return min === max ? median : `${median} (${min}–${max})`;
 }
 
 function spreadBy(runs: RunResult[], pick: (r: RunResult) => number): Spread {
@@ -46,7 +48,7 @@ function ratio(value: number, base: number): string {
   return `${(value / base).toFixed(2)}x`;
 }
 
-/** Table of one workload across systems (median of rounds; spread on p50 and p99). */
+/** Table of one workload across systems (median of rounds; spread on p50, p99, acked/s and deliveries/s). */
 function workloadTable(byName: Record<string, RunResult[]>, names: SystemName[]): string[] {
   const lines = [
     '| system | delivery p50 | p90 | p99 | p99.9 | max | ack p50 | ack p99 | p50 / p99 vs sigplane | sent/s | acked/s | deliveries/s | lost | dup | server CPU | server peak RSS | load CPU |',
@@ -67,7 +69,7 @@ function workloadTable(byName: Record<string, RunResult[]>, names: SystemName[])
     lines.push(
       `| ${name}${mark} | ${spreadText(p50)} | ${us(med((r) => r.delivery.p90Us))} | ${spreadText(p99)} | ${us(med((r) => r.delivery.p999Us))} | ` +
         `${us(med((r) => r.delivery.maxUs))} | ${us(med((r) => r.ack.p50Us))} | ${us(med((r) => r.ack.p99Us))} | ${ratios} | ` +
-        `${significant(med((r) => r.sentPerSecond))} | ${significant(med((r) => r.ackedPerSecond))} | ${significant(med((r) => r.deliveriesPerSecond))} | ` +
+        `${significant(med((r) => r.sentPerSecond))} | ${spreadText(spreadBy(runs, (r) => r.ackedPerSecond))} | ${spreadText(spreadBy(runs, (r) => r.deliveriesPerSecond))} | ` +
         `${runs.reduce((n, r) => n + r.lost, 0)} | ${runs.reduce((n, r) => n + r.duplicates, 0)} | ` +
         `${coresText(med((r) => r.serverCpuCores ?? NaN))} | ${mib(med((r) => r.serverPeakRssBytes ?? NaN))} | ${coresText(med((r) => r.loadCpuCores))} |`,
     );
@@ -125,7 +127,8 @@ function targetLines(r: LoadReport): string[] {
   const ingest = r.ingest === null ? undefined : r.ingest.runs[0]?.sigplane;
   if (ingest !== undefined && r.ingest !== null) {
     const rate = r.ingest.workloads[0].ratePerSecond;
-    const acked = medianOf(ingest, (x) => x.ackedPerSecond)!;
+    const ackedSpread = spreadBy(ingest, (x) => x.ackedPerSecond);
+    const acked = ackedSpread.median;
     const lost = ingest.reduce((n, x) => n + x.lost + x.duplicates + x.refused, 0);
     const unaccepted = ingest.reduce((n, x) => n + unacceptedSignals(x), 0);
     const lostOfUnaccepted = ingest.reduce((n, x) => n + unacceptedSignals(x) * x.workload.receiversPerSubscription, 0);
@@ -137,7 +140,7 @@ function targetLines(r: LoadReport): string[] {
         : lostDeliveries === lostOfUnaccepted
           ? ` (every lost delivery is of the ${unaccepted} signals never accepted by the end, held back by BUSY: none lost after an ack)`
           : ` (${unaccepted} signals were never accepted by the end, held back by BUSY)`;
-    lines.push(`| at least 50,000 signals/s sustained ingest, signed and journaled, nothing lost | offered ${significant(rate)}/s, acked ${significant(acked)}/s, lost+dup+refused ${lost}${why} | ${met ? 'yes' : 'no'} |`);
+    lines.push(`| at least 50,000 signals/s sustained ingest, signed and journaled, nothing lost | offered ${significant(rate)}/s, acked ${spreadText(ackedSpread)}/s${ingest.length > 1 ? ` (median of ${ingest.length} rounds, min–max)` : ''}, lost+dup+refused ${lost}${why} | ${met ? 'yes' : 'no'} |`);
   }
   return lines;
 }
@@ -225,7 +228,7 @@ export function loadSection(r: LoadReport): string {
     lines.push(
       ...compareSection('Side by side', [
         'The same workload against every system, interleaved: every round runs every system, in rotating order. ' +
-          'Cells: median of the rounds, with (min–max) for p50 and p99. "vs sigplane": the alternative\'s figure over sigplane\'s (above 1: sigplane is faster). ' +
+          'Cells: median of the rounds, with (min–max) for p50, p99, acked/s and deliveries/s. "vs sigplane": the alternative\'s figure over sigplane\'s (above 1: sigplane is faster). ' +
           '† marks systems where, in the counted rounds, the load side may have been the bottleneck (see below each table).',
       ], r.compare),
     );
