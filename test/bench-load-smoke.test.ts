@@ -13,6 +13,7 @@ import { SigplaneAdapter } from '../bench/load/adapters/sigplane';
 import { WsRelayAdapter } from '../bench/load/adapters/ws-relay';
 import { machineInfo } from '../bench/load/machine-info';
 import { loadSection } from '../bench/load/results-section';
+import { sustainedAckP99MaxUs, sustains } from '../bench/load/suites/rate-search';
 import { runWorkload, type RunResult } from '../bench/load/run-workload';
 import { lineChartSvg } from '../bench/load/svg-chart';
 import type { SystemAdapter } from '../bench/load/system';
@@ -133,6 +134,35 @@ describe('load generator (bench/load) against real servers', () => {
     expect(rewritten).toContain('load v4');
     expect(rewritten.match(/## Where the time goes\n\nby hand/g)).toHaveLength(1);
     expect(rewritten.indexOf('load v4')).toBeLessThan(rewritten.indexOf('## Where the time goes'));
+  });
+
+  it('judges sustained ingest on a real run, and reports the search below the ingest table and in the targets', () => {
+    const sigplaneRun = results.find((r) => r.system === 'sigplane')!;
+    expect(sustains(sigplaneRun)).toBe(true);
+    expect(sustains({ ...sigplaneRun, resent: 1 })).toBe(false);
+    expect(sustains({ ...sigplaneRun, ackedPerSecond: sigplaneRun.workload.ratePerSecond * 0.9 })).toBe(false);
+    expect(sustains({ ...sigplaneRun, ack: { ...sigplaneRun.ack, p99Us: sustainedAckP99MaxUs } })).toBe(false);
+
+    const section = loadSection({
+      machine: machineInfo(process.cwd(), Date.now(), [0, 0, 0], 0),
+      mode: 'quick',
+      command: 'npm run bench:load -- --quick --parts ingest',
+      systems: adapters.map((a) => ({ name: a.name, description: a.description })),
+      signalBytes: sigplaneRun.signalBytes,
+      warmupMs: workload.warmupMs,
+      durationMs: workload.durationMs,
+      compare: null,
+      ingest: { workloads: [workload], rounds: 1, runs: [{ sigplane: [sigplaneRun] }], failures: [] },
+      ingestSearch: { subscriptions: 1, receiversPerSubscription: 1, bestRatePerSecond: 200, best: sigplaneRun, firstFailure: null, probes: [sigplaneRun] },
+      fanOut: null,
+      rateSearch: null,
+      idle: null,
+      charts: [],
+      errors: [],
+    });
+    expect(section).toMatch(/\| at least 50,000 signals\/s sustained ingest[^\n]*\| sustained 200\/s \(see below\); offered 200\/s[^\n]*\| no \|/);
+    expect(section.indexOf('**Highest sustained rate (sigplane)**')).toBeGreaterThan(section.indexOf('### Sustained ingest'));
+    expect(section).toMatch(/^\| 200\/s \| [^\n]*\| none up to the cap \| /m);
     // A file written before the markers existed is kept as the micro section.
     const legacy = replaceSection('# Benchmark results\n\n## ring-buffer\nold', 'load', 'load v3');
     expect(legacy).toContain('## ring-buffer\nold');

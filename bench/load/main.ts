@@ -30,7 +30,7 @@ import { progress } from './progress';
 import { loadSection, type LoadReport } from './results-section';
 import { runCompare } from './suites/compare';
 import { measureIdleMemory } from './suites/idle-memory';
-import { searchRate, type RateSearchCase } from './suites/rate-search';
+import { searchRate, sustains, type RateSearchCase } from './suites/rate-search';
 import type { SystemAdapter } from './system';
 import { systemNames, type SystemName, type Workload } from './workload';
 
@@ -59,6 +59,8 @@ interface Plan {
   durationMs: number;
   compareRates: number[];
   ingestRate: number;
+  /** The sustained-ingest search (sigplane): first probe, cap, bisections. */
+  ingestSearch: { startRate: number; maxRate: number; bisections: number };
   fanOutReceivers: number;
   fanOutRates: number[];
   searchCases: RateSearchCase[];
@@ -79,6 +81,7 @@ function planFor(quick: boolean, roundsFlag: string | undefined): Plan {
       durationMs: 2_000,
       compareRates: [1_000, 5_000],
       ingestRate: 20_000,
+      ingestSearch: { startRate: 2_500, maxRate: 20_000, bisections: 1 },
       fanOutReceivers: 200,
       fanOutRates: [100],
       searchCases: [{ subscriptions: 1, receiversPerSubscription: 10 }],
@@ -95,6 +98,7 @@ function planFor(quick: boolean, roundsFlag: string | undefined): Plan {
     durationMs: 4_000,
     compareRates: [1_000, 2_000, 5_000, 10_000, 20_000],
     ingestRate: 50_000,
+    ingestSearch: { startRate: 5_000, maxRate: 80_000, bisections: 3 },
     fanOutReceivers: 1_000,
     fanOutRates: [50, 100, 200],
     searchCases: [
@@ -213,6 +217,7 @@ async function main(): Promise<void> {
     durationMs: plan.durationMs,
     compare: null,
     ingest: null,
+    ingestSearch: null,
     fanOut: null,
     rateSearch: null,
     idle: null,
@@ -246,6 +251,16 @@ async function main(): Promise<void> {
       await part('sustained ingest', async () => {
         report.ingest = await runCompare(adapters, [workload(plan.ingestRate, 1, 1)], plan.rounds);
       });
+      if (sigplane !== undefined) {
+        await part('sustained ingest search', async () => {
+          report.ingestSearch = await searchRate(
+            sigplane,
+            { subscriptions: 1, receiversPerSubscription: 1 },
+            { ...plan.ingestSearch, warmupMs: plan.warmupMs, durationMs: plan.durationMs },
+            sustains,
+          );
+        });
+      }
     }
     if (parts.includes('fanout')) {
       await part('fan-out', async () => {

@@ -7,7 +7,7 @@
 import { machineTable, significant, type MachineInfo } from '../results-markdown';
 import { spreadOf, systemsIn, type CompareResult, type Spread } from './suites/compare';
 import type { IdleMemoryResult } from './suites/idle-memory';
-import { p99TargetUs, type RateSearchResult } from './suites/rate-search';
+import { p99TargetUs, sustainedAckedShareMin, sustainedAckP99MaxUs, type RateSearchResult } from './suites/rate-search';
 import { unacceptedSignals, type RunResult } from './run-workload';
 import { describeWorkload, type SystemName } from './workload';
 
@@ -21,6 +21,8 @@ export interface LoadReport {
   durationMs: number;
   compare: CompareResult | null;
   ingest: CompareResult | null;
+  /** sigplane's highest sustained ingest rate (absent in reports saved before it existed). */
+  ingestSearch?: RateSearchResult | null;
   fanOut: CompareResult | null;
   rateSearch: RateSearchResult[] | null;
   idle: IdleMemoryResult[] | null;
@@ -133,14 +135,23 @@ function targetLines(r: LoadReport): string[] {
     const unaccepted = ingest.reduce((n, x) => n + unacceptedSignals(x), 0);
     const lostOfUnaccepted = ingest.reduce((n, x) => n + unacceptedSignals(x) * x.workload.receiversPerSubscription, 0);
     const lostDeliveries = ingest.reduce((n, x) => n + x.lost, 0);
-    const met = rate >= 50_000 && acked >= 0.99 * 50_000 && lost === 0;
+    const search = r.ingestSearch ?? null;
+    const sustained = search === null ? null : search.bestRatePerSecond;
+    // With the search: the highest rate sigplane keeps up with, and nothing acked lost at saturation.
+    // Without it (a report saved before it existed): what was acked at the offered rate.
+    const met =
+      search === null
+        ? rate >= 50_000 && acked >= sustainedAckedShareMin * 50_000 && lost === 0
+        : sustained !== null && sustained >= 50_000 && (lost === 0 || lostDeliveries === lostOfUnaccepted);
+    const sustainedText =
+      search === null ? '' : `sustained ${sustained === null ? `< ${significant(search.probes[0]?.workload.ratePerSecond ?? 0)}` : significant(sustained)}/s (see below); `;
     const why =
       unaccepted === 0
         ? ''
         : lostDeliveries === lostOfUnaccepted
           ? ` (every lost delivery is of the ${unaccepted} signals never accepted by the end, held back by BUSY: none lost after an ack)`
           : ` (${unaccepted} signals were never accepted by the end, held back by BUSY)`;
-    lines.push(`| at least 50,000 signals/s sustained ingest, signed and journaled, nothing lost | offered ${significant(rate)}/s, acked ${spreadText(ackedSpread)}/s${ingest.length > 1 ? ` (median of ${ingest.length} rounds, min–max)` : ''}, lost+dup+refused ${lost}${why} | ${met ? 'yes' : 'no'} |`);
+    lines.push(`| at least 50,000 signals/s sustained ingest, signed and journaled, nothing lost | ${sustainedText}offered ${significant(rate)}/s, acked ${spreadText(ackedSpread)}/s${ingest.length > 1 ? ` (median of ${ingest.length} rounds, min–max)` : ''}, lost+dup+refused ${lost}${why} | ${met ? 'yes' : 'no'} |`);
   }
   return lines;
 }
@@ -169,6 +180,27 @@ function rateSearchSection(results: RateSearchResult[]): string[] {
     );
   }
   return [...lines, ''];
+}
+
+/** sigplane's highest sustained ingest rate, below the saturated ingest table. */
+function sustainedIngestLines(r: RateSearchResult): string[] {
+  const best = r.best;
+  const fail = r.firstFailure;
+  const why = (x: RunResult): string =>
+    `acked ${significant(x.ackedPerSecond)}/s, ack p99 ${us(x.ack.p99Us)} µs, sent again after BUSY ${x.resent}, lost ${x.lost}, refused ${x.refused}`;
+  const loadText = [best, fail].filter((x): x is RunResult => x !== null && x.loadSaturation !== null).map((x) => `† at ${significant(x.workload.ratePerSecond)}/s: ${x.loadSaturation}`);
+  return [
+    `**Highest sustained rate (sigplane)**: the highest offered rate at which every signal is acked inside the window (at least ${sustainedAckedShareMin * 100} % of the rate), none is answered BUSY or refused, nothing is lost and the ack p99 stays under ${us(sustainedAckP99MaxUs / 1000)} ms (a server that falls behind queues more every second). ` +
+      'Rates double until a probe fails, then the gap is bisected; one subscription, one receiver, each probe a full run.',
+    '',
+    '| highest sustained rate | its ack p50 / p99 (µs) | its delivery p99 (µs) | server CPU | load CPU | first failing probe | load side |',
+    '| ---: | --- | ---: | ---: | ---: | --- | --- |',
+    `| ${r.bestRatePerSecond === null ? `< ${significant(r.probes[0]?.workload.ratePerSecond ?? 0)}` : `${significant(r.bestRatePerSecond)}/s`} | ` +
+      `${best === null ? '–' : `${us(best.ack.p50Us)} / ${us(best.ack.p99Us)}`} | ${best === null ? '–' : us(best.delivery.p99Us)} | ` +
+      `${best === null ? '–' : coresText(best.serverCpuCores)} | ${best === null ? '–' : coresText(best.loadCpuCores)} | ` +
+      `${fail === null ? 'none up to the cap' : `${significant(fail.workload.ratePerSecond)}/s: ${why(fail)}`} | ${loadText.length === 0 ? 'ok' : loadText.join('; ')} |`,
+    '',
+  ];
 }
 
 function idleSection(results: IdleMemoryResult[]): string[] {
@@ -233,7 +265,19 @@ export function loadSection(r: LoadReport): string {
       ], r.compare),
     );
   }
-  if (r.ingest !== null) lines.push(...compareSection('Sustained ingest', ['One subscription, one receiver, a high offered rate: acked/s is what the system confirmed inside the measured window.'], r.ingest));
+  if (r.ingest !== null) {
+    lines.push(
+      ...compareSection(
+        'Sustained ingest',
+        [
+          'One subscription, one receiver, offered more than sigplane takes: acked/s is what each system confirmed inside the measured window. ' +
+            "Saturated, sigplane's figure swings with the master's BUSY backoff; the highest rate it keeps up with follows the table.",
+        ],
+        r.ingest,
+      ),
+    );
+  }
+  if (r.ingestSearch) lines.push(...sustainedIngestLines(r.ingestSearch));
   if (r.fanOut !== null) lines.push(...compareSection('Fan-out', ['One subscription, many receivers: deliveries per second and delivery latency.'], r.fanOut));
   if (r.rateSearch !== null) lines.push(...rateSearchSection(r.rateSearch));
   if (r.idle !== null) lines.push(...idleSection(r.idle));
