@@ -137,12 +137,13 @@ function targetLines(r: LoadReport): string[] {
     const lostDeliveries = ingest.reduce((n, x) => n + x.lost, 0);
     const search = r.ingestSearch ?? null;
     const sustained = search === null ? null : search.bestRatePerSecond;
-    // With the search: the highest rate sigplane keeps up with, and nothing acked lost at saturation.
+    // With the search: the highest rate sigplane keeps up with and, at saturation, nothing duplicated or
+    // refused and every lost delivery one of a signal never accepted (none lost after an ack).
     // Without it (a report saved before it existed): what was acked at the offered rate.
     const met =
       search === null
         ? rate >= 50_000 && acked >= sustainedAckedShareMin * 50_000 && lost === 0
-        : sustained !== null && sustained >= 50_000 && (lost === 0 || lostDeliveries === lostOfUnaccepted);
+        : sustained !== null && sustained >= 50_000 && ingest.every((x) => x.duplicates === 0 && x.refused === 0) && lostDeliveries === lostOfUnaccepted;
     const sustainedText =
       search === null ? '' : `sustained ${sustained === null ? `< ${significant(search.probes[0]?.workload.ratePerSecond ?? 0)}` : significant(sustained)}/s (see below); `;
     const why =
