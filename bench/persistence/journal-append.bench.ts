@@ -8,7 +8,8 @@
  * batch size 1 come from an HDR histogram, plus a raw write+fdatasync of one
  * 4 KiB page as the disk's floor. Both are timed back to back and paced (one
  * every `pacedGapMs`, the thread asleep between, as a shard is at 1,000
- * signals/s): on a VM an fsync issued from idle is slower than one in a run. Files go to SIGPLANE_BENCH_DIR or the OS
+ * signals/s): on a VM an fsync issued from idle is slower than one in a
+ * run. Files go to SIGPLANE_BENCH_DIR or the OS
  * temp folder: put it on the disk the data folder uses (tmpfs fsyncs are free).
  */
 import fs from 'node:fs';
