@@ -63,16 +63,28 @@ export function reportKey(sequence: number, masterPositionId: string, kind: stri
 }
 
 /** Why the server would refuse `report` for good (checkExecutionReport on the frame as sent); null when it would not. */
-function invalidReport(report: ExecutionReportInput, nowMs: number): string | null {
-  let frame: DecodedFrame | null;
+/** A report kept until the server acks it, with its frame, encoded once and sent again as it is. */
+interface PendingReport {
+  report: ExecutionReportInput;
+  frame: Uint8Array;
+}
+
+/**
+ * The report's frame, or why the server would refuse it for good: checked
+ * as the server checks it, on the frame decoded back (what the server will read).
+ */
+function encodeCheckedReport(report: ExecutionReportInput, nowMs: number): { frame: Uint8Array } | { problem: string } {
+  let frame: Uint8Array;
+  let decoded: DecodedFrame | null;
   try {
-    frame = decodeFrame(encodeFrame({ executionReport: executionReportObject(report) }));
+    frame = encodeFrame({ executionReport: executionReportObject(report) });
+    decoded = decodeFrame(frame);
   } catch (err) {
-    return `execution report: cannot be encoded (${asError(err).message})`;
+    return { problem: `execution report: cannot be encoded (${asError(err).message})` };
   }
-  if (frame === null || frame.kind !== 'executionReport') return 'execution report: cannot be encoded';
-  const checked = checkExecutionReport(frame.executionReport, nowMs);
-  return checked.ok ? null : checked.message;
+  if (decoded === null || decoded.kind !== 'executionReport') return { problem: 'execution report: cannot be encoded' };
+  const checked = checkExecutionReport(decoded.executionReport, nowMs);
+  return checked.ok ? { frame } : { problem: checked.message };
 }
 
 export interface ReceiverConnectOptions {
@@ -149,7 +161,7 @@ export class ReceiverClient extends EventEmitter {
   private lastWelcome: Welcome | null = null;
   private readonly extra = { acksSent: 0, handlerFailures: 0, sessions: 0, reportsSent: 0, reportsAcked: 0, reportsRefused: 0, reportsDropped: 0 };
   /** Execution reports not acked yet, oldest first. */
-  private readonly unackedReports = new Map<string, ExecutionReportInput>();
+  private readonly unackedReports = new Map<string, PendingReport>();
   private welcomed = false;
   /** Sequences whose reports the server answered BUSY (a full ring): sent again after reportBusyRetryMs. */
   private readonly busyReportSequences = new Set<number>();
@@ -167,26 +179,27 @@ export class ReceiverClient extends EventEmitter {
   sendExecutionReport(report: ExecutionReportInput): void {
     // The server's own checks, here: a report it would refuse for good is refused now and never sent, so a
     // server refusal (which names only the sequence) cannot take the valid reports of that sequence with it.
-    const invalid = invalidReport(report, this.clock());
-    if (invalid !== null) {
+    const checked = encodeCheckedReport(report, this.clock());
+    if ('problem' in checked) {
       this.extra.reportsRefused++;
       this.emit('reportRefused', report);
-      this.emitError(new SigplaneClientError(RejectCode.REPORT_INVALID, invalid, { sequence: report.sequence }));
+      this.emitError(new SigplaneClientError(RejectCode.REPORT_INVALID, checked.problem, { sequence: report.sequence }));
       return;
     }
     const key = reportKey(report.sequence, report.masterPositionId, report.kind);
+    const pending: PendingReport = { report, frame: checked.frame };
     this.unackedReports.delete(key);
-    this.unackedReports.set(key, report);
+    this.unackedReports.set(key, pending);
     while (this.unackedReports.size > limits.executionReportsUnackedMax) {
       const oldest = this.unackedReports.keys().next().value as string;
       this.unackedReports.delete(oldest);
       this.extra.reportsDropped++;
     }
-    if (this.welcomed) this.transmitReport(report);
+    if (this.welcomed) this.transmitReport(pending);
   }
 
-  private transmitReport(report: ExecutionReportInput): void {
-    if (this.connection?.send(encodeFrame({ executionReport: executionReportObject(report) }))) this.extra.reportsSent++;
+  private transmitReport(pending: PendingReport): void {
+    if (this.connection?.send(pending.frame)) this.extra.reportsSent++;
   }
 
   private onReportAck(frame: Extract<DecodedFrame, { kind: 'executionReportAck' }>['executionReportAck']): void {
@@ -194,11 +207,11 @@ export class ReceiverClient extends EventEmitter {
     const sequence = safeInteger(frame.sequenceNumber);
     if (kind === null || sequence === null) return;
     const key = reportKey(sequence, frame.masterPositionId, kind);
-    const report = this.unackedReports.get(key);
-    if (report === undefined) return;
+    const pending = this.unackedReports.get(key);
+    if (pending === undefined) return;
     this.unackedReports.delete(key);
     this.extra.reportsAcked++;
-    this.emit('reportAck', report);
+    this.emit('reportAck', pending.report);
   }
 
   /**
@@ -215,7 +228,7 @@ export class ReceiverClient extends EventEmitter {
       const due = new Set(this.busyReportSequences);
       this.busyReportSequences.clear();
       if (!this.welcomed) return; // the next welcome sends every unacked report
-      for (const report of this.unackedReports.values()) if (due.has(report.sequence)) this.transmitReport(report);
+      for (const pending of this.unackedReports.values()) if (due.has(pending.report.sequence)) this.transmitReport(pending);
     }, limits.reportBusyRetryMs);
     this.busyReportTimer.unref();
   }
@@ -228,11 +241,11 @@ export class ReceiverClient extends EventEmitter {
 
   /** A report refused for good (REPORT_INVALID, REPORT_NOT_DELIVERED) is not resent: it would be refused again. */
   private onReportRefused(sequence: number | null): void {
-    for (const [key, report] of this.unackedReports) {
-      if (report.sequence === sequence) {
+    for (const [key, pending] of this.unackedReports) {
+      if (pending.report.sequence === sequence) {
         this.unackedReports.delete(key);
         this.extra.reportsRefused++;
-        this.emit('reportRefused', report);
+        this.emit('reportRefused', pending.report);
       }
     }
   }
@@ -440,7 +453,7 @@ export class ReceiverClient extends EventEmitter {
     this.connection?.markWelcomed();
     this.welcomed = true;
     // Subscribed and welcomed: whatever was reported and not acked goes again (the same key is the same row).
-    for (const report of this.unackedReports.values()) this.transmitReport(report);
+    for (const pending of this.unackedReports.values()) this.transmitReport(pending);
     this.emit('welcome', this.lastWelcome);
   }
 
