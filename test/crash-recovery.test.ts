@@ -16,7 +16,7 @@ import { ConfigStore } from '../persistence/pg/config-store';
 import { SecretBox } from '../persistence/pg/secret-box';
 import { safeInteger } from '../proto/codec';
 import { createTestDatabase } from './support/database';
-import { deliveredSequences, range, sleep } from './support/e2e';
+import { deliveredSequences, openWelcomed, range, sleep } from './support/e2e';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';
 import { WireClient } from './support/wire-client';
 import { cliPath, listeningPort } from './support/cli-process';
@@ -84,7 +84,7 @@ describe('kill -9', () => {
 
     for (let round = 0; round < 3; round++) {
       const { child, port } = await startServer();
-      const master = await WireClient.open(`ws://127.0.0.1:${port}/v1/master`, created.masterToken);
+      const master = await openWelcomed(`ws://127.0.0.1:${port}/v1/master`, created.masterToken);
       const welcome = await master.waitFor((f) => f.kind === 'welcome');
       const last = welcome.kind === 'welcome' ? safeInteger(welcome.welcome.lastSequence)! : -1;
       // Everything acked before the crash survived it.
@@ -128,7 +128,7 @@ describe('kill -9', () => {
 
     // A last start: everything acked is there, and a receiver from 0 sees it all once, in order.
     const { child, port } = await startServer();
-    const master = await WireClient.open(`ws://127.0.0.1:${port}/v1/master`, created.masterToken);
+    const master = await openWelcomed(`ws://127.0.0.1:${port}/v1/master`, created.masterToken);
     const welcome = await master.waitFor((f) => f.kind === 'welcome');
     const last = welcome.kind === 'welcome' ? safeInteger(welcome.welcome.lastSequence)! : -1;
     expect(acked.size).toBeGreaterThan(100);

@@ -16,6 +16,7 @@ import { signV1 } from '../engine/signing-v1';
 import { crc32 } from '../persistence/crc32';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { v1Fields, v1Frame } from './support/signals';
+import { openWelcomed } from './support/e2e';
 import { WireClient } from './support/wire-client';
 import { cliPath, listeningPort } from './support/cli-process';
 
@@ -108,7 +109,7 @@ describe('log lines of a real server and the operator commands', () => {
     ];
     expect(refusals.map((r) => (r instanceof WireClient ? 'open' : r.status))).toEqual([401, 401, 400, 403]);
 
-    const master = await WireClient.open(masterUrl, created.masterToken!);
+    const master = await openWelcomed(masterUrl, created.masterToken!);
     await master.waitFor((f) => f.kind === 'welcome');
     const fields = v1Fields(subscriptionId, 1);
     const goodSignature = signV1(created.macSecretHex!, { ...fields, sequence: String(fields.sequence), generatedAt: String(fields.generatedAt) });

@@ -16,7 +16,7 @@ import { SigplaneServer } from '../io/server';
 import { rateLimitKeyOfAddress } from '../io/rate-limit/address-key';
 import { RedisGcra } from '../io/rate-limit/redis-gcra';
 import { parseToken } from '../persistence/pg/tokens';
-import { openMaster, send } from './support/e2e';
+import { openMaster, openWelcomed, send } from './support/e2e';
 import { v1Fields, v1Frame } from './support/signals';
 import { startTestServer, type TestServer } from './support/test-server';
 import { WireClient, type UpgradeRefusal } from './support/wire-client';
@@ -309,7 +309,7 @@ describe('per subscription on master frames', () => {
     }
     const s = await a.subscription({ settings: { rateLimitPerSecond: 1000, rateLimitBurst: 1000 } });
     const onA = await openMaster(a, s);
-    const onB = await WireClient.open(`ws://127.0.0.1:${b.port}/v1/master`, s.masterToken);
+    const onB = await openWelcomed(`ws://127.0.0.1:${b.port}/v1/master`, s.masterToken);
     await onB.waitFor((f) => f.kind === 'welcome');
     try {
       // A spends the global budget of 6 in leases of 3; B's first lease, granted before Redis is asked, is the

@@ -32,7 +32,7 @@ describe('openWelcomed', () => {
   it('opens once more when the first connection is dropped (1006) before any frame', async () => {
     let opened = 0;
     const url = await serve((ws, n) => (n === 1 ? dropWithoutCloseFrame(ws) : welcome(ws)));
-    const client = await openWelcomed(url, 'token', undefined, () => void opened++);
+    const client = await openWelcomed(url, 'token', {}, () => void opened++);
     expect(opened).toBe(2);
     expect(client.ofKind('welcome')).toHaveLength(1);
     await client.close();
@@ -40,13 +40,13 @@ describe('openWelcomed', () => {
 
   it('fails on a second drop', async () => {
     const url = await serve((ws) => dropWithoutCloseFrame(ws));
-    await expect(openWelcomed(url, 'token', undefined, () => undefined)).rejects.toThrow(/closed with 1006 before its welcome \(attempt 2/);
+    await expect(openWelcomed(url, 'token')).rejects.toThrow(/closed with 1006 before its welcome \(attempt 2/);
   });
 
   it('fails at once on any other close before the welcome', async () => {
     let opened = 0;
     const url = await serve((ws) => ws.close(4003, 'ISOLATED'));
-    await expect(openWelcomed(url, 'token', undefined, () => void opened++)).rejects.toThrow(/closed with 4003 before its welcome \(attempt 1/);
+    await expect(openWelcomed(url, 'token', {}, () => void opened++)).rejects.toThrow(/closed with 4003 before its welcome \(attempt 1/);
     expect(opened).toBe(1);
   });
 });

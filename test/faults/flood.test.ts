@@ -20,7 +20,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { rateLimits } from '../../engine/limits';
 import { safeInteger } from '../../proto/codec';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { range, sleep } from '../support/e2e';
+import { openWelcomed, range, sleep } from '../support/e2e';
 import { startFlooder } from '../support/fault-flooder';
 import { killHard, newKek, scrapeMetrics, soak, startServerProcess, stopGracefully, storeFor, until, type ServerProcess } from '../support/fault-server-process';
 import { subscribeFrame, v1Fields, v1Frame } from '../support/signals';
@@ -100,7 +100,7 @@ it('limits a flooding master while another subscription receives every signal in
   const calmReceiverToken = (await store.issueReceiverToken(calm.subscriptionId, {})).token;
 
   server = await startServerProcess({ databaseUrl: database.url, dataDir, kekBase64: kek, shards: 1, journalSync: 'normal' });
-  const master = await WireClient.open(server.masterUrl, calm.masterToken);
+  const master = await openWelcomed(server.masterUrl, calm.masterToken);
   await master.waitFor((f) => f.kind === 'welcome');
   const receiver = await WireClient.open(server.receiverUrl, calmReceiverToken);
   receiver.send(subscribeFrame(0));

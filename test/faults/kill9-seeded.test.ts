@@ -24,7 +24,7 @@ import type { ConfigStore } from '../../persistence/pg/config-store';
 import { safeInteger } from '../../proto/codec';
 import { Prng } from '../actors/prng';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { range, sleep } from '../support/e2e';
+import { openWelcomed, range, sleep } from '../support/e2e';
 import { faultSeed, killHard, newKek, soak, startServerProcess, stopGracefully, storeFor, until, type ServerProcess } from '../support/fault-server-process';
 import { subscribeFrame, v1Fields, v1Frame } from '../support/signals';
 import { WireClient } from '../support/wire-client';
@@ -137,7 +137,7 @@ it(`loses no acked signal and executes none twice across ${rounds} seeded kill -
     const receivers: WireClient[] = [];
     const nextSequence: number[] = [];
     for (const stream of streams) {
-      const master = await WireClient.open(server.masterUrl, stream.masterToken);
+      const master = await openWelcomed(server.masterUrl, stream.masterToken);
       const welcome = await master.waitFor((f) => f.kind === 'welcome');
       const last = welcome.kind === 'welcome' ? safeInteger(welcome.welcome.lastSequence)! : -1;
       // Everything acked before the last kill survived it.
@@ -195,7 +195,7 @@ it(`loses no acked signal and executes none twice across ${rounds} seeded kill -
   server = await startServerProcess({ databaseUrl: database.url, dataDir, kekBase64: kek, shards });
   const clients: WireClient[] = [];
   for (const stream of streams) {
-    const master = await WireClient.open(server.masterUrl, stream.masterToken);
+    const master = await openWelcomed(server.masterUrl, stream.masterToken);
     const welcome = await master.waitFor((f) => f.kind === 'welcome');
     const last = welcome.kind === 'welcome' ? safeInteger(welcome.welcome.lastSequence)! : -1;
     expect(Math.max(...stream.acked)).toBeLessThanOrEqual(last);

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrate } from '../../persistence/pg/migrate';
 import { createPool } from '../../persistence/pg/pool';
 import { rejectCodeName, safeInteger } from '../../proto/codec';
-import { deliveredSequences, range, sleep } from '../support/e2e';
+import { deliveredSequences, openWelcomed, range, sleep } from '../support/e2e';
 import { killHard, newKek, scrapeMetrics, soak, startServerProcess, stopGracefully, storeFor, until, type ServerProcess } from '../support/fault-server-process';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/fault-private-postgres';
 import { subscribeFrame, v1Fields, v1Frame } from '../support/signals';
@@ -70,13 +70,11 @@ it(`keeps serving through a ${outageMs / 1000} s Postgres outage, then ships eve
 
   server = await startServerProcess({ databaseUrl: pg.url, dataDir, kekBase64: kek, shards: 1 });
   const port = server.port;
-  const master = await WireClient.open(server.masterUrl, created.masterToken);
+  const master = await openWelcomed(server.masterUrl, created.masterToken);
   await master.waitFor((f) => f.kind === 'welcome');
   const receivers: WireClient[] = [];
   for (const token of receiverTokens) {
-    const receiver = await WireClient.open(server.receiverUrl, token);
-    receiver.send(subscribeFrame(0));
-    await receiver.waitFor((f) => f.kind === 'welcome');
+    const receiver = await openWelcomed(server.receiverUrl, token, {}, (r) => r.send(subscribeFrame(0)));
     receivers.push(receiver);
   }
 

@@ -18,9 +18,14 @@ export type Answer = { kind: 'ack'; status: 'ACCEPTED' | 'DUPLICATE'; sequence: 
  * upgrades; the SDK reconnects, and so do these helpers. Any other close
  * before the welcome, or a second one, fails.
  */
-export async function openWelcomed(url: string, token: string, localAddress: string | undefined, afterOpen: (c: WireClient) => void): Promise<WireClient> {
+export async function openWelcomed(
+  url: string,
+  token: string,
+  options: { localAddress?: string; ca?: string } = {},
+  afterOpen: (c: WireClient) => void = () => undefined,
+): Promise<WireClient> {
   for (let attempt = 1; ; attempt++) {
-    const client = await WireClient.open(url, token, { localAddress });
+    const client = await WireClient.open(url, token, options);
     afterOpen(client);
     const outcome = await client.welcomeOrClose();
     if (typeof outcome !== 'number') return client;
@@ -31,11 +36,11 @@ export async function openWelcomed(url: string, token: string, localAddress: str
 }
 
 export function openMaster(t: TestServer, s: TestSubscription, localAddress?: string): Promise<WireClient> {
-  return openWelcomed(t.masterUrl, s.masterToken, localAddress, () => undefined);
+  return openWelcomed(t.masterUrl, s.masterToken, { localAddress });
 }
 
 export function openReceiver(t: TestServer, token: string, lastSequence: number | null, localAddress?: string): Promise<WireClient> {
-  return openWelcomed(t.receiverUrl, token, localAddress, (receiver) => receiver.send(subscribeFrame(lastSequence)));
+  return openWelcomed(t.receiverUrl, token, { localAddress }, (receiver) => receiver.send(subscribeFrame(lastSequence)));
 }
 
 function toAnswer(f: DecodedFrame): Answer | null {
