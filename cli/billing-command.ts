@@ -12,6 +12,7 @@
  */
 import { admin } from '../engine/limits';
 import { ConfigError } from '../persistence/pg/config-store';
+import { withTransaction } from '../persistence/pg/pool';
 import {
   assignSubscriber,
   chargePerformanceFees,
@@ -176,13 +177,19 @@ async function feeRate(argv: string[]): Promise<void> {
   await withAdminContext(values.data as string, async ({ database, store }) => {
     const pool = database.pool;
     if (rateBp !== undefined) {
-      await setFeeRate(pool, subscriptionId, rateBp);
-      await store.audit({
-        eventType: 'BILLING',
-        action: 'SET_PERFORMANCE_FEE_RATE',
-        resourceType: 'subscription',
-        resourceId: subscriptionId,
-        metadata: { ...cliAuditContext().metadata, rateBp },
+      // The rate and its audit row: one transaction, as the configuration commands do.
+      await withTransaction(pool, async (client) => {
+        await setFeeRate(client, subscriptionId, rateBp);
+        await store.audit(
+          {
+            eventType: 'BILLING',
+            action: 'SET_PERFORMANCE_FEE_RATE',
+            resourceType: 'subscription',
+            resourceId: subscriptionId,
+            metadata: { ...cliAuditContext().metadata, rateBp },
+          },
+          client,
+        );
       });
     } else {
       const { rows } = await pool.query('SELECT 1 FROM subscriptions WHERE subscription_id = $1', [subscriptionId]);

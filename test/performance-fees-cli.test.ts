@@ -116,4 +116,30 @@ describe('sigplane billing (performance fees)', () => {
     const audit = await database.pool.query<{ action: string }>("SELECT action FROM audit_log WHERE event_type = 'BILLING' ORDER BY event_time, action");
     expect(audit.rows.map((r) => r.action).sort()).toEqual(['ASSIGN_SUBSCRIBER', 'CHARGE_PERFORMANCE_FEES', 'CHARGE_PERFORMANCE_FEES', 'SET_PERFORMANCE_FEE_RATE']);
   });
+
+  it('fee-rate and its audit row are one transaction: when the row cannot be written, the rate stays as it was', async () => {
+    const { rows } = await database.pool.query<{ subscription_id: string }>("INSERT INTO subscriptions (name) VALUES ('cli fee rate audit') RETURNING subscription_id");
+    const sub = rows[0].subscription_id;
+    const rateOf = async (): Promise<number | null> =>
+      (await database.pool.query<{ rate_bp: number }>('SELECT rate_bp FROM performance_fee_rates WHERE subscription_id = $1', [sub])).rows[0]?.rate_bp ?? null;
+    expect((await sigplane(['billing', 'fee-rate', '--subscription', sub, '--percent', '10'])).code).toBe(0);
+    expect(await rateOf()).toBe(1000);
+
+    await database.pool.query(`
+      CREATE FUNCTION refuse_fee_rate_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.action = 'SET_PERFORMANCE_FEE_RATE' THEN RAISE EXCEPTION 'audit row refused by the test'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_fee_rate_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_fee_rate_audit();`);
+    try {
+      const refused = await sigplane(['billing', 'fee-rate', '--subscription', sub, '--percent', '20']);
+      expect(refused.code).not.toBe(0);
+      expect(await rateOf()).toBe(1000);
+    } finally {
+      await database.pool.query('DROP TRIGGER refuse_fee_rate_audit ON audit_log; DROP FUNCTION refuse_fee_rate_audit();');
+    }
+    expect((await sigplane(['billing', 'fee-rate', '--subscription', sub, '--percent', '20'])).code).toBe(0);
+    expect(await rateOf()).toBe(2000);
+  });
 });

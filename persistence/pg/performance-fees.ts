@@ -142,7 +142,7 @@ export async function getFeeRate(pool: Pool | PoolClient, subscriptionId: string
 }
 
 /** Set a subscription's fee rate (basis points, 0..5000). UNKNOWN_SUBSCRIPTION when absent. */
-export async function setFeeRate(pool: Pool, subscriptionId: string, rateBp: number): Promise<void> {
+export async function setFeeRate(pool: Pool | PoolClient, subscriptionId: string, rateBp: number): Promise<void> {
   assertUuid(subscriptionId, 'subscriptionId');
   assertRateBp(rateBp);
   const { rowCount } = await pool.query(
