@@ -40,6 +40,7 @@ import { readyBatch, shipBatch, watermarkFromText, type BatchSource } from '../.
 import { startShipper } from '../../persistence/shipper/shipper';
 import { shipperLimits } from '../../persistence/shipper/shipper-limits';
 import { freeLocalPort } from '../../persistence/pg/free-port';
+import { queryOnce } from '../pg-admin';
 
 const batchSizes = [500, shipperLimits.shipBatchRowsMax] as const;
 const insertRowsPerStatement = 1000;
@@ -176,20 +177,6 @@ async function measureDrain(databaseUrl: string, dir: string): Promise<DrainResu
   }
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
-  await adminQueryRows(url, sql);
-}
-
-async function adminQueryRows(url: string, sql: string): Promise<{ rows: Record<string, string>[] }> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function run(): Promise<Summary & { drain: { fresh: DrainResult; afterLoad: DrainResult } }> {
   const dir = fs.mkdtempSync(path.join(process.env.SIGPLANE_BENCH_DIR ?? os.tmpdir(), 'sigplane-copy-bench-'));
   // Its own folder directly in the temp folder: as root, Postgres runs as another user that must traverse it.
@@ -204,7 +191,7 @@ export async function run(): Promise<Summary & { drain: { fresh: DrainResult; af
       embedded = await startEmbeddedPostgres(embeddedDir, { port: await freeLocalPort() });
       serverUrl = embedded.url;
     }
-    await adminQuery(serverUrl, `CREATE DATABASE ${name}`);
+    await queryOnce(serverUrl, `CREATE DATABASE ${name}`);
     created = true;
     const url = new URL(serverUrl);
     url.pathname = `/${name}`;
@@ -265,7 +252,7 @@ export async function run(): Promise<Summary & { drain: { fresh: DrainResult; af
     for (const c of clients.splice(0)) await c.end().catch(() => undefined);
 
     const drainAfterLoad = await measureDrain(databaseUrl, fs.mkdtempSync(path.join(dir, 'drain-after-')));
-    const { rows } = await adminQueryRows(databaseUrl, 'SELECT count(*)::text AS n FROM signals');
+    const rows = await queryOnce<{ n: string }>(databaseUrl, 'SELECT count(*)::text AS n FROM signals');
     for (const [when, drain] of [['into the fresh database', drainFresh], [`after the cases above (signals then held ${Number(rows[0].n).toLocaleString('en')} rows)`, drainAfterLoad]] as const) {
       console.log(
         `drain ${when}: ${drain.signals.toLocaleString('en')} journaled signals shipped by the shipper thread in ${drain.seconds.toFixed(2)} s: ` +
@@ -275,7 +262,7 @@ export async function run(): Promise<Summary & { drain: { fresh: DrainResult; af
     return { ...summary, drain: { fresh: drainFresh, afterLoad: drainAfterLoad } };
   } finally {
     for (const c of clients) await c.end().catch(() => undefined);
-    if (created) await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    if (created) await queryOnce(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
     await embedded?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(embeddedDir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import WebSocket from 'ws';
 import { BusyWindow, type BusyAction } from '../../../client/busy-window';
 import { master as masterLimits } from '../../../client/limits';
@@ -20,6 +20,7 @@ import { migrate } from '../../../persistence/pg/migrate';
 import { createPool } from '../../../persistence/pg/pool';
 import { SecretBox } from '../../../persistence/pg/secret-box';
 import { decodeFrame, encodeFrame, rejectCodeName, safeInteger } from '../../../proto/codec';
+import { queryOnce } from '../../pg-admin';
 import { compiledFile, startChildServer, type ChildServer } from '../child-server';
 import { inBatches } from '../in-batches';
 import { sigplaneSignalFrame } from '../payload';
@@ -60,16 +61,6 @@ export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
-}
-
-async function adminQuery(serverUrl: string, sql: string): Promise<void> {
-  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /** Thrown when the server closed the socket before its welcome. */
@@ -147,7 +138,7 @@ export class SigplaneAdapter implements SystemAdapter {
   }
 
   async start(): Promise<void> {
-    await adminQuery(this.options.databaseServerUrl, `CREATE DATABASE ${this.databaseName}`);
+    await queryOnce(this.options.databaseServerUrl, `CREATE DATABASE ${this.databaseName}`);
     const databaseUrl = withDatabase(this.options.databaseServerUrl, this.databaseName);
     this.pool = createPool(databaseUrl, { max: setupConcurrency });
     await migrate(this.pool);
@@ -307,7 +298,7 @@ export class SigplaneAdapter implements SystemAdapter {
     this.server = null;
     await this.pool?.end().catch(() => undefined);
     this.pool = null;
-    await adminQuery(this.options.databaseServerUrl, `DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`).catch(() => undefined);
+    await queryOnce(this.options.databaseServerUrl, `DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`).catch(() => undefined);
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
