@@ -23,8 +23,6 @@ export class AsyncUpgradeGuard {
   /** The connection being upgraded inside cork() right now, or null. */
   private upgrading: number | null = null;
   private corkOff = false;
-  /** Upgrades uWS closed inside their own cork (the bug), since start. */
-  closedByCork = 0;
 
   /** Whether upgrades still go through cork(). */
   get corking(): boolean {
@@ -51,11 +49,11 @@ export class AsyncUpgradeGuard {
   /**
    * From the close callback. True when this close is the bug: the
    * connection being upgraded, closed abnormally before its cork returned.
-   * From then on upgrades are not corked.
+   * From then on upgrades are not corked. (The server counts the trues:
+   * sigplane_upgrades_closed_by_cork_total.)
    */
   closedDuringUpgrade(connId: number, code: number): boolean {
     if (this.upgrading !== connId || code !== abnormalCloseCode) return false;
-    this.closedByCork++;
     this.corkOff = true;
     return true;
   }
