@@ -12,8 +12,29 @@ export const wire = {
   receiverFrameBytesMax: 4 * 1024,
   /** A connection that sends nothing for this long is closed (uWS idleTimeout, seconds). */
   idleTimeoutSeconds: 60,
-  /** Per-receiver send buffer: past it the receiver is dropped to resync. */
+  /**
+   * Per-receiver send buffer in the server (uWS's backpressure, counted only
+   * once the kernel's socket buffer is full): a send past it is refused by
+   * uWS and the receiver is dropped at once (no close frame: it would have
+   * to wait behind the whole buffer). The kernel's buffer comes on top: up
+   * to net.ipv4.tcp_wmem's maximum (4 MiB on Linux by default).
+   */
   receiverBackpressureBytesMax: 1024 * 1024,
+  /**
+   * How far behind a receiver may read, whatever the kernel buffers: a
+   * WebSocket ping sent after its deliveries must come back (the pong)
+   * within this, or it is closed, 4001 BACKPRESSURE when nothing waits in
+   * the server's buffer (the close frame goes out at once), else dropped.
+   */
+  receiverReadLagMsMax: 10_000,
+  /**
+   * ...and how much it may leave unread, kernel included: past this many
+   * bytes sent beyond what it confirmed reading (with a pong) it is closed
+   * the same way. This bounds what it reads before it sees its close.
+   */
+  receiverUnreadBytesMax: 1024 * 1024,
+  /** A receiver that was sent something is probed (a ping behind its deliveries) at most this often; one probe at a time. */
+  receiverLagProbeIntervalMs: 1_000,
   /** Master send buffer before uWS stops accepting more frames from us. */
   masterBackpressureBytesMax: 4 * 1024 * 1024,
   /** Largest Authorization header accepted on an upgrade. */

@@ -23,6 +23,7 @@ import { onMasterMessage } from './master-connection';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
+import { ReadLagWatch, serverFrameBytes, type LagReason } from './receiver-read-lag';
 import { handleUpgrade, type Authenticator } from './upgrade';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
@@ -75,6 +76,9 @@ export interface ServerOptions {
   ringBytes?: number;
 }
 
+/** uWS's send() and ping(): refused, past maxBackpressure (1 is sent, 0 is sent but buffered). */
+const uwsSendDropped = 2;
+
 /** Security event text is ours (codes and short messages), never client bytes; bounded anyway. */
 const securityEventDetailCharsMax = 512;
 
@@ -116,6 +120,13 @@ export class SigplaneServer implements FrameContext {
   /** While a batch from a shard is routed: frames waiting per socket (see flushCorked). */
   private corking = false;
   private readonly corked = new Map<Socket, Uint8Array[]>();
+  /** How far behind each receiver reads (pings behind its deliveries); too far and it is closed. */
+  readonly readLag = new ReadLagWatch<Socket>({
+    probeIntervalMs: wire.receiverLagProbeIntervalMs,
+    readLagMsMax: wire.receiverReadLagMsMax,
+    unreadBytesMax: wire.receiverUnreadBytesMax,
+  });
+  private readLagTimer: NodeJS.Timeout | null = null;
   readonly incident: IncidentControl;
   private control: ControlListener | null = null;
   port = 0;
@@ -199,6 +210,7 @@ export class SigplaneServer implements FrameContext {
       answer: (res, status, contentType, body, csp) => this.answer(res, status, contentType, body, csp),
     });
     app.any('/*', (res) => this.answer(res, '404 Not Found', 'application/json', '{"code":"NOT_FOUND"}'));
+    this.readLagTimer = setInterval(() => this.dropLaggingReceivers(), wire.receiverLagProbeIntervalMs).unref();
     await new Promise<void>((resolve, reject) => {
       app.listen(this.options.host, this.options.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.options.host}:${this.options.port}`));
@@ -213,6 +225,8 @@ export class SigplaneServer implements FrameContext {
   async stop(): Promise<void> {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    if (this.readLagTimer !== null) clearInterval(this.readLagTimer);
+    this.readLagTimer = null;
     for (const ws of this.connections.connectionsWhere(() => true)) this.closeSocket(ws, CloseCode.SHUTDOWN, 'shutdown');
     await this.control?.stop();
     this.control = null;
@@ -240,6 +254,9 @@ export class SigplaneServer implements FrameContext {
       // Up to twice the limit we answer FRAME_TOO_LARGE and close with 1009;
       // beyond that uWS drops the connection without reading the frame.
       maxPayloadLength: maxPayloadLength * 2,
+      // A send past maxBackpressure is refused (DROPPED) and the connection
+      // dropped by sendNow. uWS's closeOnBackpressureLimit would only shut
+      // the socket's read side, and a close frame sent then is refused too.
       maxBackpressure,
       closeOnBackpressureLimit: 0,
       idleTimeout: wire.idleTimeoutSeconds,
@@ -270,6 +287,9 @@ export class SigplaneServer implements FrameContext {
         if (role === 'master') onMasterMessage(ws, message, isBinary, this);
         else onReceiverMessage(ws, message, isBinary, this);
       },
+      pong: (ws, message) => {
+        if (role === 'receiver') this.readLag.onPong(ws, new Uint8Array(message), Date.now());
+      },
       close: (ws, code) => this.onClose(ws, code),
     });
   }
@@ -297,6 +317,7 @@ export class SigplaneServer implements FrameContext {
   private onClose(ws: Socket, code: number): void {
     const data = ws.getUserData();
     data.closed = true;
+    this.readLag.forget(ws);
     if (this.upgradeGuard.closedDuringUpgrade(data.connId, code)) {
       this.metrics.upgradesClosedByCork.inc();
       this.log('warn', 'uWebSockets closed a connection inside the cork that upgraded it (a known uWS bug); upgrades are no longer corked, so uWS prints a warning for each', {
@@ -339,10 +360,13 @@ export class SigplaneServer implements FrameContext {
    */
   private flushCorked(): void {
     this.corking = false;
+    const nowMs = Date.now();
     for (const [ws, frames] of this.corked) {
-      if (ws.getUserData().closed) continue;
+      const data = ws.getUserData();
+      if (data.closed) continue;
       ws.cork(() => {
         for (const frame of frames) this.sendNow(ws, frame);
+        if (data.role === 'receiver') this.watchReadLag(ws, frames, nowMs);
       });
     }
     this.corked.clear();
@@ -352,12 +376,60 @@ export class SigplaneServer implements FrameContext {
   private sendNow(ws: Socket, frame: Uint8Array): void {
     const data = ws.getUserData();
     if (data.closed) return;
-    const status = ws.send(frame, true);
-    // 2 = DROPPED: past maxBackpressure. The receiver resubscribes from its cursor.
-    if (status === 2) {
-      this.metrics.backpressureDrops.inc({ role: data.role });
-      this.closeSocket(ws, CloseCode.BACKPRESSURE, 'BACKPRESSURE');
-    }
+    if (ws.send(frame, true) === uwsSendDropped) this.dropSlow(ws, 'send_buffer_full');
+  }
+
+  /** After frames went to a receiver: is it too far behind (io/receiver-read-lag.ts)? If not, a ping behind them when one is due. */
+  private watchReadLag(ws: Socket, frames: Uint8Array[], nowMs: number): void {
+    if (ws.getUserData().closed) return;
+    let bytes = 0;
+    for (const frame of frames) bytes += serverFrameBytes(frame.byteLength);
+    this.readLag.sent(ws, bytes);
+    const behind = this.readLag.behind(ws, nowMs);
+    if (behind !== null) return this.dropSlow(ws, behind);
+    const probe = this.readLag.probeDue(ws, nowMs);
+    if (probe !== null && ws.ping(probe) === uwsSendDropped) this.dropSlow(ws, 'send_buffer_full');
+  }
+
+  /**
+   * Every receiver too far behind, also those sent nothing lately. Run on a
+   * timer, and decided after the loop's I/O (setImmediate): after a stall
+   * of this thread, pongs already in the kernel are read first and do not
+   * count as late.
+   */
+  private dropLaggingReceivers(): void {
+    if (this.readLag.allBehind(Date.now()).length === 0) return;
+    setImmediate(() => {
+      for (const [ws, reason] of this.readLag.allBehind(Date.now())) this.dropSlow(ws, reason);
+    });
+  }
+
+  /**
+   * A connection too slow for what it is sent. Its client resumes from its
+   * last executed sequence. With nothing waiting in uWS's buffer, the close
+   * frame (4001) goes out at once, behind only what the kernel holds, and
+   * the socket is shut down; otherwise the close frame would wait behind the
+   * buffer (uWS refuses it outright past maxBackpressure), and each drain
+   * of a trickling reader would keep the socket open longer, so the
+   * connection is dropped (the client sees 1006 once it has read what the
+   * kernel holds).
+   */
+  private dropSlow(ws: Socket, reason: LagReason | 'send_buffer_full'): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
+    data.closed = true;
+    this.metrics.backpressureDrops.inc({ role: data.role, reason });
+    const bufferedBytes = ws.getBufferedAmount();
+    this.log('warn', 'connection too slow for what it is sent: closed, it resumes when it reconnects', {
+      connId: data.connId,
+      role: data.role,
+      subscriptionId: data.subscriptionId,
+      reason,
+      bufferedBytes,
+      unreadBytes: this.readLag.unreadBytes(ws),
+    });
+    if (bufferedBytes === 0) ws.end(CloseCode.BACKPRESSURE, 'BACKPRESSURE');
+    else ws.close();
   }
 
   reject(ws: Socket, code: RejectCode, message: string, sequence: number): void {
