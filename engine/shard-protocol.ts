@@ -45,8 +45,22 @@ export type ShardOutbound =
   | { t: 'state'; sub: string; state: SubscriptionState; seq: number }
   /** The worker finished recovery and is taking records. */
   | { t: 'ready'; subscriptions: number; signals: number }
-  /** Counters the I/O thread aggregates into /metrics. */
-  | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number };
+  /** Counters the I/O thread aggregates into /metrics, and the worker's own memory. */
+  | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number; memory: ThreadMemory };
+
+/** One thread's V8 isolate (process.memoryUsage() inside it, without the process-wide RSS). */
+export interface ThreadMemory {
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  /** C++ objects bound to JS objects, ArrayBuffers included. */
+  externalBytes: number;
+  arrayBuffersBytes: number;
+}
+
+export function threadMemory(): ThreadMemory {
+  const m = process.memoryUsage();
+  return { heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
+}
 
 /** What /metrics keeps of an acked execution report. */
 export interface ReportMetric {

@@ -13,7 +13,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { RingConsumer, RingProducer } from './ring-buffer';
 import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from './limits';
-import { Audience, decodeInbound, encodeOutbound, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { Audience, decodeInbound, encodeOutbound, threadMemory, type ShardInbound, type ShardOutbound } from './shard-protocol';
 import { Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
 import {
   createActor,
@@ -326,7 +326,7 @@ function loop(): void {
     flush();
     if (nowMs - lastStatsAtMs >= 1000) {
       lastStatsAtMs = nowMs;
-      writeOutbound({ t: 'stats', ...stats });
+      writeOutbound({ t: 'stats', ...stats, memory: threadMemory() });
       outbound.notify();
     }
     if (taken === 0 && !stopping) {

@@ -10,7 +10,7 @@ import { operations, rateLimits as rateLimitDefaults, wire } from '../engine/lim
 import { TokenBucket } from '../engine/token-bucket';
 import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
 import { ShardHost } from '../engine/shard-host';
-import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
+import { Audience, type ShardInbound, type ShardOutbound, type ThreadMemory } from '../engine/shard-protocol';
 import { encodeReject } from '../proto/codec';
 import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
@@ -21,6 +21,7 @@ import type { FrameContext } from './frame-context';
 import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
 import { onMasterMessage } from './master-connection';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
+import { registerMemoryGauges } from './memory-gauges';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
 import { ReadLagWatch, serverFrameBytes, type LagReason } from './receiver-read-lag';
@@ -102,6 +103,8 @@ export class SigplaneServer implements FrameContext {
   private readonly shards: ShardHost;
   private readonly states = new Map<string, SubscriptionState>();
   private readonly shardStats = new Map<number, { journalCommits: number; journalRows: number; journalCommitMsTotal: number }>();
+  /** Each shard worker's memory as it last reported (/metrics). */
+  private readonly shardMemory = new Map<number, ThreadMemory>();
   /** What restarted shard workers had reported before they died: worker counters never go down. */
   private readonly retiredShardStats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
   readonly rateLimitBackend: RateLimitBackend;
@@ -555,6 +558,7 @@ export class SigplaneServer implements FrameContext {
         return;
       case 'stats': {
         this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
+        this.shardMemory.set(shardIndex, message.memory);
         return;
       }
       case 'ready':
@@ -673,6 +677,7 @@ export class SigplaneServer implements FrameContext {
   }
 
   private registerGauges(): void {
+    registerMemoryGauges(this.metrics, () => this.shardMemory.entries());
     this.metrics.gauge('sigplane_connections', 'Open connections by role.', () => {
       const c = this.connections.counts();
       return [
