@@ -14,6 +14,7 @@ import { Packr } from 'msgpackr';
 import type { ActorEvent, ConnId } from '../actors/actor-types';
 import type { SubscriptionSettings } from './limits';
 import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from './records';
+import type { ThreadMemory } from './thread-memory';
 
 export type ShardInbound =
   /** t0: the I/O thread's performance.now() when the frame arrived (latency metrics only). */
@@ -47,20 +48,6 @@ export type ShardOutbound =
   | { t: 'ready'; subscriptions: number; signals: number }
   /** Counters the I/O thread aggregates into /metrics, and the worker's own memory. */
   | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number; memory: ThreadMemory };
-
-/** One thread's V8 isolate (process.memoryUsage() inside it, without the process-wide RSS). */
-export interface ThreadMemory {
-  heapUsedBytes: number;
-  heapTotalBytes: number;
-  /** C++ objects bound to JS objects, ArrayBuffers included. */
-  externalBytes: number;
-  arrayBuffersBytes: number;
-}
-
-export function threadMemory(): ThreadMemory {
-  const m = process.memoryUsage();
-  return { heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
-}
 
 /** What /metrics keeps of an acked execution report. */
 export interface ReportMetric {

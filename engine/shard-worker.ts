@@ -13,7 +13,8 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { RingConsumer, RingProducer } from './ring-buffer';
 import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from './limits';
-import { Audience, decodeInbound, encodeOutbound, threadMemory, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { Audience, decodeInbound, encodeOutbound, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { threadMemory } from './thread-memory';
 import { Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
 import {
   createActor,

@@ -10,7 +10,8 @@ import { operations, rateLimits as rateLimitDefaults, wire } from '../engine/lim
 import { TokenBucket } from '../engine/token-bucket';
 import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
 import { ShardHost } from '../engine/shard-host';
-import { Audience, type ShardInbound, type ShardOutbound, type ThreadMemory } from '../engine/shard-protocol';
+import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
+import type { ThreadMemory } from '../engine/thread-memory';
 import { encodeReject } from '../proto/codec';
 import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
@@ -677,7 +678,7 @@ export class SigplaneServer implements FrameContext {
   }
 
   private registerGauges(): void {
-    registerMemoryGauges(this.metrics, () => this.shardMemory.entries());
+    registerMemoryGauges(this.metrics, { shards: () => this.shardMemory.entries(), shipper: () => this.options.shipperStatus?.().memory });
     this.metrics.gauge('sigplane_connections', 'Open connections by role.', () => {
       const c = this.connections.counts();
       return [
