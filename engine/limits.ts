@@ -113,6 +113,13 @@ export const engine = {
   ringBytes: 4 * 1024 * 1024,
   /** Largest record one ring slot carries. */
   ringRecordBytesMax: 512 * 1024,
+  /**
+   * Signals all the delivery windows of one shard worker hold together:
+   * past it the windows of the subscriptions least recently active are
+   * emptied (their catch-up reads the journal). About 570 bytes of heap a
+   * signal: 131,072 is 32 full windows, about 70 MiB (engine/window-budget.ts).
+   */
+  deliveryWindowRecordsPerShardMax: 131_072,
   /** Records a shard worker takes from its ring in one batch (one journal commit). */
   shardBatchRecordsMax: 1024,
   /**

@@ -44,6 +44,8 @@ export interface ShardHostOptions {
   crashAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: rings of this size instead of engineLimits.ringBytes (a small ring fills, answering BUSY). */
   ringBytes?: number;
+  /** Test hook: each worker's delivery windows hold this many signals together instead of engineLimits.deliveryWindowRecordsPerShardMax. */
+  windowRecordsPerShardMax?: number;
 }
 
 interface Shard {
@@ -138,6 +140,7 @@ export class ShardHost {
       journalPath: journalPathOf(this.options.dataDir, index),
       journalSync: this.options.journalSync,
       crashAfterRecords: first && crash !== undefined && crash.shardIndex === index ? crash.records : undefined,
+      windowRecordsMax: this.options.windowRecordsPerShardMax,
     };
     const worker = new Worker(shardWorkerFile(), { workerData });
     let markReady: () => void = () => undefined;

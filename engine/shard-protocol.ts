@@ -47,7 +47,7 @@ export type ShardOutbound =
   /** The worker finished recovery and is taking records. */
   | { t: 'ready'; subscriptions: number; signals: number }
   /** Counters the I/O thread aggregates into /metrics, and the worker's own memory. */
-  | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number; memory: ThreadMemory };
+  | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number; memory: ThreadMemory; windowRecords: number };
 
 /** What /metrics keeps of an acked execution report. */
 export interface ReportMetric {

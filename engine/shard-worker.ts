@@ -39,6 +39,7 @@ import {
 } from '../proto/codec';
 import { executionKindNumber } from '../proto/execution-report';
 import { RejectCode, type ExecutionReportRecord } from './records';
+import { WindowBudget } from './window-budget';
 
 export interface ShardWorkerData {
   shardIndex: number;
@@ -48,6 +49,8 @@ export interface ShardWorkerData {
   journalSync: JournalSync;
   /** Test hook: throw after this many inbound records (fault injection). */
   crashAfterRecords?: number;
+  /** Test hook: engine.deliveryWindowRecordsPerShardMax otherwise. */
+  windowRecordsMax?: number;
 }
 
 const data = workerData as ShardWorkerData;
@@ -56,6 +59,7 @@ const outbound = new RingProducer(data.outRing);
 const journal = Journal.open(data.journalPath, { sync: data.journalSync });
 
 const actors = new Map<string, SubscriptionActor>();
+const windowBudget = new WindowBudget(data.windowRecordsMax ?? engineLimits.deliveryWindowRecordsPerShardMax);
 const settingsBySubscription = new Map<string, SubscriptionSettings>();
 /** Subscriptions whose actor asked for a tick, by when. */
 const timers = new Map<string, number>();
@@ -91,6 +95,7 @@ function recover(): { subscriptions: number; signals: number } {
   let signals = 0;
   journal.recover((r, signalsAfterSnapshot) => {
     const actor = actorFor(r.subscriptionId);
+    const windowBefore = actor.window.count;
     if (r.snapshot !== null) restoreSnapshot(actor, r.snapshot);
     for (const record of signalsAfterSnapshot) {
       restoreSignal(actor, record);
@@ -98,6 +103,7 @@ function recover(): { subscriptions: number; signals: number } {
     }
     for (const cursor of r.cursors) restoreCursor(actor, cursor.receiverId, cursor.sequence);
     if (r.state !== null) restoreState(actor, r.state.state, r.state.reason);
+    windowBudget.touched(actor, windowBefore, actors);
     scheduleTimer(r.subscriptionId, actor);
   });
   return { subscriptions: actors.size, signals };
@@ -179,7 +185,9 @@ function onReport(sub: string, conn: number, report: ExecutionReportRecord): voi
 function runEvent(subscriptionId: string, event: ActorEvent): void {
   const actor = actorFor(subscriptionId);
   if (event.kind === 'receiverDetach') reportBound.delete(event.connId);
+  const windowBefore = actor.window.count;
   const effects = handle(actor, event, contextFor(subscriptionId));
+  windowBudget.touched(actor, windowBefore, actors);
   if (event.kind === 'receiverSubscribe') {
     const claimed = event.lastSequence ?? actor.cursors.get(event.receiverId) ?? 0;
     raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
@@ -327,7 +335,7 @@ function loop(): void {
     flush();
     if (nowMs - lastStatsAtMs >= 1000) {
       lastStatsAtMs = nowMs;
-      writeOutbound({ t: 'stats', ...stats, memory: threadMemory() });
+      writeOutbound({ t: 'stats', ...stats, memory: threadMemory(), windowRecords: windowBudget.records });
       outbound.notify();
     }
     if (taken === 0 && !stopping) {

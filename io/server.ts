@@ -76,6 +76,8 @@ export interface ServerOptions {
   crashShardAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
   ringBytes?: number;
+  /** Test hook: signals each shard's delivery windows hold together (engine/limits.ts deliveryWindowRecordsPerShardMax otherwise). */
+  windowRecordsPerShardMax?: number;
 }
 
 /** uWS's send() and ping(): refused, past maxBackpressure (1 is sent, 0 is sent but buffered). */
@@ -106,6 +108,8 @@ export class SigplaneServer implements FrameContext {
   private readonly shardStats = new Map<number, { journalCommits: number; journalRows: number; journalCommitMsTotal: number }>();
   /** Each shard worker's memory as it last reported (/metrics). */
   private readonly shardMemory = new Map<number, ThreadMemory>();
+  /** Each shard worker's delivery windows as it last reported (/metrics). */
+  private readonly shardWindowRecords = new Map<number, number>();
   /** What restarted shard workers had reported before they died: worker counters never go down. */
   private readonly retiredShardStats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
   readonly rateLimitBackend: RateLimitBackend;
@@ -146,6 +150,7 @@ export class SigplaneServer implements FrameContext {
       onEscalate: (index, error) => this.onEscalate(index, error),
       crashAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
+      windowRecordsPerShardMax: options.windowRecordsPerShardMax,
     });
     this.incident = new IncidentControl({
       connections: this.connections,
@@ -560,6 +565,7 @@ export class SigplaneServer implements FrameContext {
       case 'stats': {
         this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
         this.shardMemory.set(shardIndex, message.memory);
+        this.shardWindowRecords.set(shardIndex, message.windowRecords);
         return;
       }
       case 'ready':
@@ -679,6 +685,9 @@ export class SigplaneServer implements FrameContext {
 
   private registerGauges(): void {
     registerMemoryGauges(this.metrics, { shards: () => this.shardMemory.entries(), shipper: () => this.options.shipperStatus?.().memory });
+    this.metrics.gauge('sigplane_delivery_window_records', 'Signals held in the delivery windows of each shard worker (at most deliveryWindowRecordsPerShardMax).', () =>
+      [...this.shardWindowRecords].map(([shard, records]) => ({ labels: { shard: String(shard) }, value: records })),
+    );
     this.metrics.gauge('sigplane_connections', 'Open connections by role.', () => {
       const c = this.connections.counts();
       return [

@@ -47,4 +47,8 @@ it('says the memory of the process and of each thread: io, every shard worker an
   }
   // Every heap lives in the process: together they are part of its resident set or reserved beside it.
   expect(heaps).toBeLessThan(rss * 2);
+  expect([...m.keys()].filter((k) => k.startsWith('sigplane_delivery_window_records{')).sort()).toEqual([
+    'sigplane_delivery_window_records{shard="0"}',
+    'sigplane_delivery_window_records{shard="1"}',
+  ]);
 });
