@@ -98,6 +98,12 @@ export const subscriptionDefaults: SubscriptionSettings = {
 export const actor = {
   /** Recent deliveries kept in memory per subscription for receiver catch-up. */
   deliveryWindowMax: 4096,
+  /**
+   * Symbols whose reference price one subscription keeps for the price
+   * guard; past it the least recently priced is forgotten (a master sending
+   * ever new symbols cannot grow the actor).
+   */
+  referencePricesMax: 1_024,
   /** Out-of-order signals held while DEGRADED before asking for a full snapshot. */
   heldSignalsMax: 1024,
   /** Deliveries sent to one catching-up receiver per step (the rest follow). */
