@@ -25,7 +25,7 @@ import { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { registerMemoryGauges } from './memory-gauges';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
-import { ReadLagWatch, serverFrameBytes, type LagReason } from './receiver-read-lag';
+import { backpressureCloseCode, SlowConnections, uwsSendDropped } from './slow-connections';
 import { handleUpgrade, type Authenticator } from './upgrade';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
@@ -80,16 +80,13 @@ export interface ServerOptions {
   windowRecordsPerShardMax?: number;
 }
 
-/** uWS's send() and ping(): refused, past maxBackpressure (1 is sent, 0 is sent but buffered). */
-const uwsSendDropped = 2;
-
 /** Security event text is ours (codes and short messages), never client bytes; bounded anyway. */
 const securityEventDetailCharsMax = 512;
 
 /** Close codes sigplane uses (4000-4999 are the application's). */
 export const CloseCode = {
   SHARD_RESTART: 1012,
-  BACKPRESSURE: 4001,
+  BACKPRESSURE: backpressureCloseCode,
   SHUTDOWN: 1001,
   FRAME_TOO_LARGE: 1009,
   /** An operator isolated the subscription (docs/protocol.md: reconnecting is refused until lifted). */
@@ -128,13 +125,8 @@ export class SigplaneServer implements FrameContext {
   /** While a batch from a shard is routed: frames waiting per socket (see flushCorked). */
   private corking = false;
   private readonly corked = new Map<Socket, Uint8Array[]>();
-  /** How far behind each receiver reads (pings behind its deliveries); too far and it is closed. */
-  readonly readLag = new ReadLagWatch<Socket>({
-    probeIntervalMs: wire.receiverLagProbeIntervalMs,
-    readLagMsMax: wire.receiverReadLagMsMax,
-    unreadBytesMax: wire.receiverUnreadBytesMax,
-  });
-  private readLagTimer: NodeJS.Timeout | null = null;
+  /** Receivers too far behind, and sends past uWS's buffer limit, close their connection (io/slow-connections.ts). */
+  readonly slow = new SlowConnections({ metrics: this.metrics, log: (level, message, fields) => this.log(level, message, fields) });
   readonly incident: IncidentControl;
   private control: ControlListener | null = null;
   port = 0;
@@ -219,7 +211,7 @@ export class SigplaneServer implements FrameContext {
       answer: (res, status, contentType, body, csp) => this.answer(res, status, contentType, body, csp),
     });
     app.any('/*', (res) => this.answer(res, '404 Not Found', 'application/json', '{"code":"NOT_FOUND"}'));
-    this.readLagTimer = setInterval(() => this.dropLaggingReceivers(), wire.receiverLagProbeIntervalMs).unref();
+    this.slow.start();
     await new Promise<void>((resolve, reject) => {
       app.listen(this.options.host, this.options.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.options.host}:${this.options.port}`));
@@ -234,8 +226,7 @@ export class SigplaneServer implements FrameContext {
   async stop(): Promise<void> {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    if (this.readLagTimer !== null) clearInterval(this.readLagTimer);
-    this.readLagTimer = null;
+    this.slow.stop();
     for (const ws of this.connections.connectionsWhere(() => true)) this.closeSocket(ws, CloseCode.SHUTDOWN, 'shutdown');
     await this.control?.stop();
     this.control = null;
@@ -297,7 +288,7 @@ export class SigplaneServer implements FrameContext {
         else onReceiverMessage(ws, message, isBinary, this);
       },
       pong: (ws, message) => {
-        if (role === 'receiver') this.readLag.onPong(ws, new Uint8Array(message), Date.now());
+        if (role === 'receiver') this.slow.onPong(ws, message, Date.now());
       },
       close: (ws, code) => this.onClose(ws, code),
     });
@@ -326,7 +317,7 @@ export class SigplaneServer implements FrameContext {
   private onClose(ws: Socket, code: number): void {
     const data = ws.getUserData();
     data.closed = true;
-    this.readLag.forget(ws);
+    this.slow.forget(ws);
     if (this.upgradeGuard.closedDuringUpgrade(data.connId, code)) {
       this.metrics.upgradesClosedByCork.inc();
       this.log('warn', 'uWebSockets closed a connection inside the cork that upgraded it (a known uWS bug); upgrades are no longer corked, so uWS prints a warning for each', {
@@ -375,7 +366,7 @@ export class SigplaneServer implements FrameContext {
       if (data.closed) continue;
       ws.cork(() => {
         for (const frame of frames) this.sendNow(ws, frame);
-        if (data.role === 'receiver') this.watchReadLag(ws, frames, nowMs);
+        if (data.role === 'receiver') this.slow.afterBatch(ws, frames, nowMs);
       });
     }
     this.corked.clear();
@@ -385,60 +376,7 @@ export class SigplaneServer implements FrameContext {
   private sendNow(ws: Socket, frame: Uint8Array): void {
     const data = ws.getUserData();
     if (data.closed) return;
-    if (ws.send(frame, true) === uwsSendDropped) this.dropSlow(ws, 'send_buffer_full');
-  }
-
-  /** After frames went to a receiver: is it too far behind (io/receiver-read-lag.ts)? If not, a ping behind them when one is due. */
-  private watchReadLag(ws: Socket, frames: Uint8Array[], nowMs: number): void {
-    if (ws.getUserData().closed) return;
-    let bytes = 0;
-    for (const frame of frames) bytes += serverFrameBytes(frame.byteLength);
-    this.readLag.sent(ws, bytes);
-    const behind = this.readLag.behind(ws, nowMs);
-    if (behind !== null) return this.dropSlow(ws, behind);
-    const probe = this.readLag.probeDue(ws, nowMs);
-    if (probe !== null && ws.ping(probe) === uwsSendDropped) this.dropSlow(ws, 'send_buffer_full');
-  }
-
-  /**
-   * Every receiver too far behind, also those sent nothing lately. Run on a
-   * timer, and decided after the loop's I/O (setImmediate): after a stall
-   * of this thread, pongs already in the kernel are read first and do not
-   * count as late.
-   */
-  private dropLaggingReceivers(): void {
-    if (this.readLag.allBehind(Date.now()).length === 0) return;
-    setImmediate(() => {
-      for (const [ws, reason] of this.readLag.allBehind(Date.now())) this.dropSlow(ws, reason);
-    });
-  }
-
-  /**
-   * A connection too slow for what it is sent. Its client resumes from its
-   * last executed sequence. With nothing waiting in uWS's buffer, the close
-   * frame (4001) goes out at once, behind only what the kernel holds, and
-   * the socket is shut down; otherwise the close frame would wait behind the
-   * buffer (uWS refuses it outright past maxBackpressure), and each drain
-   * of a trickling reader would keep the socket open longer, so the
-   * connection is dropped (the client sees 1006 once it has read what the
-   * kernel holds).
-   */
-  private dropSlow(ws: Socket, reason: LagReason | 'send_buffer_full'): void {
-    const data = ws.getUserData();
-    if (data.closed) return;
-    data.closed = true;
-    this.metrics.backpressureDrops.inc({ role: data.role, reason });
-    const bufferedBytes = ws.getBufferedAmount();
-    this.log('warn', 'connection too slow for what it is sent: closed, it resumes when it reconnects', {
-      connId: data.connId,
-      role: data.role,
-      subscriptionId: data.subscriptionId,
-      reason,
-      bufferedBytes,
-      unreadBytes: this.readLag.unreadBytes(ws),
-    });
-    if (bufferedBytes === 0) ws.end(CloseCode.BACKPRESSURE, 'BACKPRESSURE');
-    else ws.close();
+    if (ws.send(frame, true) === uwsSendDropped) this.slow.drop(ws, 'send_buffer_full');
   }
 
   reject(ws: Socket, code: RejectCode, message: string, sequence: number): void {
