@@ -161,3 +161,14 @@ export class Metrics {
     return out;
   }
 }
+
+/** Prometheus text as render() writes it, read back: `name{labels}` -> value (for the benches and tests that scrape /metrics). */
+export function parseMetricsText(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import type { SubscriptionActor } from '../actors/subscription-actor';
 import { WindowBudget } from '../engine/window-budget';
 import { Harness, briefs, smallLimits } from './actors/fixtures';
 import { answerFor, openMaster, openReceiver, range, sleep, waitForDeliveries } from './support/e2e';
-import { parseMetrics } from './support/fault-server-process';
+import { parseMetricsText } from '../io/metrics';
 import { v1Fields, v1Frame } from './support/signals';
 import { startTestServer } from './support/test-server';
 
@@ -104,7 +104,7 @@ it('holds a real shard to its budget (sigplane_delivery_window_records), and rec
     // a's window (touched least recently) was emptied when b's passed 1,000: b's 2,000 are what is held.
     const windowRecords = async (): Promise<number | undefined> => {
       const text = await (await fetch(`http://127.0.0.1:${t.server.port}/metrics`)).text();
-      return parseMetrics(text).get('sigplane_delivery_window_records{shard="0"}');
+      return parseMetricsText(text).get('sigplane_delivery_window_records{shard="0"}');
     };
     const deadline = Date.now() + 10_000;
     while ((await windowRecords()) !== 2_000 && Date.now() < deadline) await sleep(100);

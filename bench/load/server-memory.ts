@@ -5,6 +5,7 @@
  * with what it was doing (connections, signals accepted so far).
  */
 import fs from 'node:fs';
+import { parseMetricsText } from '../../io/metrics';
 
 export interface ThreadMemorySample {
   heapUsedBytes: number;
@@ -25,17 +26,6 @@ export interface ServerMemorySample {
   signalsAccepted: number;
   /** Signals held in the shards' delivery windows, all shards. */
   windowRecords: number;
-}
-
-/** Prometheus text: `name{labels}` -> value. */
-export function parseMetricsText(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
 }
 
 const threadSeries: Record<keyof ThreadMemorySample, string> = {
