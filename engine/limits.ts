@@ -122,8 +122,9 @@ export const engine = {
   /**
    * Signals all the delivery windows of one shard worker hold together:
    * past it the windows of the subscriptions least recently active are
-   * emptied (their catch-up reads the journal). About 570 bytes of heap a
-   * signal: 131,072 is 32 full windows, about 70 MiB (engine/window-budget.ts).
+   * emptied (their catch-up reads the journal). 400 to 600 bytes of heap a
+   * signal (two memory soaks): 131,072 is 32 full windows, 50 to 80 MiB
+   * (engine/window-budget.ts).
    */
   deliveryWindowRecordsPerShardMax: 131_072,
   /** Records a shard worker takes from its ring in one batch (one journal commit). */

@@ -3,9 +3,10 @@
  * `recordsMax` signals.
  *
  * Each window is bounded (actor.deliveryWindowMax), but a shard serves any
- * number of subscriptions, and a window full of signals costs about 2 MiB
- * of heap (about 570 bytes a signal, measured in the memory soak), idle or
- * not: a thousand subscriptions would hold two gigabytes. A window is only
+ * number of subscriptions, and a window full of signals costs 1.6 to 2.4
+ * MiB of heap (400 to 600 bytes a signal: 25 full windows took 40 to 60 MiB
+ * in two memory soaks, bench/RESULTS.md), idle or not: a thousand
+ * subscriptions would hold two gigabytes. A window is only
  * a cache of the journal: catch-up and duplicate checks read from the
  * journal what a window does not hold (actors/delivery-window.ts). So when
  * the shard's windows together pass the budget, the windows of the
