@@ -13,6 +13,11 @@
  *           held copy is not yet) and the answer is redirected to the newer
  *           connection; other content is REPLAY. Held buffer full:
  *           DEGRADED_BUFFER_FULL, and the subscription escalates to SYNCING.
+ * Stale signals (verified, older than the TTL; docs/protocol.md "what a
+ * correct master does after an outage"): the duplicate lookup comes before
+ * freshness, so a byte-identical resend of an accepted signal is DUPLICATE
+ * at any age; a held copy with the same content gets no answer now (as
+ * above); anything else is STALE, never held, never moving n.
  * Snapshots: refused ISOLATED while isolated, REPLAY when behind n,
  * INVALID_FIELD when the positions are inconsistent. Held signals the
  * snapshot covers are answered REPLAY ("superseded by snapshot").
@@ -57,6 +62,35 @@ export function onSignal(
   } else {
     hold(actor, connId, record, ctx, effects);
   }
+}
+
+export function onStaleSignal(
+  actor: SubscriptionActor,
+  connId: ConnId,
+  record: SignalRecord,
+  message: string,
+  ctx: ActorContext,
+  effects: Effect[],
+): void {
+  checkRecordShape(actor, record);
+  if (actor.state === SubscriptionState.ISOLATED) {
+    reject(effects, connId, record.sequence, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
+    return;
+  }
+  if (record.sequence <= actor.lastSequence) {
+    const stored = lookupRecord(actor.window, ctx.history, actor.subscriptionId, record.sequence);
+    if (stored !== undefined && bytesEqual(stored.content, record.content)) {
+      effects.push({ kind: 'ack', connId, sequence: record.sequence, status: 'DUPLICATE' });
+      return;
+    }
+  } else {
+    const held = actor.held.get(record.sequence);
+    if (held !== undefined && bytesEqual(held.record.content, record.content)) {
+      held.connId = connId;
+      return;
+    }
+  }
+  reject(effects, connId, record.sequence, RejectCode.STALE, message);
 }
 
 function checkRecordShape(actor: SubscriptionActor, record: SignalRecord): void {

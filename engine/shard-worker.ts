@@ -35,6 +35,7 @@ import {
   encodeStateChange,
   encodeSyncRequest,
   encodeWelcome,
+  type WelcomePacing,
 } from '../proto/codec';
 import { executionKindNumber } from '../proto/execution-report';
 import { RejectCode, type ExecutionReportRecord } from './records';
@@ -184,7 +185,8 @@ function runEvent(subscriptionId: string, event: ActorEvent): void {
     raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
   }
   const role = event.kind === 'masterAttach' ? 'master' : 'receiver';
-  for (const effect of effects) execute(subscriptionId, effect, role);
+  const pacing = event.kind === 'masterAttach' ? event.pacing : undefined;
+  for (const effect of effects) execute(subscriptionId, effect, role, pacing);
   scheduleTimer(subscriptionId, actor);
 }
 
@@ -201,7 +203,7 @@ function send(
   pendingOutbound.push(outcome === undefined ? { t: 'send', to, sub, conn, frame, kind, seq, t0 } : { t: 'send', to, sub, conn, frame, kind, seq, t0, outcome });
 }
 
-function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void {
+function execute(sub: string, effect: Effect, role: 'master' | 'receiver', pacing?: WelcomePacing): void {
   switch (effect.kind) {
     case 'persistSignal':
       batch.signals.push(effect.record);
@@ -262,7 +264,7 @@ function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void
       );
       return;
     case 'welcome':
-      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role), 'welcome', effect.lastSequence);
+      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role, pacing), 'welcome', effect.lastSequence);
       return;
     default: {
       const never: never = effect;
