@@ -46,10 +46,7 @@ export function onSignal(
   effects: Effect[],
 ): void {
   checkRecordShape(actor, record);
-  if (actor.state === SubscriptionState.ISOLATED) {
-    reject(effects, connId, record.sequence, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
-    return;
-  }
+  if (refusedIsolated(actor, connId, record.sequence, effects)) return;
   const n = actor.lastSequence;
   if (record.sequence <= n) {
     answerAlreadyAccepted(actor, connId, record, ctx, effects);
@@ -73,10 +70,7 @@ export function onStaleSignal(
   effects: Effect[],
 ): void {
   checkRecordShape(actor, record);
-  if (actor.state === SubscriptionState.ISOLATED) {
-    reject(effects, connId, record.sequence, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
-    return;
-  }
+  if (refusedIsolated(actor, connId, record.sequence, effects)) return;
   if (record.sequence <= actor.lastSequence) {
     const stored = lookupRecord(actor.window, ctx.history, actor.subscriptionId, record.sequence);
     if (stored !== undefined && bytesEqual(stored.content, record.content)) {
@@ -104,6 +98,13 @@ function checkRecordShape(actor: SubscriptionActor, record: SignalRecord): void 
 
 function reject(effects: Effect[], connId: ConnId, sequence: number, code: RejectCode, message: string): void {
   effects.push({ kind: 'reject', connId, sequence, code, message });
+}
+
+/** While an operator isolates the subscription every signal and snapshot is refused ISOLATED (true: refused). */
+function refusedIsolated(actor: SubscriptionActor, connId: ConnId, sequence: number, effects: Effect[]): boolean {
+  if (actor.state !== SubscriptionState.ISOLATED) return false;
+  reject(effects, connId, sequence, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
+  return true;
 }
 
 function answerAlreadyAccepted(
@@ -229,10 +230,7 @@ export function onMasterSnapshot(
     throw new Error(`snapshot of ${snapshot.subscriptionId} routed to ${actor.subscriptionId}`);
   }
   if (!(Number.isSafeInteger(s) && s >= 0)) throw new Error(`snapshot sequence ${s} out of range`);
-  if (actor.state === SubscriptionState.ISOLATED) {
-    reject(effects, connId, s, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
-    return;
-  }
+  if (refusedIsolated(actor, connId, s, effects)) return;
   if (s < actor.lastSequence) {
     reject(effects, connId, s, RejectCode.REPLAY, `stale snapshot: ${s} < last accepted ${actor.lastSequence}`);
     return;

@@ -11,15 +11,14 @@
  * one, and never printed, logged or echoed in an error.
  */
 import fs from 'node:fs';
-import { control } from '../engine/limits';
 import { ConfigError } from '../persistence/pg/config-store';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
-import { integerOption, reasonOption, type ActionTable } from './admin-context';
+import { reasonOption, type ActionTable } from './admin-context';
+import { overlapMinutesOption, overlapMsOption } from './incident-command';
 
 /** More than a key and its line ending: a larger file is not a key file. */
 const macKeyFileBytesMax = 1024;
-const overlapMinutesMax = 30 * 24 * 60;
 
 export const macKeyFileOption = {
   type: 'string',
@@ -33,11 +32,7 @@ const importSpec: CommandSpec = {
   options: {
     subscription: { type: 'string', help: 'subscription id' },
     'mac-key-file': macKeyFileOption,
-    'overlap-minutes': {
-      type: 'string',
-      help: 'minutes the previous MAC key stays valid (0: none)',
-      default: String(control.macKeyOverlapMsDefault / 60_000),
-    },
+    'overlap-minutes': overlapMinutesOption,
     reason: { type: 'string', help: 'why (kept in the audit log)' },
     json: { type: 'boolean', help: 'print JSON instead of text', default: false },
     data: dataOption,
@@ -52,13 +47,13 @@ async function importMacKey(argv: string[]): Promise<void> {
   const values = parseCommand(importSpec, argv);
   if (values === null) return;
   const subscriptionId = uuidOption(required(values, 'subscription', importSpec), 'subscription');
-  const overlapMinutes = integerOption(values['overlap-minutes'], 'overlap-minutes', 0, overlapMinutesMax)!;
+  const overlapMs = overlapMsOption(values['overlap-minutes']);
   const reason = values.reason === undefined ? undefined : reasonOption(String(values.reason));
   const macSecretHex = readMacKeyFile(required(values, 'mac-key-file', importSpec));
   const context = await openContext(values.data as string);
   try {
     const imported = await withCodeInMessage(() =>
-      context.store.importMacKey(subscriptionId, { macSecretHex, overlapMs: overlapMinutes * 60_000, reason, audit: cliAuditContext() }),
+      context.store.importMacKey(subscriptionId, { macSecretHex, overlapMs, reason, audit: cliAuditContext() }),
     );
     if (values.json === true) {
       process.stdout.write(`${JSON.stringify(imported)}\n`);

@@ -17,28 +17,17 @@
  * INVALID_MAC_KEY, which this asserts too (test/signing-v1.test.ts checks
  * those vectors offline).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { macV2 } from '../engine/signing-v2';
 import { ConfigError } from '../persistence/pg/config-store';
 import { encodeFrame, encodeSnapshotBody } from '../proto/codec';
 import { openReceiver, openWelcomed, send } from './support/e2e';
+import { loadSigningVectors, type SigningVector } from './support/signing-vectors';
 import { startTestServer, type TestServer } from './support/test-server';
 
-interface Vector {
-  secret: string;
-  subscription_id: string;
-  sequence_number: number;
-  generated_at: number;
-  symbol: string;
-  order_type: number;
-  volume: number;
-  price: number;
-  signature: string;
-}
+type Vector = SigningVector;
 
-const vectors = (JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures/signing-v1.json'), 'utf8')) as { cases: Vector[] }).cases;
+const vectors = loadSigningVectors().cases;
 const dayMs = 24 * 3600 * 1000;
 
 let t: TestServer;

@@ -56,6 +56,11 @@ const tokenTtlDaysMax = 3650;
 const ok = (body: unknown): AdminResult => ({ status: 200, body });
 const created = (body: unknown): AdminResult => ({ status: 201, body });
 
+/** A replaced MAC key's overlap (rotate-credentials, mac-keys): the body's minutes, or the default. */
+function overlapMsOf(minutes: number | undefined): number {
+  return minutes === undefined ? control.macKeyOverlapMsDefault : minutes * 60_000;
+}
+
 function subscriptionId(request: AdminRequest): string {
   return uuidParam(request.params[0] ?? '', 'subscription id');
 }
@@ -152,8 +157,7 @@ export const adminRoutes: readonly AdminRoute[] = [
         overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
         reason: { type: 'string', maxChars: reasonCharsMax },
       });
-      const overlapMs = f.overlapMinutes === undefined ? control.macKeyOverlapMsDefault : f.overlapMinutes * 60_000;
-      return ok(await store.rotateCredentials(id, { overlapMs, reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true }));
+      return ok(await store.rotateCredentials(id, { overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true }));
     },
   },
   {
@@ -169,8 +173,7 @@ export const adminRoutes: readonly AdminRoute[] = [
         overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
         reason: { type: 'string', maxChars: reasonCharsMax },
       });
-      const overlapMs = f.overlapMinutes === undefined ? control.macKeyOverlapMsDefault : f.overlapMinutes * 60_000;
-      const opts = { macSecretHex: f.macSecret!, overlapMs, reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true };
+      const opts = { macSecretHex: f.macSecret!, overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true };
       return created(await store.importMacKey(id, opts));
     },
   },
