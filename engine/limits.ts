@@ -32,6 +32,12 @@ export const wire = {
   floodCooldownTokensMax: 100_000,
   /** All header names and values of an upgrade request together (an EA sends about 300 bytes). */
   upgradeHeaderBytesMax: 8 * 1024,
+  /**
+   * An upgrade's query string is searched for credentials as it came and in
+   * this many rounds of percent-decoding (a doubly encoded token is found
+   * by whatever decodes it twice).
+   */
+  upgradeQueryDecodingRoundsMax: 3,
   /** Positions in one snapshot, either direction. */
   snapshotPositionsMax: 2000,
 } as const;

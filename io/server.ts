@@ -23,7 +23,7 @@ import { onMasterMessage } from './master-connection';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
-import { handleUpgrade, type Authenticator } from './upgrade';
+import { handleUpgrade, refuseNonUpgrade, type Authenticator, type UpgradeDeps } from './upgrade';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
 import { SubscriptionRateLimiter } from './rate-limit/subscription-limiter';
@@ -236,6 +236,23 @@ export class SigplaneServer implements FrameContext {
   }
 
   private route(app: TemplatedApp, path: string, role: 'master' | 'receiver', maxPayloadLength: number, maxBackpressure: number): void {
+    const upgradeDeps: UpgradeDeps = {
+      authenticator: this.options.authenticator,
+      tokenHash: this.options.tokenHash,
+      allocateConnId: () => this.connections.allocateConnId(),
+      recordSecurityEvent: (event) => this.recordSecurityEvent(event),
+      onRefused: (reason) => {
+        this.metrics.upgradesRefused.inc({ reason });
+        if (reason === 'RATE_LIMITED') this.metrics.rateLimitHits.inc({ limit: 'upgrade_ip' });
+      },
+      admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
+      log: (level, message, fields) => this.log(level, message, fields),
+      tls: this.options.tls !== undefined,
+      floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
+      upgradeGuard: this.upgradeGuard,
+    };
+    // uWS gives the WebSocket handler only GETs with a Sec-WebSocket-Key; every other request on the path lands here.
+    app.any(path, (res, req) => refuseNonUpgrade(res, req, role, upgradeDeps));
     app.ws<ConnectionData>(path, {
       // Up to twice the limit we answer FRAME_TOO_LARGE and close with 1009;
       // beyond that uWS drops the connection without reading the frame.
@@ -245,22 +262,7 @@ export class SigplaneServer implements FrameContext {
       idleTimeout: wire.idleTimeoutSeconds,
       sendPingsAutomatically: true,
       compression: this.uws.DISABLED,
-      upgrade: (res, req, context) =>
-        handleUpgrade(res, req, context, role, {
-          authenticator: this.options.authenticator,
-          tokenHash: this.options.tokenHash,
-          allocateConnId: () => this.connections.allocateConnId(),
-          recordSecurityEvent: (event) => this.recordSecurityEvent(event),
-          onRefused: (reason) => {
-            this.metrics.upgradesRefused.inc({ reason });
-            if (reason === 'RATE_LIMITED') this.metrics.rateLimitHits.inc({ limit: 'upgrade_ip' });
-          },
-          admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
-          log: (level, message, fields) => this.log(level, message, fields),
-          tls: this.options.tls !== undefined,
-          floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
-          upgradeGuard: this.upgradeGuard,
-        }),
+      upgrade: (res, req, context) => handleUpgrade(res, req, context, role, upgradeDeps),
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => {
         if (message.byteLength > maxPayloadLength) {
