@@ -260,6 +260,23 @@ export const rateLimits = {
   redisReconnectMaxMs: 5_000,
 } as const;
 
+/** Security events: journaled by the shards, shipped to Postgres's security_events. */
+export const securityEvents = {
+  /** A detail is our own text (a code, a short message), never client bytes; bounded anyway. */
+  detailCharsMax: 512,
+  /**
+   * Refusals a shard itself decides (the actors' REPLAY, PRICE_DEVIATION,
+   * ...) are recorded one by one up to this rate per subscription; past it
+   * they are counted, and each count is recorded as one summary event.
+   */
+  shardRefusalsPerSecond: 50,
+  shardRefusalsBurst: 200,
+  /** How often the counts are recorded (one event per subscription, source address and code). */
+  summaryIntervalMs: 1_000,
+  /** Distinct (subscription, source address, code) counts kept between summaries; past it, counted per subscription and code. */
+  summaryKeysMax: 10_000,
+} as const;
+
 /** Operations: logging and the status page. */
 export const operations = {
   /** Security events also written to the log, at most this many per second (the journal keeps them all). */

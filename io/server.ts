@@ -6,10 +6,11 @@
  * database it also listens for operators' incident actions (isolate, lift,
  * revoke: io/control-listener.ts, io/incident-control.ts).
  */
-import { operations, rateLimits as rateLimitDefaults, wire } from '../engine/limits';
+import { operations, rateLimits as rateLimitDefaults, securityEvents, wire } from '../engine/limits';
 import { TokenBucket } from '../engine/token-bucket';
 import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
 import { ShardHost } from '../engine/shard-host';
+import type { RefusalBudget } from '../engine/shard-security-events';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
 import { encodeReject } from '../proto/codec';
 import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
@@ -73,10 +74,9 @@ export interface ServerOptions {
   crashShardAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
   ringBytes?: number;
+  /** Test hook: the shards' own refusals recorded one by one (engine/limits.ts securityEvents otherwise). */
+  shardRefusalBudget?: RefusalBudget;
 }
-
-/** Security event text is ours (codes and short messages), never client bytes; bounded anyway. */
-const securityEventDetailCharsMax = 512;
 
 /** Close codes sigplane uses (4000-4999 are the application's). */
 export const CloseCode = {
@@ -131,6 +131,7 @@ export class SigplaneServer implements FrameContext {
       onEscalate: (index, error) => this.onEscalate(index, error),
       crashAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
+      refusalBudget: options.shardRefusalBudget,
     });
     this.incident = new IncidentControl({
       connections: this.connections,
@@ -291,6 +292,7 @@ export class SigplaneServer implements FrameContext {
         sub: data.subscriptionId,
         settings: data.settings,
         ev: { kind: 'masterAttach', connId: data.connId },
+        remoteAddress: data.remoteAddress,
       });
       if (!ok) this.closeSocket(ws, CloseCode.SHARD_RESTART, 'engine busy');
     }
@@ -450,7 +452,7 @@ export class SigplaneServer implements FrameContext {
   }
 
   private recordSecurityEvent(event: SecurityEvent): void {
-    if (event.detail.length > securityEventDetailCharsMax) event.detail = event.detail.slice(0, securityEventDetailCharsMax);
+    if (event.detail.length > securityEvents.detailCharsMax) event.detail = event.detail.slice(0, securityEvents.detailCharsMax);
     this.logSecurityEvent(event);
     const shard = event.subscriptionId === null ? 0 : this.shards.shardOf(event.subscriptionId);
     if (!this.shards.sendToShard(shard, { t: 'security', ev: event })) this.metrics.securityEventsDropped.inc();
@@ -487,6 +489,8 @@ export class SigplaneServer implements FrameContext {
         this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
         return;
       }
+      case 'security':
+        return this.logSecurityEvent(message.ev);
       case 'ready':
         return;
     }
