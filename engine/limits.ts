@@ -32,6 +32,12 @@ export const wire = {
   floodCooldownTokensMax: 100_000,
   /** All header names and values of an upgrade request together (an EA sends about 300 bytes). */
   upgradeHeaderBytesMax: 8 * 1024,
+  /**
+   * An upgrade's query string is searched for credentials as it came and in
+   * this many rounds of percent-decoding (a doubly encoded token is found
+   * by whatever decodes it twice).
+   */
+  upgradeQueryDecodingRoundsMax: 3,
   /** Positions in one snapshot, either direction. */
   snapshotPositionsMax: 2000,
 } as const;
@@ -252,6 +258,23 @@ export const rateLimits = {
   /** Reconnect backoff of the Redis client. */
   redisReconnectInitialMs: 100,
   redisReconnectMaxMs: 5_000,
+} as const;
+
+/** Security events: journaled by the shards, shipped to Postgres's security_events. */
+export const securityEvents = {
+  /** A detail is our own text (a code, a short message), never client bytes; bounded anyway. */
+  detailCharsMax: 512,
+  /**
+   * Refusals a shard itself decides (the actors' REPLAY, PRICE_DEVIATION,
+   * ...) are recorded one by one up to this rate per subscription; past it
+   * they are counted, and each count is recorded as one summary event.
+   */
+  shardRefusalsPerSecond: 50,
+  shardRefusalsBurst: 200,
+  /** How often the counts are recorded (one event per subscription, source address and code). */
+  summaryIntervalMs: 1_000,
+  /** Distinct (subscription, source address, code) counts kept between summaries; past it, counted per subscription and code. */
+  summaryKeysMax: 10_000,
 } as const;
 
 /** Operations: logging and the status page. */

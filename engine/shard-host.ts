@@ -32,6 +32,7 @@ import {
 } from './shard-protocol';
 import { journalPathOf, type JournalSync } from '../persistence/journal';
 import type { ShardWorkerData } from './shard-worker';
+import type { RefusalBudget } from './shard-security-events';
 
 /** Workers run compiled code: beside this file in dist/, or dist/ when this runs from source (tests). */
 function shardWorkerFile(): string {
@@ -67,6 +68,8 @@ export interface ShardHostOptions {
   crashAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: rings of this size instead of engineLimits.ringBytes (a small ring fills, answering BUSY). */
   ringBytes?: number;
+  /** Test hook: the shards' own refusals recorded one by one (securityEvents limits otherwise). */
+  refusalBudget?: RefusalBudget;
 }
 
 interface Shard {
@@ -185,6 +188,7 @@ export class ShardHost {
       journalPath: journalPathOf(this.options.dataDir, index),
       journalSync: this.options.journalSync,
       crashAfterRecords: first && crash !== undefined && crash.shardIndex === index ? crash.records : undefined,
+      refusalBudget: this.options.refusalBudget,
     };
     const worker = new Worker(shardWorkerFile(), { workerData });
     let markReady: () => void = () => undefined;

@@ -6,11 +6,12 @@
  * database it also listens for operators' incident actions (isolate, lift,
  * revoke: io/control-listener.ts, io/incident-control.ts).
  */
-import { operations, rateLimits as rateLimitDefaults, wire } from '../engine/limits';
+import { operations, rateLimits as rateLimitDefaults, securityEvents, wire } from '../engine/limits';
 import { TokenBucket } from '../engine/token-bucket';
 import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
 import { ShardHost } from '../engine/shard-host';
 import type { JournalDiskReserve, JournalSpaceLevel, JournalSpaceStatus } from '../engine/journal-space';
+import type { RefusalBudget } from '../engine/shard-security-events';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
 import { encodeReject } from '../proto/codec';
 import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
@@ -24,7 +25,7 @@ import { onMasterMessage } from './master-connection';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
-import { handleUpgrade, type Authenticator } from './upgrade';
+import { handleUpgrade, refuseNonUpgrade, type Authenticator, type UpgradeDeps } from './upgrade';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
 import { SubscriptionRateLimiter } from './rate-limit/subscription-limiter';
@@ -76,10 +77,9 @@ export interface ServerOptions {
   crashShardAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
   ringBytes?: number;
+  /** Test hook: the shards' own refusals recorded one by one (engine/limits.ts securityEvents otherwise). */
+  shardRefusalBudget?: RefusalBudget;
 }
-
-/** Security event text is ours (codes and short messages), never client bytes; bounded anyway. */
-const securityEventDetailCharsMax = 512;
 
 /** Close codes sigplane uses (4000-4999 are the application's). */
 export const CloseCode = {
@@ -138,6 +138,7 @@ export class SigplaneServer implements FrameContext {
       onNotTaken: (message) => this.answerNotTaken(message),
       crashAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
+      refusalBudget: options.shardRefusalBudget,
     });
     this.incident = new IncidentControl({
       connections: this.connections,
@@ -243,6 +244,23 @@ export class SigplaneServer implements FrameContext {
   }
 
   private route(app: TemplatedApp, path: string, role: 'master' | 'receiver', maxPayloadLength: number, maxBackpressure: number): void {
+    const upgradeDeps: UpgradeDeps = {
+      authenticator: this.options.authenticator,
+      tokenHash: this.options.tokenHash,
+      allocateConnId: () => this.connections.allocateConnId(),
+      recordSecurityEvent: (event) => this.recordSecurityEvent(event),
+      onRefused: (reason) => {
+        this.metrics.upgradesRefused.inc({ reason });
+        if (reason === 'RATE_LIMITED') this.metrics.rateLimitHits.inc({ limit: 'upgrade_ip' });
+      },
+      admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
+      log: (level, message, fields) => this.log(level, message, fields),
+      tls: this.options.tls !== undefined,
+      floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
+      upgradeGuard: this.upgradeGuard,
+    };
+    // uWS gives the WebSocket handler only GETs with a Sec-WebSocket-Key; every other request on the path lands here.
+    app.any(path, (res, req) => refuseNonUpgrade(res, req, role, upgradeDeps));
     app.ws<ConnectionData>(path, {
       // Up to twice the limit we answer FRAME_TOO_LARGE and close with 1009;
       // beyond that uWS drops the connection without reading the frame.
@@ -252,22 +270,7 @@ export class SigplaneServer implements FrameContext {
       idleTimeout: wire.idleTimeoutSeconds,
       sendPingsAutomatically: true,
       compression: this.uws.DISABLED,
-      upgrade: (res, req, context) =>
-        handleUpgrade(res, req, context, role, {
-          authenticator: this.options.authenticator,
-          tokenHash: this.options.tokenHash,
-          allocateConnId: () => this.connections.allocateConnId(),
-          recordSecurityEvent: (event) => this.recordSecurityEvent(event),
-          onRefused: (reason) => {
-            this.metrics.upgradesRefused.inc({ reason });
-            if (reason === 'RATE_LIMITED') this.metrics.rateLimitHits.inc({ limit: 'upgrade_ip' });
-          },
-          admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
-          log: (level, message, fields) => this.log(level, message, fields),
-          tls: this.options.tls !== undefined,
-          floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
-          upgradeGuard: this.upgradeGuard,
-        }),
+      upgrade: (res, req, context) => handleUpgrade(res, req, context, role, upgradeDeps),
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => {
         if (message.byteLength > maxPayloadLength) {
@@ -296,6 +299,7 @@ export class SigplaneServer implements FrameContext {
         sub: data.subscriptionId,
         settings: data.settings,
         ev: { kind: 'masterAttach', connId: data.connId },
+        remoteAddress: data.remoteAddress,
       });
       if (!ok) this.closeSocket(ws, CloseCode.SHARD_RESTART, 'engine busy');
     }
@@ -455,7 +459,7 @@ export class SigplaneServer implements FrameContext {
   }
 
   private recordSecurityEvent(event: SecurityEvent): void {
-    if (event.detail.length > securityEventDetailCharsMax) event.detail = event.detail.slice(0, securityEventDetailCharsMax);
+    if (event.detail.length > securityEvents.detailCharsMax) event.detail = event.detail.slice(0, securityEvents.detailCharsMax);
     this.logSecurityEvent(event);
     const shard = event.subscriptionId === null ? 0 : this.shards.shardOf(event.subscriptionId);
     if (!this.shards.sendToShard(shard, { t: 'security', ev: event })) this.metrics.securityEventsDropped.inc();
@@ -492,6 +496,8 @@ export class SigplaneServer implements FrameContext {
         this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
         return;
       }
+      case 'security':
+        return this.logSecurityEvent(message.ev);
       case 'ready':
         return;
     }
