@@ -64,6 +64,19 @@ async function readyz(port: number): Promise<{ status: number; body: ReadyzBody 
   return { status: response.status, body: (await response.json()) as ReadyzBody };
 }
 
+/** Waits until /readyz is 503 giving `reason`. */
+function untilNotReady(target: ServerProcess, reason: string, detail: () => string): Promise<void> {
+  return until(
+    `/readyz to say "${reason}"`,
+    async () => {
+      const r = await readyz(target.port);
+      return r.status === 503 && r.body.reasons.includes(reason);
+    },
+    30_000,
+    () => `${detail()}; ${target.stderr().slice(-3000)}`,
+  );
+}
+
 /** The sequences shard 0's journal holds for the subscription, read from the file itself. */
 function journaledSequences(dataDir: string, subscriptionId: string): Set<number> {
   const db = new Database(journalPathOf(dataDir, 0), { readonly: true, fileMustExist: true });
@@ -194,15 +207,7 @@ describe('journal disk', () => {
     await until('the first acks', () => c.acked.length > 100, 30_000);
     disk.fill(mebibyte);
 
-    await until(
-      '/readyz to say the journal disk is full',
-      async () => {
-        const r = await readyz(target.port);
-        return r.status === 503 && r.body.reasons.includes('journal disk full');
-      },
-      30_000,
-      () => `acked ${c.acked.length}, busy ${c.busy.length}, free ${disk.freeBytes()}; ${target.stderr().slice(-3000)}`,
-    );
+    await untilNotReady(target, 'journal disk full', () => `acked ${c.acked.length}, busy ${c.busy.length}, free ${disk.freeBytes()}`);
     const full = await readyz(target.port);
     expect(full.body.journalDisk).toBe('full');
     expect(full.body.journalDiskFreeBytes).toBeLessThan(mebibyte);
@@ -220,12 +225,14 @@ describe('journal disk', () => {
 
     // Space back: the same process takes signals again by itself.
     disk.free();
+    const freedAtMs = Date.now();
     await until(
       '/readyz to be ready again',
       async () => (await readyz(target.port)).status === 200,
       30_000,
       () => `${JSON.stringify(full.body)}; ${target.stderr().slice(-3000)}`,
     );
+    const readyAfterMs = Date.now() - freedAtMs;
     const ackedBeforeRecovery = c.acked.length;
     await until('acks after the recovery', () => c.acked.length > ackedBeforeRecovery + 100, 30_000);
     const results = await c.stop(60_000);
@@ -244,7 +251,7 @@ describe('journal disk', () => {
     expect(metrics.get('sigplane_journal_disk_free_bytes')).toBeGreaterThan(mebibyte);
     console.log(
       `[disk-full] ${ackedWhileFull.length} acked before the disk filled, ${c.busy.length} BUSY answers, ${n} signals in all; ` +
-        `shard restarts ${metrics.get('sigplane_shard_restarts_total')}; master closes ${JSON.stringify(c.masterCloses)}`,
+        `shard restarts ${metrics.get('sigplane_shard_restarts_total')}; master closes ${JSON.stringify(c.masterCloses)}; /readyz 200 again ${readyAfterMs} ms after the space came back`,
     );
   });
 
@@ -259,15 +266,7 @@ describe('journal disk', () => {
     // Room for about 2 MiB of journal above the reserve (and its hysteresis).
     disk.fill(reserveBytes + 2 * mebibyte);
 
-    await until(
-      '/readyz to say the journal disk is low',
-      async () => {
-        const r = await readyz(target.port);
-        return r.status === 503 && r.body.reasons.includes('journal disk low');
-      },
-      30_000,
-      () => `acked ${c.acked.length}, busy ${c.busy.length}, free ${disk.freeBytes()}; ${target.stderr().slice(-3000)}`,
-    );
+    await untilNotReady(target, 'journal disk low', () => `acked ${c.acked.length}, busy ${c.busy.length}, free ${disk.freeBytes()}`);
     await until('BUSY answers', () => c.busy.length > 0, 10_000);
     const low = await readyz(target.port);
     expect(low.body.journalDisk).toBe('low');
