@@ -8,8 +8,9 @@
  *         events) are refused at the I/O thread, BUSY, before a journal
  *         write can fail for lack of space. Receivers' cursor acks still go:
  *         one small row each, rewritten in place.
- *   full  a shard's journal write failed for lack of space. The shard has
- *         stopped (engine/shard-host.ts) and waits, refused like `low`.
+ *   full  a shard's journal write failed for lack of space (or the shard
+ *         died while the disk was short). The shard has stopped
+ *         (engine/shard-host.ts) and waits; records are refused as in `low`.
  *
  * From `low` or `full` back to `ok` only once free space reaches the resume
  * mark (the reserve plus journalDisk.resumeRatio of it, at least

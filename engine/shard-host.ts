@@ -7,10 +7,11 @@
  * The journals' disk (engine/journal-space.ts): below the reserve, records
  * that would grow a journal are refused (BUSY) here, before any write can
  * fail. A worker that died for lack of space (its journal write found none,
- * or it died with less than the resume mark free) is not a crash: it does
- * not count towards escalation, it stays stopped while the disk is short
- * (its records refused), and starts again from its journal once free space
- * is back at the resume mark. Nothing loops on a full disk.
+ * or it died while the disk was below the reserve or nearly full) is not a
+ * crash: it does not count towards escalation, it stays stopped while the
+ * disk is short (its records, and those left in its ring, answered BUSY),
+ * and starts again from its journal once free space is back at the resume
+ * mark. Nothing loops on a full disk.
  *
  * Ring ownership (see docs/threads.md):
  *   inbound  ring of shard i: written by the I/O thread, read by worker i
