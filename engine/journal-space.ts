@@ -15,7 +15,10 @@
  * From `low` or `full` back to `ok` only once free space reaches the resume
  * mark (the reserve plus journalDisk.resumeRatio of it, at least
  * journalDisk.resumeBytesMin more): a disk hovering at the reserve does not
- * flap, and a stopped shard starts again only with room to work.
+ * flap, and a stopped shard starts again only with room to work. `full`
+ * also holds for a while (journalDisk.fullHoldMsMin, doubling up to
+ * fullHoldMsMax while it keeps coming back): a restart costs a replay of the
+ * journal, so a shard that finds no room again is not restarted in a loop.
  *
  * Why a reserve rather than waiting for the write to fail: the journal is
  * not the only writer of the data folder (an embedded Postgres, the
@@ -86,17 +89,25 @@ export interface JournalSpaceWatchOptions {
   /** The level changed (logs, and the shard host restarts shards that waited for space). */
   onChange: (status: JournalSpaceStatus, previous: JournalSpaceLevel) => void;
   intervalMs?: number;
+  /** The clock (default Date.now). */
+  nowMs?: () => number;
 }
 
 export class JournalSpaceWatch {
   private current: JournalSpaceStatus;
   private timer: NodeJS.Timeout | null = null;
   private reading = false;
+  /** `full` holds until then, whatever the free space. */
+  private fullUntilMs = 0;
+  private fullHoldMs = 0;
+  private recoveredFromFullAtMs = Number.NEGATIVE_INFINITY;
+  private readonly now: () => number;
 
   constructor(private readonly options: JournalSpaceWatchOptions) {
     const { bytes, ratio } = options.reserve;
     if (bytes !== undefined && !(Number.isSafeInteger(bytes) && bytes >= 0)) throw new RangeError(`journal disk reserve: bytes must be a whole number >= 0, got ${bytes}`);
     if (ratio !== undefined && !(ratio >= 0 && ratio < 1)) throw new RangeError(`journal disk reserve: ratio must be in [0, 1), got ${ratio}`);
+    this.now = options.nowMs ?? Date.now;
     this.current = { level: 'ok', freeBytes: null, totalBytes: null, reserveBytes: 0, resumeBytes: resumeBytesOf(0), checkedAtMs: null, error: null };
   }
 
@@ -122,8 +133,16 @@ export class JournalSpaceWatch {
     this.timer = null;
   }
 
-  /** A journal write failed for lack of space: `full` until free space reaches the resume mark. */
+  /** A journal write failed for lack of space: `full` until free space reaches the resume mark, and for the hold. */
   reportFull(): void {
+    const nowMs = this.now();
+    if (this.current.level === 'full') {
+      this.fullUntilMs = Math.max(this.fullUntilMs, nowMs + this.fullHoldMs); // another shard, same shortage
+      return;
+    }
+    const again = nowMs - this.recoveredFromFullAtMs < journalDisk.fullHoldMsMax;
+    this.fullHoldMs = again ? Math.min(this.fullHoldMs * 2, journalDisk.fullHoldMsMax) : journalDisk.fullHoldMsMin;
+    this.fullUntilMs = nowMs + this.fullHoldMs;
     this.setLevel('full');
   }
 
@@ -156,8 +175,11 @@ export class JournalSpaceWatch {
     const freeBytes = s.bavail * s.bsize;
     const totalBytes = s.blocks * s.bsize;
     const reserveBytes = reserveBytesOf(this.options.reserve, totalBytes);
-    Object.assign(this.current, { freeBytes, totalBytes, reserveBytes, resumeBytes: resumeBytesOf(reserveBytes), checkedAtMs: Date.now(), error: null });
-    this.setLevel(nextSpaceLevel(this.current.level, freeBytes, reserveBytes, this.current.resumeBytes));
+    Object.assign(this.current, { freeBytes, totalBytes, reserveBytes, resumeBytes: resumeBytesOf(reserveBytes), checkedAtMs: this.now(), error: null });
+    const level = nextSpaceLevel(this.current.level, freeBytes, reserveBytes, this.current.resumeBytes);
+    if (this.current.level === 'full' && this.now() < this.fullUntilMs) return;
+    if (this.current.level === 'full' && level !== 'full') this.recoveredFromFullAtMs = this.now();
+    this.setLevel(level);
   }
 
   private setLevel(level: JournalSpaceLevel): void {

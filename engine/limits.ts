@@ -385,6 +385,15 @@ export const journalDisk = {
    * ENOSPC, a failed fsync): it waits for space rather than counting as a crash.
    */
   nearlyFullBytes: 1024 * 1024,
+  /**
+   * Once full, the disk stays full (and a stopped shard stopped) at least
+   * this long, even with room again; the hold doubles each time it is full
+   * again within fullHoldMsMax of the last time it recovered (a write that
+   * needs more than the room there is would otherwise restart the shard,
+   * which replays its whole journal, over and over).
+   */
+  fullHoldMsMin: 1_000,
+  fullHoldMsMax: 60_000,
 } as const;
 
 /** The audit log's time partitions (migration 003, persistence/pg/audit-retention.ts). */

@@ -88,7 +88,13 @@ describe('JournalSpaceWatch on a real filesystem', () => {
     const disk = mountTmpfs(4 * mebibyte, 'sigplane-space-');
     mounts.push(disk);
     const changes: string[] = [];
-    const watch = new JournalSpaceWatch({ dir: disk.dir, reserve: { bytes: mebibyte }, onChange: (s, previous) => void changes.push(`${previous}->${s.level}`) });
+    let nowMs = 1_000_000;
+    const watch = new JournalSpaceWatch({
+      dir: disk.dir,
+      reserve: { bytes: mebibyte },
+      onChange: (s, previous) => void changes.push(`${previous}->${s.level}`),
+      nowMs: () => nowMs,
+    });
     expect(watch.checkNow()).toMatchObject({ level: 'ok', reserveBytes: mebibyte, resumeBytes: 2 * mebibyte, totalBytes: 4 * mebibyte, error: null });
     expect(watch.refusing).toBe(false);
 
@@ -103,9 +109,22 @@ describe('JournalSpaceWatch on a real filesystem', () => {
     watch.reportFull();
     expect(watch.status.level).toBe('full');
     disk.fill(mebibyte + mebibyte / 2); // above the reserve, below the resume mark: still full
+    nowMs += journalDisk.fullHoldMsMin;
     expect(watch.checkNow().level).toBe('full');
     disk.free();
     expect(watch.checkNow().level).toBe('ok');
-    expect(changes).toEqual(['ok->low', 'low->ok', 'ok->full', 'full->ok']);
+
+    // Full again soon after: held twice as long, room or not; much later: the shortest hold again.
+    watch.reportFull();
+    nowMs += journalDisk.fullHoldMsMin;
+    expect(watch.checkNow().level).toBe('full');
+    nowMs += journalDisk.fullHoldMsMin;
+    expect(watch.checkNow().level).toBe('ok');
+    nowMs += journalDisk.fullHoldMsMax;
+    watch.reportFull();
+    expect(watch.checkNow().level).toBe('full');
+    nowMs += journalDisk.fullHoldMsMin;
+    expect(watch.checkNow().level).toBe('ok');
+    expect(changes).toEqual(['ok->low', 'low->ok', 'ok->full', 'full->ok', 'ok->full', 'full->ok', 'ok->full', 'full->ok']);
   });
 });
