@@ -356,6 +356,46 @@ export const journalRetention = {
   diskBudgetWarnRatio: 0.8,
 } as const;
 
+/**
+ * Free space on the data folder's filesystem, which the journals share with
+ * everything else kept there (engine/journal-space.ts). Below the reserve,
+ * records that would grow a journal are refused BUSY before a journal write
+ * can fail for lack of space; a shard whose write failed anyway waits,
+ * stopped, for the resume mark and starts again from its journal.
+ */
+export const journalDisk = {
+  /** Free space is read this often (statfs, a cheap system call, on the I/O thread). */
+  checkIntervalMs: 200,
+  /**
+   * Default reserve: the smaller of these (serve --journal-disk-reserve,
+   * SIGPLANE_JOURNAL_DISK_RESERVE), so a small disk is not refused from the start.
+   */
+  reserveBytesDefault: 256 * 1024 * 1024,
+  reserveRatioDefault: 0.05,
+  /**
+   * Hysteresis: once refusing, records are taken again only when free space
+   * is back above the reserve plus this share of it...
+   */
+  resumeRatio: 0.25,
+  /** ...and at least this much above it (with no reserve, what a shard stopped by a full disk waits for). */
+  resumeBytesMin: 1024 * 1024,
+  /**
+   * A shard worker that dies of anything while free space is below the
+   * reserve, or below this, is taken to have died of it (an I/O error after
+   * ENOSPC, a failed fsync): it waits for space rather than counting as a crash.
+   */
+  nearlyFullBytes: 1024 * 1024,
+  /**
+   * Once full, the disk stays full (and a stopped shard stopped) at least
+   * this long, even with room again; the hold doubles each time it is full
+   * again within fullHoldMsMax of the last time it recovered (a write that
+   * needs more than the room there is would otherwise restart the shard,
+   * which replays its whole journal, over and over).
+   */
+  fullHoldMsMin: 1_000,
+  fullHoldMsMax: 60_000,
+} as const;
+
 /** The audit log's time partitions (migration 003, persistence/pg/audit-retention.ts). */
 export const auditLog = {
   /** Month partitions created ahead of the current month by each maintenance run. */

@@ -15,6 +15,15 @@ import type { ActorEvent, ConnId } from '../actors/actor-types';
 import type { SubscriptionSettings } from './limits';
 import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from './records';
 
+/**
+ * Exit codes of a shard worker that the host treats apart. A journal write
+ * that found no space (SQLITE_FULL) ends the worker with journalOutOfSpace:
+ * the host waits for space instead of counting it as a crash.
+ */
+export const shardExitCode = {
+  journalOutOfSpace: 75,
+} as const;
+
 export type ShardInbound =
   /** t0: the I/O thread's performance.now() when the frame arrived (latency metrics only). */
   /** remoteAddress: on a masterAttach, the master's source address (named by the security events of the shard's refusals). */

@@ -7,14 +7,16 @@
  *   -> only then the outbound frames (acks, deliveries) into the ring back.
  *
  * So an ack or a delivery never leaves for a signal the journal does not
- * hold. A journal failure throws: the worker dies before anything of the
- * batch is sent, and the host restarts it from the journal.
+ * hold. A failed commit sends nothing of the batch but BUSY answers
+ * (refuseUncommitted), then the worker dies and the host restarts it from
+ * the journal: at once, or, when the write found no space, once the disk
+ * has room again (engine/shard-host.ts).
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { RingConsumer, RingProducer } from './ring-buffer';
 import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from './limits';
-import { Audience, decodeInbound, encodeOutbound, type ShardInbound, type ShardOutbound } from './shard-protocol';
-import { Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
+import { Audience, decodeInbound, encodeOutbound, shardExitCode, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { isOutOfSpace, Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
 import {
   createActor,
   handle,
@@ -311,7 +313,13 @@ function flush(): void {
     batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length + batch.executionReports.length;
   if (rows > 0) {
     const started = performance.now();
-    journal.commit(batch);
+    try {
+      journal.commit(batch);
+    } catch (error) {
+      refuseUncommitted();
+      if (isOutOfSpace(error)) stopForLackOfSpace();
+      throw error;
+    }
     stats.journalCommits++;
     stats.journalRows += rows;
     stats.journalCommitMsTotal += performance.now() - started;
@@ -322,6 +330,35 @@ function flush(): void {
   for (const message of pendingOutbound) writeOutbound(message);
   pendingOutbound = [];
   outbound.notify();
+}
+
+/**
+ * The batch's commit failed, so nothing of it may leave. Each answer to a
+ * connection (an ack, a report ack, a reject decided on state that was not
+ * committed) becomes BUSY for its sequence, which promises nothing: resend.
+ * Deliveries, snapshots, welcomes and state changes are dropped. The worker
+ * then dies and its actors with it (they had moved on past the commit); the
+ * new worker rebuilds them from the journal and the connections resync.
+ */
+function refuseUncommitted(): void {
+  for (const message of pendingOutbound) {
+    if (message.t !== 'send' || message.to !== Audience.CONN) continue;
+    if (message.kind !== 'ack' && message.kind !== 'reject' && message.kind !== 'reportAck') continue;
+    const frame = encodeReject(RejectCode.BUSY, 'the journal write failed: resend', message.seq);
+    writeOutbound({ t: 'send', to: Audience.CONN, sub: message.sub, conn: message.conn, frame, kind: 'reject', seq: message.seq, t0: 0, outcome: RejectCode.BUSY });
+  }
+  pendingOutbound = [];
+  outbound.notify();
+}
+
+/** No space for the journal: end with the code on which the host waits for space instead of counting a crash. */
+function stopForLackOfSpace(): never {
+  try {
+    journal.close();
+  } catch {
+    // the file stays as its last commit left it
+  }
+  process.exit(shardExitCode.journalOutOfSpace);
 }
 
 /** The I/O thread always drains: a full ring back is waited out, never dropped. */

@@ -10,6 +10,7 @@ import { operations, rateLimits as rateLimitDefaults, securityEvents, wire } fro
 import { TokenBucket } from '../engine/token-bucket';
 import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
 import { ShardHost } from '../engine/shard-host';
+import type { JournalDiskReserve, JournalSpaceLevel, JournalSpaceStatus } from '../engine/journal-space';
 import type { RefusalBudget } from '../engine/shard-security-events';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
 import { encodeReject } from '../proto/codec';
@@ -70,6 +71,8 @@ export interface ServerOptions {
   };
   /** The read-only status page (/status): off (404) without a token. */
   statusToken?: string;
+  /** Free space kept on the data folder's filesystem: below it new signals are refused BUSY (engine/journal-space.ts). */
+  journalDiskReserve?: JournalDiskReserve;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
@@ -129,6 +132,10 @@ export class SigplaneServer implements FrameContext {
       onOutboundBatchEnd: () => this.flushCorked(),
       onShardRestart: (index, error) => this.onShardRestart(index, error),
       onEscalate: (index, error) => this.onEscalate(index, error),
+      journalDiskReserve: options.journalDiskReserve,
+      onJournalSpace: (status, previous) => this.onJournalSpace(status, previous),
+      onShardWaitingForSpace: (index, error) => this.onShardWaitingForSpace(index, error),
+      onNotTaken: (message) => this.answerNotTaken(message),
       crashAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
       refusalBudget: options.shardRefusalBudget,
@@ -559,6 +566,40 @@ export class SigplaneServer implements FrameContext {
     }
   }
 
+  private onJournalSpace(status: JournalSpaceStatus, previous: JournalSpaceLevel): void {
+    const fields = { freeBytes: status.freeBytes, reserveBytes: status.reserveBytes, resumeBytes: status.resumeBytes, previous };
+    if (status.level === 'full') this.log('error', 'journal disk full: new signals are refused BUSY until free space is back at the resume mark', fields);
+    else if (status.level === 'low') this.log('warn', 'journal disk low: new signals are refused BUSY until free space is back at the resume mark', fields);
+    else this.log('info', 'journal disk has room again: signals are taken', fields);
+  }
+
+  /** Its connections stay open (answered BUSY meanwhile) and are closed to resync once it is back. */
+  private onShardWaitingForSpace(index: number, error: Error): void {
+    this.log('error', 'shard stopped: no space for its journal; it starts again from its journal once there is room', { shard: index, error: error.message });
+  }
+
+  /** A record a shard stopped for lack of space never took: BUSY, as a full ring answers. */
+  private answerNotTaken(message: ShardInbound): void {
+    this.corking = true;
+    if (message.t === 'report') return this.answerBusy(message.conn, 'execution report: engine busy, resend', message.report.sequence);
+    if (message.t !== 'event') return;
+    const ev = message.ev;
+    if (ev.kind === 'signal') this.answerBusy(ev.connId, `engine busy, resend from ${ev.record.sequence}`, ev.record.sequence);
+    else if (ev.kind === 'masterSnapshot') this.answerBusy(ev.connId, 'engine busy, resend', ev.snapshot.sequence);
+    else if (ev.kind === 'receiverSubscribe') {
+      const ws = this.connections.get(ev.connId);
+      if (ws !== undefined) ws.getUserData().subscribed = false;
+      this.answerBusy(ev.connId, 'engine busy, subscribe again', 0);
+    }
+  }
+
+  private answerBusy(connId: number, message: string, sequence: number): void {
+    const ws = this.connections.get(connId);
+    if (ws === undefined) return;
+    this.metrics.rejects.inc({ code: RejectCode.BUSY });
+    this.sendTo(ws, encodeReject(RejectCode.BUSY, message, sequence));
+  }
+
   get escalated(): Error | null {
     return this.fatal;
   }
@@ -585,6 +626,9 @@ export class SigplaneServer implements FrameContext {
         const reasons: string[] = [];
         if (!db) reasons.push('database unreachable');
         if (this.fatal) reasons.push('a shard is down');
+        // The journals' filesystem: 'low' (below the reserve) and 'full' (a journal write found no space) refuse new signals.
+        const space = this.shards.journalSpace();
+        if (space.level !== 'ok') reasons.push(`journal disk ${space.level}`);
         const shipping = this.options.shipperStatus?.();
         const body = JSON.stringify({
           ready: reasons.length === 0,
@@ -593,10 +637,13 @@ export class SigplaneServer implements FrameContext {
           journaling: shipping === undefined ? false : !shipping.postgresUp,
           shipLagRows: shipping?.lagRows,
           shipLagSeconds: shipping?.lagSeconds,
-          // The journals' disk against --journal-budget: 'warning' as it fills, 'over' past it (still accepting).
-          journalDisk: shipping?.journalDisk.level,
+          // 'low' or 'full' (free space, refusing); else the journals' size against --journal-budget: 'warning' as it fills, 'over' past it (still accepting).
+          journalDisk: space.level !== 'ok' ? space.level : shipping?.journalDisk.level,
           journalDiskBytes: shipping?.journalDisk.bytes,
           journalDiskBudgetBytes: shipping?.journalDisk.budgetBytes,
+          journalDiskFreeBytes: space.freeBytes,
+          journalDiskReserveBytes: space.reserveBytes,
+          journalDiskResumeBytes: space.resumeBytes,
         });
         this.answer(res, reasons.length === 0 ? '200 OK' : '503 Service Unavailable', 'application/json', body);
       },
@@ -673,6 +720,16 @@ export class SigplaneServer implements FrameContext {
       const s = shipping();
       return s === undefined ? [] : [{ labels: {}, value: s.journalDisk.fillRatio }];
     });
+    this.metrics.gauge('sigplane_journal_disk_free_bytes', 'Free space of the data folder\'s filesystem, as the journals may use it.', () => {
+      const free = this.shards.journalSpace().freeBytes;
+      return free === null ? [] : [{ labels: {}, value: free }];
+    });
+    this.metrics.gauge('sigplane_journal_disk_reserve_bytes', 'Free space kept: below it new signals are refused BUSY (--journal-disk-reserve).', () => [
+      { labels: {}, value: this.shards.journalSpace().reserveBytes },
+    ]);
+    this.metrics.counterFrom('sigplane_journal_disk_refusals_total', 'Records refused BUSY because the journal disk was low or full.', () => [
+      { labels: {}, value: this.shards.diskRefusals },
+    ]);
     this.metrics.gauge('sigplane_journal_pruned_rows', 'Journal rows deleted after shipping, by table, since the shipper thread started.', () => {
       const s = shipping();
       if (s === undefined) return [];
