@@ -64,6 +64,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     shardCount,
     dataDir: context.dataDir,
     journalSync,
+    journalDiskReserve: config['journal-disk-reserve'],
     authenticator: appStore,
     tokenHash: (token) => parseToken(token)?.hash ?? null,
     databaseReady: async () => {

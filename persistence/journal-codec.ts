@@ -16,7 +16,7 @@
  */
 import { Packr } from 'msgpackr';
 import { fields, wire } from '../engine/limits';
-import { Action, RejectCode, SubscriptionState, executionKinds, executionOutcomes } from '../engine/records';
+import { Action, RejectCode, SubscriptionState, UpgradeRefusalCode, executionKinds, executionOutcomes, legacyUpgradeEventCodes } from '../engine/records';
 import type { ExecutionReportRecord, Position, SecurityEvent, SignalRecord, SnapshotRecord } from '../engine/records';
 import { checkPosition } from '../engine/signal-rules';
 import { crc32 } from './crc32';
@@ -73,7 +73,7 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 
 const actionMax = Math.max(...Object.values(Action));
 const subscriptionStates: ReadonlySet<string> = new Set(Object.values(SubscriptionState));
-const securityCodes: ReadonlySet<string> = new Set([...Object.values(RejectCode), 'AUTH_REFUSED', 'IP_REFUSED']);
+const securityCodes: ReadonlySet<string> = new Set([...Object.values(RejectCode), ...Object.values(UpgradeRefusalCode), ...legacyUpgradeEventCodes]);
 const decimalUint64 = /^(0|[1-9][0-9]{0,19})$/;
 
 // ---------------------------------------------------------------- checks

@@ -113,6 +113,16 @@ export const journalLimits = {
   cacheSizeKiB: 16 * 1024,
 } as const;
 
+/**
+ * A write found no space left on the journal's filesystem (SQLITE_FULL): the
+ * transaction was rolled back, and the same write may succeed once there is
+ * room. (An I/O error after ENOSPC, say a failed fsync, is not this: it
+ * poisons the journal; see `write`.)
+ */
+export function isOutOfSpace(error: unknown): boolean {
+  return error instanceof Database.SqliteError && error.code === 'SQLITE_FULL';
+}
+
 /** SQLite errors after which the connection's view of the file cannot be trusted. */
 const fatalSqliteCode = /^SQLITE_(IOERR|CORRUPT|NOTADB|CANTOPEN|PROTOCOL)/;
 

@@ -131,7 +131,7 @@ class ShardWriter {
     for (let i = 0; i < 3; i++) {
       batch.securityEvents.push({
         atMs: nowMs - 2000 + i,
-        code: i === 0 ? 'SIGNATURE_INVALID' : 'AUTH_REFUSED',
+        code: i === 0 ? 'SIGNATURE_INVALID' : 'UNKNOWN_TOKEN',
         subscriptionId: i === 2 ? null : `forged\t${i}\\${nastyText[i]}`,
         role: i === 2 ? null : i === 0 ? 'master' : 'receiver',
         remoteAddress: i === 1 ? '2001:db8::1' : '203.0.113.7',
