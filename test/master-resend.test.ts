@@ -11,7 +11,9 @@
  *   moves nothing.
  * The TypeScript client's side: test/client-master-outage.test.ts.
  */
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { journalPathOf } from '../persistence/journal';
 import type { DecodedFrame } from '../proto/codec';
 import { deliveredSequences, openMaster, openReceiver, send, sleep, states, waitForDeliveries } from './support/e2e';
 import { v1Fields, v1Frame, v2Body, v2Frame } from './support/signals';
@@ -33,6 +35,16 @@ afterEach(() => {
 afterAll(async () => {
   await t?.close();
 });
+
+/** The security events of a subscription in the (only) shard's journal, as committed now. */
+function journaledCodes(subscriptionId: string): string[] {
+  const db = new Database(journalPathOf(t.dataDir, 0), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare<[string], { code: string }>('SELECT code FROM security_events WHERE subscription_id = ? ORDER BY journal_id').all(subscriptionId).map((r) => r.code);
+  } finally {
+    db.close();
+  }
+}
 
 function welcomeOf(client: { frames: DecodedFrame[] }): Extract<DecodedFrame, { kind: 'welcome' }>['welcome'] {
   const frame = client.frames.find((f) => f.kind === 'welcome');
@@ -73,6 +85,8 @@ describe('the server, on resends', () => {
     expect(await send(master, v1Frame(s.macSecretHex, v1Fields(s.subscriptionId, 3, { generatedAt: T })))).toEqual({ kind: 'reject', code: 'STALE', sequence: 3 });
     expect(await send(master, v2Frame(s.macKey, s.macKeyId, v2Body(s.subscriptionId, 9, { generatedAt: T })))).toEqual({ kind: 'reject', code: 'STALE', sequence: 9 });
     vi.restoreAllMocks();
+    // The shard's STALE is a security event as the I/O thread's was, journaled before it was sent.
+    expect(journaledCodes(s.subscriptionId).filter((code) => code === 'STALE')).toHaveLength(3);
 
     // 3 is still next: a fresh one is accepted, and nothing was delivered twice.
     expect(await send(master, v1Frame(s.macSecretHex, v1Fields(s.subscriptionId, 3)))).toEqual({ kind: 'ack', status: 'ACCEPTED', sequence: 3 });
