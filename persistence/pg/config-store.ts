@@ -340,7 +340,9 @@ export class ConfigStore {
   /**
    * A new subscription with its master token (365 days, `masterTokenTtlDays`)
    * and its first v2 MAC key. The owner user is created (role provider) or
-   * reused when `ownerEmail` is given. Secrets are in the result only.
+   * reused when `ownerEmail` is given. With `subscriptionId` the subscription
+   * takes that id (an existing Master EA's): SUBSCRIPTION_EXISTS when taken.
+   * Secrets are in the result only.
    */
   async createSubscription(input: { name: string; ownerEmail?: string; subscriptionId?: string; audit?: AuditContext }): Promise<CreatedSubscription> {
     const created = await this.#createSubscription(input, null);
