@@ -37,6 +37,7 @@ import {
   encodeStateChange,
   encodeSyncRequest,
   encodeWelcome,
+  type WelcomePacing,
 } from '../proto/codec';
 import { executionKindNumber } from '../proto/execution-report';
 import { RejectCode, type ExecutionReportRecord, type SecurityEvent } from './records';
@@ -196,7 +197,8 @@ function runEvent(subscriptionId: string, event: ActorEvent): void {
     raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
   }
   const role = event.kind === 'masterAttach' ? 'master' : 'receiver';
-  for (const effect of effects) execute(subscriptionId, effect, role);
+  const pacing = event.kind === 'masterAttach' ? event.pacing : undefined;
+  for (const effect of effects) execute(subscriptionId, effect, role, pacing);
   scheduleTimer(subscriptionId, actor);
 }
 
@@ -230,7 +232,7 @@ function journalSecurityEvent(event: SecurityEvent): void {
   pendingOutbound.push({ t: 'security', ev: event });
 }
 
-function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void {
+function execute(sub: string, effect: Effect, role: 'master' | 'receiver', pacing?: WelcomePacing): void {
   switch (effect.kind) {
     case 'persistSignal':
       batch.signals.push(effect.record);
@@ -291,7 +293,7 @@ function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void
       );
       return;
     case 'welcome':
-      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role), 'welcome', effect.lastSequence);
+      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role, pacing), 'welcome', effect.lastSequence);
       return;
     default: {
       const never: never = effect;

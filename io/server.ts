@@ -21,7 +21,7 @@ import { FloodCooldown } from './flood-cooldown';
 import { IncidentCloseCode, IncidentControl } from './incident-control';
 import type { FrameContext } from './frame-context';
 import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
-import { onMasterMessage } from './master-connection';
+import { masterPacing, onMasterMessage, refuseFrom } from './master-connection';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
@@ -298,7 +298,7 @@ export class SigplaneServer implements FrameContext {
         t: 'event',
         sub: data.subscriptionId,
         settings: data.settings,
-        ev: { kind: 'masterAttach', connId: data.connId },
+        ev: { kind: 'masterAttach', connId: data.connId, pacing: masterPacing(data.bucket, this.subscriptionLimiter.limitNow()) },
         remoteAddress: data.remoteAddress,
       });
       if (!ok) this.closeSocket(ws, CloseCode.SHARD_RESTART, 'engine busy');
@@ -415,7 +415,9 @@ export class SigplaneServer implements FrameContext {
       this.closeSocket(ws, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
       return false;
     }
-    this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, 'rate limit exceeded', sequence));
+    // A master's signal N not taken: N and what follows are refused until N comes again (no gap).
+    const resendFrom = data.role === 'master' && sequence > 0 ? refuseFrom(data, sequence) : 0;
+    this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, resendFrom > 0 ? `rate limit exceeded, resend from ${resendFrom}` : 'rate limit exceeded', sequence));
     return false;
   }
 

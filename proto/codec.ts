@@ -116,7 +116,7 @@ export type DecodedFrame =
   | { kind: 'snapshot'; snapshot: { subscriptionId: string; sequenceNumber: Int64; positions: PositionFrame[] } }
   | { kind: 'stateChange'; stateChange: { state: number; sequenceNumber: Int64; reason: string } }
   | { kind: 'heartbeat'; heartbeat: { sentAt: Int64 } }
-  | { kind: 'welcome'; welcome: { subscriptionId: string; state: number; lastSequence: Int64; role: string } }
+  | { kind: 'welcome'; welcome: { subscriptionId: string; state: number; lastSequence: Int64; role: string; signalsPerSecond: number; signalsBurst: number } }
   | { kind: 'receiverSettings'; receiverSettings: ReceiverSettingsFrame }
   | { kind: 'executionReport'; executionReport: ExecutionReportFrame }
   | { kind: 'executionReportAck'; executionReportAck: { sequenceNumber: Int64; masterPositionId: string; kind: number } };
@@ -236,13 +236,21 @@ export function encodeStateChange(state: SubscriptionState, sequence: number, re
   return encodeFrame({ stateChange: { state: stateNumber(state), sequenceNumber: sequence, reason } });
 }
 
+/** A master's pacing (Welcome.signals_per_second, signals_burst): whole frames per second and at once; 0 = unknown. */
+export interface WelcomePacing {
+  signalsPerSecond: number;
+  signalsBurst: number;
+}
+
 export function encodeWelcome(
   subscriptionId: string,
   state: SubscriptionState,
   lastSequence: number,
   role: 'master' | 'receiver',
+  pacing: WelcomePacing = { signalsPerSecond: 0, signalsBurst: 0 },
 ): Uint8Array {
-  return encodeFrame({ welcome: { subscriptionId, state: stateNumber(state), lastSequence, role } });
+  const { signalsPerSecond, signalsBurst } = pacing;
+  return encodeFrame({ welcome: { subscriptionId, state: stateNumber(state), lastSequence, role, signalsPerSecond, signalsBurst } });
 }
 
 export function encodeHeartbeat(sentAtMs: number): Uint8Array {

@@ -48,11 +48,18 @@ export interface AdminRoute {
 }
 
 const reasonCharsMax = 500;
+/** Longer than any MAC key, so that a wrong one is refused INVALID_MAC_KEY by the store, not by its length here. */
+const macSecretCharsMax = 1024;
 const overlapMinutesMax = 30 * 24 * 60;
 const tokenTtlDaysMax = 3650;
 
 const ok = (body: unknown): AdminResult => ({ status: 200, body });
 const created = (body: unknown): AdminResult => ({ status: 201, body });
+
+/** A replaced MAC key's overlap (rotate-credentials, mac-keys): the body's minutes, or the default. */
+function overlapMsOf(minutes: number | undefined): number {
+  return minutes === undefined ? control.macKeyOverlapMsDefault : minutes * 60_000;
+}
 
 function subscriptionId(request: AdminRequest): string {
   return uuidParam(request.params[0] ?? '', 'subscription id');
@@ -85,8 +92,13 @@ export const adminRoutes: readonly AdminRoute[] = [
       const f = bodyFields(body, {
         name: { type: 'string', required: true, maxChars: 200 },
         ownerEmail: { type: 'string', maxChars: admin.emailLengthMax },
+        // Moving an existing Master EA: its id and its own MAC key (never echoed; the audit row redacts it).
+        subscriptionId: { type: 'string', maxChars: 36 },
+        macSecret: { type: 'string', maxChars: macSecretCharsMax },
       });
-      return created(await store.createSubscription({ name: f.name!, ownerEmail: f.ownerEmail, audit }));
+      const input = { name: f.name!, ownerEmail: f.ownerEmail, subscriptionId: f.subscriptionId && uuidParam(f.subscriptionId, 'subscriptionId'), audit };
+      if (f.macSecret === undefined) return created(await store.createSubscription(input));
+      return created(await store.createSubscriptionWithMacKey({ ...input, macSecretHex: f.macSecret }));
     },
   },
   {
@@ -145,8 +157,24 @@ export const adminRoutes: readonly AdminRoute[] = [
         overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
         reason: { type: 'string', maxChars: reasonCharsMax },
       });
-      const overlapMs = f.overlapMinutes === undefined ? control.macKeyOverlapMsDefault : f.overlapMinutes * 60_000;
-      return ok(await store.rotateCredentials(id, { overlapMs, reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true }));
+      return ok(await store.rotateCredentials(id, { overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true }));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: '/admin/v1/subscriptions/:id/mac-keys',
+    minRole: 'operator',
+    action: 'IMPORT_MAC_KEY',
+    resource: 'subscription',
+    handle: async (request, { store }) => {
+      const id = subscriptionId(request);
+      const f = bodyFields(request.body, {
+        macSecret: { type: 'string', required: true, maxChars: macSecretCharsMax },
+        overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
+        reason: { type: 'string', maxChars: reasonCharsMax },
+      });
+      const opts = { macSecretHex: f.macSecret!, overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true };
+      return created(await store.importMacKey(id, opts));
     },
   },
   {

@@ -4,7 +4,10 @@
  *
  * - Parameterized queries only: SQL text is constant, values are parameters.
  * - Secrets are returned once and never stored: tokens as SHA-256 hashes,
- *   MAC keys sealed by SecretBox (the KEK never reaches Postgres).
+ *   MAC keys sealed by SecretBox (the KEK never reaches Postgres). A MAC
+ *   key a provider brings (importMacKey, createSubscriptionWithMacKey) is
+ *   held to the format of a generated one, sealed the same way, and never
+ *   returned, logged or put in an audit row.
  * - Time comes from an injectable clock (`nowMs`), passed to SQL as a
  *   parameter, so expiry is testable and every node uses one rule.
  */
@@ -72,6 +75,17 @@ export interface CreatedSubscription {
   macKeyId: string;
   /** Shown once: the v2 HMAC key, hex. */
   macSecretHex: string;
+}
+
+/** createSubscriptionWithMacKey's result: the provider's own key is never echoed. */
+export type SubscriptionWithImportedKey = Omit<CreatedSubscription, 'macSecretHex'>;
+
+export interface ImportedMacKey {
+  subscriptionId: string;
+  macKeyId: string;
+  /** The previous MAC key(s) stay valid until then. */
+  previousMacKeysValidUntil: Date;
+  auditLogId: string;
 }
 
 export interface IssuedToken {
@@ -153,6 +167,10 @@ export interface RotatedCredentials {
 
 export type ConfigErrorCode =
   | 'INVALID_ARGUMENT'
+  // A MAC key brought by a provider is not 64 lowercase hex characters (the format of a generated one).
+  | 'INVALID_MAC_KEY'
+  // A subscription id asked for (moving an existing Master EA) is taken.
+  | 'SUBSCRIPTION_EXISTS'
   | 'UNKNOWN_SUBSCRIPTION'
   | 'UNKNOWN_TOKEN'
   // Of the admin API (persistence/pg/admin-store.ts, rotateCredentials' refuseWhileOverlapOpen):
@@ -284,6 +302,22 @@ export function mergeSettings(overrides: unknown): SubscriptionSettings {
   return { ...subscriptionDefaults, ...validateSettingsOverrides(overrides ?? {}) };
 }
 
+/** A MAC key as sigplane generates and shows it: credentials.macKeyBytes random bytes, lowercase hex. */
+const macSecretHexPattern = new RegExp(`^[0-9a-f]{${credentials.macKeyBytes * 2}}$`);
+
+/**
+ * A provider's own MAC key, checked against the format of a generated one
+ * (v1 signs with exactly this text, v2 with the bytes it spells, so
+ * uppercase or any other length would not verify): its bytes, or
+ * INVALID_MAC_KEY. The message never holds the value.
+ */
+export function parseMacSecretHex(text: unknown): Buffer {
+  if (typeof text !== 'string' || !macSecretHexPattern.test(text)) {
+    throw new ConfigError('INVALID_MAC_KEY', `a MAC key is ${credentials.macKeyBytes * 2} lowercase hex characters (${credentials.macKeyBytes} bytes), the format sigplane generates`);
+  }
+  return Buffer.from(text, 'hex');
+}
+
 /** The AAD of a mac_keys row's secret (also used by the KEK rotation, kek-rotation.ts). */
 export function macKeyAad(subscriptionId: string, keyId: string): SecretAad {
   return { table: 'mac_keys', rowId: `${subscriptionId}/${keyId}`, column: 'secret' };
@@ -306,9 +340,41 @@ export class ConfigStore {
   /**
    * A new subscription with its master token (365 days, `masterTokenTtlDays`)
    * and its first v2 MAC key. The owner user is created (role provider) or
-   * reused when `ownerEmail` is given. Secrets are in the result only.
+   * reused when `ownerEmail` is given. With `subscriptionId` the subscription
+   * takes that id (an existing Master EA's): SUBSCRIPTION_EXISTS when taken.
+   * Secrets are in the result only.
    */
-  async createSubscription(input: { name: string; ownerEmail?: string; audit?: AuditContext }): Promise<CreatedSubscription> {
+  async createSubscription(input: { name: string; ownerEmail?: string; subscriptionId?: string; audit?: AuditContext }): Promise<CreatedSubscription> {
+    const created = await this.#createSubscription(input, null);
+    return { ...created, macSecretHex: created.macSecretHex! };
+  }
+
+  /**
+   * A subscription whose first MAC key is the provider's own (a Master EA
+   * moving to sigplane keeps its key, and with `subscriptionId` its id):
+   * checked as parseMacSecretHex says, sealed and audited like a generated
+   * key, and not in the result.
+   */
+  async createSubscriptionWithMacKey(input: {
+    name: string;
+    ownerEmail?: string;
+    subscriptionId?: string;
+    macSecretHex: string;
+    audit?: AuditContext;
+  }): Promise<SubscriptionWithImportedKey> {
+    const secret = parseMacSecretHex(input.macSecretHex);
+    try {
+      const { macSecretHex: _none, ...created } = await this.#createSubscription(input, secret);
+      return created;
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  async #createSubscription(
+    input: { name: string; ownerEmail?: string; subscriptionId?: string; audit?: AuditContext },
+    importedSecret: Buffer | null,
+  ): Promise<Omit<CreatedSubscription, 'macSecretHex'> & { macSecretHex: string | null }> {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (name.length === 0 || name.length > 200) invalid('subscription name must be 1..200 characters');
     if (nulCharacter.test(name)) invalid('subscription name must not contain NUL characters');
@@ -317,8 +383,9 @@ export class ConfigStore {
       email = String(input.ownerEmail).trim().toLowerCase();
       if (email.length < 3 || email.length > 254 || !/^[^\s@\u0000]+@[^\s@\u0000]+$/.test(email)) invalid('bad owner email');
     }
+    if (input.subscriptionId !== undefined) assertUuid(input.subscriptionId, 'subscriptionId');
     const nowMs = this.#nowMs();
-    const subscriptionId = randomUUID();
+    const subscriptionId = input.subscriptionId?.toLowerCase() ?? randomUUID();
     return withTransaction(this.#pool, async (client) => {
       let ownerId: string | null = null;
       if (email !== null) {
@@ -330,15 +397,18 @@ export class ConfigStore {
         );
         ownerId = rows[0].user_id;
       }
-      await client.query(
-        `INSERT INTO subscriptions (subscription_id, owner_user_id, name, created_at) VALUES ($1, $2, $3, ${ts(4)})`,
+      const inserted = await client.query(
+        `INSERT INTO subscriptions (subscription_id, owner_user_id, name, created_at) VALUES ($1, $2, $3, ${ts(4)})
+         ON CONFLICT (subscription_id) DO NOTHING`,
         [subscriptionId, ownerId, name, nowMs],
       );
+      if (inserted.rowCount === 0) throw new ConfigError('SUBSCRIPTION_EXISTS', `subscription ${subscriptionId} exists already`);
       const master = await this.#insertToken(client, subscriptionId, 'master', null, masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('createSubscription: subscription row vanished');
-      const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs);
+      const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs, importedSecret);
       // The owner by id, not by email: personal data stays in users, where GDPR erasure finds it.
-      await this.#auditChange(client, input.audit, configChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, { name, ownerUserId: ownerId, masterTokenId: master.tokenId, macKeyId: mac.keyId }), nowMs);
+      const details = { name, ownerUserId: ownerId, masterTokenId: master.tokenId, macKeyId: mac.keyId, macKeyImported: importedSecret !== null };
+      await this.#auditChange(client, input.audit, configChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, details), nowMs);
       return {
         subscriptionId,
         masterToken: master.token,
@@ -402,20 +472,23 @@ export class ConfigStore {
     return { token: generated.token, tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
   }
 
+  /** A new MAC key row: generated, or the provider's own (`imported`, whose text is not returned). */
   async #insertMacKey(
     client: PoolClient,
     subscriptionId: string,
     generation: number,
     nowMs: number,
-  ): Promise<{ keyId: string; secretHex: string }> {
+    imported: Buffer | null = null,
+  ): Promise<{ keyId: string; secretHex: string | null }> {
     const keyId = `k${generation}-${randomBytes(4).toString('hex')}`;
-    const secret = randomBytes(credentials.macKeyBytes);
+    const secret = imported ?? randomBytes(credentials.macKeyBytes);
     const sealed = this.#box.seal(secret, macKeyAad(subscriptionId, keyId));
     await client.query(
       `INSERT INTO mac_keys (subscription_id, key_id, ciphertext, nonce, auth_tag, kek_version, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, ${ts(7)})`,
       [subscriptionId, keyId, sealed.ciphertext, sealed.nonce, sealed.authTag, sealed.kekVersion, nowMs],
     );
+    if (imported !== null) return { keyId, secretHex: null };
     const secretHex = secret.toString('hex');
     secret.fill(0);
     return { keyId, secretHex };
@@ -628,8 +701,53 @@ export class ConfigStore {
     const nowMs = this.#nowMs();
     return withTransaction(this.#pool, async (client) => {
       await this.#lockSubscription(client, subscriptionId);
-      return this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
+      const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
+      return { keyId: mac.keyId, secretHex: mac.secretHex! };
     });
+  }
+
+  /**
+   * The provider's own MAC key becomes the current one, as a rotation: the
+   * previous key(s) stay valid for `overlapMs`. Checked as parseMacSecretHex
+   * says, sealed like a generated key and audited (CREDENTIAL /
+   * IMPORT_MAC_KEY, the key id only) in the same transaction. Sessions
+   * keep the keys they connected with (the previous one verifies until the
+   * overlap ends): a master signs with the new key once it reconnects.
+   */
+  async importMacKey(
+    subscriptionId: string,
+    opts: { macSecretHex: string; overlapMs: number; reason?: string; audit?: AuditContext; refuseWhileOverlapOpen?: boolean },
+  ): Promise<ImportedMacKey> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    assertOverlapMs(opts.overlapMs);
+    const reason = opts.reason === undefined ? null : assertReason(opts.reason);
+    const secret = parseMacSecretHex(opts.macSecretHex);
+    const nowMs = this.#nowMs();
+    try {
+      return await withTransaction(this.#pool, async (client) => {
+        await this.#lockSubscription(client, subscriptionId);
+        if (opts.refuseWhileOverlapOpen === true) await this.#refuseWhileOverlapOpen(client, subscriptionId, nowMs);
+        const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs, secret);
+        const auditLogId = await this.#insertAudit(client, {
+          ...auditFields(opts.audit),
+          eventType: 'CREDENTIAL',
+          action: 'IMPORT_MAC_KEY',
+          resourceType: 'subscription',
+          resourceId: subscriptionId,
+          metadata: { ...opts.audit?.metadata, reason, macKeyId: mac.keyId, overlapMs: opts.overlapMs },
+          eventTimeMs: nowMs,
+        });
+        return { subscriptionId, macKeyId: mac.keyId, previousMacKeysValidUntil: new Date(nowMs + opts.overlapMs), auditLogId };
+      });
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /** ROTATION_IN_PROGRESS while a previous key's overlap is still open (the admin API's 409). */
+  async #refuseWhileOverlapOpen(client: PoolClient, subscriptionId: string, nowMs: number): Promise<void> {
+    const open = await client.query(`SELECT 1 FROM mac_keys WHERE subscription_id = $1 AND not_after > ${ts(2)} LIMIT 1`, [subscriptionId, nowMs]);
+    if (open.rows.length > 0) throw new ConfigError('ROTATION_IN_PROGRESS', 'a previous rotation\'s overlap window is still open');
   }
 
   /** Rotations of one subscription run one at a time: SELECT … FOR UPDATE, or UNKNOWN_SUBSCRIPTION. */
@@ -647,7 +765,8 @@ export class ConfigStore {
     subscriptionId: string,
     overlapMs: number,
     nowMs: number,
-  ): Promise<{ keyId: string; secretHex: string }> {
+    imported: Buffer | null = null,
+  ): Promise<{ keyId: string; secretHex: string | null }> {
     const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM mac_keys WHERE subscription_id = $1', [
       subscriptionId,
     ]);
@@ -655,7 +774,7 @@ export class ConfigStore {
       subscriptionId,
       nowMs + overlapMs,
     ]);
-    return this.#insertMacKey(client, subscriptionId, rows[0].n + 1, nowMs);
+    return this.#insertMacKey(client, subscriptionId, rows[0].n + 1, nowMs, imported);
   }
 
   /**
@@ -681,13 +800,7 @@ export class ConfigStore {
     const nowMs = this.#nowMs();
     return withTransaction(this.#pool, async (client) => {
       await this.#lockSubscription(client, subscriptionId);
-      if (opts.refuseWhileOverlapOpen === true) {
-        const open = await client.query(`SELECT 1 FROM mac_keys WHERE subscription_id = $1 AND not_after > ${ts(2)} LIMIT 1`, [
-          subscriptionId,
-          nowMs,
-        ]);
-        if (open.rows.length > 0) throw new ConfigError('ROTATION_IN_PROGRESS', 'a previous rotation\'s overlap window is still open');
-      }
+      if (opts.refuseWhileOverlapOpen === true) await this.#refuseWhileOverlapOpen(client, subscriptionId, nowMs);
       const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
       const master = await this.#insertToken(client, subscriptionId, 'master', 'rotated', masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('rotateCredentials: subscription row vanished');
@@ -723,7 +836,7 @@ export class ConfigStore {
         masterTokenId: master.tokenId,
         masterTokenExpiresAt: master.expiresAt,
         macKeyId: mac.keyId,
-        macSecretHex: mac.secretHex,
+        macSecretHex: mac.secretHex!,
         previousMacKeysValidUntil: new Date(nowMs + opts.overlapMs),
         revokedMasterTokenIds,
         auditLogId,
