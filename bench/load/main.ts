@@ -35,7 +35,7 @@ import { killAllServers } from './child-server';
 import { machineInfo } from './machine-info';
 import { signalBytes } from './payload';
 import { checkPinning, pinModes, placeLoadProcess, serverCpusFor, type PinMode } from './pinning';
-import { defaultParts, partNames, planFor, type Plan } from './plan';
+import { defaultParts, defaultUnpinnedParts, partNames, planFor, type PartName, type Plan } from './plan';
 import { cpuSecondsOf } from './process-stats';
 import { progress } from './progress';
 import { loadSection, type LoadReport, type ModeResults } from './results-section';
@@ -58,6 +58,7 @@ const spec: CommandSpec = {
     parts: { type: 'string', help: `comma-separated, of ${partNames.join(',')}`, default: defaultParts.join(',') },
     systems: { type: 'string', help: 'comma-separated systems', default: systemNames.join(',') },
     pin: { type: 'string', help: 'both, pinned (servers on core 1, load on core 0) or unpinned', default: 'both' },
+    'unpinned-parts': { type: 'string', help: 'with --pin both: the parts the unpinned half runs too (of --parts)', default: defaultUnpinnedParts.join(',') },
     rounds: { type: 'string', help: 'rounds of each comparison (default: 3 full, 1 quick)' },
     'keep-running': { type: 'boolean', help: 'leave the other servers running while one is measured (default: stopped with SIGSTOP)' },
     'database-url': { type: 'string', help: 'Postgres server for sigplane\'s bench database', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
@@ -279,12 +280,15 @@ async function main(): Promise<void> {
   const parts = listOption(values.parts as string, partNames, 'parts');
   const wanted = listOption(values.systems as string, systemNames, 'systems');
   const pins = pinModesOf(values.pin);
+  const unpinnedParts = listOption(values['unpinned-parts'] as string, partNames, 'unpinned-parts');
+  /** The parts of one half: all that were asked for, but only unpinnedParts of them in the unpinned half of a run with both. */
+  const partsOf = (pin: PinMode): PartName[] => (pin === 'unpinned' && pins.length > 1 ? parts.filter((p) => unpinnedParts.includes(p)) : parts);
   if (pins.includes('pinned')) checkPinning();
   const pauseOthers = values['keep-running'] !== true;
   const startMs = Date.now();
   const loadAverageAtStart = os.loadavg();
   const errors: string[] = [];
-  progress(`${plan.mode} run: ${parts.join(', ')} on ${wanted.join(', ')}, ${pins.join(' then ')}; load average ${loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}`);
+  progress(`${plan.mode} run: ${pins.map((pin) => `${pin}: ${partsOf(pin).join(', ')}`).join('; then ')}; on ${wanted.join(', ')}; load average ${loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}`);
 
   let adapters: SystemAdapter[] = [];
   const interrupted = (signal: NodeJS.Signals): void => {
@@ -328,7 +332,7 @@ async function main(): Promise<void> {
     const serversStart = serversCpuSeconds(adapters);
     try {
       // First, on fresh servers: a server that already ran the load reuses freed heap, which hides what connections cost.
-      if (parts.includes('idle') && report.idle === null) {
+      if (partsOf(pin).includes('idle') && report.idle === null) {
         await part('idle connections', async () => {
           report.idle = [];
           for (const adapter of adapters.filter((a) => plan.idleSystems.includes(a.name))) {
@@ -338,7 +342,7 @@ async function main(): Promise<void> {
           runAlone(adapters, null, false);
         });
       }
-      report.modes.push(await runMode(pin, adapters, plan, parts, pauseOthers, part));
+      report.modes.push(await runMode(pin, adapters, plan, partsOf(pin), pauseOthers, part));
     } finally {
       serversCpu += serversCpuSeconds(adapters) - serversStart;
       await stopAll(adapters);
