@@ -16,9 +16,11 @@
 import crypto from 'node:crypto';
 import { connect, consumerOpts, createInbox, StorageType, type NatsConnection } from 'nats';
 import { alternativePayload, sequenceOfPayload } from '../payload';
+import { targetsBySubscription } from '../run-targets';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 import { closeNats, natsServerVersion } from './nats';
 import { startNatsServer, type OwnNatsServer } from './nats-server';
+import { OneProcessServer } from './one-process-server';
 
 /** Deliveries a receiver may hold unacked before the server waits (far above `ackEvery`: the bench measures the stream, not this window). */
 const maxAckPending = 10_000;
@@ -30,13 +32,13 @@ interface JetStreamTarget extends MasterTarget, ReceiverTarget {
   ackEvery: number;
 }
 
-export class NatsJetStreamAdapter implements SystemAdapter {
+export class NatsJetStreamAdapter extends OneProcessServer<OwnNatsServer> implements SystemAdapter {
   readonly name = 'nats-jetstream' as const;
   readonly durability = 'crash-safe' as const;
   description = '';
-  private server: OwnNatsServer | null = null;
 
   constructor(private readonly receiverAckEvery: number) {
+    super();
     this.description = this.describe('2.x');
   }
 
@@ -46,14 +48,6 @@ export class NatsJetStreamAdapter implements SystemAdapter {
       `each receiver a push consumer (ack all) acking every ${this.receiverAckEvery} deliveries; ` +
       'each message is written to the file before the ack, fsynced later on a timer (2.9 has no per-message sync setting)'
     );
-  }
-
-  get serverPid(): number | null {
-    return this.server?.pid ?? null;
-  }
-
-  serverProcessIds(): number[] {
-    return this.server === null ? [] : [this.server.pid];
   }
 
   async start(cpus: string | null = null): Promise<void> {
@@ -71,16 +65,13 @@ export class NatsJetStreamAdapter implements SystemAdapter {
     } finally {
       await closeNats(nc);
     }
-    const target = (sub: number): JetStreamTarget => ({
+    return targetsBySubscription(subscriptions, receiversPerSubscription, (sub): JetStreamTarget => ({
       sub,
       servers: this.server!.url,
       stream,
       subject: `sigplane-bench.${run}.${sub}`,
       ackEvery: this.receiverAckEvery,
-    });
-    const masters = Array.from({ length: subscriptions }, (_, sub) => target(sub));
-    const receivers = masters.flatMap((m) => Array.from({ length: receiversPerSubscription }, () => target(m.sub)));
-    return { masters, receivers };
+    }));
   }
 
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
@@ -110,11 +101,6 @@ export class NatsJetStreamAdapter implements SystemAdapter {
     } finally {
       await closeNats(nc);
     }
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.stop();
-    this.server = null;
   }
 }
 

@@ -8,8 +8,10 @@
 import crypto from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { alternativePayload, sequenceOfPayload } from '../payload';
+import { targetsBySubscription } from '../run-targets';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 import { startNatsServer, type OwnNatsServer } from './nats-server';
+import { OneProcessServer } from './one-process-server';
 
 interface NatsTarget extends MasterTarget, ReceiverTarget {
   servers: string;
@@ -28,19 +30,10 @@ export async function natsServerVersion(servers: string): Promise<string> {
   return version;
 }
 
-export class NatsAdapter implements SystemAdapter {
+export class NatsAdapter extends OneProcessServer<OwnNatsServer> implements SystemAdapter {
   readonly name = 'nats' as const;
   readonly durability = 'not durable' as const;
   description = 'nats-server, core publish/subscribe (nothing stored); ack = PONG of flush() after each publish';
-  private server: OwnNatsServer | null = null;
-
-  get serverPid(): number | null {
-    return this.server?.pid ?? null;
-  }
-
-  serverProcessIds(): number[] {
-    return this.server === null ? [] : [this.server.pid];
-  }
 
   async start(cpus: string | null = null): Promise<void> {
     this.server = await startNatsServer({ jetStream: false, cpus });
@@ -49,10 +42,11 @@ export class NatsAdapter implements SystemAdapter {
 
   async prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets> {
     const run = crypto.randomBytes(4).toString('hex');
-    const target = (sub: number): NatsTarget => ({ sub, servers: this.server!.url, subject: `sigplane-bench.${run}.${sub}` });
-    const masters = Array.from({ length: subscriptions }, (_, sub) => target(sub));
-    const receivers = masters.flatMap((m) => Array.from({ length: receiversPerSubscription }, () => target(m.sub)));
-    return { masters, receivers };
+    return targetsBySubscription(subscriptions, receiversPerSubscription, (sub): NatsTarget => ({
+      sub,
+      servers: this.server!.url,
+      subject: `sigplane-bench.${run}.${sub}`,
+    }));
   }
 
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
@@ -70,11 +64,6 @@ export class NatsAdapter implements SystemAdapter {
       },
       close: () => closeNats(nc),
     };
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.stop();
-    this.server = null;
   }
 }
 

@@ -25,6 +25,7 @@ import { queryOnce } from '../../pg-admin';
 import { alternativePayload, sequenceOfPayload } from '../payload';
 import { pinProcessTree } from '../pinning';
 import { processTree } from '../process-stats';
+import { targetsBySubscription } from '../run-targets';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 
 /** Signals in one transaction at most. */
@@ -75,10 +76,11 @@ export class PostgresNotifyAdapter implements SystemAdapter {
 
   async prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets> {
     const run = crypto.randomBytes(4).toString('hex');
-    const target = (sub: number): NotifyTarget => ({ sub, url: this.postgres!.url, channel: `bench_${run}_${sub}` });
-    const masters = Array.from({ length: subscriptions }, (_, sub) => target(sub));
-    const receivers = masters.flatMap((m) => Array.from({ length: receiversPerSubscription }, () => target(m.sub)));
-    return { masters, receivers };
+    return targetsBySubscription(subscriptions, receiversPerSubscription, (sub): NotifyTarget => ({
+      sub,
+      url: this.postgres!.url,
+      channel: `bench_${run}_${sub}`,
+    }));
   }
 
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {

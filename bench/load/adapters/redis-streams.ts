@@ -8,8 +8,10 @@
  */
 import crypto from 'node:crypto';
 import { alternativePayload, sequenceOfPayload } from '../payload';
+import { targetsBySubscription } from '../run-targets';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 import { openRedis, startRedisServer, type OwnRedisServer } from './redis-server';
+import { OneProcessServer } from './one-process-server';
 
 interface StreamTarget extends MasterTarget, ReceiverTarget {
   url: string;
@@ -19,19 +21,10 @@ interface StreamTarget extends MasterTarget, ReceiverTarget {
 /** An XREAD reply: [[key, [[id, [field, value, ...]], ...]]], or null. */
 type XReadReply = [Buffer, [Buffer, Buffer[]][]][] | null;
 
-export class RedisStreamsAdapter implements SystemAdapter {
+export class RedisStreamsAdapter extends OneProcessServer<OwnRedisServer> implements SystemAdapter {
   readonly name = 'redis-streams' as const;
   readonly durability = 'durable' as const;
   description = 'redis-server, Streams with appendfsync always; ack = the reply to XADD (after the fsync); receivers XREAD BLOCK from their last id';
-  private server: OwnRedisServer | null = null;
-
-  get serverPid(): number | null {
-    return this.server?.pid ?? null;
-  }
-
-  serverProcessIds(): number[] {
-    return this.server === null ? [] : [this.server.pid];
-  }
 
   async start(cpus: string | null = null): Promise<void> {
     this.server = await startRedisServer({ appendFsyncAlways: true, cpus });
@@ -42,10 +35,11 @@ export class RedisStreamsAdapter implements SystemAdapter {
 
   async prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets> {
     const run = crypto.randomBytes(4).toString('hex');
-    const target = (sub: number): StreamTarget => ({ sub, url: this.server!.url, key: `sigplane-bench:${run}:${sub}` });
-    const masters = Array.from({ length: subscriptions }, (_, sub) => target(sub));
-    const receivers = masters.flatMap((m) => Array.from({ length: receiversPerSubscription }, () => target(m.sub)));
-    return { masters, receivers };
+    return targetsBySubscription(subscriptions, receiversPerSubscription, (sub): StreamTarget => ({
+      sub,
+      url: this.server!.url,
+      key: `sigplane-bench:${run}:${sub}`,
+    }));
   }
 
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
@@ -73,11 +67,6 @@ export class RedisStreamsAdapter implements SystemAdapter {
     } finally {
       redis.disconnect();
     }
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.stop();
-    this.server = null;
   }
 }
 

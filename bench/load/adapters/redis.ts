@@ -6,27 +6,20 @@
  */
 import crypto from 'node:crypto';
 import { alternativePayload, sequenceOfPayload } from '../payload';
+import { targetsBySubscription } from '../run-targets';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 import { openRedis, startRedisServer, type OwnRedisServer } from './redis-server';
+import { OneProcessServer } from './one-process-server';
 
 interface RedisTarget extends MasterTarget, ReceiverTarget {
   url: string;
   channel: string;
 }
 
-export class RedisAdapter implements SystemAdapter {
+export class RedisAdapter extends OneProcessServer<OwnRedisServer> implements SystemAdapter {
   readonly name = 'redis' as const;
   readonly durability = 'not durable' as const;
   description = 'redis-server, PUBLISH/SUBSCRIBE (nothing stored, no persistence); ack = the reply to PUBLISH';
-  private server: OwnRedisServer | null = null;
-
-  get serverPid(): number | null {
-    return this.server?.pid ?? null;
-  }
-
-  serverProcessIds(): number[] {
-    return this.server === null ? [] : [this.server.pid];
-  }
 
   async start(cpus: string | null = null): Promise<void> {
     this.server = await startRedisServer({ appendFsyncAlways: false, cpus });
@@ -35,10 +28,11 @@ export class RedisAdapter implements SystemAdapter {
 
   async prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets> {
     const run = crypto.randomBytes(4).toString('hex');
-    const target = (sub: number): RedisTarget => ({ sub, url: this.server!.url, channel: `sigplane-bench:${run}:${sub}` });
-    const masters = Array.from({ length: subscriptions }, (_, sub) => target(sub));
-    const receivers = masters.flatMap((m) => Array.from({ length: receiversPerSubscription }, () => target(m.sub)));
-    return { masters, receivers };
+    return targetsBySubscription(subscriptions, receiversPerSubscription, (sub): RedisTarget => ({
+      sub,
+      url: this.server!.url,
+      channel: `sigplane-bench:${run}:${sub}`,
+    }));
   }
 
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
@@ -57,11 +51,6 @@ export class RedisAdapter implements SystemAdapter {
         redis.disconnect();
       },
     };
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.stop();
-    this.server = null;
   }
 }
 
