@@ -27,6 +27,8 @@ import { sigplaneSignalFrame } from '../payload';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 
 export interface SigplaneOptions {
+  /** 'sigplane' (default), or 'sigplane-sync-normal' for the second server that runs with journal sync normal. */
+  name?: 'sigplane' | 'sigplane-sync-normal';
   /** A Postgres server URL (any database on it): the bench creates and drops its own database there. */
   databaseServerUrl: string;
   shards: number;
@@ -116,8 +118,10 @@ function closeSocket(ws: WebSocket): Promise<void> {
 }
 
 export class SigplaneAdapter implements SystemAdapter {
-  readonly name = 'sigplane' as const;
+  readonly name: 'sigplane' | 'sigplane-sync-normal';
   readonly description: string;
+  /** Sync full: the commit is fsynced before the ack; normal: written, fsynced at checkpoints (docs/reliability.md). */
+  readonly durability: 'durable' | 'crash-safe';
   private server: ChildServer | null = null;
   private pool: Pool | null = null;
   private store: ConfigStore | null = null;
@@ -128,6 +132,8 @@ export class SigplaneAdapter implements SystemAdapter {
   readonly logFile = path.join(os.tmpdir(), `${this.databaseName}.log`);
 
   constructor(private readonly options: SigplaneOptions) {
+    this.name = options.name ?? 'sigplane';
+    this.durability = options.journalSync === 'full' ? 'durable' : 'crash-safe';
     this.description =
       `sigplane serve (${options.shards} shard worker${options.shards === 1 ? '' : 's'}, journal sync ${options.journalSync}, shipper to Postgres on); ` +
       `signed v1 signals; ack = Ack after the journal commit; receivers ack every ${options.receiverAckEvery} deliveries`;
@@ -137,7 +143,11 @@ export class SigplaneAdapter implements SystemAdapter {
     return this.server?.pid ?? null;
   }
 
-  async start(): Promise<void> {
+  serverProcessIds(): number[] {
+    return this.server === null ? [] : [this.server.pid];
+  }
+
+  async start(cpus: string | null = null): Promise<void> {
     await queryOnce(this.options.databaseServerUrl, `CREATE DATABASE ${this.databaseName}`);
     const databaseUrl = withDatabase(this.options.databaseServerUrl, this.databaseName);
     this.pool = createPool(databaseUrl, { max: setupConcurrency });
@@ -149,6 +159,7 @@ export class SigplaneAdapter implements SystemAdapter {
       args: ['serve', '--host', '127.0.0.1', '--port', '0', '--data', this.dataDir, '--shards', String(this.options.shards), '--journal-sync', this.options.journalSync],
       nodeArgs: this.options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(this.options.cpuProfileDir)],
       env: this.serverEnvironment(databaseUrl, kek),
+      cpus,
       logFile: this.logFile,
       portLine: /sigplane listening on port (\d+)/,
     });
