@@ -4,6 +4,7 @@
  */
 import { SigplaneServer } from '../io/server';
 import { AdminServer } from '../io/admin/admin-server';
+import { adminListener, portProblem, publicListener, type ListenTarget } from '../io/listen-exclusive';
 import { AdminStore } from '../persistence/pg/admin-store';
 import { applicationDatabaseUrl, assertApplicationRole } from '../persistence/pg/app-role';
 import { ConfigStore } from '../persistence/pg/config-store';
@@ -36,6 +37,14 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const journalBudgetBytes = config['journal-budget']!;
   const certFile = config['tls-cert'];
   const keyFile = config['tls-key'];
+
+  // A taken port fails now, before the data folder and the database are opened (the listen itself stays the authority).
+  const listeners: ListenTarget[] = [{ ...publicListener, host: config.host!, port: config.port! }];
+  if (config['admin-port'] !== undefined) listeners.push({ ...adminListener, host: config['admin-host']!, port: config['admin-port'] });
+  for (const target of listeners) {
+    const problem = target.port === 0 ? null : await portProblem(target);
+    if (problem !== null) throw new Error(problem);
+  }
 
   const context = await openContext(config.data!);
   log('info', 'database ready', { database: context.database.displayUrl, embedded: context.database.embedded });
