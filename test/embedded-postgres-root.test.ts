@@ -16,20 +16,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freeLocalPort } from '../persistence/pg/free-port';
 import { rootStateDir } from '../persistence/pg/postgres-os-user';
-import { cliPath, listeningPort } from './support/cli-process';
+import { cliPath, listeningPort, operatorEnv } from './support/cli-process';
 
 const repo = path.resolve(__dirname, '..');
 const cleanups: string[] = [];
 afterAll(() => {
   for (const target of cleanups) fs.rmSync(target, { recursive: true, force: true });
 });
-
-/** The environment of an operator's shell: none of the test run's SIGPLANE_* or DATABASE_URL. */
-function operatorEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('SIGPLANE_') || name === 'DATABASE_URL') delete env[name];
-  return { ...env, ...extra };
-}
 
 describe('serve as root in a private folder, embedded Postgres', () => {
   it('becomes ready, with binaries and cluster where the postgres user reaches them, and the folder still private', async () => {

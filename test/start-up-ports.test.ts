@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedPostgresPortDefault } from '../persistence/pg/embedded';
 import { bindError, freeLocalPort } from '../persistence/pg/free-port';
-import { awaitStdout, cliPath, runCli } from './support/cli-process';
+import { awaitStdout, cliPath, operatorEnv, runCli } from './support/cli-process';
 import { holdPort, releasePort } from './support/hold-port';
 import { createTestDatabase, type TestDatabase } from './support/database';
 
@@ -35,12 +35,8 @@ afterAll(async () => {
   if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
 });
 
-/** The environment of an operator's shell: no SIGPLANE_* or DATABASE_URL of the test run, plus `extra`. */
-function env(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(base)) if (name.startsWith('SIGPLANE_') || name === 'DATABASE_URL') delete base[name];
-  return { ...base, SIGPLANE_KEK: kek, ...extra };
-}
+/** An operator's environment with the run's key-encryption key. */
+const env = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => operatorEnv({ SIGPLANE_KEK: kek, ...extra });
 
 const newDataDir = (): string => path.join(tempDir, crypto.randomUUID());
 
