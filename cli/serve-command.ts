@@ -15,6 +15,7 @@ import { loadOrCreateNodeId } from '../persistence/shipper/node-id';
 import { startShipper } from '../persistence/shipper/shipper';
 import { parseCommand } from './args';
 import { configSpec } from './config';
+import { lockDataFolder } from './data-folder-lock';
 import { loadServeConfig, serveSchema } from './config-serve';
 import { openContext } from './context';
 import { log, setLogLevel } from './log';
@@ -46,6 +47,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     if (problem !== null) throw new Error(problem);
   }
 
+  // One server per data folder: a second one on the same journals stops here (cli/data-folder-lock.ts).
+  const lock = lockDataFolder(config.data!, 'sigplane serve');
   const context = await openContext(config.data!);
   log('info', 'database ready', { database: context.database.displayUrl, embedded: context.database.embedded });
   // Migrated as the owner; served as sigplane_app, bound by row-level security (persistence/pg/app-role.ts).
@@ -148,6 +151,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     await shipper.stop();
     await appPool.end();
     await context.close();
+    lock.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

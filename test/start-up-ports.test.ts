@@ -103,6 +103,34 @@ describe('two servers on one port', () => {
   }, 60_000);
 });
 
+describe('two servers on one data folder', () => {
+  it('the second exits 1 naming the folder and the process that holds it', async () => {
+    const dataDir = newDataDir();
+    const first = spawn(process.execPath, [cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--shards', '1', '--data', dataDir], {
+      env: env({ DATABASE_URL: database.url }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    first.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      await awaitStdout(first, (stdout) => (/listening on port \d+/.test(stdout) ? true : null), () => stderr);
+      const second = await runCli(['serve', '--host', '127.0.0.1', '--port', '0', '--shards', '1', '--data', dataDir], {
+        env: env({ DATABASE_URL: database.url }),
+        timeoutMs: 30_000,
+      });
+      expect(second.code).toBe(1);
+      expect(errorLines(second.stderr)).toEqual([
+        `sigplane serve: the data folder ${dataDir} is in use by process ${first.pid} (another sigplane server); stop it, or give this one another folder with --data (SIGPLANE_DATA_DIR). ` +
+          `If process ${first.pid} is not sigplane, delete ${path.join(dataDir, 'serve.pid')}`,
+      ]);
+    } finally {
+      expect(await stopChild(first)).toBe(0);
+    }
+    // Stopped, it let the folder go: the next server starts on it.
+    expect(fs.existsSync(path.join(dataDir, 'serve.pid'))).toBe(false);
+  }, 90_000);
+});
+
 describe('the embedded Postgres port', () => {
   it('taken: serve exits 1 naming the port and the setting', async () => {
     const port = await freeLocalPort();
