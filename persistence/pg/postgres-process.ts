@@ -89,11 +89,15 @@ function spawnFailure(binary: string, error: NodeJS.ErrnoException, runAs: OsUse
   return `cannot run ${binary}: ${error.code ?? error.message}`;
 }
 
-/** Waits for the child to exit; settles on 'error' too (a child that never started emits no 'exit'). */
+/**
+ * Waits for the child to be gone with everything it wrote read ('close':
+ * after its exit and the end of its output, so an error quotes its last
+ * line); settles on 'error' too (a child that never started).
+ */
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; error: NodeJS.ErrnoException | null }> {
   return new Promise((resolve) => {
     child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => resolve({ code, signal, error: null }));
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal, error: null }));
   });
 }
 
