@@ -22,6 +22,7 @@ import { parseToken } from '../persistence/pg/tokens';
 import type { CopySettings } from '../proto/receiver-settings';
 import { parseCommand, UsageError, type CommandSpec } from './args';
 import { openContext } from './context';
+import { lockDataFolder } from './data-folder-lock';
 import { log } from './log';
 
 const spec: CommandSpec = {
@@ -159,6 +160,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   if (!(intervalMs >= 0)) throw new UsageError('--interval-ms must be >= 0');
   const dataDir = (values.data as string | undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-demo-'));
 
+  const lock = lockDataFolder(dataDir, 'sigplane demo');
   const context = await openContext(dataDir);
   // Copy settings of each receiver license, sent on subscribe and on change (as `sigplane serve` wires them).
   const settingsStore = new ReceiverSettingsStore(context.database.pool);
@@ -307,6 +309,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   for (const account of team) await account.stop();
   await server.stop();
   await context.close();
+  lock.release();
 }
 
 /** What the account holds against the master's book under its settings; empty when it is exactly right. */

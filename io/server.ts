@@ -17,6 +17,7 @@ import { encodeReject } from '../proto/codec';
 import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
 import { ControlListener } from './control-listener';
+import { listenExclusive, publicListener } from './listen-exclusive';
 import { FloodCooldown } from './flood-cooldown';
 import { IncidentCloseCode, IncidentControl } from './incident-control';
 import type { FrameContext } from './frame-context';
@@ -207,14 +208,10 @@ export class SigplaneServer implements FrameContext {
       answer: (res, status, contentType, body, csp) => this.answer(res, status, contentType, body, csp),
     });
     app.any('/*', (res) => this.answer(res, '404 Not Found', 'application/json', '{"code":"NOT_FOUND"}'));
-    await new Promise<void>((resolve, reject) => {
-      app.listen(this.options.host, this.options.port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${this.options.host}:${this.options.port}`));
-        this.listenSocket = socket;
-        this.port = this.uws.us_socket_local_port(socket);
-        resolve();
-      });
-    });
+    // Exclusive: a second server on a taken port fails here, naming the cause (io/listen-exclusive.ts).
+    const socket = await listenExclusive(this.uws, app, { ...publicListener, host: this.options.host, port: this.options.port });
+    this.listenSocket = socket;
+    this.port = this.uws.us_socket_local_port(socket);
     this.log('info', 'listening', { host: this.options.host, port: this.port, tls: tls !== undefined });
   }
 

@@ -5,7 +5,10 @@
  * JetStream), redis-server (pub/sub and Streams with appendfsync always)
  * and Postgres (INSERT + NOTIFY), with exact loss and duplicate counts,
  * and the RESULTS.md section and charts built from the results. Nothing
- * here asserts a timing.
+ * here asserts a timing or a rate: a run's figures are well formed,
+ * whatever this machine does meanwhile; whether a rate is sustained is
+ * judged on recorded runs (test/bench-load-judging.test.ts) and, for real,
+ * by the bench.
  */
 import fs from 'node:fs';
 import { inject } from 'vitest';
@@ -19,7 +22,6 @@ import { SigplaneAdapter } from '../bench/load/adapters/sigplane';
 import { WsRelayAdapter } from '../bench/load/adapters/ws-relay';
 import { machineInfo } from '../bench/load/machine-info';
 import { loadSection } from '../bench/load/results-section';
-import { sustainedAckP99MaxUs, sustains } from '../bench/load/suites/rate-search';
 import { runWorkload, type RunResult } from '../bench/load/run-workload';
 import { cpusAllowedOf, serverCpu } from '../bench/load/pinning';
 import { runAlone } from '../bench/load/server-pause';
@@ -75,8 +77,7 @@ function expectComplete(r: RunResult, system: string): void {
     expect(summary.p50Us).toBeLessThanOrEqual(summary.p99Us);
     expect(summary.p99Us).toBeLessThanOrEqual(summary.maxUs);
   }
-  expect(r.sentPerSecond).toBe(200);
-  expect(r.deliveriesPerSecond).toBeGreaterThan(0);
+  for (const rate of [r.sentPerSecond, r.ackedPerSecond, r.deliveriesPerSecond]) expect(Number.isFinite(rate) && rate >= 0).toBe(true);
   expect(r.loadCpuCores).toBeGreaterThan(0);
   expect(r.receiverThreads).toBe(1);
   expect(r.signalBytes).toBeGreaterThan(100);
@@ -278,12 +279,8 @@ describe('load generator (bench/load) against real servers', () => {
     expect(rewritten.indexOf('load v4')).toBeLessThan(rewritten.indexOf('## Where the time goes'));
   });
 
-  it('judges sustained ingest on a real run, and reports the search below the ingest table and in the targets', () => {
+  it('reports the sustained-ingest search below the ingest table and in the targets', () => {
     const sigplaneRun = results.find((r) => r.system === 'sigplane')!;
-    expect(sustains(sigplaneRun)).toBe(true);
-    expect(sustains({ ...sigplaneRun, resent: 1 })).toBe(false);
-    expect(sustains({ ...sigplaneRun, ackedPerSecond: sigplaneRun.workload.ratePerSecond * 0.9 })).toBe(false);
-    expect(sustains({ ...sigplaneRun, ack: { ...sigplaneRun.ack, p99Us: sustainedAckP99MaxUs } })).toBe(false);
 
     const section = loadSection({
       machine: machineInfo(process.cwd(), Date.now(), [0, 0, 0], 0),

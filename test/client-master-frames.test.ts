@@ -12,6 +12,7 @@ const subscriptionId = '6f1c2a4e-8b3d-4f5a-9c7e-1d2b3a4c5d6e';
 
 describe('master frames', () => {
   it('v1 frames carry the independent vectors’ signatures', () => {
+    expect(vectors.length).toBeGreaterThan(0);
     for (const v of vectors) {
       const bytes = encodeSignalFrame(
         { version: 1, secret: v.secret },

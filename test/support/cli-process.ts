@@ -83,3 +83,10 @@ export function listeningPort(child: ChildProcess, context: () => string, timeou
     timeoutMs,
   );
 }
+
+/** The environment of an operator's shell: this one without the test run's SIGPLANE_* and DATABASE_URL, plus `extra`. */
+export function operatorEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith('SIGPLANE_') || name === 'DATABASE_URL') delete env[name];
+  return { ...env, ...extra };
+}
