@@ -49,11 +49,11 @@ async function importMacKey(argv: string[]): Promise<void> {
   const subscriptionId = uuidOption(required(values, 'subscription', importSpec), 'subscription');
   const overlapMs = overlapMsOption(values['overlap-minutes']);
   const reason = values.reason === undefined ? undefined : reasonOption(String(values.reason));
-  const macSecretHex = readMacKeyFile(required(values, 'mac-key-file', importSpec));
+  const macSecret = readMacKeyFile(required(values, 'mac-key-file', importSpec));
   const context = await openContext(values.data as string);
   try {
     const imported = await withCodeInMessage(() =>
-      context.store.importMacKey(subscriptionId, { macSecretHex, overlapMs, reason, audit: cliAuditContext() }),
+      context.store.importMacKey(subscriptionId, { macSecret, overlapMs, reason, audit: cliAuditContext() }),
     );
     if (values.json === true) {
       process.stdout.write(`${JSON.stringify(imported)}\n`);

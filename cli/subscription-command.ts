@@ -9,6 +9,7 @@ import { cliAuditContext, dataOption, openContext, uuidOption } from './context'
 import { incidentActions } from './incident-command';
 import { subscriptionAdminActions } from './subscription-admin-command';
 import { ownAction } from './admin-context';
+import type { CreatedSubscription, SubscriptionWithImportedKey } from '../persistence/pg/config-store';
 import { macKeyActions, macKeyFileOption, readMacKeyFile, withCodeInMessage } from './mac-key-command';
 
 const spec: CommandSpec = {
@@ -45,12 +46,12 @@ export async function subscriptionCommand(argv: string[]): Promise<void> {
   const subscriptionIdOption = values['subscription-id'];
   const subscriptionId = subscriptionIdOption === undefined ? undefined : uuidOption(String(subscriptionIdOption), 'subscription-id');
   const keyFile = values['mac-key-file'];
-  const macSecretHex = keyFile === undefined ? undefined : readMacKeyFile(String(keyFile));
+  const macSecret = keyFile === undefined ? undefined : readMacKeyFile(String(keyFile));
   const context = await openContext(values.data as string);
   try {
     const input = { name, ownerEmail: values['owner-email'] as string | undefined, subscriptionId, audit: cliAuditContext() };
-    const created = await withCodeInMessage(() =>
-      macSecretHex === undefined ? context.store.createSubscription(input) : context.store.createSubscriptionWithMacKey({ ...input, macSecretHex }),
+    const created = await withCodeInMessage<CreatedSubscription | SubscriptionWithImportedKey>(() =>
+      macSecret === undefined ? context.store.createSubscription(input) : context.store.createSubscriptionWithMacKey({ ...input, macSecret }),
     );
     if (values.json === true) {
       process.stdout.write(`${JSON.stringify(created)}\n`);

@@ -98,7 +98,7 @@ export const adminRoutes: readonly AdminRoute[] = [
       });
       const input = { name: f.name!, ownerEmail: f.ownerEmail, subscriptionId: f.subscriptionId && uuidParam(f.subscriptionId, 'subscriptionId'), audit };
       if (f.macSecret === undefined) return created(await store.createSubscription(input));
-      return created(await store.createSubscriptionWithMacKey({ ...input, macSecretHex: f.macSecret }));
+      return created(await store.createSubscriptionWithMacKey({ ...input, macSecret: f.macSecret }));
     },
   },
   {
@@ -173,7 +173,7 @@ export const adminRoutes: readonly AdminRoute[] = [
         overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
         reason: { type: 'string', maxChars: reasonCharsMax },
       });
-      const opts = { macSecretHex: f.macSecret!, overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true };
+      const opts = { macSecret: f.macSecret!, overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true };
       return created(await store.importMacKey(id, opts));
     },
   },
