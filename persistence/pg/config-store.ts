@@ -188,7 +188,7 @@ export interface RotatedCredentials {
 export type ConfigErrorCode =
   | 'INVALID_ARGUMENT'
   // A MAC key brought by a provider is not 64 lowercase hex characters that look random (the format of a
-  // generated one), or with the legacy v1 opt-in not a 1..256-byte string free of control characters.
+  // generated one), or with the legacy v1 opt-in not a string within legacyV1Secret's bounds (imported-mac-secret.ts).
   | 'INVALID_MAC_KEY'
   // A subscription id asked for (moving an existing Master EA) is taken.
   | 'SUBSCRIPTION_EXISTS'

@@ -135,11 +135,13 @@ export function weakMacKeyWarning(weakness: readonly WeakMacSecretReason[]): Mac
   };
 }
 
-/** A mac_keys row's plaintext as a key: the two forms of the header; anything else throws (no secret in the message). */
+/** A mac_keys row's plaintext as a key (a legacy secret is copied out and the plaintext zeroed): the two forms of the header; anything else throws (no secret in the message). */
 export function openedMacSecret(plaintext: Buffer): OpenedMacSecret {
   if (plaintext.length === credentials.macKeyBytes) return { secret: plaintext, legacyV1: false };
   if (plaintext.length > legacyV1Marker.length && plaintext.subarray(0, legacyV1Marker.length).equals(legacyV1Marker)) {
-    return { secret: Buffer.from(plaintext.subarray(legacyV1Marker.length)), legacyV1: true };
+    const secret = Buffer.from(plaintext.subarray(legacyV1Marker.length));
+    plaintext.fill(0);
+    return { secret, legacyV1: true };
   }
   throw new Error(`a mac_keys secret of ${plaintext.length} bytes is neither a v2 key nor a legacy v1 secret`);
 }
