@@ -1,17 +1,19 @@
 /**
  * A provider's own MAC key (moving an existing Master EA to sigplane):
  *
- *   sigplane subscription import-mac-key --subscription ID --mac-key-file PATH [options]
- *   sigplane subscription create --name NAME --mac-key-file PATH [--subscription-id UUID]
+ *   sigplane subscription import-mac-key --subscription ID --mac-key-file PATH [--legacy-v1-secret] [options]
+ *   sigplane subscription create --name NAME --mac-key-file PATH [--legacy-v1-secret] [--subscription-id UUID]
  *
  * The key is read from a file, or from stdin with `-`, never from the
  * command line: flags and arguments show in `ps` and shell history, as
  * `serve` refuses its secrets as flags. It must have the format of a
- * generated key (64 lowercase hex characters); it is sealed and audited as
- * one, and never printed, logged or echoed in an error.
+ * generated key (64 lowercase hex characters), unless --legacy-v1-secret
+ * says it is the EA's v1 secret in another format (any UTF-8 text, v1 only;
+ * a weak one is warned about on stderr). It is sealed and audited, and
+ * never printed, logged or echoed in an error.
  */
 import fs from 'node:fs';
-import { ConfigError } from '../persistence/pg/config-store';
+import { ConfigError, type ImportedKeyReport } from '../persistence/pg/config-store';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 import { reasonOption, type ActionTable } from './admin-context';
@@ -25,13 +27,20 @@ export const macKeyFileOption = {
   help: 'file holding the MAC key (64 lowercase hex characters, one line); - reads it from stdin. Never the key itself: arguments show in ps',
 } as const;
 
+export const legacyV1SecretOption = {
+  type: 'boolean',
+  help: "the file holds the EA's existing v1 secret in another format (UTF-8 text, one line, taken exactly): verified for v1 signals only, warned about when weak",
+  default: false,
+} as const;
+
 const importSpec: CommandSpec = {
   usage: 'sigplane subscription import-mac-key --subscription ID --mac-key-file PATH [options]',
   summary:
-    "Make the provider's own MAC key the subscription's current one (a Master EA moving to sigplane keeps its key). Checked like a generated key, encrypted at rest, audited (CREDENTIAL / IMPORT_MAC_KEY); the previous key stays valid for the overlap. Masters sign with it once they reconnect.",
+    "Make the provider's own MAC key the subscription's current one (a Master EA moving to sigplane keeps its key). Checked like a generated key (or, with --legacy-v1-secret, taken as the EA's v1 secret, v1 only), encrypted at rest, audited (CREDENTIAL / IMPORT_MAC_KEY); the previous key stays valid for the overlap. Masters sign with it once they reconnect.",
   options: {
     subscription: { type: 'string', help: 'subscription id' },
     'mac-key-file': macKeyFileOption,
+    'legacy-v1-secret': legacyV1SecretOption,
     'overlap-minutes': overlapMinutesOption,
     reason: { type: 'string', help: 'why (kept in the audit log)' },
     json: { type: 'boolean', help: 'print JSON instead of text', default: false },
@@ -49,12 +58,14 @@ async function importMacKey(argv: string[]): Promise<void> {
   const subscriptionId = uuidOption(required(values, 'subscription', importSpec), 'subscription');
   const overlapMs = overlapMsOption(values['overlap-minutes']);
   const reason = values.reason === undefined ? undefined : reasonOption(String(values.reason));
-  const macSecretHex = readMacKeyFile(required(values, 'mac-key-file', importSpec));
+  const macSecret = readMacKeyFile(required(values, 'mac-key-file', importSpec));
+  const legacyV1 = values['legacy-v1-secret'] === true;
   const context = await openContext(values.data as string);
   try {
     const imported = await withCodeInMessage(() =>
-      context.store.importMacKey(subscriptionId, { macSecretHex, overlapMs, reason, audit: cliAuditContext() }),
+      context.store.importMacKey(subscriptionId, { macSecret, legacyV1, overlapMs, reason, audit: cliAuditContext() }),
     );
+    warnAboutImportedKey(imported);
     if (values.json === true) {
       process.stdout.write(`${JSON.stringify(imported)}\n`);
       return;
@@ -63,6 +74,7 @@ async function importMacKey(argv: string[]): Promise<void> {
       [
         `subscription_id:        ${imported.subscriptionId}`,
         `mac_key_id:             ${imported.macKeyId}`,
+        `mac_key_use:            ${macKeyUse(imported)}`,
         `previous_mac_key_until: ${imported.previousMacKeysValidUntil.toISOString()}`,
         `audit_log_id:           ${imported.auditLogId}`,
         '',
@@ -74,6 +86,19 @@ async function importMacKey(argv: string[]): Promise<void> {
     await context.close();
   }
 }
+
+/** What the imported key verifies (the text output's mac_key_use line). */
+export function macKeyUse(report: ImportedKeyReport): string {
+  return report.legacyV1 ? 'v1 only (a legacy v1 secret)' : 'v1 and v2';
+}
+
+/** Each warning of an import (WEAK_MAC_KEY) on stderr, with its code: it names the weakness, never the key. */
+export function warnAboutImportedKey(report: ImportedKeyReport): void {
+  for (const warning of report.warnings) process.stderr.write(`warning: ${warning.code}: ${warning.message}\n`);
+}
+
+/** Refuses bytes that are not UTF-8 instead of replacing them (a legacy v1 secret is its UTF-8 bytes, exactly). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The key from `path` (or stdin for `-`): one line, its line ending
@@ -87,8 +112,14 @@ export function readMacKeyFile(path: string): string {
     throw new UsageError(`--mac-key-file: cannot read the ${path === '-' ? 'key from stdin' : 'file'} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (bytes.length > macKeyFileBytesMax) throw new UsageError(`--mac-key-file: more than ${macKeyFileBytesMax} bytes: not a key file`);
-  const text = bytes.toString('utf8');
-  bytes.fill(0);
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new Error('INVALID_MAC_KEY: the key file is not UTF-8 text');
+  } finally {
+    bytes.fill(0);
+  }
   return text.replace(/\r?\n$/, '');
 }
 

@@ -22,8 +22,8 @@ import { queryRefusal } from './upgrade-query';
 /** What the upgrade needs from the configuration store (Postgres). */
 export interface Authenticator {
   authenticate(tokenHash: string, remoteIp: string, role: Role): Promise<AuthResult>;
-  /** The keys valid now; notAfterMs (null: current) bounds a rotated-out key's overlap. */
-  loadMacKeys(subscriptionId: string): Promise<{ keyId: string; secret: Buffer; notAfterMs?: number | null }[]>;
+  /** The keys valid now; notAfterMs (null: current) bounds a rotated-out key's overlap; legacyV1: an imported v1-only secret. */
+  loadMacKeys(subscriptionId: string): Promise<{ keyId: string; secret: Buffer; notAfterMs?: number | null; legacyV1?: boolean }[]>;
 }
 
 export interface UpgradeDeps {
@@ -70,8 +70,14 @@ export function normalizeRemoteAddress(text: string): string {
   return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
 }
 
-/** The provider is shown the key as hex text: v2 signs with the raw bytes, v1 with that text's UTF-8 bytes. */
-export function macKeyFromSecret(keyId: string, secret: Buffer, notAfterMs: number | null = null): MacKey {
+/**
+ * The provider is shown the key as hex text: v2 signs with the raw bytes, v1
+ * with that text's UTF-8 bytes. An imported legacy v1 secret (`legacyV1`:
+ * `secret` is its UTF-8 bytes) is the v1 key itself and no v2 key at all:
+ * its v2 secret is empty, which verifyV2 answers UNKNOWN_KEY.
+ */
+export function macKeyFromSecret(keyId: string, secret: Buffer, notAfterMs: number | null = null, legacyV1 = false): MacKey {
+  if (legacyV1) return { keyId, secret: Buffer.alloc(0), v1Secret: secret, notAfterMs };
   return { keyId, secret, v1Secret: Buffer.from(secret.toString('hex'), 'utf8'), notAfterMs };
 }
 
@@ -224,7 +230,9 @@ export function handleUpgrade(
       if (coolingDownMs > 0) return refuse(UpgradeRefusalCode.RATE_LIMITED, result.subscriptionId, Math.ceil(coolingDownMs / 1000));
       const macKeys =
         role === 'master'
-          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) => macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null))
+          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) =>
+              macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null, k.legacyV1 === true),
+            )
           : [];
       data = connectionData(result, macKeys);
     } catch {

@@ -48,7 +48,7 @@ export interface AdminRoute {
 }
 
 const reasonCharsMax = 500;
-/** Longer than any MAC key, so that a wrong one is refused INVALID_MAC_KEY by the store, not by its length here. */
+/** Longer than any MAC key or legacy v1 secret, so that a wrong one is refused INVALID_MAC_KEY by the store, not by its length here. */
 const macSecretCharsMax = 1024;
 const overlapMinutesMax = 30 * 24 * 60;
 const tokenTtlDaysMax = 3650;
@@ -95,10 +95,15 @@ export const adminRoutes: readonly AdminRoute[] = [
         // Moving an existing Master EA: its id and its own MAC key (never echoed; the audit row redacts it).
         subscriptionId: { type: 'string', maxChars: 36 },
         macSecret: { type: 'string', maxChars: macSecretCharsMax },
+        // The EA's v1 secret in any format, v1 only (imported-mac-secret.ts); not a secret, so named to stay in the audit row.
+        legacyV1: { type: 'boolean' },
       });
       const input = { name: f.name!, ownerEmail: f.ownerEmail, subscriptionId: f.subscriptionId && uuidParam(f.subscriptionId, 'subscriptionId'), audit };
-      if (f.macSecret === undefined) return created(await store.createSubscription(input));
-      return created(await store.createSubscriptionWithMacKey({ ...input, macSecretHex: f.macSecret }));
+      if (f.macSecret === undefined) {
+        if (f.legacyV1 !== undefined) invalidRequest('legacyV1 goes with macSecret');
+        return created(await store.createSubscription(input));
+      }
+      return created(await store.createSubscriptionWithMacKey({ ...input, macSecret: f.macSecret, legacyV1: f.legacyV1 }));
     },
   },
   {
@@ -170,10 +175,18 @@ export const adminRoutes: readonly AdminRoute[] = [
       const id = subscriptionId(request);
       const f = bodyFields(request.body, {
         macSecret: { type: 'string', required: true, maxChars: macSecretCharsMax },
+        legacyV1: { type: 'boolean' },
         overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
         reason: { type: 'string', maxChars: reasonCharsMax },
       });
-      const opts = { macSecretHex: f.macSecret!, overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true };
+      const opts = {
+        macSecret: f.macSecret!,
+        legacyV1: f.legacyV1,
+        overlapMs: overlapMsOf(f.overlapMinutes),
+        reason: f.reason,
+        audit: request.audit,
+        refuseWhileOverlapOpen: true,
+      };
       return created(await store.importMacKey(id, opts));
     },
   },

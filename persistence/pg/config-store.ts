@@ -6,8 +6,9 @@
  * - Secrets are returned once and never stored: tokens as SHA-256 hashes,
  *   MAC keys sealed by SecretBox (the KEK never reaches Postgres). A MAC
  *   key a provider brings (importMacKey, createSubscriptionWithMacKey) is
- *   held to the format of a generated one, sealed the same way, and never
- *   returned, logged or put in an audit row.
+ *   held to the format of a generated one, or with the legacy v1 opt-in
+ *   taken as the EA's v1 secret, v1 only (imported-mac-secret.ts); sealed
+ *   the same way, and never returned, logged or put in an audit row.
  * - Time comes from an injectable clock (`nowMs`), passed to SQL as a
  *   parameter, so expiry is testable and every node uses one rule.
  */
@@ -18,6 +19,14 @@ import type { Pool, PoolClient } from 'pg';
 import { credentials, subscriptionDefaults, type SubscriptionSettings } from '../../engine/limits';
 import { SubscriptionState } from '../../engine/records';
 import { notifyControl } from './control-channel';
+import {
+  MacSecretError,
+  openedMacSecret,
+  parseImportedMacSecret,
+  weakMacKeyWarning,
+  type ImportedMacSecret,
+  type MacKeyWarning,
+} from './imported-mac-secret';
 import { withTransaction } from './pool';
 import type { SecretBox, SecretAad } from './secret-box';
 import { generateToken, tokenHashPattern, type TokenRole } from './tokens';
@@ -77,10 +86,18 @@ export interface CreatedSubscription {
   macSecretHex: string;
 }
 
-/** createSubscriptionWithMacKey's result: the provider's own key is never echoed. */
-export type SubscriptionWithImportedKey = Omit<CreatedSubscription, 'macSecretHex'>;
+/** What an import says of the key it took (never the key). */
+export interface ImportedKeyReport {
+  /** True: a legacy v1 secret, verified for v1 signals only (a v2 frame naming its key id is UNKNOWN_KEY). */
+  legacyV1: boolean;
+  /** WEAK_MAC_KEY when the secret is weak (imported-mac-secret.ts); empty otherwise. */
+  warnings: MacKeyWarning[];
+}
 
-export interface ImportedMacKey {
+/** createSubscriptionWithMacKey's result: the provider's own key is never echoed. */
+export type SubscriptionWithImportedKey = Omit<CreatedSubscription, 'macSecretHex'> & ImportedKeyReport;
+
+export interface ImportedMacKey extends ImportedKeyReport {
   subscriptionId: string;
   macKeyId: string;
   /** The previous MAC key(s) stay valid until then. */
@@ -97,7 +114,10 @@ export interface IssuedToken {
 
 export interface MacKey {
   keyId: string;
+  /** legacyV1 false: the 32 bytes of a v2 key (v1 signs with their hex text); true: a legacy v1 secret's UTF-8 bytes, the v1 HMAC key itself. */
   secret: Buffer;
+  /** An imported legacy v1 secret: v1 only, never a v2 key. */
+  legacyV1: boolean;
   /** null: the current key; otherwise valid until then (rotated out). */
   notAfterMs: number | null;
 }
@@ -167,7 +187,8 @@ export interface RotatedCredentials {
 
 export type ConfigErrorCode =
   | 'INVALID_ARGUMENT'
-  // A MAC key brought by a provider is not 64 lowercase hex characters (the format of a generated one).
+  // A MAC key brought by a provider is not 64 lowercase hex characters that look random (the format of a
+  // generated one), or with the legacy v1 opt-in not a string within legacyV1Secret's bounds (imported-mac-secret.ts).
   | 'INVALID_MAC_KEY'
   // A subscription id asked for (moving an existing Master EA) is taken.
   | 'SUBSCRIPTION_EXISTS'
@@ -302,20 +323,30 @@ export function mergeSettings(overrides: unknown): SubscriptionSettings {
   return { ...subscriptionDefaults, ...validateSettingsOverrides(overrides ?? {}) };
 }
 
-/** A MAC key as sigplane generates and shows it: credentials.macKeyBytes random bytes, lowercase hex. */
-const macSecretHexPattern = new RegExp(`^[0-9a-f]{${credentials.macKeyBytes * 2}}$`);
-
 /**
- * A provider's own MAC key, checked against the format of a generated one
- * (v1 signs with exactly this text, v2 with the bytes it spells, so
- * uppercase or any other length would not verify): its bytes, or
- * INVALID_MAC_KEY. The message never holds the value.
+ * A provider's own MAC secret (imported-mac-secret.ts): a key in the format
+ * of a generated one (v1 signs with exactly this text, v2 with the bytes it
+ * spells), or with `legacyV1` an EA's v1 secret, v1 only. INVALID_MAC_KEY
+ * otherwise; the message never holds the value.
  */
-export function parseMacSecretHex(text: unknown): Buffer {
-  if (typeof text !== 'string' || !macSecretHexPattern.test(text)) {
-    throw new ConfigError('INVALID_MAC_KEY', `a MAC key is ${credentials.macKeyBytes * 2} lowercase hex characters (${credentials.macKeyBytes} bytes), the format sigplane generates`);
+function parseMacSecret(text: unknown, legacyV1: boolean | undefined): ImportedMacSecret {
+  try {
+    return parseImportedMacSecret(text, { legacyV1: legacyV1 === true });
+  } catch (error) {
+    if (error instanceof MacSecretError) throw new ConfigError('INVALID_MAC_KEY', error.message);
+    throw error;
   }
-  return Buffer.from(text, 'hex');
+}
+
+/** An import's answer and audit fields for the secret it took. */
+function importedKeyReport(imported: ImportedMacSecret): ImportedKeyReport {
+  const warning = weakMacKeyWarning(imported.weakness);
+  return { legacyV1: imported.legacyV1, warnings: warning === null ? [] : [warning] };
+}
+
+/** What an import's audit row says of the key: its kind and any weakness, never the key. */
+function importedKeyAudit(imported: ImportedMacSecret): { macKeyLegacyV1: boolean; macKeyWeak: string[] } {
+  return { macKeyLegacyV1: imported.legacyV1, macKeyWeak: [...imported.weakness] };
 }
 
 /** The AAD of a mac_keys row's secret (also used by the KEK rotation, kek-rotation.ts). */
@@ -352,28 +383,29 @@ export class ConfigStore {
   /**
    * A subscription whose first MAC key is the provider's own (a Master EA
    * moving to sigplane keeps its key, and with `subscriptionId` its id):
-   * checked as parseMacSecretHex says, sealed and audited like a generated
-   * key, and not in the result.
+   * checked as parseMacSecret says (`legacyV1`: the EA's v1 secret, v1
+   * only), sealed and audited like a generated key, and not in the result.
    */
   async createSubscriptionWithMacKey(input: {
     name: string;
     ownerEmail?: string;
     subscriptionId?: string;
-    macSecretHex: string;
+    macSecret: string;
+    legacyV1?: boolean;
     audit?: AuditContext;
   }): Promise<SubscriptionWithImportedKey> {
-    const secret = parseMacSecretHex(input.macSecretHex);
+    const imported = parseMacSecret(input.macSecret, input.legacyV1);
     try {
-      const { macSecretHex: _none, ...created } = await this.#createSubscription(input, secret);
-      return created;
+      const { macSecretHex: _none, ...created } = await this.#createSubscription(input, imported);
+      return { ...created, ...importedKeyReport(imported) };
     } finally {
-      secret.fill(0);
+      imported.plaintext.fill(0);
     }
   }
 
   async #createSubscription(
     input: { name: string; ownerEmail?: string; subscriptionId?: string; audit?: AuditContext },
-    importedSecret: Buffer | null,
+    imported: ImportedMacSecret | null,
   ): Promise<Omit<CreatedSubscription, 'macSecretHex'> & { macSecretHex: string | null }> {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (name.length === 0 || name.length > 200) invalid('subscription name must be 1..200 characters');
@@ -405,9 +437,16 @@ export class ConfigStore {
       if (inserted.rowCount === 0) throw new ConfigError('SUBSCRIPTION_EXISTS', `subscription ${subscriptionId} exists already`);
       const master = await this.#insertToken(client, subscriptionId, 'master', null, masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('createSubscription: subscription row vanished');
-      const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs, importedSecret);
+      const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs, imported?.plaintext ?? null);
       // The owner by id, not by email: personal data stays in users, where GDPR erasure finds it.
-      const details = { name, ownerUserId: ownerId, masterTokenId: master.tokenId, macKeyId: mac.keyId, macKeyImported: importedSecret !== null };
+      const details = {
+        name,
+        ownerUserId: ownerId,
+        masterTokenId: master.tokenId,
+        macKeyId: mac.keyId,
+        macKeyImported: imported !== null,
+        ...(imported === null ? {} : importedKeyAudit(imported)),
+      };
       await this.#auditChange(client, input.audit, configChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, details), nowMs);
       return {
         subscriptionId,
@@ -472,7 +511,7 @@ export class ConfigStore {
     return { token: generated.token, tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
   }
 
-  /** A new MAC key row: generated, or the provider's own (`imported`, whose text is not returned). */
+  /** A new MAC key row: generated, or the provider's own (`imported`: what its row seals, not returned). */
   async #insertMacKey(
     client: PoolClient,
     subscriptionId: string,
@@ -683,9 +722,8 @@ export class ConfigStore {
     );
     return rows.map((r) => ({
       keyId: r.key_id,
-      secret: this.#box.open(
-        { ciphertext: r.ciphertext, nonce: r.nonce, authTag: r.auth_tag, kekVersion: r.kek_version },
-        macKeyAad(subscriptionId, r.key_id),
+      ...openedMacSecret(
+        this.#box.open({ ciphertext: r.ciphertext, nonce: r.nonce, authTag: r.auth_tag, kekVersion: r.kek_version }, macKeyAad(subscriptionId, r.key_id)),
       ),
       notAfterMs: r.not_after_ms === null ? null : Math.round(r.not_after_ms),
     }));
@@ -708,39 +746,41 @@ export class ConfigStore {
 
   /**
    * The provider's own MAC key becomes the current one, as a rotation: the
-   * previous key(s) stay valid for `overlapMs`. Checked as parseMacSecretHex
-   * says, sealed like a generated key and audited (CREDENTIAL /
-   * IMPORT_MAC_KEY, the key id only) in the same transaction. Sessions
-   * keep the keys they connected with (the previous one verifies until the
-   * overlap ends): a master signs with the new key once it reconnects.
+   * previous key(s) stay valid for `overlapMs`. Checked as parseMacSecret
+   * says (`legacyV1`: the EA's v1 secret, v1 only), sealed like a generated
+   * key and audited (CREDENTIAL / IMPORT_MAC_KEY: the key id, its kind and
+   * any weakness, never the key) in the same transaction. Sessions keep the
+   * keys they connected with (the previous one verifies until the overlap
+   * ends): a master signs with the new key once it reconnects.
    */
   async importMacKey(
     subscriptionId: string,
-    opts: { macSecretHex: string; overlapMs: number; reason?: string; audit?: AuditContext; refuseWhileOverlapOpen?: boolean },
+    opts: { macSecret: string; legacyV1?: boolean; overlapMs: number; reason?: string; audit?: AuditContext; refuseWhileOverlapOpen?: boolean },
   ): Promise<ImportedMacKey> {
     assertUuid(subscriptionId, 'subscriptionId');
     assertOverlapMs(opts.overlapMs);
     const reason = opts.reason === undefined ? null : assertReason(opts.reason);
-    const secret = parseMacSecretHex(opts.macSecretHex);
+    const imported = parseMacSecret(opts.macSecret, opts.legacyV1);
     const nowMs = this.#nowMs();
     try {
       return await withTransaction(this.#pool, async (client) => {
         await this.#lockSubscription(client, subscriptionId);
         if (opts.refuseWhileOverlapOpen === true) await this.#refuseWhileOverlapOpen(client, subscriptionId, nowMs);
-        const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs, secret);
+        const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs, imported.plaintext);
         const auditLogId = await this.#insertAudit(client, {
           ...auditFields(opts.audit),
           eventType: 'CREDENTIAL',
           action: 'IMPORT_MAC_KEY',
           resourceType: 'subscription',
           resourceId: subscriptionId,
-          metadata: { ...opts.audit?.metadata, reason, macKeyId: mac.keyId, overlapMs: opts.overlapMs },
+          metadata: { ...opts.audit?.metadata, reason, macKeyId: mac.keyId, overlapMs: opts.overlapMs, ...importedKeyAudit(imported) },
           eventTimeMs: nowMs,
         });
-        return { subscriptionId, macKeyId: mac.keyId, previousMacKeysValidUntil: new Date(nowMs + opts.overlapMs), auditLogId };
+        const previousMacKeysValidUntil = new Date(nowMs + opts.overlapMs);
+        return { subscriptionId, macKeyId: mac.keyId, previousMacKeysValidUntil, auditLogId, ...importedKeyReport(imported) };
       });
     } finally {
-      secret.fill(0);
+      imported.plaintext.fill(0);
     }
   }
 
