@@ -140,10 +140,13 @@ static void ReadSignal(std::istringstream &in, SpSignalBody &b) {
 }
 
 static void ReadSettings(std::istringstream &in, SpCopySettings &s) {
-  // lotMode lotValue masterEquity lotMin lotMax reverse copySL copyTP devMax ageMax prefix suffix
-  std::string lv, me, lmin, lmax, dev, prefix, suffix;
+  // lotMode lotValue masterEquity lotMin lotMax reverse copySL copyTP devMax ageMax prefix suffix blockedMagic allowedSymbol
+  std::string lv, me, lmin, lmax, dev, prefix, suffix, allowed;
   int reverse, csl, ctp;
-  in >> s.lotMode >> lv >> me >> lmin >> lmax >> reverse >> csl >> ctp >> dev >> s.signalAgeMsMax >> prefix >> suffix;
+  ulong blockedMagic;
+  in >> s.lotMode >> lv >> me >> lmin >> lmax >> reverse >> csl >> ctp >> dev >> s.signalAgeMsMax >> prefix >> suffix >> blockedMagic >> allowed;
+  if (blockedMagic != 0) s.AddMagicBlocked(blockedMagic);
+  if (allowed != "-") s.AddSymbolAllowed(string(allowed));
   s.lotValue = Bits(lv);
   s.masterEquity = Bits(me);
   s.lotMin = Bits(lmin);
