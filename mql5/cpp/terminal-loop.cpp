@@ -135,7 +135,7 @@ static std::string Status() {
   o << "\"status\",\"welcomed\":" << (g_master.Welcomed() ? "true" : "false") << ",\"stopped\":" << (g_master.Stopped() ? "true" : "false")
     << ",\"lastAssigned\":" << g_master.LastAssigned() << ",\"outbox\":" << g_master.OutboxSize() << ",\"needsSnapshot\":"
     << (g_master.NeedsSnapshot() ? "true" : "false") << ",\"published\":" << g_master.PublishedPositions() << ",\"signals\":" << g_master.SignalsPublished()
-    << ",\"acks\":" << g_master.Acks() << ",\"snapshots\":" << g_master.SnapshotsSent() << ",\"framesSent\":" << g_master.FramesSent()
+    << ",\"acks\":" << g_master.Acks() << ",\"snapshots\":" << g_master.SnapshotsSent() << ",\"framesSent\":" << g_master.FramesSent() << ",\"reconciles\":" << g_master.Reconciles()
     << ",\"state\":" << g_master.ServerState() << ",\"subscriptionId\":" << JsonQuote(g_master.SubscriptionId().Std());
 #endif
 #ifdef SP_EXPERT_RECEIVER

@@ -174,6 +174,8 @@ describe('a seeded session copied by Receiver EAs, compared with client/copier.t
     const master = masterEa(path.join(dir, 'master-v2'), t, sub);
     closers.push(() => master.kill9());
     await master.start();
+    // A provider attaches the EA, sees it connected, then trades (a fresh state file sends what is open as a snapshot).
+    await master.waitStatus('the first welcome', (s) => s.welcomed === true);
     const trader = new MasterTrader(() => master, random, (symbol, mid) => setMid(followers, symbol, mid));
     for (const f of followers) {
       await f.ea.start();
@@ -263,6 +265,8 @@ describe('a seeded session copied by Receiver EAs, compared with client/copier.t
     const master = masterEa(path.join(dir, 'master-v1'), t, sub, {}, { SigningVersion: 1 });
     closers.push(() => master.kill9());
     await master.start();
+    // A provider attaches the EA, sees it connected, then trades (a fresh state file sends what is open as a snapshot).
+    await master.waitStatus('the first welcome', (s) => s.welcomed === true);
     const trader = new MasterTrader(() => master, random, (symbol, mid) => setMid(followers, symbol, mid));
     for (const f of followers) {
       await f.ea.start();

@@ -98,6 +98,7 @@ private:
    long              m_acks;
    long              m_snapshotsSent;
    long              m_framesSent;
+   long              m_reconciles;
 
    // ---- sending ----
 
@@ -173,6 +174,7 @@ private:
       m_lastReconcileMs = nowMs;
       if(!m_initialized || m_stopped || !m_store.bound)
          return;
+      m_reconciles++;
       // A snapshot is due: it will carry the terminal's positions as they are; no signal before it.
       if(m_store.needsSnapshot && m_signer.Version() == 2)
          return;
@@ -574,6 +576,7 @@ public:
       m_acks = 0;
       m_snapshotsSent = 0;
       m_framesSent = 0;
+      m_reconciles = 0;
       m_message.Reserve(SP_MASTER_INBOUND_BYTES_MAX);
       m_frame.Reserve(4096);
      }
@@ -643,6 +646,8 @@ public:
    long              Acks(void) const { return m_acks; }
    long              SnapshotsSent(void) const { return m_snapshotsSent; }
    long              FramesSent(void) const { return m_framesSent; }
+   /** Comparisons of the terminal with the book since the start. */
+   long              Reconciles(void) const { return m_reconciles; }
    string            SubscriptionId(void) const { return m_store.subscriptionId; }
   };
 

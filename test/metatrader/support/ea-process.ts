@@ -97,6 +97,8 @@ export class EaProcess {
     this.child = child;
     this.starts++;
     const from = this.lines.length;
+    // A command written as the process dies (it was told to die at a fill) is lost, as it would be.
+    child.stdin!.on('error', () => undefined);
     child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.exit = new Promise((resolve) => {

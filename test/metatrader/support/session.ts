@@ -147,6 +147,8 @@ export class MasterTrader {
   readonly book = new Map<number, MasterHolding>();
   readonly mids = new Map(instruments.map((i) => [i.symbol, i.start]));
   readonly counts = { open: 0, modify: 0, partial: 0, close: 0 };
+  /** Every trade, in order: its kind and the master's ticket. */
+  readonly trades: { kind: string; ticket: number }[] = [];
 
   constructor(
     private readonly master: () => EaProcess,
@@ -168,31 +170,42 @@ export class MasterTrader {
   async step(opensMax = 12): Promise<string> {
     const open = [...this.book.values()];
     const roll = this.random.next();
-    if (open.length === 0 || (roll < 0.35 && open.length < opensMax)) {
-      const i = this.random.pick(instruments);
-      const side = this.random.chance(0.5) ? 0 : 1;
-      const mid = this.mids.get(i.symbol)!;
-      const dir = side === 0 ? 1 : -1;
-      const volume = this.random.int(1, 150) / 100;
-      const stopLoss = Number((mid - dir * this.random.int(20, 80) * i.pip).toFixed(i.digits));
-      const takeProfit = Number((mid + dir * this.random.int(20, 160) * i.pip).toFixed(i.digits));
-      const magic = this.random.pick(['7', '9']);
-      const r = await this.master().request(`open ${i.symbol} ${side} ${volume} ${stopLoss} ${takeProfit} ${magic}`);
-      if (r.ok !== true) throw new Error(`the master's open failed: ${JSON.stringify(r)}`);
-      this.book.set(r.ticket as number, { ticket: r.ticket as number, symbol: i.symbol, side, volume, stopLoss, takeProfit, magic });
-      this.counts.open++;
-      return 'open';
-    }
-    const p = this.random.pick(open);
+    if (open.length === 0 || (roll < 0.35 && open.length < opensMax)) return this.openOne();
+    return this.change(this.random.pick(open), roll);
+  }
+
+  /** Open one position. */
+  async openOne(): Promise<string> {
+    const i = this.random.pick(instruments);
+    const side = this.random.chance(0.5) ? 0 : 1;
+    const mid = this.mids.get(i.symbol)!;
+    const dir = side === 0 ? 1 : -1;
+    const volume = this.random.int(1, 150) / 100;
+    const stopLoss = Number((mid - dir * this.random.int(20, 80) * i.pip).toFixed(i.digits));
+    const takeProfit = Number((mid + dir * this.random.int(20, 160) * i.pip).toFixed(i.digits));
+    const magic = this.random.pick(['7', '9']);
+    const r = await this.master().request(`open ${i.symbol} ${side} ${volume} ${stopLoss} ${takeProfit} ${magic}`);
+    if (r.ok !== true) throw new Error(`the master's open failed: ${JSON.stringify(r)}`);
+    this.book.set(r.ticket as number, { ticket: r.ticket as number, symbol: i.symbol, side, volume, stopLoss, takeProfit, magic });
+    this.counts.open++;
+    this.trades.push({ kind: 'open', ticket: r.ticket as number });
+    return 'open';
+  }
+
+  private async change(p: MasterHolding, roll: number): Promise<string> {
     const i = instruments.find((x) => x.symbol === p.symbol)!;
     const mid = this.mids.get(p.symbol)!;
     if (roll < 0.55) {
       const dir = p.side === 0 ? 1 : -1;
+      const before = { stopLoss: p.stopLoss, takeProfit: p.takeProfit };
       p.stopLoss = Number((mid - dir * this.random.int(10, 60) * i.pip).toFixed(i.digits));
       p.takeProfit = Number((mid + dir * this.random.int(10, 120) * i.pip).toFixed(i.digits));
+      // A change of stops to what they were is no change (and no signal): move the take profit a pip further.
+      if (p.stopLoss === before.stopLoss && p.takeProfit === before.takeProfit) p.takeProfit = Number((p.takeProfit + dir * i.pip).toFixed(i.digits));
       const r = await this.master().request(`modify ${p.ticket} ${p.stopLoss} ${p.takeProfit}`);
       if (r.ok !== true) throw new Error(`the master's modify failed: ${JSON.stringify(r)}`);
       this.counts.modify++;
+      this.trades.push({ kind: 'modify', ticket: p.ticket });
       return 'modify';
     }
     if (roll < 0.8 && p.volume >= 0.02) {
@@ -201,12 +214,14 @@ export class MasterTrader {
       if (r.ok !== true) throw new Error(`the master's partial close failed: ${JSON.stringify(r)}`);
       p.volume = Number((p.volume - part).toFixed(2));
       this.counts.partial++;
+      this.trades.push({ kind: 'partial', ticket: p.ticket });
       return 'partial';
     }
     const r = await this.master().request(`close ${p.ticket}`);
     if (r.ok !== true) throw new Error(`the master's close failed: ${JSON.stringify(r)}`);
     this.book.delete(p.ticket);
     this.counts.close++;
+    this.trades.push({ kind: 'close', ticket: p.ticket });
     return 'close';
   }
 }
