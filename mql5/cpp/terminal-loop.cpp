@@ -14,6 +14,7 @@
 // Commands, one per stdin line; answers and logs are JSON lines on stdout:
 //   open SYMBOL SIDE VOLUME SL TP MAGIC | close TICKET [VOLUME] | modify TICKET SL TP
 //   mid SYMBOL PRICE | status | positions | allocs | crash-after-next-fill | quit
+// (`allocs`: operator new calls made inside the expert's event handlers so far.)
 // operator new is replaced below with malloc/free: GCC cannot see the pairing through the replacement.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include <expert.inc>
@@ -29,10 +30,12 @@
 
 // ---- allocation counting (the hot loop must not allocate) ----
 
+// Allocations made inside the expert's event handlers (not the loop's own command handling).
 static std::atomic<long> g_allocations{0};
+static bool g_inHandler = false;
 
 void *operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (g_inHandler) g_allocations.fetch_add(1, std::memory_order_relaxed);
   void *p = std::malloc(size == 0 ? 1 : size);
   if (p == nullptr) throw std::bad_alloc();
   return p;
@@ -64,7 +67,9 @@ static void DispatchTransactions() {
 #ifdef SP_EXPERT_MASTER
     MqlTradeRequest request;
     MqlTradeResult result;
+    g_inHandler = true;
     OnTradeTransaction(t, request, result);
+    g_inHandler = false;
 #endif
   }
 }
@@ -198,7 +203,9 @@ static bool Command(const std::string &line) {
     double mid;
     in >> symbol >> mid;
     g_terminal.SetMid(symbol, mid);
+    g_inHandler = true;
     OnTick();
+    g_inHandler = false;
     Reply("\"mid\"");
   } else if (command == "status") {
     Reply(Status());
@@ -282,7 +289,9 @@ int main(int argc, char **argv) {
     }
     now = PlatformMonotonicMs();
     if (g_timerMs > 0 && now >= nextTimer) {
+      g_inHandler = true;
       OnTimer();
+      g_inHandler = false;
       DispatchTransactions();
       nextTimer = now + g_timerMs;
     }
