@@ -5,6 +5,8 @@
 #ifndef SIGPLANE_BASE64_MQH
 #define SIGPLANE_BASE64_MQH
 
+#include <Sigplane/Platform.mqh>
+
 ushort SpBase64Char(int index)
   {
    if(index < 26)

@@ -14,6 +14,7 @@
 #ifndef SIGPLANE_COPY_RULES_MQH
 #define SIGPLANE_COPY_RULES_MQH
 
+#include <Sigplane/Platform.mqh>
 #include <Sigplane/Limits.mqh>
 #include <Sigplane/Text.mqh>
 #include <Sigplane/PlatformTypes.mqh>

@@ -141,17 +141,27 @@ public:
 #define SP_RETCODE_INVALID 10013
 #define SP_RETCODE_INVALID_VOLUME 10014
 #define SP_RETCODE_INVALID_STOPS 10016
+#define SP_RETCODE_MARKET_CLOSED 10018
 #define SP_RETCODE_PRICE_CHANGED 10020
 #define SP_RETCODE_PRICE_OFF 10021
 #define SP_RETCODE_TOO_MANY_REQUESTS 10024
+#define SP_RETCODE_SERVER_DISABLES_AT 10026
+#define SP_RETCODE_CLIENT_DISABLES_AT 10027
 #define SP_RETCODE_CONNECTION 10031
 #define SP_RETCODE_POSITION_CLOSED 10036
 
-/** Whether the same request may succeed a moment later (the copier retries those). */
+/**
+ * Whether the same request may succeed later: the copier retries those a
+ * few times, then fails the delivery, which comes again after a reconnect.
+ * A closed market and algorithmic trading switched off (in the terminal or
+ * by the broker) are among them: a copy is not skipped for good because
+ * the weekend came or the AutoTrading button was off.
+ */
 bool SpRetcodeIsTransient(int retcode)
   {
    return retcode == SP_RETCODE_REQUOTE || retcode == SP_RETCODE_TIMEOUT || retcode == SP_RETCODE_PRICE_CHANGED ||
-          retcode == SP_RETCODE_PRICE_OFF || retcode == SP_RETCODE_TOO_MANY_REQUESTS || retcode == SP_RETCODE_CONNECTION;
+          retcode == SP_RETCODE_PRICE_OFF || retcode == SP_RETCODE_TOO_MANY_REQUESTS || retcode == SP_RETCODE_CONNECTION ||
+          retcode == SP_RETCODE_MARKET_CLOSED || retcode == SP_RETCODE_SERVER_DISABLES_AT || retcode == SP_RETCODE_CLIENT_DISABLES_AT;
   }
 
 #endif

@@ -21,6 +21,8 @@
 #ifndef SIGPLANE_PRINTF_FIXED_MQH
 #define SIGPLANE_PRINTF_FIXED_MQH
 
+#include <Sigplane/Platform.mqh>
+
 // 1100 bits: M * 10^N * 2^971 for N <= 20 fits (53 + 67 + 971 bits).
 #define SP_BIGNAT_LIMBS 36
 #define SP_PRINTF_DECIMALS_MAX 20

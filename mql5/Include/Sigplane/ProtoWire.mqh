@@ -13,6 +13,8 @@
 #ifndef SIGPLANE_PROTO_WIRE_MQH
 #define SIGPLANE_PROTO_WIRE_MQH
 
+#include <Sigplane/Platform.mqh>
+
 #define SP_WIRE_VARINT 0
 #define SP_WIRE_FIXED64 1
 #define SP_WIRE_LENGTH 2
@@ -20,13 +22,7 @@
 
 class SpProtoWriter
   {
-private:
-   int               m_nestedStarts[8];
-   int               m_depth;
-
 public:
-                     SpProtoWriter(void) { m_depth = 0; }
-
    void              Varint(ByteBuffer &out, ulong v)
      {
       while(v >= 0x80)

@@ -7,6 +7,8 @@
 #ifndef SIGPLANE_TEXT_MQH
 #define SIGPLANE_TEXT_MQH
 
+#include <Sigplane/Platform.mqh>
+
 /** Decimal text of a uint64. */
 string SpUlongToDecimal(ulong value)
   {
