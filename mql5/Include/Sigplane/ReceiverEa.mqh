@@ -366,6 +366,10 @@ public:
 
    string            Init(const SpReceiverConfig &config)
      {
+      // On a netting account every copy of a symbol would merge into the symbol's one position: neither the
+      // volume of each copy nor its stops could be kept apart, and the copier's keys (order comments) would be lost.
+      if(!PlatformAccountIsHedging())
+         return "NETTING_ACCOUNT_UNSUPPORTED: the Receiver EA copies onto hedging accounts";
       string problem = m_ws.Configure(config.serverUrl, "/v1/receiver", config.token, config.pinnedThumbprint, SP_RECEIVER_INBOUND_BYTES_MAX);
       if(problem != "")
          return problem;
