@@ -21,47 +21,33 @@
  * volumes only, so the volumes must agree exactly.
  * SIGPLANE_TEST_SEED replays the session.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Copier, PaperBroker, ReceiverClient, type SigplaneClientError } from '../../client';
 import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
-import { startShipper, type Shipper } from '../../persistence/shipper/shipper';
 import type { CopySettings } from '../../proto/receiver-settings';
 import { Prng } from '../actors/prng';
-import { startTestServer, type TestServer } from '../support/test-server';
+import type { TestServer } from '../support/test-server';
 import type { EaProcess, EaSymbol } from './support/ea-process';
-import { accountSymbols, holdings, instruments, MasterTrader, masterEa, opensByKey, paperSymbols, receiverEa, waitUntil } from './support/session';
+import { accountSymbols, type EaTestBed, holdings, instruments, masterEa, MasterTrader, opensByKey, paperSymbols, receiverEa, startEaTestBed, waitUntil } from './support/session';
 
 const seed = Number(process.env.SIGPLANE_TEST_SEED ?? 20261207);
 const steps = 90;
-const shardCount = 2;
 
+let bed: EaTestBed;
 let t: TestServer;
 let dir: string;
-let shipper: Shipper;
-const closers: (() => Promise<void>)[] = [];
+let closers: (() => Promise<void>)[];
 
 beforeAll(async () => {
-  t = await startTestServer({ shardCount, receiverSettings: true });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-ea-session-'));
-  shipper = startShipper({
-    databaseUrl: t.databaseUrl,
-    dataDir: t.dataDir,
-    shardCount,
-    nodeId: 'ea-session-test',
-    limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 400, shipReconnectMaxMs: 400, shipStatusIntervalMs: 30 },
-  });
+  bed = await startEaTestBed('session', { shardCount: 2, shipper: true });
+  ({ server: t, dir, closers } = bed);
 });
 
 afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
-  await shipper?.stop();
-  await t?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await bed?.close();
 });
 
 /** A TypeScript copier on a paper account: the reference an EA account is compared with. */
@@ -148,6 +134,43 @@ function expectSameAccounts(followers: Follower[], prefix: string, masterTickets
   }
 }
 
+/** The master attached and welcomed, the followers started, quotes everywhere. */
+async function begin(
+  name: string,
+  sub: { masterToken: string; macKeyId: string; macSecretHex: string },
+  followers: Follower[],
+  random: Prng,
+  inputs: Record<string, number> = {},
+): Promise<{ master: EaProcess; trader: MasterTrader }> {
+  const master = masterEa(path.join(dir, name), t, sub, {}, inputs);
+  closers.push(() => master.kill9());
+  await master.startWelcomed();
+  const trader = new MasterTrader(() => master, random, (symbol, mid) => setMid(followers, symbol, mid));
+  for (const f of followers) {
+    await f.ea.start();
+    await f.twin.start();
+  }
+  await trader.moveMarket();
+  return { master, trader };
+}
+
+/** A follower's EA started again, quoted at the market's prices. */
+async function restartFollower(f: Follower, trader: MasterTrader): Promise<void> {
+  await f.ea.start();
+  for (const i of instruments) await f.ea.request(`mid ${mapSymbol(f.settings, i.symbol)} ${trader.mids.get(i.symbol)}`);
+}
+
+/** Every signal acked, every follower (EA and twin) at the last one: its sequence. */
+async function caughtUp(master: EaProcess, followers: Follower[]): Promise<number> {
+  const published = await master.waitStatus('every signal acked', (s) => s.outbox === 0 && (s.signals as number) > 0, 60_000);
+  const last = published.lastAssigned as number;
+  for (const f of followers) {
+    await f.ea.waitStatus(`${f.name} at ${last}`, (s) => s.lastSequence === last, 60_000);
+    await f.twin.client.waitFor(last, 60_000);
+  }
+  return last;
+}
+
 describe('a seeded session copied by Receiver EAs, compared with client/copier.ts', () => {
   it(`v2: three settings, restarts and outages, each EA account ends as its TypeScript twin (seed ${seed})`, async () => {
     const random = new Prng(seed);
@@ -171,17 +194,7 @@ describe('a seeded session copied by Receiver EAs, compared with client/copier.t
         3,
       ),
     ];
-    const master = masterEa(path.join(dir, 'master-v2'), t, sub);
-    closers.push(() => master.kill9());
-    await master.start();
-    // A provider attaches the EA, sees it connected, then trades (a fresh state file sends what is open as a snapshot).
-    await master.waitStatus('the first welcome', (s) => s.welcomed === true);
-    const trader = new MasterTrader(() => master, random, (symbol, mid) => setMid(followers, symbol, mid));
-    for (const f of followers) {
-      await f.ea.start();
-      await f.twin.start();
-    }
-    await trader.moveMarket();
+    const { master, trader } = await begin('master-v2', sub, followers, random);
 
     const comeBackAt = new Map<Follower, number>();
     const chaos = { restart: 0, offline: 0 };
@@ -190,8 +203,7 @@ describe('a seeded session copied by Receiver EAs, compared with client/copier.t
       for (const [f, at] of comeBackAt) {
         if (step >= at) {
           comeBackAt.delete(f);
-          await f.ea.start();
-          for (const i of instruments) await f.ea.request(`mid ${mapSymbol(f.settings, i.symbol)} ${trader.mids.get(i.symbol)}`);
+          await restartFollower(f, trader);
         }
       }
       if (random.chance(0.1)) {
@@ -210,17 +222,8 @@ describe('a seeded session copied by Receiver EAs, compared with client/copier.t
       }
       await trader.step();
     }
-    for (const f of comeBackAt.keys()) {
-      await f.ea.start();
-      for (const i of instruments) await f.ea.request(`mid ${mapSymbol(f.settings, i.symbol)} ${trader.mids.get(i.symbol)}`);
-    }
-
-    const published = await master.waitStatus('every signal acked', (s) => s.outbox === 0 && (s.signals as number) > 0, 60_000);
-    const last = published.lastAssigned as number;
-    for (const f of followers) {
-      await f.ea.waitStatus(`${f.name} at ${last}`, (s) => s.lastSequence === last, 60_000);
-      await f.twin.client.waitFor(last, 60_000);
-    }
+    for (const f of comeBackAt.keys()) await restartFollower(f, trader);
+    const last = await caughtUp(master, followers);
     expect(trader.counts.open).toBeGreaterThan(10);
     expect(trader.counts.partial).toBeGreaterThan(3);
     expect(trader.counts.close).toBeGreaterThan(3);
@@ -262,32 +265,16 @@ describe('a seeded session copied by Receiver EAs, compared with client/copier.t
     const random = new Prng(seed + 1);
     const sub = await t.subscription();
     const followers = [await follow(sub, 'N-netting', { symbolSuffix: '.m', lotMode: 'MULTIPLIER', lotValue: 2 }, {}, 50_000, 4)];
-    const master = masterEa(path.join(dir, 'master-v1'), t, sub, {}, { SigningVersion: 1 });
-    closers.push(() => master.kill9());
-    await master.start();
-    // A provider attaches the EA, sees it connected, then trades (a fresh state file sends what is open as a snapshot).
-    await master.waitStatus('the first welcome', (s) => s.welcomed === true);
-    const trader = new MasterTrader(() => master, random, (symbol, mid) => setMid(followers, symbol, mid));
-    for (const f of followers) {
-      await f.ea.start();
-      await f.twin.start();
-    }
-    await trader.moveMarket();
+    const { master, trader } = await begin('master-v1', sub, followers, random, { SigningVersion: 1 });
     for (let step = 0; step < 40; step++) {
       await trader.moveMarket();
       if (step === 20) {
         await followers[0].ea.stop();
-        await followers[0].ea.start();
-        for (const i of instruments) await followers[0].ea.request(`mid ${mapSymbol(followers[0].settings, i.symbol)} ${trader.mids.get(i.symbol)}`);
+        await restartFollower(followers[0], trader);
       }
       await trader.step(6);
     }
-    const published = await master.waitStatus('every signal acked', (s) => s.outbox === 0 && (s.signals as number) > 0, 60_000);
-    const last = published.lastAssigned as number;
-    for (const f of followers) {
-      await f.ea.waitStatus(`${f.name} at ${last}`, (s) => s.lastSequence === last, 60_000);
-      await f.twin.client.waitFor(last, 60_000);
-    }
+    const last = await caughtUp(master, followers);
     const prefix = `sp:${sub.subscriptionId.replace(/-/g, '').slice(0, 6)}:`;
     expectSameAccounts(followers, prefix, new Set(), `v1, seed ${seed}`);
     // And each account holds twice the master's net volume per symbol (MULTIPLIER 2).

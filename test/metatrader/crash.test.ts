@@ -18,47 +18,33 @@
  *   are resent after the restart; the server makes a resent report the
  *   same row), every copy it holds with its open or adopt row.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Copier, PaperBroker, ReceiverClient } from '../../client';
 import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
-import { startShipper, type Shipper } from '../../persistence/shipper/shipper';
 import { exactDecimal, safeInteger } from '../../proto/codec';
 import { Prng } from '../actors/prng';
 import { openReceiver } from '../support/e2e';
-import { startTestServer, type TestServer } from '../support/test-server';
+import type { TestServer } from '../support/test-server';
 import type { EaProcess } from './support/ea-process';
-import { accountSymbols, holdings, instruments, MasterTrader, masterEa, opensByKey, paperSymbols, receiverEa, waitUntil } from './support/session';
+import { accountSymbols, type EaTestBed, holdings, instruments, masterEa, MasterTrader, opensByKey, paperSymbols, receiverEa, startEaTestBed, waitUntil } from './support/session';
 
 const seed = Number(process.env.SIGPLANE_TEST_SEED ?? 20261208);
-const shardCount = 2;
 
+let bed: EaTestBed;
 let t: TestServer;
 let dir: string;
-let shipper: Shipper;
-const closers: (() => Promise<void>)[] = [];
+let closers: (() => Promise<void>)[];
 
 beforeAll(async () => {
-  t = await startTestServer({ shardCount, receiverSettings: true });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-ea-crash-'));
-  shipper = startShipper({
-    databaseUrl: t.databaseUrl,
-    dataDir: t.dataDir,
-    shardCount,
-    nodeId: 'ea-crash-test',
-    limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 400, shipReconnectMaxMs: 400, shipStatusIntervalMs: 30 },
-  });
+  bed = await startEaTestBed('crash', { shardCount: 2, shipper: true });
+  ({ server: t, dir, closers } = bed);
 });
 
 afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
-  await shipper?.stop();
-  await t?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await bed?.close();
 });
 
 /** Open a position with the terminal set to exit right after the fill; the book learns the ticket from the account file. */
@@ -100,9 +86,7 @@ describe('kill -9 of the EA processes', () => {
     closers.push(async () => observer.close());
     const master = masterEa(path.join(dir, 'master'), t, sub);
     closers.push(() => master.kill9());
-    await master.start();
-    // A provider attaches the EA, sees it connected, then trades (a fresh state file sends what is open as a snapshot).
-    await master.waitStatus('the first welcome', (s) => s.welcomed === true);
+    await master.startWelcomed();
     const trader = new MasterTrader(() => master, random, async () => undefined);
     await trader.moveMarket();
     const kills = { afterBurst: 0, afterFill: 0 };
@@ -184,9 +168,7 @@ describe('kill -9 of the EA processes', () => {
     twin.reportTo(twinClient);
     const master = masterEa(path.join(dir, 'master-2'), t, sub);
     closers.push(() => master.kill9());
-    await master.start();
-    // A provider attaches the EA, sees it connected, then trades (a fresh state file sends what is open as a snapshot).
-    await master.waitStatus('the first welcome', (s) => s.welcomed === true);
+    await master.startWelcomed();
     const quote = async (symbol: string, mid: number): Promise<void> => {
       const local = mapSymbol(settings, symbol);
       twinBroker.setMid(local, mid);

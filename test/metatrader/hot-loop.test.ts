@@ -8,26 +8,23 @@
  * paths the C++ build does, and the buffers are reserved the same way:
  * ByteBuffer over ArrayResize with a reserve.)
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../support/test-server';
-import { accountSymbols, masterEa, receiverEa } from './support/session';
+import type { TestServer } from '../support/test-server';
+import { accountSymbols, type EaTestBed, masterEa, receiverEa, startEaTestBed } from './support/session';
 
+let bed: EaTestBed;
 let t: TestServer;
 let dir: string;
-const closers: (() => Promise<void>)[] = [];
+let closers: (() => Promise<void>)[];
 
 beforeAll(async () => {
-  t = await startTestServer({ shardCount: 1, receiverSettings: true });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-ea-hot-'));
+  bed = await startEaTestBed('hot', { shardCount: 1 });
+  ({ server: t, dir, closers } = bed);
 });
 
 afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
-  await t?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await bed?.close();
 });
 
 it('an idle second of OnTimer, socket reads and comparisons allocates nothing on either EA', async () => {
@@ -35,9 +32,8 @@ it('an idle second of OnTimer, socket reads and comparisons allocates nothing on
   const master = masterEa(path.join(dir, 'master'), t, sub);
   const receiver = receiverEa('receiver', path.join(dir, 'receiver'), t, sub.receiverToken, accountSymbols(null));
   closers.push(() => master.kill9(), () => receiver.kill9());
-  await master.start();
+  await master.startWelcomed();
   await receiver.start();
-  await master.waitStatus('welcome', (s) => s.welcomed === true);
   for (const ea of [master, receiver]) {
     await ea.request('mid EURUSD 1.1');
     await ea.request('mid XAUUSD 2400');

@@ -8,28 +8,25 @@
  *     multiplier);
  *   - a Receiver EA refuses to start on a netting account, with a code.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { exactDecimal } from '../../proto/codec';
 import { openReceiver, waitForDeliveries } from '../support/e2e';
-import { startTestServer, type TestServer } from '../support/test-server';
-import { accountSymbols, masterEa, receiverEa } from './support/session';
+import type { TestServer } from '../support/test-server';
+import { accountSymbols, type EaTestBed, masterEa, receiverEa, startEaTestBed } from './support/session';
 
+let bed: EaTestBed;
 let t: TestServer;
 let dir: string;
-const closers: (() => Promise<void>)[] = [];
+let closers: (() => Promise<void>)[];
 
 beforeAll(async () => {
-  t = await startTestServer({ shardCount: 1, receiverSettings: true });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-ea-netting-'));
+  bed = await startEaTestBed('netting', { shardCount: 1 });
+  ({ server: t, dir, closers } = bed);
 });
 
 afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
-  await t?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await bed?.close();
 });
 
 it('a netting master publishes increases as slices, decreases newest first, a reversal as close and open', async () => {
@@ -40,9 +37,8 @@ it('a netting master publishes increases as slices, decreases newest first, a re
   const master = masterEa(path.join(dir, 'master'), t, sub, { netting: true });
   const receiver = receiverEa('hedging-receiver', path.join(dir, 'receiver'), t, license.token, accountSymbols(null));
   closers.push(() => master.kill9(), () => receiver.kill9());
-  await master.start();
+  await master.startWelcomed();
   await receiver.start();
-  await master.waitStatus('welcome', (s) => s.welcomed === true);
   for (const ea of [master, receiver]) await ea.request('mid EURUSD 1.1');
   const first = await master.request('open EURUSD 0 1 1.09 1.12 7');
   await master.request('open EURUSD 0 0.5 0 0 7'); // adds to the one position: a second slice

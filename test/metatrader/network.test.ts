@@ -148,9 +148,8 @@ describe('a server that goes away and comes back', () => {
     const master = masterEa(path.join(dir, 'outage-master'), endpoint, sub);
     const receiver = receiverEa('outage-receiver', path.join(dir, 'outage-receiver'), endpoint, sub.receiverToken, accountSymbols(null));
     closers.push(() => master.kill9(), () => receiver.kill9());
-    await master.start();
+    await master.startWelcomed();
     await receiver.start();
-    await master.waitStatus('welcome', (s) => s.welcomed === true);
     const random = new Prng(515);
     const trader = new MasterTrader(() => master, random, async (symbol, mid) => void (await receiver.request(`mid ${symbol} ${mid}`)));
     await trader.moveMarket();

@@ -37,24 +37,13 @@ import {
 } from '../../proto/codec';
 import { encodeReceiverSettings, resolveCopySettings } from '../../proto/receiver-settings';
 import { Action, RejectCode, SubscriptionState, type SignalRecord } from '../../engine/records';
+import { Prng } from '../actors/prng';
 import { bits, fromBits, selftest } from './support/selftest';
 
 const fixtures = path.resolve(__dirname, '../fixtures');
 
 function hex(s: string | Buffer): string {
   return Buffer.from(s).toString('hex');
-}
-
-/** A seeded generator (mulberry32): a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('HMAC-SHA256 over the platform SHA-256 (RFC 4231)', () => {
@@ -130,9 +119,9 @@ describe('%.5f as glibc printf writes it', () => {
       '1.10938',
       '-0.07812',
     ]);
-    const random = prng(20261207);
+    const random = new Prng(20261207);
     const ties: number[] = [];
-    for (let i = 0; i < 2000; i++) ties.push((2 * Math.floor(random() * 2 ** 30) + 1) / 64);
+    for (let i = 0; i < 2000; i++) ties.push((2 * Math.floor(random.next() * 2 ** 30) + 1) / 64);
     const answers = selftest(ties.map((x) => `fmt 5 ${bits(x)}`));
     ties.forEach((x, i) => expect(answers[i], String(x)).toBe(formatFixed(x, 5)));
     // And they are real ties: toFixed (ties away) disagrees on about half of them.
@@ -141,24 +130,24 @@ describe('%.5f as glibc printf writes it', () => {
 });
 
 describe('v2: signed body bytes both ways', () => {
-  const random = prng(424242);
+  const random = new Prng(424242);
   const secret = crypto.randomBytes(32).toString('hex');
   const key = Buffer.from(secret, 'hex');
 
   it('signals the EA signs decode and verify with the server codec, field for field', () => {
     const signals = Array.from({ length: 300 }, (_, i) => ({
       sub: crypto.randomUUID(),
-      sequence: String(1 + Math.floor(random() * 2 ** 52)),
-      generatedAt: String(1_700_000_000_000 + Math.floor(random() * 1e11)),
+      sequence: String(1 + Math.floor(random.next() * 2 ** 52)),
+      generatedAt: String(1_700_000_000_000 + Math.floor(random.next() * 1e11)),
       symbol: ['EURUSD', 'XAUUSD', 'US30', 'BTCUSD'][i % 4],
       orderType: i % 9,
-      volume: Math.round(random() * 10_000) / 100,
-      price: random() * 3000,
+      volume: Math.round(random.next() * 10_000) / 100,
+      price: random.next() * 3000,
       action: 1 + (i % 4),
-      positionId: String(BigInt(Math.floor(random() * 2 ** 53)) * BigInt(1 + (i % 2000))),
-      stopLoss: i % 3 === 0 ? 0 : random() * 3000,
-      takeProfit: i % 5 === 0 ? 0 : random() * 3000,
-      magic: i % 7 === 0 ? '18446744073709551615' : String(Math.floor(random() * 1e6)),
+      positionId: String(BigInt(Math.floor(random.next() * 2 ** 53)) * BigInt(1 + (i % 2000))),
+      stopLoss: i % 3 === 0 ? 0 : random.next() * 3000,
+      takeProfit: i % 5 === 0 ? 0 : random.next() * 3000,
+      magic: i % 7 === 0 ? '18446744073709551615' : String(Math.floor(random.next() * 1e6)),
     }));
     const answers = selftest(
       signals.map(

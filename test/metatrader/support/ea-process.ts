@@ -8,17 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { PaperSymbol } from '../../../client/paper-broker';
 
-export interface EaSymbol {
-  symbol: string;
-  digits: number;
-  volumeMin: number;
-  volumeMax: number;
-  volumeStep: number;
-  tickValue: number;
-  tickSize: number;
-  spreadPoints: number;
-}
+/** A symbol of the paper account: the TypeScript paper broker's specification, the same fields. */
+export type EaSymbol = PaperSymbol;
 
 export interface EaOptions {
   binary: string;
@@ -111,6 +104,12 @@ export class EaProcess {
     await this.waitLine((l) => l.event === 'ready' || l.event === 'init-failed', 20_000, from);
     const last = this.lines.slice(from).find((l) => l.event === 'ready' || l.event === 'init-failed');
     if (last?.event !== 'ready') throw new Error(`${o.name} did not start: ${this.describe(from)}`);
+  }
+
+  /** Start, then wait for the server's Welcome (a provider attaches the EA, sees it connected, then trades). */
+  async startWelcomed(): Promise<void> {
+    await this.start();
+    await this.waitStatus('the first welcome', (s) => s.welcomed === true);
   }
 
   private onData(text: string): void {
@@ -212,20 +211,19 @@ export class EaProcess {
     return this.lines.filter((l) => l.code === code);
   }
 
-  /** The paper account's fills and positions, read from its file (a reader beside the running process). */
+  /** The paper account's fills, read from its file (a reader beside the running process). */
   deals(): PaperDeal[] {
-    const db = new Database(this.options.terminalFile, { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare('SELECT * FROM deals ORDER BY ticket').all() as PaperDeal[];
-    } finally {
-      db.close();
-    }
+    return this.readTerminal<PaperDeal>('SELECT * FROM deals ORDER BY ticket');
   }
 
   positions(): PaperPosition[] {
+    return this.readTerminal<PaperPosition>('SELECT * FROM positions ORDER BY ticket');
+  }
+
+  private readTerminal<T>(sql: string): T[] {
     const db = new Database(this.options.terminalFile, { readonly: true, fileMustExist: true });
     try {
-      return db.prepare('SELECT * FROM positions ORDER BY ticket').all() as PaperPosition[];
+      return db.prepare(sql).all() as T[];
     } finally {
       db.close();
     }

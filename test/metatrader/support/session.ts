@@ -6,10 +6,13 @@
  * and the comparison of accounts by copy key.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { mapSymbol } from '../../../client/copy-rules';
 import type { PaperSymbol } from '../../../client/paper-broker';
+import { startShipper } from '../../../persistence/shipper/shipper';
 import type { CopySettings } from '../../../proto/receiver-settings';
+import { startTestServer, type TestServer } from '../../support/test-server';
 import { eaBinaries } from './ea-build';
 import { EaProcess, type EaSymbol } from './ea-process';
 
@@ -224,4 +227,46 @@ export class MasterTrader {
     this.trades.push({ kind: 'close', ticket: p.ticket });
     return 'close';
   }
+}
+
+export interface EaTestBed {
+  server: TestServer;
+  /** A temporary folder for the EAs' accounts and state files. */
+  dir: string;
+  /** Run at close, last pushed first (EA processes, clients, pools). */
+  closers: (() => Promise<void>)[];
+  close(): Promise<void>;
+}
+
+/**
+ * A real server sending receivers their settings, a temporary folder, and
+ * (when execution reports must reach Postgres) the shipper `sigplane serve`
+ * runs beside it.
+ */
+export async function startEaTestBed(name: string, options: { shardCount?: number; shipper?: boolean } = {}): Promise<EaTestBed> {
+  const shardCount = options.shardCount ?? 2;
+  const server = await startTestServer({ shardCount, receiverSettings: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sigplane-ea-${name}-`));
+  const shipper =
+    options.shipper === true
+      ? startShipper({
+          databaseUrl: server.databaseUrl,
+          dataDir: server.dataDir,
+          shardCount,
+          nodeId: `ea-${name}-test`,
+          limits: { shipIntervalMs: 20, shipRetryInitialMs: 50, shipRetryMaxMs: 400, shipReconnectMaxMs: 400, shipStatusIntervalMs: 30 },
+        })
+      : null;
+  const closers: (() => Promise<void>)[] = [];
+  return {
+    server,
+    dir,
+    closers,
+    async close() {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+      await shipper?.stop();
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
