@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prng } from '../actors/prng';
 import { TcpProxy } from '../support/tcp-proxy';
 import { startTestServer, type TestServer } from '../support/test-server';
-import { accountSymbols, holdings, MasterTrader, masterEa, receiverEa, waitUntil } from './support/session';
+import { accountSymbols, freePort, holdings, MasterTrader, masterEa, receiverEa, waitUntil } from './support/session';
 
 let dir: string;
 const closers: (() => Promise<void>)[] = [];
@@ -36,14 +36,6 @@ function certificate(name: string, subjectAltName: string): { certFile: string; 
     { stdio: 'pipe' },
   );
   return { certFile, keyFile };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 beforeAll(() => {

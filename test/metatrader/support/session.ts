@@ -6,6 +6,7 @@
  * and the comparison of accounts by copy key.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mapSymbol } from '../../../client/copy-rules';
@@ -269,4 +270,13 @@ export async function startEaTestBed(name: string, options: { shardCount?: numbe
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A port nothing listens on now (for a proxy that must keep its address across a server restart). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
