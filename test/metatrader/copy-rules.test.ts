@@ -6,12 +6,16 @@
  * and the TypeScript copier size every copy alike. Also the pip sizes of
  * actors/pip-size.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { pipSize } from '../../actors/pip-size';
 import { planOpen, roundToStep, targetVolume, type SymbolSpec } from '../../client/copy-rules';
 import { copySettingsDefaults, type CopySettings, type LotMode } from '../../proto/receiver-settings';
 import { Prng } from '../actors/prng';
 import { bits } from './support/selftest';
+import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
+
+// Compiled here (once per version of the sources) rather than inside a test's own timeout.
+beforeAll(() => void eaBinaries(), eaBuildTimeoutMs);
 import { selftest } from './support/selftest';
 
 const lotModes: LotMode[] = ['FIXED', 'MULTIPLIER', 'EQUITY_RATIO', 'RISK_PERCENT'];

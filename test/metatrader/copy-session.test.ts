@@ -32,6 +32,7 @@ import { Prng } from '../actors/prng';
 import type { TestServer } from '../support/test-server';
 import type { EaProcess, EaSymbol } from './support/ea-process';
 import { accountSymbols, type EaTestBed, holdings, instruments, masterEa, MasterTrader, opensByKey, paperSymbols, receiverEa, startEaTestBed, waitUntil } from './support/session';
+import { eaBuildTimeoutMs } from './support/ea-build';
 
 const seed = Number(process.env.SIGPLANE_TEST_SEED ?? 20261207);
 const steps = 90;
@@ -44,7 +45,7 @@ let closers: (() => Promise<void>)[];
 beforeAll(async () => {
   bed = await startEaTestBed('session', { shardCount: 2, shipper: true });
   ({ server: t, dir, closers } = bed);
-});
+}, eaBuildTimeoutMs);
 
 afterAll(async () => {
   await bed?.close();

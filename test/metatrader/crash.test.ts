@@ -30,6 +30,7 @@ import { openReceiver } from '../support/e2e';
 import type { TestServer } from '../support/test-server';
 import type { EaProcess } from './support/ea-process';
 import { accountSymbols, type EaTestBed, holdings, instruments, masterEa, MasterTrader, opensByKey, paperSymbols, receiverEa, startEaTestBed, waitUntil } from './support/session';
+import { eaBuildTimeoutMs } from './support/ea-build';
 
 const seed = Number(process.env.SIGPLANE_TEST_SEED ?? 20261208);
 
@@ -41,7 +42,7 @@ let closers: (() => Promise<void>)[];
 beforeAll(async () => {
   bed = await startEaTestBed('crash', { shardCount: 2, shipper: true });
   ({ server: t, dir, closers } = bed);
-});
+}, eaBuildTimeoutMs);
 
 afterAll(async () => {
   await bed?.close();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestServer } from '../support/test-server';
 import { accountSymbols, type EaTestBed, masterEa, receiverEa, startEaTestBed } from './support/session';
+import { eaBuildTimeoutMs } from './support/ea-build';
 
 let bed: EaTestBed;
 let t: TestServer;
@@ -21,7 +22,7 @@ let closers: (() => Promise<void>)[];
 beforeAll(async () => {
   bed = await startEaTestBed('hot', { shardCount: 1 });
   ({ server: t, dir, closers } = bed);
-});
+}, eaBuildTimeoutMs);
 
 afterAll(async () => {
   await bed?.close();

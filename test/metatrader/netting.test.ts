@@ -14,6 +14,7 @@ import { exactDecimal } from '../../proto/codec';
 import { openReceiver, waitForDeliveries } from '../support/e2e';
 import type { TestServer } from '../support/test-server';
 import { accountSymbols, type EaTestBed, masterEa, receiverEa, startEaTestBed } from './support/session';
+import { eaBuildTimeoutMs } from './support/ea-build';
 
 let bed: EaTestBed;
 let t: TestServer;
@@ -23,7 +24,7 @@ let closers: (() => Promise<void>)[];
 beforeAll(async () => {
   bed = await startEaTestBed('netting', { shardCount: 1 });
   ({ server: t, dir, closers } = bed);
-});
+}, eaBuildTimeoutMs);
 
 afterAll(async () => {
   await bed?.close();

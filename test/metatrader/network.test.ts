@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prng } from '../actors/prng';
 import { TcpProxy } from '../support/tcp-proxy';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
 import { accountSymbols, freePort, holdings, MasterTrader, masterEa, receiverEa, waitUntil } from './support/session';
 
 let dir: string;
@@ -39,8 +40,9 @@ function certificate(name: string, subjectAltName: string): { certFile: string; 
 }
 
 beforeAll(() => {
+  eaBinaries(); // compiled here (once per version of the sources) rather than inside a test's own timeout
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-ea-network-'));
-});
+}, eaBuildTimeoutMs);
 
 afterAll(async () => {
   for (const close of closers.reverse()) await close().catch(() => undefined);

@@ -8,8 +8,12 @@
  */
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { selftest } from './support/selftest';
+import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
+
+// Compiled here (once per version of the sources) rather than inside a test's own timeout.
+beforeAll(() => void eaBinaries(), eaBuildTimeoutMs);
 
 const root = protobuf.loadSync(path.resolve(__dirname, '../../proto/sigplane.proto'));
 

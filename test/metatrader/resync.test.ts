@@ -16,6 +16,7 @@ import { Prng } from '../actors/prng';
 import { TcpProxy } from '../support/tcp-proxy';
 import type { TestServer } from '../support/test-server';
 import { accountSymbols, type EaTestBed, freePort, holdings, MasterTrader, masterEa, receiverEa, startEaTestBed } from './support/session';
+import { eaBuildTimeoutMs } from './support/ea-build';
 
 let bed: EaTestBed;
 let t: TestServer;
@@ -25,7 +26,7 @@ let closers: (() => Promise<void>)[];
 beforeAll(async () => {
   bed = await startEaTestBed('resync', { shardCount: 1 });
   ({ server: t, dir, closers } = bed);
-});
+}, eaBuildTimeoutMs);
 
 afterAll(async () => {
   await bed?.close();

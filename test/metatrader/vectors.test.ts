@@ -17,7 +17,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { formatFixed } from '../../engine/c-printf';
 import { verifyV1 } from '../../engine/signing-v1';
 import { verifyV2 } from '../../engine/signing-v2';
@@ -39,6 +39,10 @@ import { encodeReceiverSettings, resolveCopySettings } from '../../proto/receive
 import { Action, RejectCode, SubscriptionState, type SignalRecord } from '../../engine/records';
 import { Prng } from '../actors/prng';
 import { bits, fromBits, selftest } from './support/selftest';
+import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
+
+// Compiled here (once per version of the sources) rather than inside a test's own timeout.
+beforeAll(() => void eaBinaries(), eaBuildTimeoutMs);
 
 const fixtures = path.resolve(__dirname, '../fixtures');
 

@@ -15,6 +15,9 @@ import path from 'node:path';
 
 export const mql5Root = path.resolve(__dirname, '../../../mql5');
 
+/** A first build takes tens of seconds on a busy 2-core machine: the hooks that may run it wait this long. */
+export const eaBuildTimeoutMs = 300_000;
+
 export interface EaBinaries {
   dir: string;
   selftest: string;

@@ -245,6 +245,7 @@ export interface EaTestBed {
  * runs beside it.
  */
 export async function startEaTestBed(name: string, options: { shardCount?: number; shipper?: boolean } = {}): Promise<EaTestBed> {
+  eaBinaries(); // compiled now (once per version of the sources), in the hook rather than in a test
   const shardCount = options.shardCount ?? 2;
   const server = await startTestServer({ shardCount, receiverSettings: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sigplane-ea-${name}-`));
