@@ -84,6 +84,11 @@ describe('client conversions', () => {
       state: 'DEGRADED',
       lastSequence: 41,
       role: 'receiver',
+      signalsPerSecond: 0,
+      signalsBurst: 0,
     });
+    const masterWelcome = decodeFrame(encodeWelcome(record.subscriptionId, 'ACTIVE', 7, 'master', { signalsPerSecond: 2_000, signalsBurst: 4_000 }));
+    if (masterWelcome === null || masterWelcome.kind !== 'welcome') throw new Error('not a welcome');
+    expect(toWelcome(masterWelcome.welcome, stateName)).toMatchObject({ role: 'master', signalsPerSecond: 2_000, signalsBurst: 4_000 });
   });
 });
