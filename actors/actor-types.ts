@@ -3,7 +3,7 @@
  * it returns. The actor performs no I/O: the shard worker executes effects
  * (journal first, then the ring back to the I/O thread).
  */
-import type { SubscriptionSettings } from '../engine/limits';
+import type { SubscriptionSettings } from '../proto/limits';
 import type { WelcomePacing } from '../proto/codec';
 import type {
   Position,
@@ -11,7 +11,7 @@ import type {
   SignalRecord,
   SnapshotRecord,
   SubscriptionState,
-} from '../engine/records';
+} from '../proto/records';
 
 /** A connection on the I/O thread, as a shard knows it. */
 export type ConnId = number;

@@ -5,7 +5,7 @@
  * announced on the control channel: running servers resend the settings to
  * the license's live sessions at once.
  */
-import { copySettings } from '../engine/limits';
+import { copySettings } from '../proto/limits';
 import { SettingsError } from '../proto/receiver-settings';
 import { ReceiverSettingsStore, ReceiverSettingsStoreError, type StoredReceiverSettings } from '../persistence/pg/receiver-settings-store';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';

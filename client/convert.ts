@@ -12,7 +12,7 @@ import {
   type PositionFrame,
   type SignalBodyFrame,
 } from '../proto/codec';
-import type { Position } from '../engine/records';
+import type { Position } from '../proto/records';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 
 export type DeliveryFrame = Extract<DecodedFrame, { kind: 'delivery' }>['delivery'];

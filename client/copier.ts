@@ -35,9 +35,9 @@
  * loses no report of an execution it remembered.
  */
 import { EventEmitter } from 'node:events';
-import { pipSize } from '../actors/pip-size';
-import { Action } from '../engine/records';
-import type { Position } from '../engine/records';
+import { pipSize } from '../proto/pip-size';
+import { Action } from '../proto/records';
+import type { Position } from '../proto/records';
 import type { ReceiverSettingsMessage } from '../proto/receiver-settings';
 import type { Broker, BrokerPosition, BrokerResult } from './broker';
 import type { ReceivedDelivery, ReceivedSnapshot } from './convert';

@@ -9,7 +9,7 @@
  * reason): order type, symbol filter, magic filter, signal age, broker
  * symbol, quote, price deviation, stop loss (RISK_PERCENT), lot size.
  */
-import { pipSize } from '../actors/pip-size';
+import { pipSize } from '../proto/pip-size';
 import { LotMode, type CopySettings } from '../proto/receiver-settings';
 
 /** Why a master position is not copied: stable codes (execution reports carry them). */

@@ -44,7 +44,7 @@ import { EventEmitter } from 'node:events';
 import { exactDecimal, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
 
 type FrameOf<K extends DecodedFrame['kind']> = Extract<DecodedFrame, { kind: K }>;
-import { wire } from '../engine/limits';
+import { wire } from '../proto/limits';
 import { Connection, ClientCloseCode, type ReconnectOptions } from './connection';
 import { toWelcome, type Welcome } from './convert';
 import { asError, ClientErrorCode, SigplaneClientError } from './errors';

@@ -5,8 +5,8 @@
  */
 import protobuf from 'protobufjs';
 import { encodeFrame, encodeSignalBody, encodeSnapshotBody, positionObject } from '../proto/codec';
-import type { Position } from '../engine/records';
-import { wire } from '../engine/limits';
+import type { Position } from '../proto/records';
+import { wire } from '../proto/limits';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { macOverBody, signatureV1, type MasterSigning } from './signing';
 

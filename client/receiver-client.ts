@@ -32,7 +32,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { decodeFrame, encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
-import { wire } from '../engine/limits';
+import { wire } from '../proto/limits';
 import { ClientCloseCode, Connection, type ReconnectOptions } from './connection';
 import { fromReceiverSettingsFrame, SettingsError, type ReceiverSettingsFrame, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import {
@@ -52,7 +52,7 @@ import { readCursor, writeCursor } from './receiver-cursor';
 import { ReceiverQueue } from './receiver-queue';
 import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
 import { checkExecutionReport, executionKindName, executionReportObject } from '../proto/execution-report';
-import { RejectCode, type ExecutionReportRecord } from '../engine/records';
+import { RejectCode, type ExecutionReportRecord } from '../proto/records';
 
 /** One execution report as the client sends it (the connection names subscription and receiver). */
 export type ExecutionReportInput = Omit<ExecutionReportRecord, 'subscriptionId' | 'receiverId' | 'receivedAtMs'>;

@@ -20,7 +20,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createRing, RingConsumer, RingProducer } from './ring-buffer';
-import { engine as engineLimits, journalDisk } from './limits';
+import { engine as engineLimits, journalDisk } from '../proto/limits';
 import { growsJournal, journalDiskReserveDefault, JournalSpaceWatch, type JournalDiskReserve, type JournalSpaceLevel, type JournalSpaceStatus } from './journal-space';
 import {
   decodeInbound,

@@ -19,9 +19,9 @@
  * (a held signal may be refused after its sender left).
  */
 import type { ConnId } from '../actors/actor-types';
-import { securityEvents as limits } from './limits';
-import type { SecurityEvent, SecurityEventCode } from './records';
-import { TokenBucket } from './token-bucket';
+import { securityEvents as limits } from '../proto/limits';
+import type { SecurityEvent, SecurityEventCode } from '../proto/records';
+import { TokenBucket } from '../proto/token-bucket';
 
 export interface Peer {
   role: 'master' | 'receiver';

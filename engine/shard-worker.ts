@@ -14,7 +14,7 @@
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { RingConsumer, RingProducer } from './ring-buffer';
-import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from './limits';
+import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from '../proto/limits';
 import { Audience, decodeInbound, encodeOutbound, shardExitCode, type ShardInbound, type ShardOutbound } from './shard-protocol';
 import { isOutOfSpace, Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
 import {
@@ -40,7 +40,7 @@ import {
   type WelcomePacing,
 } from '../proto/codec';
 import { executionKindNumber } from '../proto/execution-report';
-import { RejectCode, type ExecutionReportRecord, type SecurityEvent } from './records';
+import { RejectCode, type ExecutionReportRecord, type SecurityEvent } from '../proto/records';
 import { ShardSecurityEvents, type Peer, type RefusalBudget } from './shard-security-events';
 
 export interface ShardWorkerData {

@@ -5,8 +5,8 @@
  * closed). Only the I/O thread reads or writes this.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { SubscriptionSettings } from '../engine/limits';
-import type { TokenBucket } from '../engine/token-bucket';
+import type { SubscriptionSettings } from '../proto/limits';
+import type { TokenBucket } from '../proto/token-bucket';
 
 export type Role = 'master' | 'receiver';
 

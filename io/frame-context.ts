@@ -3,7 +3,7 @@
  * answer, reject (which also records a security event), rate-limit, and
  * hand records to the subscription's shard.
  */
-import { RejectCode } from '../engine/records';
+import { RejectCode } from '../proto/records';
 import { decodeFrame, type DecodedFrame } from '../proto/codec';
 import type { ShardInbound } from '../engine/shard-protocol';
 import type { Socket } from './connections';

@@ -22,12 +22,12 @@
  * master will not send it again), or when this connection's snapshot at or
  * above N is taken.
  */
-import { RejectCode, type SignalRecord, type SnapshotRecord } from '../engine/records';
-import { wire } from '../engine/limits';
-import { formatFixed } from '../engine/c-printf';
-import { verifyV1 } from '../engine/signing-v1';
-import { verifyV2 } from '../engine/signing-v2';
-import { checkFreshness, checkPosition, checkSignalFields } from '../engine/signal-rules';
+import { RejectCode, type SignalRecord, type SnapshotRecord } from '../proto/records';
+import { wire } from '../proto/limits';
+import { formatFixed } from '../proto/c-printf';
+import { verifyV1 } from '../proto/signing-v1';
+import { verifyV2 } from '../proto/signing-v2';
+import { checkFreshness, checkPosition, checkSignalFields } from '../proto/signal-rules';
 import {
   decodeSignalBody,
   decodeSnapshotBody,

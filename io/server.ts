@@ -6,9 +6,9 @@
  * database it also listens for operators' incident actions (isolate, lift,
  * revoke: io/control-listener.ts, io/incident-control.ts).
  */
-import { operations, rateLimits as rateLimitDefaults, securityEvents, wire } from '../engine/limits';
-import { TokenBucket } from '../engine/token-bucket';
-import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
+import { operations, rateLimits as rateLimitDefaults, securityEvents, wire } from '../proto/limits';
+import { TokenBucket } from '../proto/token-bucket';
+import { RejectCode, type SecurityEvent, type SubscriptionState } from '../proto/records';
 import { ShardHost } from '../engine/shard-host';
 import type { JournalDiskReserve, JournalSpaceLevel, JournalSpaceStatus } from '../engine/journal-space';
 import type { RefusalBudget } from '../engine/shard-security-events';
@@ -76,9 +76,9 @@ export interface ServerOptions {
   journalDiskReserve?: JournalDiskReserve;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
-  /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
+  /** Test hook: the shards' ring size (proto/limits.ts ringBytes otherwise). */
   ringBytes?: number;
-  /** Test hook: the shards' own refusals recorded one by one (engine/limits.ts securityEvents otherwise). */
+  /** Test hook: the shards' own refusals recorded one by one (proto/limits.ts securityEvents otherwise). */
   shardRefusalBudget?: RefusalBudget;
 }
 

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import protobuf from 'protobufjs';
-import type { Position, RejectCode, SignalRecord, SubscriptionState } from '../engine/records';
+import type { Position, RejectCode, SignalRecord, SubscriptionState } from './records';
 import type { ReceiverSettingsFrame } from './receiver-settings';
 
 function schemaPath(): string {

@@ -7,7 +7,7 @@
  * A refused report is answered REPORT_INVALID (the message names the field)
  * or SEQUENCE_OUT_OF_RANGE and changes nothing.
  */
-import { executionReports as limits } from '../engine/limits';
+import { executionReports as limits } from './limits';
 import {
   RejectCode,
   executionKinds,
@@ -15,7 +15,7 @@ import {
   type ExecutionKind,
   type ExecutionOutcome,
   type ExecutionReportRecord,
-} from '../engine/records';
+} from './records';
 import { safeInteger, type ExecutionReportFrame } from './codec';
 
 /** proto ExecutionKind number -> name (index 0 is UNSPECIFIED). */

@@ -8,7 +8,7 @@
  * Stored as overrides of `copySettingsDefaults` (like subscription
  * settings): a key absent from the row follows the default.
  */
-import { copySettings } from '../engine/limits';
+import { copySettings } from './limits';
 import { encodeFrame, exactDecimal, type Int64 } from './codec';
 
 export const LotMode = {
@@ -74,7 +74,7 @@ export const copySettingsDefaults: Readonly<CopySettings> = Object.freeze({
   copyOpenPositions: true,
 });
 
-/** Bounds of what can be set: engine/limits.ts. */
+/** Bounds of what can be set: proto/limits.ts. */
 export const copySettingsLimits = copySettings;
 
 /** Stable codes of a refused setting; `field` names the key. */

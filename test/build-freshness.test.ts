@@ -68,6 +68,6 @@ describe('npm run build', () => {
     fs.appendFileSync(path.join(dir, 'cli/log.ts'), '\nexport const buildFreshnessProbe = 1;\n');
     build(dir);
     expect(fs.readFileSync(path.join(dir, 'dist/cli/log.js'), 'utf8')).toContain('buildFreshnessProbe');
-    expect(fs.statSync(path.join(dir, 'dist/engine/limits.js')).mtimeMs).toBe(first.get('dist/engine/limits.js'));
+    expect(fs.statSync(path.join(dir, 'dist/proto/limits.js')).mtimeMs).toBe(first.get('dist/proto/limits.js'));
   }, 600_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeDelivery, encodeSnapshot, encodeWelcome, stateName } from '../proto/codec';
-import type { Position, SignalRecord } from '../engine/records';
+import type { Position, SignalRecord } from '../proto/records';
 import { toDelivery, toSignalFields, toSnapshot, toWelcome, type DeliveryFrame } from '../client/convert';
 import { SigplaneClientError } from '../client/errors';
 

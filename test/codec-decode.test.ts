@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, decodeSignalBody, encodeFrame, encodeReject, encodeSignalBody, safeInteger } from '../proto/codec';
-import { RejectCode } from '../engine/records';
+import { RejectCode } from '../proto/records';
 
 const subscriptionId = '0b6f3c1e-1111-4222-8333-444455556666';
 

@@ -2,8 +2,8 @@
  * The seed's field rules and freshness, each at its edges.
  */
 import { describe, expect, it } from 'vitest';
-import { fields as fieldLimits, subscriptionDefaults } from '../engine/limits';
-import { RejectCode } from '../engine/records';
+import { fields as fieldLimits, subscriptionDefaults } from '../proto/limits';
+import { RejectCode } from '../proto/records';
 import {
   checkAction,
   checkFreshness,
@@ -19,7 +19,7 @@ import {
   checkVolume,
   type SignalFieldsV1,
   type SignalFieldsV2,
-} from '../engine/signal-rules';
+} from '../proto/signal-rules';
 
 const INVALID = RejectCode.INVALID_FIELD;
 const codeOf = (r: { code: string } | null): string | null => (r === null ? null : r.code);

@@ -2,8 +2,8 @@
  * The per-connection token bucket, on an injected clock.
  */
 import { describe, expect, it } from 'vitest';
-import { subscriptionDefaults } from '../engine/limits';
-import { TokenBucket } from '../engine/token-bucket';
+import { subscriptionDefaults } from '../proto/limits';
+import { TokenBucket } from '../proto/token-bucket';
 
 const T0 = 1_767_225_600_000;
 

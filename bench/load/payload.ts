@@ -5,7 +5,7 @@
  * filler. The alternatives do not sign, decode or check anything.
  */
 import { encodeFrame } from '../../proto/codec';
-import { signV1 } from '../../engine/signing-v1';
+import { signV1 } from '../../proto/signing-v1';
 
 export interface SignalFields {
   subscriptionId: string;

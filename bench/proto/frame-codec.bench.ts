@@ -20,9 +20,9 @@ import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
 import { decodeFrame, decodeSignalBody, encodeDelivery, encodeFrame, encodeSignalBody } from '../../proto/codec';
 import { decodeInbound, encodeInbound, type ShardInbound } from '../../engine/shard-protocol';
-import type { SignalRecord } from '../../engine/records';
-import { macV2 } from '../../engine/signing-v2';
-import { signV1 } from '../../engine/signing-v1';
+import type { SignalRecord } from '../../proto/records';
+import { macV2 } from '../../proto/signing-v2';
+import { signV1 } from '../../proto/signing-v1';
 import { benchEpochMs, benchSubscriptionId, benchV1Secret, v1Fields, v1Record } from '../signal-fixtures';
 
 const inputCount = 64;

@@ -6,7 +6,7 @@
  * like a credential are replaced), cut to auditPayloadCharsMax; the path
  * is kept (ids only), never the query (it may hold an email).
  */
-import { admin } from '../../engine/limits';
+import { admin } from '../../proto/limits';
 import type { AdminPrincipal } from '../../persistence/pg/admin-store';
 import type { AuditEntry } from '../../persistence/pg/config-store';
 import { isUuid } from './admin-input';

@@ -4,7 +4,7 @@
  * the stores. Handlers return data; io/admin/admin-server.ts does the HTTP.
  * docs/admin-api.md describes each one.
  */
-import { admin, control } from '../../engine/limits';
+import { admin, control } from '../../proto/limits';
 import type { AdminPrincipal, AdminRole, AdminStore } from '../../persistence/pg/admin-store';
 import type { AuditContext, ConfigStore } from '../../persistence/pg/config-store';
 import { AdminErrorCode, AdminHttpError, invalidRequest } from './admin-errors';

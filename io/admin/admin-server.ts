@@ -13,7 +13,7 @@
  * connection: the API is low-volume, and stop() leaves nothing open.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { admin } from '../../engine/limits';
+import { admin } from '../../proto/limits';
 import { adminRoleRank, type AdminPrincipal, type AdminStore } from '../../persistence/pg/admin-store';
 import { adminTokenHash } from '../../persistence/pg/admin-tokens';
 import { normaliseIp, type ConfigStore } from '../../persistence/pg/config-store';

@@ -23,8 +23,8 @@ import {
   type PositionsBook,
 } from '../../actors/positions-book';
 import { createActor, describe, handle, restoreCursor, restoreSignal, restoreSnapshot, restoreState } from '../../actors/subscription-actor';
-import { subscriptionDefaults } from '../../engine/limits';
-import { Action, OrderType, RejectCode, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '../../engine/records';
+import { subscriptionDefaults } from '../../proto/limits';
+import { Action, OrderType, RejectCode, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '../../proto/records';
 import { MemoryHistory, SUB, T0, signal } from './fixtures';
 import { Prng } from './prng';
 

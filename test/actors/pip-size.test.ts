@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pipSize } from '../../actors/pip-size';
+import { pipSize } from '../../proto/pip-size';
 
 describe('pipSize', () => {
   it.each([

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { rateLimits } from '../../engine/limits';
+import { rateLimits } from '../../proto/limits';
 import { safeInteger } from '../../proto/codec';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { openWelcomed, range, sleep } from '../support/e2e';

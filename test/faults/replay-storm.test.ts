@@ -14,7 +14,7 @@ import { journalPathOf } from '../../persistence/journal';
 import { rejectCodeName, safeInteger } from '../../proto/codec';
 import { Prng } from '../actors/prng';
 import { answerFor, deliveredSequences, openMaster, openReceiver, range, sleep, waitForDeliveries } from '../support/e2e';
-import { rateLimits } from '../../engine/limits';
+import { rateLimits } from '../../proto/limits';
 import { faultSeed, scrapeMetrics, soak, until } from '../support/fault-server-process';
 import { v1Fields, v1Frame, v2Body, v2Frame } from '../support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from '../support/test-server';

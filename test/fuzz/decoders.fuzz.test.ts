@@ -15,9 +15,9 @@
  * (default 2,000,000).
  */
 import { describe, expect, it } from 'vitest';
-import { subscriptionDefaults, wire } from '../../engine/limits';
-import { RejectCode, type SignalRecord, type SnapshotRecord } from '../../engine/records';
-import { checkSignalFields } from '../../engine/signal-rules';
+import { subscriptionDefaults, wire } from '../../proto/limits';
+import { RejectCode, type SignalRecord, type SnapshotRecord } from '../../proto/records';
+import { checkSignalFields } from '../../proto/signal-rules';
 import { checkSnapshotPositions } from '../../actors/positions-book';
 import { signalFromV1, signalFromV2, snapshotFromMaster } from '../../io/master-connection';
 import { checkSignal as journalCheckSignal, checkSnapshot as journalCheckSnapshot } from '../../persistence/journal-codec';

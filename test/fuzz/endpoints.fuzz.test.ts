@@ -31,7 +31,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wire } from '../../engine/limits';
+import { wire } from '../../proto/limits';
 import { openMaster, openReceiver, send, waitForDeliveries } from '../support/e2e';
 import { v1Fields, v1Frame } from '../support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from '../support/test-server';
@@ -113,8 +113,8 @@ function compiledWorker(): string {
   const sources = [
     ...fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => `test/fuzz/${f}`),
     'proto/codec.ts',
-    'engine/signing-v1.ts',
-    'engine/signing-v2.ts',
+    'proto/signing-v1.ts',
+    'proto/signing-v2.ts',
   ];
   for (const source of sources) {
     const compiled = path.join(root, 'dist', source.replace(/\.ts$/, '.js'));

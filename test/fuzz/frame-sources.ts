@@ -13,7 +13,7 @@
  * and snapshots with their own key, so the fuzz also reaches the actor.
  */
 import { decodeSignalBody, decodeSnapshotBody, encodeFrame, encodeSignalBody, encodeSnapshotBody, SignalBodyType, SnapshotBodyType, type Int64 } from '../../proto/codec';
-import { macV2 } from '../../engine/signing-v2';
+import { macV2 } from '../../proto/signing-v2';
 import type { FuzzRandom } from './fuzz-random';
 import { FrameGenerator } from './frame-generator';
 import { FrameMutator } from './frame-mutator';

@@ -5,8 +5,8 @@
  */
 import protobuf from 'protobufjs';
 import { encodeFrame, encodeSignalBody, exactDecimal, FrameType, safeInteger, type Int64 } from '../../proto/codec';
-import { signV1 } from '../../engine/signing-v1';
-import { macV2 } from '../../engine/signing-v2';
+import { signV1 } from '../../proto/signing-v1';
+import { macV2 } from '../../proto/signing-v2';
 import { WireType, WireWriter } from './protobuf-wire';
 
 export const SignalV1Type = FrameType.root.lookupType('sigplane.SignalV1');

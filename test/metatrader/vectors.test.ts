@@ -6,7 +6,7 @@
  *     independent implementation), payload and signature;
  *   - `%.5f`: 24,000 outputs of glibc's printf (test/fixtures/printf-5f.json)
  *     and exact binary ties, which must round to even (0.015625 -> 0.01562),
- *     compared with the server's formatter (engine/c-printf.ts);
+ *     compared with the server's formatter (proto/c-printf.ts);
  *   - v2: frames the EA signs decode and verify with the server's codec and
  *     MAC check, and frames the server encodes decode in the EA to the same
  *     fields (doubles compared bit for bit);
@@ -18,9 +18,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatFixed } from '../../engine/c-printf';
-import { verifyV1 } from '../../engine/signing-v1';
-import { verifyV2 } from '../../engine/signing-v2';
+import { formatFixed } from '../../proto/c-printf';
+import { verifyV1 } from '../../proto/signing-v1';
+import { verifyV2 } from '../../proto/signing-v2';
 import {
   decodeFrame,
   decodeSignalBody,
@@ -36,7 +36,7 @@ import {
   exactDecimal,
 } from '../../proto/codec';
 import { encodeReceiverSettings, resolveCopySettings } from '../../proto/receiver-settings';
-import { Action, RejectCode, SubscriptionState, type SignalRecord } from '../../engine/records';
+import { Action, RejectCode, SubscriptionState, type SignalRecord } from '../../proto/records';
 import { Prng } from '../actors/prng';
 import { bits, fromBits, selftest } from './support/selftest';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';

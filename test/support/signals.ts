@@ -3,8 +3,8 @@
  * body bytes), with every field overridable so tests can tamper.
  */
 import { encodeFrame, encodeSignalBody, encodeSnapshotBody } from '../../proto/codec';
-import { signV1 } from '../../engine/signing-v1';
-import { macV2 } from '../../engine/signing-v2';
+import { signV1 } from '../../proto/signing-v1';
+import { macV2 } from '../../proto/signing-v2';
 
 export interface V1Fields {
   subscriptionId: string;
