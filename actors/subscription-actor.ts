@@ -22,8 +22,7 @@
  * Files: master-signals.ts (signals, snapshots), receiver-catch-up.ts
  * (subscribe, sync, acks), subscription-state.ts (data, states, timers).
  */
-import { actor as actorLimits } from '../proto/limits';
-import { SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '../proto/records';
+import { actor as actorLimits, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ActorEvent, Effect } from './actor-types';
 import { createDeliveryWindow } from './delivery-window';
 import { onMasterAttach, onMasterDetach, onMasterSnapshot, onSignal, onStaleSignal } from './master-signals';

@@ -16,7 +16,7 @@
  *             ISOLATED, held signals are kept; lift -> ACTIVE when nothing is
  *             held, else DEGRADED (a fresh gap, asked again at once).
  */
-import { SubscriptionState, type SignalRecord, type SnapshotRecord } from '../proto/records';
+import { SubscriptionState, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ConnId, Effect } from './actor-types';
 import { clearWindow, pushRecord, windowLastSequence, type DeliveryWindow } from './delivery-window';
 import { applySignal, positionsMax, replacePositions, type PositionsBook } from './positions-book';

@@ -3,7 +3,7 @@
  * (proto/limits.ts is the server's; these belong to the EAs' side.)
  * Units and qualifiers come last in names.
  */
-import { wire } from '../proto/limits';
+import { wire } from '@sigplane/protocol';
 
 export const connection = {
   /** First reconnect delay; doubles per failed attempt (with jitter) up to the max. */

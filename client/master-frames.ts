@@ -4,9 +4,7 @@
  * exact bytes first sent, so frames are built once and kept).
  */
 import protobuf from 'protobufjs';
-import { encodeFrame, encodeSignalBody, encodeSnapshotBody, positionObject } from '../proto/codec';
-import type { Position } from '../proto/records';
-import { wire } from '../proto/limits';
+import { encodeFrame, encodeSignalBody, encodeSnapshotBody, positionObject, type Position, wire } from '@sigplane/protocol';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { macOverBody, signatureV1, type MasterSigning } from './signing';
 

@@ -19,9 +19,7 @@
  * (a held signal may be refused after its sender left).
  */
 import type { ConnId } from '../actors/actor-types';
-import { securityEvents as limits } from '../proto/limits';
-import type { SecurityEvent, SecurityEventCode } from '../proto/records';
-import { TokenBucket } from '../proto/token-bucket';
+import { securityEvents as limits, type SecurityEvent, type SecurityEventCode, TokenBucket } from '@sigplane/protocol';
 
 export interface Peer {
   role: 'master' | 'receiver';

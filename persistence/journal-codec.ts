@@ -15,10 +15,23 @@
  * without structures kept by some earlier process.
  */
 import { Packr } from 'msgpackr';
-import { fields, wire } from '../proto/limits';
-import { Action, RejectCode, SubscriptionState, UpgradeRefusalCode, executionKinds, executionOutcomes, legacyUpgradeEventCodes } from '../proto/records';
-import type { ExecutionReportRecord, Position, SecurityEvent, SignalRecord, SnapshotRecord } from '../proto/records';
-import { checkPosition } from '../proto/signal-rules';
+import {
+  fields,
+  wire,
+  Action,
+  RejectCode,
+  SubscriptionState,
+  UpgradeRefusalCode,
+  executionKinds,
+  executionOutcomes,
+  legacyUpgradeEventCodes,
+  type ExecutionReportRecord,
+  type Position,
+  type SecurityEvent,
+  type SignalRecord,
+  type SnapshotRecord,
+  checkPosition,
+} from '@sigplane/protocol';
 import { crc32 } from './crc32';
 
 /** Stable error codes of the journal (a caller may act on `code`). */

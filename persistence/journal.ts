@@ -27,8 +27,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryReader } from '../actors/actor-types';
-import { journal as journalConfig } from '../proto/limits';
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SnapshotRecord, SubscriptionState } from '../proto/records';
+import {
+  journal as journalConfig,
+  type ExecutionReportRecord,
+  type SecurityEvent,
+  type SignalRecord,
+  type SnapshotRecord,
+  type SubscriptionState,
+} from '@sigplane/protocol';
 import {
   JournalError,
   JournalErrorCode,

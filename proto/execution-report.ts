@@ -16,7 +16,8 @@ import {
   type ExecutionOutcome,
   type ExecutionReportRecord,
 } from './records';
-import { safeInteger, type ExecutionReportFrame } from './codec';
+import { safeInteger } from './codec';
+import type { ExecutionReportFrame } from './wire-types';
 
 /** proto ExecutionKind number -> name (index 0 is UNSPECIFIED). */
 export function executionKindName(n: number): ExecutionKind | null {

@@ -14,7 +14,7 @@
  * is about to be written, so requests in flight together cannot write more
  * rows than it holds.
  */
-import { admin } from '../../proto/limits';
+import { admin } from '@sigplane/protocol';
 import { KeyedBuckets } from '../rate-limit/keyed-buckets';
 
 export class UnauthenticatedThrottle {

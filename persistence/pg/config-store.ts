@@ -16,8 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Pool, PoolClient } from 'pg';
-import { credentials, subscriptionDefaults, type SubscriptionSettings } from '../../proto/limits';
-import { SubscriptionState } from '../../proto/records';
+import { credentials, subscriptionDefaults, type SubscriptionSettings, SubscriptionState } from '@sigplane/protocol';
 import { notifyControl } from './control-channel';
 import {
   MacSecretError,

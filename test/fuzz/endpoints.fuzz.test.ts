@@ -31,7 +31,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wire } from '../../proto/limits';
+import { wire } from '@sigplane/protocol';
 import { openMaster, openReceiver, send, waitForDeliveries } from '../support/e2e';
 import { v1Fields, v1Frame } from '../support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from '../support/test-server';

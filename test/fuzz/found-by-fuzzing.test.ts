@@ -18,8 +18,7 @@
  *    delivered as 0. Fixed: the rules judge the signed values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame, encodeSnapshotBody, rejectCodeName } from '../../proto/codec';
-import { macV2 } from '../../proto/signing-v2';
+import { encodeFrame, encodeSnapshotBody, rejectCodeName, macV2 } from '@sigplane/protocol';
 import { openMaster, openReceiver, send, sleep } from '../support/e2e';
 import { v1Fields, v1Frame } from '../support/signals';
 import { startTestServer, type TestServer } from '../support/test-server';

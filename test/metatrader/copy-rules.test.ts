@@ -7,9 +7,8 @@
  * proto/pip-size.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pipSize } from '../../proto/pip-size';
+import { pipSize, copySettingsDefaults, type CopySettings, type LotMode } from '@sigplane/protocol';
 import { planOpen, roundToStep, targetVolume, type SymbolSpec } from '../../client/copy-rules';
-import { copySettingsDefaults, type CopySettings, type LotMode } from '../../proto/receiver-settings';
 import { Prng } from '../actors/prng';
 import { bits } from './support/selftest';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';

@@ -18,10 +18,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatFixed } from '../../proto/c-printf';
-import { verifyV1 } from '../../proto/signing-v1';
-import { verifyV2 } from '../../proto/signing-v2';
 import {
+  formatFixed,
+  verifyV1,
+  verifyV2,
   decodeFrame,
   decodeSignalBody,
   decodeSnapshotBody,
@@ -34,9 +34,13 @@ import {
   encodeStateChange,
   encodeSyncRequest,
   exactDecimal,
-} from '../../proto/codec';
-import { encodeReceiverSettings, resolveCopySettings } from '../../proto/receiver-settings';
-import { Action, RejectCode, SubscriptionState, type SignalRecord } from '../../proto/records';
+  encodeReceiverSettings,
+  resolveCopySettings,
+  Action,
+  RejectCode,
+  SubscriptionState,
+  type SignalRecord,
+} from '@sigplane/protocol';
 import { Prng } from '../actors/prng';
 import { bits, fromBits, selftest } from './support/selftest';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
