@@ -117,7 +117,10 @@ function compiledWorker(): string {
     'proto/signing-v2.ts',
   ];
   for (const source of sources) {
-    const compiled = path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
+    // The protocol package compiles into proto/dist/, the rest into dist/.
+    const compiled = source.startsWith('proto/')
+      ? path.join(root, 'proto/dist', source.slice('proto/'.length).replace(/\.ts$/, '.js'))
+      : path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
     if (!fs.existsSync(compiled) || fs.statSync(compiled).mtimeMs < fs.statSync(path.join(root, source)).mtimeMs) {
       throw new Error(`${compiled} is missing or older than ${source}: worker threads load compiled JS, run "npm run build" (tsc) first`);
     }
