@@ -3,15 +3,15 @@
  * it returns. The actor performs no I/O: the shard worker executes effects
  * (journal first, then the ring back to the I/O thread).
  */
-import type { SubscriptionSettings } from '../engine/limits';
-import type { WelcomePacing } from '../proto/codec';
 import type {
+  SubscriptionSettings,
+  WelcomePacing,
   Position,
   RejectCode,
   SignalRecord,
   SnapshotRecord,
   SubscriptionState,
-} from '../engine/records';
+} from '@sigplane/protocol';
 
 /** A connection on the I/O thread, as a shard knows it. */
 export type ConnId = number;

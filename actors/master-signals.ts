@@ -22,7 +22,7 @@
  * INVALID_FIELD when the positions are inconsistent. Held signals the
  * snapshot covers are answered REPLAY ("superseded by snapshot").
  */
-import { RejectCode, SubscriptionState, type SignalRecord, type SnapshotRecord } from '../engine/records';
+import { RejectCode, SubscriptionState, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ConnId, Effect } from './actor-types';
 import { lookupRecord } from './delivery-window';
 import { checkSignal, checkSnapshotPositions, listPositions } from './positions-book';

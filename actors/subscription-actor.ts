@@ -22,8 +22,7 @@
  * Files: master-signals.ts (signals, snapshots), receiver-catch-up.ts
  * (subscribe, sync, acks), subscription-state.ts (data, states, timers).
  */
-import { actor as actorLimits } from '../engine/limits';
-import { SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '../engine/records';
+import { actor as actorLimits, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ActorEvent, Effect } from './actor-types';
 import { createDeliveryWindow } from './delivery-window';
 import { onMasterAttach, onMasterDetach, onMasterSnapshot, onSignal, onStaleSignal } from './master-signals';
@@ -44,7 +43,7 @@ import {
 export { checkInvariants, nextTimerAtMs } from './subscription-state';
 export type { ActorLimits, HeldSignal, SubscriptionActor } from './subscription-state';
 
-/** `limits` defaults to engine/limits.ts `actor`; tests pass smaller bounds. */
+/** `limits` defaults to proto/limits.ts `actor`; tests pass smaller bounds. */
 export function createActor(subscriptionId: string, nowMs: number, limits: ActorLimits = actorLimits): SubscriptionActor {
   if (subscriptionId === '') throw new Error('createActor: empty subscription id');
   if (!(limits.heldSignalsMax >= 1 && limits.catchUpBatchMax >= 1 && limits.deliveryWindowMax >= 1)) {

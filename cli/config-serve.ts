@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { admin, journalDisk, journalRetention, rateLimits } from '../engine/limits';
+import { admin, journalDisk, journalRetention, rateLimits } from '@sigplane/protocol';
 import type { JournalDiskReserve } from '../engine/journal-space';
 import { parseByteSize } from '../persistence/byte-size';
 import { ConfigError, integer, oneOf, positiveNumber, readableFile, resolveConfig, text, type Resolved, type Schema } from './config';

@@ -14,16 +14,17 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { Copier, MasterClient, PaperBroker, ReceiverClient, type CopyExecution, type PaperSymbol } from '../client';
-import { filterReason, localOrderType, localStops, mapSymbol, sizeVolume, targetVolume } from '../client/copy-rules';
+import { Copier, MasterClient, PaperBroker, ReceiverClient, copyRules, type CopyExecution, type PaperSymbol } from '@sigplane/client';
 import { SigplaneServer } from '../io/server';
 import { ReceiverSettingsStore } from '../persistence/pg/receiver-settings-store';
 import { parseToken } from '../persistence/pg/tokens';
-import type { CopySettings } from '../proto/receiver-settings';
+import type { CopySettings } from '@sigplane/protocol';
 import { parseCommand, UsageError, type CommandSpec } from './args';
 import { openContext } from './context';
 import { lockDataFolder } from './data-folder-lock';
 import { log } from './log';
+
+const { filterReason, localOrderType, localStops, mapSymbol, sizeVolume, targetVolume } = copyRules;
 
 const spec: CommandSpec = {
   usage: 'sigplane demo [options]',

@@ -9,7 +9,7 @@
  * NOTIFY on the control channel, which running servers act on at once
  * (close the connections, isolate or lift the actor).
  */
-import { control } from '../engine/limits';
+import { control } from '@sigplane/protocol';
 import { parseCommand, required, UsageError, type CommandSpec, type OptionSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 

@@ -11,8 +11,8 @@ import {
   type Int64,
   type PositionFrame,
   type SignalBodyFrame,
-} from '../proto/codec';
-import type { Position } from '../engine/records';
+  type Position,
+} from '@sigplane/protocol';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 
 export type DeliveryFrame = Extract<DecodedFrame, { kind: 'delivery' }>['delivery'];

@@ -41,10 +41,9 @@
  * emitted when someone listens.
  */
 import { EventEmitter } from 'node:events';
-import { exactDecimal, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
+import { exactDecimal, rejectCodeName, safeInteger, stateName, type DecodedFrame, wire } from '@sigplane/protocol';
 
 type FrameOf<K extends DecodedFrame['kind']> = Extract<DecodedFrame, { kind: K }>;
-import { wire } from '../engine/limits';
 import { Connection, ClientCloseCode, type ReconnectOptions } from './connection';
 import { toWelcome, type Welcome } from './convert';
 import { asError, ClientErrorCode, SigplaneClientError } from './errors';

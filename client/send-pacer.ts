@@ -12,7 +12,7 @@
  * (performance.now), not the client's injectable wall clock: pacing is
  * about elapsed time only.
  */
-import { TokenBucket } from '../engine/token-bucket';
+import { TokenBucket } from '@sigplane/protocol';
 
 export class SendPacer {
   /** null: the rate is unknown (an older server, or before the welcome): nothing is held back. */

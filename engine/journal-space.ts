@@ -28,7 +28,7 @@
  * bavail), so root's reserved blocks never count as room.
  */
 import fs from 'node:fs';
-import { journalDisk } from './limits';
+import { journalDisk } from '@sigplane/protocol';
 import type { ShardInbound } from './shard-protocol';
 
 export type JournalSpaceLevel = 'ok' | 'low' | 'full';

@@ -20,8 +20,15 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createRing, RingConsumer, RingProducer } from './ring-buffer';
-import { engine as engineLimits, journalDisk } from './limits';
-import { growsJournal, journalDiskReserveDefault, JournalSpaceWatch, type JournalDiskReserve, type JournalSpaceLevel, type JournalSpaceStatus } from './journal-space';
+import { engine as engineLimits, journalDisk } from '@sigplane/protocol';
+import {
+  growsJournal,
+  journalDiskReserveDefault,
+  JournalSpaceWatch,
+  type JournalDiskReserve,
+  type JournalSpaceLevel,
+  type JournalSpaceStatus,
+} from './journal-space';
 import {
   decodeInbound,
   decodeOutbound,

@@ -12,8 +12,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { ActorEvent, ConnId } from '../actors/actor-types';
-import type { SubscriptionSettings } from './limits';
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from './records';
+import type { SubscriptionSettings, ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '@sigplane/protocol';
 
 /**
  * Exit codes of a shard worker that the host treats apart. A journal write

@@ -19,9 +19,7 @@
  * (a held signal may be refused after its sender left).
  */
 import type { ConnId } from '../actors/actor-types';
-import { securityEvents as limits } from './limits';
-import type { SecurityEvent, SecurityEventCode } from './records';
-import { TokenBucket } from './token-bucket';
+import { securityEvents as limits, type SecurityEvent, type SecurityEventCode, TokenBucket } from '@sigplane/protocol';
 
 export interface Peer {
   role: 'master' | 'receiver';

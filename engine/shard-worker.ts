@@ -14,7 +14,24 @@
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { RingConsumer, RingProducer } from './ring-buffer';
-import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from './limits';
+import {
+  engine as engineLimits,
+  subscriptionDefaults,
+  type SubscriptionSettings,
+  encodeAck,
+  encodeDelivery,
+  encodeExecutionReportAck,
+  encodeReject,
+  encodeSnapshot,
+  encodeStateChange,
+  encodeSyncRequest,
+  encodeWelcome,
+  type WelcomePacing,
+  executionKindNumber,
+  RejectCode,
+  type ExecutionReportRecord,
+  type SecurityEvent,
+} from '@sigplane/protocol';
 import { Audience, decodeInbound, encodeOutbound, shardExitCode, type ShardInbound, type ShardOutbound } from './shard-protocol';
 import { isOutOfSpace, Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
 import {
@@ -28,19 +45,6 @@ import {
   type SubscriptionActor,
 } from '../actors/subscription-actor';
 import type { ActorContext, ActorEvent, Effect } from '../actors/actor-types';
-import {
-  encodeAck,
-  encodeDelivery,
-  encodeExecutionReportAck,
-  encodeReject,
-  encodeSnapshot,
-  encodeStateChange,
-  encodeSyncRequest,
-  encodeWelcome,
-  type WelcomePacing,
-} from '../proto/codec';
-import { executionKindNumber } from '../proto/execution-report';
-import { RejectCode, type ExecutionReportRecord, type SecurityEvent } from './records';
 import { ShardSecurityEvents, type Peer, type RefusalBudget } from './shard-security-events';
 
 export interface ShardWorkerData {

@@ -5,8 +5,7 @@
  * closed). Only the I/O thread reads or writes this.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { SubscriptionSettings } from '../engine/limits';
-import type { TokenBucket } from '../engine/token-bucket';
+import type { SubscriptionSettings, TokenBucket } from '@sigplane/protocol';
 
 export type Role = 'master' | 'receiver';
 

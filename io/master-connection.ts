@@ -22,13 +22,17 @@
  * master will not send it again), or when this connection's snapshot at or
  * above N is taken.
  */
-import { RejectCode, type SignalRecord, type SnapshotRecord } from '../engine/records';
-import { wire } from '../engine/limits';
-import { formatFixed } from '../engine/c-printf';
-import { verifyV1 } from '../engine/signing-v1';
-import { verifyV2 } from '../engine/signing-v2';
-import { checkFreshness, checkPosition, checkSignalFields } from '../engine/signal-rules';
 import {
+  RejectCode,
+  type SignalRecord,
+  type SnapshotRecord,
+  wire,
+  formatFixed,
+  verifyV1,
+  verifyV2,
+  checkFreshness,
+  checkPosition,
+  checkSignalFields,
   decodeSignalBody,
   decodeSnapshotBody,
   encodeHeartbeat,
@@ -40,7 +44,7 @@ import {
   type SignalV1Frame,
   type SignedFrame,
   type WelcomePacing,
-} from '../proto/codec';
+} from '@sigplane/protocol';
 import { dropExpiredMacKeys, type ConnectionData, type Socket } from './connections';
 import { admitFrame, type FrameContext } from './frame-context';
 import type { RateLimit } from './rate-limit/rate-limit-backend';

@@ -7,9 +7,7 @@
  * settings (ReceiverSettings) and only then goes to the shard, so they
  * precede the welcome and every delivery on the connection.
  */
-import { RejectCode } from '../engine/records';
-import { encodeHeartbeat, safeInteger } from '../proto/codec';
-import { checkExecutionReport } from '../proto/execution-report';
+import { RejectCode, encodeHeartbeat, safeInteger, checkExecutionReport } from '@sigplane/protocol';
 import type { Socket } from './connections';
 import { admitFrame, type FrameContext } from './frame-context';
 

@@ -6,15 +6,23 @@
  * database it also listens for operators' incident actions (isolate, lift,
  * revoke: io/control-listener.ts, io/incident-control.ts).
  */
-import { operations, rateLimits as rateLimitDefaults, securityEvents, wire } from '../engine/limits';
-import { TokenBucket } from '../engine/token-bucket';
-import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
+import {
+  operations,
+  rateLimits as rateLimitDefaults,
+  securityEvents,
+  wire,
+  TokenBucket,
+  RejectCode,
+  type SecurityEvent,
+  type SubscriptionState,
+  encodeReject,
+  encodeReceiverSettings,
+  type ReceiverSettingsMessage,
+} from '@sigplane/protocol';
 import { ShardHost } from '../engine/shard-host';
 import type { JournalDiskReserve, JournalSpaceLevel, JournalSpaceStatus } from '../engine/journal-space';
 import type { RefusalBudget } from '../engine/shard-security-events';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
-import { encodeReject } from '../proto/codec';
-import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
 import { ControlListener } from './control-listener';
 import { listenExclusive, publicListener } from './listen-exclusive';
@@ -76,9 +84,9 @@ export interface ServerOptions {
   journalDiskReserve?: JournalDiskReserve;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
-  /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
+  /** Test hook: the shards' ring size (proto/limits.ts ringBytes otherwise). */
   ringBytes?: number;
-  /** Test hook: the shards' own refusals recorded one by one (engine/limits.ts securityEvents otherwise). */
+  /** Test hook: the shards' own refusals recorded one by one (proto/limits.ts securityEvents otherwise). */
   shardRefusalBudget?: RefusalBudget;
 }
 

@@ -14,8 +14,7 @@
  * a proxy that decodes the URL would find a credential, this finds it too.
  * The query itself is never stored, logged or echoed; only the code is.
  */
-import { wire } from '../engine/limits';
-import { UpgradeRefusalCode } from '../engine/records';
+import { wire, UpgradeRefusalCode } from '@sigplane/protocol';
 
 export type QueryRefusal = typeof UpgradeRefusalCode.CREDENTIAL_IN_URL | typeof UpgradeRefusalCode.QUERY_NOT_ALLOWED;
 

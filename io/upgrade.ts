@@ -11,10 +11,8 @@
 import type { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
-import { wire } from '../engine/limits';
-import { UpgradeRefusalCode, type SecurityEvent } from '../engine/records';
+import { wire, UpgradeRefusalCode, type SecurityEvent, TokenBucket } from '@sigplane/protocol';
 import type { AuthResult } from '../persistence/pg/config-store';
-import { TokenBucket } from '../engine/token-bucket';
 import type { ConnectionData, MacKey, Role } from './connections';
 import { writeSecurityHeaders } from './http-headers';
 import { queryRefusal } from './upgrade-query';

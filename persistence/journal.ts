@@ -27,8 +27,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryReader } from '../actors/actor-types';
-import { journal as journalConfig } from '../engine/limits';
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SnapshotRecord, SubscriptionState } from '../engine/records';
+import {
+  journal as journalConfig,
+  type ExecutionReportRecord,
+  type SecurityEvent,
+  type SignalRecord,
+  type SnapshotRecord,
+  type SubscriptionState,
+} from '@sigplane/protocol';
 import {
   JournalError,
   JournalErrorCode,
@@ -96,7 +102,7 @@ export interface JournalStats {
   sync: JournalSync;
 }
 
-/** The journal's own bounds and settings (to move into engine/limits.ts). */
+/** The journal's own bounds and settings (to move into proto/limits.ts). */
 export const journalLimits = {
   /** Signals read per query while recover streams a subscription. */
   recoverSignalsPageMax: 512,

@@ -4,7 +4,8 @@
  * nothing changed it rewrites no compiled file, and after a source changes
  * the new output is there while files the change does not touch stay as
  * they were. tsc's build mode with its build info in dist/ (tsconfig.json
- * `incremental`); deleting dist/ forces a full build. Runs the real scripts
+ * `incremental`, the packages proto/ and client/ as project references);
+ * deleting dist/ forces a full build. Runs the real scripts
  * on a copy of the sources; what it compares is which files were written,
  * never how long it took.
  */
@@ -20,15 +21,28 @@ afterAll(() => {
   for (const dir of copies) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** The sources tsconfig.json compiles, tsconfig.json, package.json and the .proto, in a new folder; node_modules linked. */
+/**
+ * The sources tsconfig.json compiles (its own folders and the packages it
+ * references), the tsconfigs, package.json and the .proto, in a new folder;
+ * node_modules linked entry by entry, the workspace packages to the copies.
+ */
 function copyOfSources(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-build-'));
   copies.push(dir);
-  const { include } = JSON.parse(fs.readFileSync(path.join(repo, 'tsconfig.json'), 'utf8')) as { include: string[] };
-  for (const entry of [...include, 'tsconfig.json', 'package.json']) {
-    fs.cpSync(path.join(repo, entry), path.join(dir, entry), { recursive: true });
+  const config = JSON.parse(fs.readFileSync(path.join(repo, 'tsconfig.json'), 'utf8')) as { include: string[]; references: { path: string }[] };
+  const packages = config.references.map((r) => path.normalize(r.path));
+  for (const entry of [...config.include, ...packages, 'tsconfig.json', 'tsconfig.base.json', 'package.json']) {
+    fs.cpSync(path.join(repo, entry), path.join(dir, entry), {
+      recursive: true,
+      filter: (source) => !/[\\/](dist|node_modules)$/.test(source),
+    });
   }
-  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  fs.mkdirSync(path.join(dir, 'node_modules/@sigplane'), { recursive: true });
+  for (const entry of fs.readdirSync(path.join(repo, 'node_modules'))) {
+    if (entry !== '@sigplane') fs.symlinkSync(path.join(repo, 'node_modules', entry), path.join(dir, 'node_modules', entry));
+  }
+  fs.symlinkSync(path.join(dir, 'proto'), path.join(dir, 'node_modules/@sigplane/protocol'));
+  fs.symlinkSync(path.join(dir, 'client'), path.join(dir, 'node_modules/@sigplane/client'));
   return dir;
 }
 
@@ -37,7 +51,7 @@ function build(dir: string): void {
   expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
 }
 
-/** Modification time of every compiled file under dist/. */
+/** Modification time of every compiled file under dist/ and the packages' dist/. */
 function compiledFiles(dir: string): Map<string, number> {
   const times = new Map<string, number>();
   const walk = (folder: string): void => {
@@ -47,7 +61,7 @@ function compiledFiles(dir: string): Map<string, number> {
       else if (/\.js(\.map)?$/.test(entry.name)) times.set(path.relative(dir, full), fs.statSync(full).mtimeMs);
     }
   };
-  walk(path.join(dir, 'dist'));
+  for (const out of ['dist', 'proto/dist', 'client/dist']) walk(path.join(dir, out));
   return times;
 }
 
@@ -57,7 +71,8 @@ describe('npm run build', () => {
     build(dir);
     const first = compiledFiles(dir);
     expect(first.has('dist/cli/main.js')).toBe(true);
-    expect(fs.existsSync(path.join(dir, 'dist/proto/sigplane.proto'))).toBe(true);
+    expect(first.has('proto/dist/codec.js')).toBe(true);
+    expect(first.has('client/dist/master-client.js')).toBe(true);
 
     // Nothing changed: nothing is written.
     build(dir);
@@ -68,6 +83,7 @@ describe('npm run build', () => {
     fs.appendFileSync(path.join(dir, 'cli/log.ts'), '\nexport const buildFreshnessProbe = 1;\n');
     build(dir);
     expect(fs.readFileSync(path.join(dir, 'dist/cli/log.js'), 'utf8')).toContain('buildFreshnessProbe');
-    expect(fs.statSync(path.join(dir, 'dist/engine/limits.js')).mtimeMs).toBe(first.get('dist/engine/limits.js'));
+    expect(fs.statSync(path.join(dir, 'proto/dist/limits.js')).mtimeMs).toBe(first.get('proto/dist/limits.js'));
+    expect(fs.statSync(path.join(dir, 'client/dist/copier.js')).mtimeMs).toBe(first.get('client/dist/copier.js'));
   }, 600_000);
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeDelivery, encodeSnapshot, encodeWelcome, stateName } from '../proto/codec';
-import type { Position, SignalRecord } from '../engine/records';
+import {
+  decodeFrame,
+  encodeDelivery,
+  encodeSnapshot,
+  encodeWelcome,
+  stateName,
+  type Position,
+  type SignalRecord,
+} from '@sigplane/protocol';
 import { toDelivery, toSignalFields, toSnapshot, toWelcome, type DeliveryFrame } from '../client/convert';
 import { SigplaneClientError } from '../client/errors';
 

@@ -27,8 +27,8 @@ import {
   exactDecimal,
   safeInteger,
   type DecodedFrame,
-} from '../proto/codec';
-import type { SignalRecord } from '../engine/records';
+  type SignalRecord,
+} from '@sigplane/protocol';
 import { MasterClient, ReceiverClient, type ReceivedDelivery, type SigplaneClientError } from '../client/index';
 
 const subscriptionId = '6f1c2a4e-8b3d-4f5a-9c7e-1d2b3a4c5d6e';

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, decodeSignalBody, decodeSnapshotBody, exactDecimal } from '../proto/codec';
+import { decodeFrame, decodeSignalBody, decodeSnapshotBody, exactDecimal } from '@sigplane/protocol';
 import { encodeSignalFrame, encodeSnapshotFrame } from '../client/master-frames';
 import { SigplaneClientError } from '../client/errors';
 import { loadSigningVectors } from './support/signing-vectors';

@@ -13,7 +13,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MasterClient, ReceiverClient, SigplaneClientError, type MasterSigning, type MasterSnapshot, type PublishResult } from '../client';
-import type { Position } from '../engine/records';
+import type { Position } from '@sigplane/protocol';
 import { freeLocalPort } from '../persistence/pg/free-port';
 import { deliveredSequences, openReceiver, range, sleep, waitForDeliveries } from './support/e2e';
 import { TcpProxy } from './support/tcp-proxy';

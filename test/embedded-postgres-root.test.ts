@@ -29,13 +29,13 @@ describe('serve as root in a private folder, embedded Postgres', () => {
     expect(process.getuid?.(), 'this test checks what root gets: run it as root (CI does)').toBe(0);
     if (!fs.existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm test does)`);
 
-    // A clone in a private folder: the build, node_modules (hard links: no copy) and the migrations.
+    // A clone in a private folder: the build, the workspace packages node_modules links to, node_modules (hard links: no copy) and the migrations.
     const privateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-root-'));
     cleanups.push(privateDir);
     expect(fs.statSync(privateDir).mode & 0o777).toBe(0o700);
     const app = path.join(privateDir, 'sigplane');
     fs.mkdirSync(path.join(app, 'persistence'), { recursive: true });
-    const copy = spawnSync('cp', ['-al', path.join(repo, 'dist'), path.join(repo, 'node_modules'), path.join(repo, 'package.json'), app], { encoding: 'utf8' });
+    const copy = spawnSync('cp', ['-al', path.join(repo, 'dist'), path.join(repo, 'proto'), path.join(repo, 'client'), path.join(repo, 'node_modules'), path.join(repo, 'package.json'), app], { encoding: 'utf8' });
     expect(copy.stderr).toBe('');
     fs.cpSync(path.join(repo, 'persistence', 'migrations'), path.join(app, 'persistence', 'migrations'), { recursive: true });
 

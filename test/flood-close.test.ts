@@ -6,8 +6,7 @@
  * (The flood's effect on other subscriptions: test/faults/flood.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wire } from '../engine/limits';
-import { rejectCodeName } from '../proto/codec';
+import { wire, rejectCodeName } from '@sigplane/protocol';
 import { openMaster, openReceiver, range } from './support/e2e';
 import { v1Fields, v1Frame } from './support/signals';
 import { startTestServer, type TestServer } from './support/test-server';

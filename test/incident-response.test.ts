@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { safeInteger, stateName } from '../proto/codec';
+import { safeInteger, stateName } from '@sigplane/protocol';
 import { cliPath as cli, runCli, type CliRun } from './support/cli-process';
 import { openMaster, openReceiver, range, send, sleep, states, waitForDeliveries } from './support/e2e';
 import { v1Fields, v1Frame, v2Body, v2Frame } from './support/signals';

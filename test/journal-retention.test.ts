@@ -19,7 +19,7 @@ import { Client } from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listPositions } from '../actors/positions-book';
 import { createActor, restoreSignal, restoreSnapshot } from '../actors/subscription-actor';
-import type { Position, SignalRecord } from '../engine/records';
+import type { Position, SignalRecord } from '@sigplane/protocol';
 import { Journal, type JournalBatch } from '../persistence/journal';
 import { parseByteSize } from '../persistence/byte-size';
 import { JournalPruner, checkRetentionLimits, retainedSignalsMin, retentionLimits } from '../persistence/shipper/journal-pruner';

@@ -6,8 +6,15 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { serveSchema } from '../cli/config-serve';
-import { growsJournal, JournalSpaceWatch, nextSpaceLevel, reserveBytesOf, resumeBytesOf, type JournalSpaceLevel } from '../engine/journal-space';
-import { journalDisk } from '../engine/limits';
+import {
+  growsJournal,
+  JournalSpaceWatch,
+  nextSpaceLevel,
+  reserveBytesOf,
+  resumeBytesOf,
+  type JournalSpaceLevel,
+} from '../engine/journal-space';
+import { journalDisk } from '@sigplane/protocol';
 import type { ShardInbound } from '../engine/shard-protocol';
 import { mountTmpfs, type Tmpfs } from './support/tmpfs';
 

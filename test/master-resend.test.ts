@@ -14,7 +14,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { journalPathOf } from '../persistence/journal';
-import type { DecodedFrame } from '../proto/codec';
+import type { DecodedFrame } from '@sigplane/protocol';
 import { deliveredSequences, openMaster, openReceiver, send, sleep, states, waitForDeliveries } from './support/e2e';
 import { v1Fields, v1Frame, v2Body, v2Frame } from './support/signals';
 import { startTestServer, type TestServer } from './support/test-server';

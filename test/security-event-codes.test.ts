@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SecurityEvent } from '../engine/records';
+import type { SecurityEvent } from '@sigplane/protocol';
 import { Journal } from '../persistence/journal';
 import { migrate, migrationsDir } from '../persistence/pg/migrate';
 import { journalPathOf } from '../persistence/shipper/journal-reader';

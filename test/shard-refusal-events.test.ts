@@ -12,8 +12,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalPathOf } from '../persistence/journal';
-import { encodeFrame, rejectCodeName } from '../proto/codec';
-import { executionReportObject } from '../proto/execution-report';
+import { encodeFrame, rejectCodeName, executionReportObject } from '@sigplane/protocol';
 import { openMaster, openReceiver, send } from './support/e2e';
 import { skipReport } from './support/reports';
 import { v1Fields, v1Frame, v2Body, v2Frame } from './support/signals';

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '../engine/records';
+import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '@sigplane/protocol';
 import { Journal, type JournalBatch } from '../persistence/journal';
 import { journalPathOf } from '../persistence/shipper/journal-reader';
 import { loadOrCreateNodeId } from '../persistence/shipper/node-id';

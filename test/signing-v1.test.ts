@@ -11,8 +11,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatFixed } from '../engine/c-printf';
-import { signV1, v1Payload, v1PayloadBytes, verifyV1, type V1Fields } from '../engine/signing-v1';
+import { formatFixed, signV1, v1Payload, v1PayloadBytes, verifyV1, type V1Fields } from '@sigplane/protocol';
 import { loadSigningVectors, signingVectorsCopyPath, type SigningVector } from './support/signing-vectors';
 
 type VectorCase = SigningVector;

@@ -24,9 +24,8 @@
  *   overlap; the vector's secret is the current key either way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { macV2 } from '../engine/signing-v2';
+import { macV2, encodeFrame, encodeSnapshotBody } from '@sigplane/protocol';
 import { ConfigError } from '../persistence/pg/config-store';
-import { encodeFrame, encodeSnapshotBody } from '../proto/codec';
 import { openReceiver, openWelcomed, send } from './support/e2e';
 import { loadSigningVectors, type SigningVector } from './support/signing-vectors';
 import { startTestServer, type TestServer } from './support/test-server';

@@ -4,48 +4,13 @@
  * the stores. Handlers return data; io/admin/admin-server.ts does the HTTP.
  * docs/admin-api.md describes each one.
  */
-import { admin, control } from '../../engine/limits';
-import type { AdminPrincipal, AdminRole, AdminStore } from '../../persistence/pg/admin-store';
-import type { AuditContext, ConfigStore } from '../../persistence/pg/config-store';
+import { admin, control } from '@sigplane/protocol';
+import type { AdminPrincipal } from '../../persistence/pg/admin-store';
 import { AdminErrorCode, AdminHttpError, invalidRequest } from './admin-errors';
 import { bodyFields, integerParam, queryParams, timeValue, uuidParam } from './admin-input';
 import { executionStatsRoutes } from './execution-stats-routes';
 import { performanceFeeRoutes } from './performance-fees-routes';
-
-export interface AdminDeps {
-  store: ConfigStore;
-  adminStore: AdminStore;
-}
-
-export interface AdminRequest {
-  principal: AdminPrincipal;
-  /** Path parameters, in the order of the pattern's `:name` segments. */
-  params: string[];
-  query: URLSearchParams;
-  /** The parsed JSON body; undefined when there was none. */
-  body: unknown;
-  /** Who acts, for the audit rows the stores write. */
-  audit: AuditContext;
-}
-
-export interface AdminResult {
-  status: 200 | 201;
-  body: unknown;
-}
-
-export type ResourceType = 'subscription' | 'license_token' | 'user';
-
-export interface AdminRoute {
-  method: 'GET' | 'POST' | 'PATCH';
-  /** Segments; ':x' matches one segment. */
-  pattern: string;
-  minRole: AdminRole;
-  /** audit_log.action (at most 50 characters). */
-  action: string;
-  /** What the first path parameter names (audit_log.resource_type / resource_id). */
-  resource?: ResourceType;
-  handle(request: AdminRequest, deps: AdminDeps): Promise<AdminResult>;
-}
+import type { AdminRequest, AdminResult, AdminRoute } from './admin-types';
 
 const reasonCharsMax = 500;
 /** Longer than any MAC key or legacy v1 secret, so that a wrong one is refused INVALID_MAC_KEY by the store, not by its length here. */

@@ -13,7 +13,7 @@
  * connection: the API is low-volume, and stop() leaves nothing open.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { admin } from '../../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { adminRoleRank, type AdminPrincipal, type AdminStore } from '../../persistence/pg/admin-store';
 import { adminTokenHash } from '../../persistence/pg/admin-tokens';
 import { normaliseIp, type ConfigStore } from '../../persistence/pg/config-store';
@@ -22,7 +22,8 @@ import { adminListener, listenExclusive } from '../listen-exclusive';
 import { loadNativeUws } from '../uws-native';
 import { AdminErrorCode, AdminHttpError, asHttpError, statusLines } from './admin-errors';
 import { requestAuditEntry } from './admin-request-audit';
-import { forbidden, matchRoute, type AdminRoute } from './admin-routes';
+import { forbidden, matchRoute } from './admin-routes';
+import type { AdminRoute } from './admin-types';
 import { UnauthenticatedThrottle } from './unauthenticated-throttle';
 
 export interface AdminServerOptions {

@@ -11,7 +11,7 @@
  * - Redis configured but down: the stricter in-memory fallback.
  */
 import { strictLimit, type RateLimit, type RateLimitBackend } from './rate-limit-backend';
-import { rateLimits } from '../../engine/limits';
+import { rateLimits } from '@sigplane/protocol';
 
 interface Lease {
   signals: number;

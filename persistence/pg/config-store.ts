@@ -16,8 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Pool, PoolClient } from 'pg';
-import { credentials, subscriptionDefaults, type SubscriptionSettings } from '../../engine/limits';
-import { SubscriptionState } from '../../engine/records';
+import { credentials, subscriptionDefaults, type SubscriptionSettings, SubscriptionState } from '@sigplane/protocol';
 import { notifyControl } from './control-channel';
 import {
   MacSecretError,
@@ -31,7 +30,7 @@ import { withTransaction } from './pool';
 import type { SecretBox, SecretAad } from './secret-box';
 import { generateToken, tokenHashPattern, type TokenRole } from './tokens';
 
-// Limits of credentials kept here until engine/limits.ts takes them.
+// Limits of credentials kept here until proto/limits.ts takes them.
 /**
  * A master token lives 365 days by default: a Master EA runs unattended for
  * months, so the seed's 30 days (receivers) would stop a provider's signals
@@ -318,7 +317,7 @@ function validatePipSizes(value: unknown): Record<string, number> {
   return out;
 }
 
-/** The defaults of engine/limits.ts with a subscription's overrides on top. */
+/** The defaults of proto/limits.ts with a subscription's overrides on top. */
 export function mergeSettings(overrides: unknown): SubscriptionSettings {
   return { ...subscriptionDefaults, ...validateSettingsOverrides(overrides ?? {}) };
 }

@@ -25,7 +25,7 @@
  *
  * No message here holds the secret or anything derived from it.
  */
-import { credentials } from '../../engine/limits';
+import { credentials } from '@sigplane/protocol';
 
 /** Limits of an imported legacy v1 secret. */
 export const legacyV1Secret = {

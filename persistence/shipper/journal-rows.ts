@@ -10,7 +10,14 @@
  * A row that fails is corruption (JOURNAL_CORRUPT): shipping of that table
  * of that shard stops there, nothing past it is skipped.
  */
-import { UpgradeRefusalCode, legacyUpgradeEventCodes, type ExecutionReportRecord, type SecurityEvent, type SignalRecord, type SubscriptionState } from '../../engine/records';
+import {
+  UpgradeRefusalCode,
+  legacyUpgradeEventCodes,
+  type ExecutionReportRecord,
+  type SecurityEvent,
+  type SignalRecord,
+  type SubscriptionState,
+} from '@sigplane/protocol';
 import {
   JournalError,
   JournalErrorCode,

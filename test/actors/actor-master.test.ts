@@ -1,6 +1,6 @@
 import { describe as group, expect, it } from 'vitest';
 import { checkInvariants, describe, nextTimerAtMs } from '../../actors/subscription-actor';
-import { Action, OrderType, SubscriptionState } from '../../engine/records';
+import { Action, OrderType, SubscriptionState } from '@sigplane/protocol';
 import { Harness, SUB, T0, briefs, signal, v2 } from './fixtures';
 
 group('master signals, in order', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkPrice, createPriceGuard, recordPrice } from '../../actors/price-guard';
-import { subscriptionDefaults } from '../../engine/limits';
+import { subscriptionDefaults } from '@sigplane/protocol';
 
 const settings = { ...subscriptionDefaults, maxDeviationPips: 50, referencePriceMaxAgeMs: 60_000 };
 

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../persistence/pg/tokens';
-import { rejectCodeName } from '../../proto/codec';
+import { rejectCodeName } from '@sigplane/protocol';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { openWelcomed, send } from '../support/e2e';
 import { killHard, newKek, startServerProcess, stopGracefully, storeFor, until, type ServerProcess } from '../support/fault-server-process';

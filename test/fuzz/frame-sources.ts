@@ -12,8 +12,17 @@
  * wrong key under the right key id). Playground sources sign fresh signals
  * and snapshots with their own key, so the fuzz also reaches the actor.
  */
-import { decodeSignalBody, decodeSnapshotBody, encodeFrame, encodeSignalBody, encodeSnapshotBody, SignalBodyType, SnapshotBodyType, type Int64 } from '../../proto/codec';
-import { macV2 } from '../../engine/signing-v2';
+import {
+  decodeSignalBody,
+  decodeSnapshotBody,
+  encodeFrame,
+  encodeSignalBody,
+  encodeSnapshotBody,
+  SignalBodyType,
+  SnapshotBodyType,
+  type Int64,
+  macV2,
+} from '@sigplane/protocol';
 import type { FuzzRandom } from './fuzz-random';
 import { FrameGenerator } from './frame-generator';
 import { FrameMutator } from './frame-mutator';

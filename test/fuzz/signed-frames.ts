@@ -4,9 +4,7 @@
  * freshness window whatever their other fields say.
  */
 import protobuf from 'protobufjs';
-import { encodeFrame, encodeSignalBody, exactDecimal, FrameType, safeInteger, type Int64 } from '../../proto/codec';
-import { signV1 } from '../../engine/signing-v1';
-import { macV2 } from '../../engine/signing-v2';
+import { encodeFrame, encodeSignalBody, exactDecimal, FrameType, safeInteger, type Int64, signV1, macV2 } from '@sigplane/protocol';
 import { WireType, WireWriter } from './protobuf-wire';
 
 export const SignalV1Type = FrameType.root.lookupType('sigplane.SignalV1');

@@ -4,12 +4,11 @@
  * bounds, steps, reverse, stop switches, filters, price deviation and
  * signal age. The answers must be identical, doubles bit for bit: the EA
  * and the TypeScript copier size every copy alike. Also the pip sizes of
- * actors/pip-size.ts.
+ * proto/pip-size.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pipSize } from '../../actors/pip-size';
+import { pipSize, copySettingsDefaults, type CopySettings, type LotMode } from '@sigplane/protocol';
 import { planOpen, roundToStep, targetVolume, type SymbolSpec } from '../../client/copy-rules';
-import { copySettingsDefaults, type CopySettings, type LotMode } from '../../proto/receiver-settings';
 import { Prng } from '../actors/prng';
 import { bits } from './support/selftest';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
@@ -167,7 +166,7 @@ describe('copy rules: the EA against client/copy-rules.ts', () => {
     expect(selftest(lines)).toEqual(expected);
   });
 
-  it('gives the pip sizes of actors/pip-size.ts', () => {
+  it('gives the pip sizes of proto/pip-size.ts', () => {
     const symbols = ['EURUSD', 'EURUSDm', 'USDJPY', 'gbpjpy.pro', 'XAUUSD', 'xagusd', 'BTCUSD', 'ETHUSDT', 'US30', 'NAS100.cash', 'GER40', 'AUS200', 'USOIL', 'X'];
     expect(selftest(symbols.map((s) => `pip ${s}`))).toEqual(symbols.map((s) => bits(pipSize(s))));
   });

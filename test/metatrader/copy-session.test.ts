@@ -27,11 +27,23 @@ import { Copier, PaperBroker, ReceiverClient, type SigplaneClientError } from '.
 import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
-import type { CopySettings } from '../../proto/receiver-settings';
+import type { CopySettings } from '@sigplane/protocol';
 import { Prng } from '../actors/prng';
 import type { TestServer } from '../support/test-server';
 import type { EaProcess, EaSymbol } from './support/ea-process';
-import { accountSymbols, type EaTestBed, holdings, instruments, masterEa, MasterTrader, opensByKey, paperSymbols, receiverEa, startEaTestBed, waitUntil } from './support/session';
+import {
+  accountSymbols,
+  type EaTestBed,
+  holdings,
+  instruments,
+  masterEa,
+  MasterTrader,
+  opensByKey,
+  paperSymbols,
+  receiverEa,
+  startEaTestBed,
+  waitUntil,
+} from './support/session';
 import { eaBuildTimeoutMs } from './support/ea-build';
 
 const seed = Number(process.env.SIGPLANE_TEST_SEED ?? 20261207);

@@ -24,12 +24,24 @@ import { Copier, PaperBroker, ReceiverClient } from '../../client';
 import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
-import { exactDecimal, safeInteger } from '../../proto/codec';
+import { exactDecimal, safeInteger } from '@sigplane/protocol';
 import { Prng } from '../actors/prng';
 import { openReceiver } from '../support/e2e';
 import type { TestServer } from '../support/test-server';
 import type { EaProcess } from './support/ea-process';
-import { accountSymbols, type EaTestBed, holdings, instruments, masterEa, MasterTrader, opensByKey, paperSymbols, receiverEa, startEaTestBed, waitUntil } from './support/session';
+import {
+  accountSymbols,
+  type EaTestBed,
+  holdings,
+  instruments,
+  masterEa,
+  MasterTrader,
+  opensByKey,
+  paperSymbols,
+  receiverEa,
+  startEaTestBed,
+  waitUntil,
+} from './support/session';
 import { eaBuildTimeoutMs } from './support/ea-build';
 
 const seed = Number(process.env.SIGPLANE_TEST_SEED ?? 20261208);

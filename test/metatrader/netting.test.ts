@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { exactDecimal } from '../../proto/codec';
+import { exactDecimal } from '@sigplane/protocol';
 import { openReceiver, waitForDeliveries } from '../support/e2e';
 import type { TestServer } from '../support/test-server';
 import { accountSymbols, type EaTestBed, masterEa, receiverEa, startEaTestBed } from './support/session';

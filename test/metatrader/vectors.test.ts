@@ -6,7 +6,7 @@
  *     independent implementation), payload and signature;
  *   - `%.5f`: 24,000 outputs of glibc's printf (test/fixtures/printf-5f.json)
  *     and exact binary ties, which must round to even (0.015625 -> 0.01562),
- *     compared with the server's formatter (engine/c-printf.ts);
+ *     compared with the server's formatter (proto/c-printf.ts);
  *   - v2: frames the EA signs decode and verify with the server's codec and
  *     MAC check, and frames the server encodes decode in the EA to the same
  *     fields (doubles compared bit for bit);
@@ -18,10 +18,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatFixed } from '../../engine/c-printf';
-import { verifyV1 } from '../../engine/signing-v1';
-import { verifyV2 } from '../../engine/signing-v2';
 import {
+  formatFixed,
+  verifyV1,
+  verifyV2,
   decodeFrame,
   decodeSignalBody,
   decodeSnapshotBody,
@@ -34,9 +34,13 @@ import {
   encodeStateChange,
   encodeSyncRequest,
   exactDecimal,
-} from '../../proto/codec';
-import { encodeReceiverSettings, resolveCopySettings } from '../../proto/receiver-settings';
-import { Action, RejectCode, SubscriptionState, type SignalRecord } from '../../engine/records';
+  encodeReceiverSettings,
+  resolveCopySettings,
+  Action,
+  RejectCode,
+  SubscriptionState,
+  type SignalRecord,
+} from '@sigplane/protocol';
 import { Prng } from '../actors/prng';
 import { bits, fromBits, selftest } from './support/selftest';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';

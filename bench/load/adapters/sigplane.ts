@@ -12,14 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import WebSocket from 'ws';
-import { BusyWindow, type BusyAction } from '../../../client/busy-window';
-import { master as masterLimits } from '../../../client/limits';
+import { BusyWindow, clientLimits, type BusyAction } from '@sigplane/client';
 import { abnormalCloseCode } from '../../../io/async-upgrade-guard';
 import { ConfigStore } from '../../../persistence/pg/config-store';
 import { migrate } from '../../../persistence/pg/migrate';
 import { createPool } from '../../../persistence/pg/pool';
 import { SecretBox } from '../../../persistence/pg/secret-box';
-import { decodeFrame, encodeFrame, rejectCodeName, safeInteger } from '../../../proto/codec';
+import { decodeFrame, encodeFrame, rejectCodeName, safeInteger } from '@sigplane/protocol';
 import { queryOnce } from '../../pg-admin';
 import { compiledFile, startChildServer, type ChildServer } from '../child-server';
 import { inBatches } from '../in-batches';
@@ -238,7 +237,7 @@ export class SigplaneAdapter implements SystemAdapter {
     let dueUpTo = 0;
     /** Frames sent minus answers received (each signal frame gets exactly one: ack, reject or BUSY). */
     let inFlight = 0;
-    const window = new BusyWindow(masterLimits.outboxSignalsMax);
+    const window = new BusyWindow(clientLimits.master.outboxSignalsMax);
     let resendTimer: NodeJS.Timeout | null = null;
 
     /** Sends what is due and not yet sent, in order, as far as the window allows (an acked one is passed over). */

@@ -36,7 +36,7 @@
 #define SP_SKIP_OPEN_POSITIONS_NOT_COPIED "OPEN_POSITIONS_NOT_COPIED"
 #define SP_SKIP_BROKER_REJECTED "BROKER_REJECTED"
 
-// ---- pip size (actors/pip-size.ts, without overrides) ----
+// ---- pip size (proto/pip-size.ts, without overrides) ----
 
 /** Pip size of a symbol: metals, crypto, cash indices, JPY crosses, else 0.0001. First match wins, on the upper-cased symbol. */
 double SpPipSize(const string &symbol)

@@ -1,5 +1,5 @@
 // Every limit and default of the Master and Receiver EAs, in one place.
-// (engine/limits.ts is the server's, client/limits.ts the TypeScript SDK's;
+// (proto/limits.ts is the server's, client/limits.ts the TypeScript SDK's;
 // where a number must agree with one of them, the comment says which.)
 // Units and qualifiers come last in names.
 //
@@ -7,7 +7,7 @@
 #ifndef SIGPLANE_LIMITS_MQH
 #define SIGPLANE_LIMITS_MQH
 
-// ---- wire (engine/limits.ts wire) ----
+// ---- wire (proto/limits.ts wire) ----
 // Frames a master sends: the server refuses more than 256 KiB.
 #define SP_MASTER_FRAME_BYTES_MAX 262144
 // Frames a receiver sends: the server refuses more than 4 KiB.
@@ -88,7 +88,7 @@
 #define SP_COPY_TICKETS_MAX 64
 // Entries of each symbol or magic list, and of the symbol map (copySettings.filterEntriesMax, symbolMapEntriesMax).
 #define SP_SETTINGS_LIST_MAX 256
-// Copy settings bounds (engine/limits.ts copySettings).
+// Copy settings bounds (proto/limits.ts copySettings).
 #define SP_SETTINGS_LOT_VALUE_MAX 100
 #define SP_SETTINGS_LOTS_MAX 100
 #define SP_SETTINGS_MASTER_EQUITY_MAX 1000000000000.0
@@ -96,7 +96,7 @@
 #define SP_SETTINGS_SIGNAL_AGE_MS_MAX 86400000
 // MT5 keeps 31 characters of an order comment (client/broker.ts brokerCommentCharsMax).
 #define SP_COMMENT_CHARS_MAX 31
-// Execution reports: the server's bounds (engine/limits.ts executionReports).
+// Execution reports: the server's bounds (proto/limits.ts executionReports).
 #define SP_REPORT_ID_CHARS_MAX 64
 #define SP_REPORT_VOLUME_MAX 1000000.0
 #define SP_REPORT_PRICE_MAX 1000000000.0

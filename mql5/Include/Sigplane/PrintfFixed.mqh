@@ -1,7 +1,7 @@
 // `%.Nf` exactly as glibc's printf writes it: the exact binary value of the
 // double, correctly rounded to N decimals, ties to even. v1 signatures
 // cover volume and price formatted this way (docs/protocol.md), so a master
-// must produce the server's bytes (engine/c-printf.ts) for every double.
+// must produce the server's bytes (proto/c-printf.ts) for every double.
 //
 // Why not MQL5's StringFormat("%.5f"): it formats through the terminal's C
 // runtime, and the Windows C runtime changed how it rounds exact ties

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { mapSymbol } from '../../../client/copy-rules';
 import type { PaperSymbol } from '../../../client/paper-broker';
 import { startShipper } from '../../../persistence/shipper/shipper';
-import type { CopySettings } from '../../../proto/receiver-settings';
+import type { CopySettings } from '@sigplane/protocol';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { eaBinaries } from './ea-build';
 import { EaProcess, type EaSymbol } from './ea-process';

@@ -66,7 +66,7 @@ export interface SubscriptionSettings {
   /** Per-connection token bucket: sustained rate and burst. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
-  /** Pip size per symbol where the defaults of actors/pip-size.ts do not fit (e.g. { "US30.cash": 1 }). */
+  /** Pip size per symbol where the defaults of proto/pip-size.ts do not fit (e.g. { "US30.cash": 1 }). */
   pipSizes: Readonly<Record<string, number>>;
 }
 
