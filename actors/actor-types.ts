@@ -3,14 +3,15 @@
  * it returns. The actor performs no I/O: the shard worker executes effects
  * (journal first, then the ring back to the I/O thread).
  */
-import type { SubscriptionSettings } from '../engine/limits';
 import type {
+  SubscriptionSettings,
+  WelcomePacing,
   Position,
   RejectCode,
   SignalRecord,
   SnapshotRecord,
   SubscriptionState,
-} from '../engine/records';
+} from '@sigplane/protocol';
 
 /** A connection on the I/O thread, as a shard knows it. */
 export type ConnId = number;
@@ -18,10 +19,20 @@ export type ConnId = number;
 export type ActorEvent =
   /** A verified signal from a master connection. */
   | { kind: 'signal'; connId: ConnId; record: SignalRecord }
+  /**
+   * A verified signal (MAC, fields) older than the TTL: a copy of an
+   * accepted one is DUPLICATE at any age; anything else is STALE (`message`
+   * says why). It never moves the sequence.
+   */
+  | { kind: 'staleSignal'; connId: ConnId; record: SignalRecord; message: string }
   /** A verified full snapshot from a master (answer to a full SyncRequest). */
   | { kind: 'masterSnapshot'; connId: ConnId; snapshot: SnapshotRecord }
-  /** A master connected: it is told the state and, if a gap is open, asked again. */
-  | { kind: 'masterAttach'; connId: ConnId }
+  /**
+   * A master connected: it is told the state and, if a gap is open, asked
+   * again. `pacing` is the I/O thread's, for the shard to put in the
+   * master's Welcome; the actor does not use it.
+   */
+  | { kind: 'masterAttach'; connId: ConnId; pacing?: WelcomePacing }
   | { kind: 'masterDetach'; connId: ConnId }
   /** A receiver subscribed; lastSequence null means "from the server's cursor". */
   | { kind: 'receiverSubscribe'; connId: ConnId; receiverId: string; lastSequence: number | null }

@@ -8,7 +8,7 @@
  * before a snapshot is never replayed from memory).
  */
 import type { HistoryReader } from './actor-types';
-import type { SignalRecord } from '../engine/records';
+import type { SignalRecord } from '@sigplane/protocol';
 
 export interface DeliveryWindow {
   readonly capacity: number;

@@ -13,11 +13,16 @@
  *           held copy is not yet) and the answer is redirected to the newer
  *           connection; other content is REPLAY. Held buffer full:
  *           DEGRADED_BUFFER_FULL, and the subscription escalates to SYNCING.
+ * Stale signals (verified, older than the TTL; docs/protocol.md "what a
+ * correct master does after an outage"): the duplicate lookup comes before
+ * freshness, so a byte-identical resend of an accepted signal is DUPLICATE
+ * at any age; a held copy with the same content gets no answer now (as
+ * above); anything else is STALE, never held, never moving n.
  * Snapshots: refused ISOLATED while isolated, REPLAY when behind n,
  * INVALID_FIELD when the positions are inconsistent. Held signals the
  * snapshot covers are answered REPLAY ("superseded by snapshot").
  */
-import { RejectCode, SubscriptionState, type SignalRecord, type SnapshotRecord } from '../engine/records';
+import { RejectCode, SubscriptionState, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ConnId, Effect } from './actor-types';
 import { lookupRecord } from './delivery-window';
 import { checkSignal, checkSnapshotPositions, listPositions } from './positions-book';
@@ -41,10 +46,7 @@ export function onSignal(
   effects: Effect[],
 ): void {
   checkRecordShape(actor, record);
-  if (actor.state === SubscriptionState.ISOLATED) {
-    reject(effects, connId, record.sequence, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
-    return;
-  }
+  if (refusedIsolated(actor, connId, record.sequence, effects)) return;
   const n = actor.lastSequence;
   if (record.sequence <= n) {
     answerAlreadyAccepted(actor, connId, record, ctx, effects);
@@ -59,6 +61,32 @@ export function onSignal(
   }
 }
 
+export function onStaleSignal(
+  actor: SubscriptionActor,
+  connId: ConnId,
+  record: SignalRecord,
+  message: string,
+  ctx: ActorContext,
+  effects: Effect[],
+): void {
+  checkRecordShape(actor, record);
+  if (refusedIsolated(actor, connId, record.sequence, effects)) return;
+  if (record.sequence <= actor.lastSequence) {
+    const stored = lookupRecord(actor.window, ctx.history, actor.subscriptionId, record.sequence);
+    if (stored !== undefined && bytesEqual(stored.content, record.content)) {
+      effects.push({ kind: 'ack', connId, sequence: record.sequence, status: 'DUPLICATE' });
+      return;
+    }
+  } else {
+    const held = actor.held.get(record.sequence);
+    if (held !== undefined && bytesEqual(held.record.content, record.content)) {
+      held.connId = connId;
+      return;
+    }
+  }
+  reject(effects, connId, record.sequence, RejectCode.STALE, message);
+}
+
 function checkRecordShape(actor: SubscriptionActor, record: SignalRecord): void {
   if (record.subscriptionId !== actor.subscriptionId) {
     throw new Error(`signal of ${record.subscriptionId} routed to ${actor.subscriptionId}`);
@@ -70,6 +98,13 @@ function checkRecordShape(actor: SubscriptionActor, record: SignalRecord): void 
 
 function reject(effects: Effect[], connId: ConnId, sequence: number, code: RejectCode, message: string): void {
   effects.push({ kind: 'reject', connId, sequence, code, message });
+}
+
+/** While an operator isolates the subscription every signal and snapshot is refused ISOLATED (true: refused). */
+function refusedIsolated(actor: SubscriptionActor, connId: ConnId, sequence: number, effects: Effect[]): boolean {
+  if (actor.state !== SubscriptionState.ISOLATED) return false;
+  reject(effects, connId, sequence, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
+  return true;
 }
 
 function answerAlreadyAccepted(
@@ -195,10 +230,7 @@ export function onMasterSnapshot(
     throw new Error(`snapshot of ${snapshot.subscriptionId} routed to ${actor.subscriptionId}`);
   }
   if (!(Number.isSafeInteger(s) && s >= 0)) throw new Error(`snapshot sequence ${s} out of range`);
-  if (actor.state === SubscriptionState.ISOLATED) {
-    reject(effects, connId, s, RejectCode.ISOLATED, `subscription isolated: ${actor.stateReason}`);
-    return;
-  }
+  if (refusedIsolated(actor, connId, s, effects)) return;
   if (s < actor.lastSequence) {
     reject(effects, connId, s, RejectCode.REPLAY, `stale snapshot: ${s} < last accepted ${actor.lastSequence}`);
     return;

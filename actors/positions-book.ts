@@ -24,8 +24,7 @@
  * The book holds at most positionsMax positions (what one snapshot can
  * carry): an order that would open one more is INVALID_FIELD.
  */
-import { wire } from '../engine/limits';
-import { Action, OrderType, RejectCode, type Position, type SignalRecord } from '../engine/records';
+import { wire, Action, OrderType, RejectCode, type Position, type SignalRecord } from '@sigplane/protocol';
 
 export type PositionsBook = Map<string, Position>;
 

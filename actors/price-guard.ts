@@ -9,8 +9,7 @@
  * snapshot updates no reference. Signals with price <= 0 (a v2 MODIFY or
  * CLOSE may carry none) are not checked and set no reference.
  */
-import { actor as actorLimits, type SubscriptionSettings } from '../engine/limits';
-import { pipSize } from './pip-size';
+import { actor as actorLimits, type SubscriptionSettings, pipSize } from '@sigplane/protocol';
 
 export interface ReferencePrice {
   price: number;

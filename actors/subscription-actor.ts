@@ -14,16 +14,18 @@
  *              redirected to the newer connection: an ack means durable, and
  *              the held copy is not); other content is REPLAY. Held buffer
  *              full: DEGRADED_BUFFER_FULL and SYNCING (full sync request).
+ *   stale      (older than the TTL, found by the I/O thread) a copy of an
+ *              accepted or held signal is answered as one (DUPLICATE, or the
+ *              held copy's answer); anything else STALE; never held
  *   ISOLATED   every signal and snapshot is ISOLATED; held signals are kept
  *              for after the lift.
  * Files: master-signals.ts (signals, snapshots), receiver-catch-up.ts
  * (subscribe, sync, acks), subscription-state.ts (data, states, timers).
  */
-import { actor as actorLimits } from '../engine/limits';
-import { SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '../engine/records';
+import { actor as actorLimits, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ActorEvent, Effect } from './actor-types';
 import { createDeliveryWindow } from './delivery-window';
-import { onMasterAttach, onMasterDetach, onMasterSnapshot, onSignal } from './master-signals';
+import { onMasterAttach, onMasterDetach, onMasterSnapshot, onSignal, onStaleSignal } from './master-signals';
 import { checkSignal, checkSnapshotPositions, createPositionsBook, listPositions } from './positions-book';
 import { createPriceGuard } from './price-guard';
 import { onDeliveryAck, onReceiverDetach, onReceiverSubscribe, onReceiverSync } from './receiver-catch-up';
@@ -41,7 +43,7 @@ import {
 export { checkInvariants, nextTimerAtMs } from './subscription-state';
 export type { ActorLimits, HeldSignal, SubscriptionActor } from './subscription-state';
 
-/** `limits` defaults to engine/limits.ts `actor`; tests pass smaller bounds. */
+/** `limits` defaults to proto/limits.ts `actor`; tests pass smaller bounds. */
 export function createActor(subscriptionId: string, nowMs: number, limits: ActorLimits = actorLimits): SubscriptionActor {
   if (subscriptionId === '') throw new Error('createActor: empty subscription id');
   if (!(limits.heldSignalsMax >= 1 && limits.catchUpBatchMax >= 1 && limits.deliveryWindowMax >= 1)) {
@@ -72,6 +74,7 @@ export function handle(actor: SubscriptionActor, event: ActorEvent, ctx: ActorCo
   const sequenceBefore = actor.lastSequence;
   switch (event.kind) {
     case 'signal': onSignal(actor, event.connId, event.record, ctx, effects); break;
+    case 'staleSignal': onStaleSignal(actor, event.connId, event.record, event.message, ctx, effects); break;
     case 'masterSnapshot': onMasterSnapshot(actor, event.connId, event.snapshot, ctx, effects); break;
     case 'masterAttach': onMasterAttach(actor, event.connId, effects); break;
     case 'masterDetach': onMasterDetach(actor, event.connId); break;

@@ -16,13 +16,13 @@
  *             ISOLATED, held signals are kept; lift -> ACTIVE when nothing is
  *             held, else DEGRADED (a fresh gap, asked again at once).
  */
-import { SubscriptionState, type SignalRecord, type SnapshotRecord } from '../engine/records';
+import { SubscriptionState, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ConnId, Effect } from './actor-types';
 import { clearWindow, pushRecord, windowLastSequence, type DeliveryWindow } from './delivery-window';
 import { applySignal, positionsMax, replacePositions, type PositionsBook } from './positions-book';
 import { recordPrice, type PriceGuard } from './price-guard';
 
-/** The actor's bounds: engine/limits.ts `actor` unless a test passes smaller ones. */
+/** The actor's bounds: proto/limits.ts `actor` unless a test passes smaller ones. */
 export interface ActorLimits {
   deliveryWindowMax: number;
   heldSignalsMax: number;

@@ -1,10 +1,9 @@
 /**
  * Realistic signals for the benches: the fields of a v1 EURUSD / XAUUSD
  * market order as a Master EA sends them, and the SignalRecord
- * (engine/records.ts) the I/O thread builds from one after its checks.
+ * (proto/records.ts) the I/O thread builds from one after its checks.
  */
-import type { SignalRecord } from '../engine/records';
-import { v1PayloadBytes, type V1Fields } from '../engine/signing-v1';
+import { type SignalRecord, v1PayloadBytes, type V1Fields } from '@sigplane/protocol';
 
 export const benchSubscriptionId = '6f1c2a4e-8b3d-4f5a-9c7e-1d2b3a4c5d6e';
 export const benchV1Secret = Buffer.from('k3y-For-Subscription-A', 'utf8');

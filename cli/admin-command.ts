@@ -9,7 +9,7 @@
  * allowlists and isolations, admin also runs GDPR export and erasure
  * (docs/admin-api.md).
  */
-import { admin } from '../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { adminRoleRank, isAdminRole } from '../persistence/pg/admin-store';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, uuidOption } from './context';

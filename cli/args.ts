@@ -3,6 +3,7 @@
  * every subcommand and a clear error (exit 2) for anything unknown.
  */
 import { parseArgs } from 'node:util';
+import { scrubSecrets } from './log';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -39,7 +40,8 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Record<string, 
   try {
     values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>;
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${helpText(spec)}`);
+    // parseArgs quotes a stray argument: a secret pasted there (a key, a token) is not echoed.
+    throw new UsageError(`${scrubSecrets((error as Error).message)}\n\n${helpText(spec)}`);
   }
   if (values.help === true) {
     process.stdout.write(helpText(spec));

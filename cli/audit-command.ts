@@ -3,7 +3,7 @@
  * event type, IP (address or network) and time range, one page at a time
  * (pass --cursor the nextCursor of the previous page). Prints JSON.
  */
-import { admin } from '../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { parseCommand, type CommandSpec } from './args';
 import { dataOption, uuidOption } from './context';
 import { integerOption, printJson, runAction, timeOption, withAdminContext, type ActionTable } from './admin-context';

@@ -3,7 +3,7 @@
  * ahead and, with a retention, drop the months older than it. Run it as the
  * tables' owner (DATABASE_URL), e.g. daily from cron.
  */
-import { auditLog } from '../engine/limits';
+import { auditLog } from '@sigplane/protocol';
 import { maintainAuditLog } from '../persistence/pg/audit-retention';
 import { parseCommand, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext } from './context';

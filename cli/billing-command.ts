@@ -10,7 +10,7 @@
  *   sigplane billing fee-rate --subscription ID [--percent P]
  *   sigplane billing assign-subscriber --token-id ID --email E
  */
-import { admin } from '../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { ConfigError } from '../persistence/pg/config-store';
 import { withTransaction } from '../persistence/pg/pool';
 import {

@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { admin, journalRetention, rateLimits } from '../engine/limits';
+import { admin, journalDisk, journalRetention, rateLimits } from '@sigplane/protocol';
+import type { JournalDiskReserve } from '../engine/journal-space';
 import { parseByteSize } from '../persistence/byte-size';
 import { ConfigError, integer, oneOf, positiveNumber, readableFile, resolveConfig, text, type Resolved, type Schema } from './config';
 
@@ -30,6 +31,27 @@ const statusToken = (value: string): string => {
   return value;
 };
 
+/** "256MiB", "5%", both ("256MiB,5%": the smaller applies), or "0" (no reserve). */
+const journalDiskReserve = (value: string): JournalDiskReserve => {
+  const reserve: JournalDiskReserve = {};
+  const problem = new Error(`must be a size (256MiB), a percentage of the filesystem (5%), both (256MiB,5%: the smaller applies) or 0, got "${value}"`);
+  const parts = value.split(',').map((part) => part.trim());
+  if (parts.length > 2) throw problem;
+  for (const part of parts) {
+    const percent = /^(\d+(?:\.\d+)?)%$/.exec(part);
+    if (percent !== null) {
+      const ratio = Number(percent[1]) / 100;
+      if (reserve.ratio !== undefined || !(ratio < 1)) throw problem;
+      reserve.ratio = ratio;
+      continue;
+    }
+    const bytes = part === '0' ? 0 : parseByteSize(part);
+    if (bytes === null || reserve.bytes !== undefined) throw problem;
+    reserve.bytes = bytes;
+  }
+  return reserve;
+};
+
 export const serveSchema = {
   host: { help: 'address to listen on', env: 'SIGPLANE_HOST', default: '0.0.0.0', parse: text },
   port: { help: 'port to listen on (0: any free port)', env: 'SIGPLANE_PORT', default: '8080', parse: integer(0, 65535) },
@@ -45,6 +67,12 @@ export const serveSchema = {
       if (bytes === null) throw new Error(`must be a size such as 8GiB or 500MB, got "${value}"`);
       return bytes;
     },
+  },
+  'journal-disk-reserve': {
+    help: "free space kept on the data folder's filesystem: below it new signals are refused BUSY and /readyz is 503 (a size, a percentage, both: the smaller applies; 0: none)",
+    env: 'SIGPLANE_JOURNAL_DISK_RESERVE',
+    default: `${journalDisk.reserveBytesDefault / (1024 * 1024)}MiB,${journalDisk.reserveRatioDefault * 100}%`,
+    parse: journalDiskReserve,
   },
   'tls-cert': { help: 'TLS certificate chain (PEM); with --tls-key serves wss/https', env: 'SIGPLANE_TLS_CERT', parse: readableFile },
   'tls-key': { help: 'TLS private key (PEM)', env: 'SIGPLANE_TLS_KEY', parse: readableFile },

@@ -4,9 +4,10 @@
  * Migrations run every time (they are idempotent and take an advisory lock).
  */
 import type { Pool } from 'pg';
-import { startEmbeddedPostgres, redactUrl } from '../persistence/pg/embedded';
+import { embeddedPostgresPortSetting, startEmbeddedPostgres, redactUrl } from '../persistence/pg/embedded';
 import { createPool } from '../persistence/pg/pool';
 import { migrate } from '../persistence/pg/migrate';
+import { UsageError } from './args';
 import { log } from './log';
 
 export interface Database {
@@ -23,8 +24,11 @@ export async function openDatabase(dataDir: string, env: NodeJS.ProcessEnv = pro
   let url = env.DATABASE_URL;
   let stopEmbedded: (() => Promise<void>) | null = null;
   if (url === undefined || url === '') {
-    const port = env.SIGPLANE_EMBEDDED_PG_PORT === undefined ? undefined : Number(env.SIGPLANE_EMBEDDED_PG_PORT);
-    const embedded = await startEmbeddedPostgres(dataDir, { port, onProgress: (message) => log('info', message) });
+    const embedded = await startEmbeddedPostgres(dataDir, {
+      port: embeddedPortSetting(env),
+      onProgress: (message) => log('info', message),
+      onNotice: (message) => log('warn', message),
+    });
     url = embedded.url;
     stopEmbedded = () => embedded.stop();
   }
@@ -46,4 +50,13 @@ export async function openDatabase(dataDir: string, env: NodeJS.ProcessEnv = pro
       if (stopEmbedded) await stopEmbedded();
     },
   };
+}
+
+/** SIGPLANE_EMBEDDED_PG_PORT: the embedded Postgres's port, or undefined to let it choose (persistence/pg/embedded.ts). */
+function embeddedPortSetting(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env[embeddedPostgresPortSetting];
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new UsageError(`${embeddedPostgresPortSetting} must be a port 1..65535, got "${text}"`);
+  return port;
 }

@@ -14,15 +14,17 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { Copier, MasterClient, PaperBroker, ReceiverClient, type CopyExecution, type PaperSymbol } from '../client';
-import { filterReason, localOrderType, localStops, mapSymbol, sizeVolume, targetVolume } from '../client/copy-rules';
+import { Copier, MasterClient, PaperBroker, ReceiverClient, copyRules, type CopyExecution, type PaperSymbol } from '@sigplane/client';
 import { SigplaneServer } from '../io/server';
 import { ReceiverSettingsStore } from '../persistence/pg/receiver-settings-store';
 import { parseToken } from '../persistence/pg/tokens';
-import type { CopySettings } from '../proto/receiver-settings';
+import type { CopySettings } from '@sigplane/protocol';
 import { parseCommand, UsageError, type CommandSpec } from './args';
 import { openContext } from './context';
+import { lockDataFolder } from './data-folder-lock';
 import { log } from './log';
+
+const { filterReason, localOrderType, localStops, mapSymbol, sizeVolume, targetVolume } = copyRules;
 
 const spec: CommandSpec = {
   usage: 'sigplane demo [options]',
@@ -159,6 +161,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   if (!(intervalMs >= 0)) throw new UsageError('--interval-ms must be >= 0');
   const dataDir = (values.data as string | undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-demo-'));
 
+  const lock = lockDataFolder(dataDir, 'sigplane demo');
   const context = await openContext(dataDir);
   // Copy settings of each receiver license, sent on subscribe and on change (as `sigplane serve` wires them).
   const settingsStore = new ReceiverSettingsStore(context.database.pool);
@@ -307,6 +310,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   for (const account of team) await account.stop();
   await server.stop();
   await context.close();
+  lock.release();
 }
 
 /** What the account holds against the master's book under its settings; empty when it is exactly right. */

@@ -9,11 +9,27 @@
  * NOTIFY on the control channel, which running servers act on at once
  * (close the connections, isolate or lift the actor).
  */
-import { control } from '../engine/limits';
-import { parseCommand, required, UsageError, type CommandSpec } from './args';
+import { control } from '@sigplane/protocol';
+import { parseCommand, required, UsageError, type CommandSpec, type OptionSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 
 const overlapMinutesMax = 30 * 24 * 60;
+
+/** How long a replaced MAC key stays valid: rotate-credentials and import-mac-key (cli/mac-key-command.ts). */
+export const overlapMinutesOption: OptionSpec = {
+  type: 'string',
+  help: 'minutes the previous MAC key stays valid (0: none)',
+  default: String(control.macKeyOverlapMsDefault / 60_000),
+};
+
+/** --overlap-minutes as ms, or a UsageError. */
+export function overlapMsOption(value: string | boolean | undefined): number {
+  const overlapMinutes = Number(value);
+  if (!Number.isInteger(overlapMinutes) || overlapMinutes < 0 || overlapMinutes > overlapMinutesMax) {
+    throw new UsageError(`--overlap-minutes must be a whole number from 0 to ${overlapMinutesMax}`);
+  }
+  return overlapMinutes * 60_000;
+}
 
 const isolateSpec: CommandSpec = {
   usage: 'sigplane subscription isolate --subscription ID --reason TEXT [options]',
@@ -39,11 +55,7 @@ const rotateSpec: CommandSpec = {
     "Rotate every credential of the provider in one transaction: a new MAC key (printed ONCE; the previous key stays valid for the overlap), a new master token (printed ONCE), and every previous master token revoked at once (their live sessions closed, code 4004). Receiver licenses are revoked one by one: sigplane token revoke.",
   options: {
     subscription: { type: 'string', help: 'subscription id' },
-    'overlap-minutes': {
-      type: 'string',
-      help: 'minutes the previous MAC key stays valid (0: none)',
-      default: String(control.macKeyOverlapMsDefault / 60_000),
-    },
+    'overlap-minutes': overlapMinutesOption,
     reason: { type: 'string', help: 'why (kept in the audit log)' },
     json: { type: 'boolean', help: 'print JSON instead of text', default: false },
     data: dataOption,
@@ -92,16 +104,13 @@ async function rotateCredentials(argv: string[]): Promise<void> {
   const values = parseCommand(rotateSpec, argv);
   if (values === null) return;
   const subscriptionId = uuidOption(required(values, 'subscription', rotateSpec), 'subscription');
-  const overlapMinutes = Number(values['overlap-minutes']);
-  if (!Number.isInteger(overlapMinutes) || overlapMinutes < 0 || overlapMinutes > overlapMinutesMax) {
-    throw new UsageError(`--overlap-minutes must be a whole number from 0 to ${overlapMinutesMax}`);
-  }
+  const overlapMs = overlapMsOption(values['overlap-minutes']);
   const reason = values.reason === undefined ? undefined : String(values.reason).trim();
   if (reason !== undefined && (reason.length === 0 || reason.length > 500)) throw new UsageError('--reason must be 1..500 characters');
   const context = await openContext(values.data as string);
   try {
     const rotated = await context.store.rotateCredentials(subscriptionId, {
-      overlapMs: overlapMinutes * 60_000,
+      overlapMs,
       reason,
       audit: cliAuditContext(),
     });

@@ -37,7 +37,7 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
 function topHelp(): string {
   const lines = ['usage: sigplane <command> [options]', '', 'commands:'];
   for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(19)}${command.summary}`);
-  lines.push('', 'Each command takes --help. Environment: DATABASE_URL, SIGPLANE_DATA_DIR, SIGPLANE_KEK or SIGPLANE_KEK_FILE.');
+  lines.push('', 'Each command takes --help. Environment: DATABASE_URL, SIGPLANE_DATA_DIR, SIGPLANE_KEK or SIGPLANE_KEK_FILE,', 'SIGPLANE_EMBEDDED_PG_PORT (the embedded Postgres, without DATABASE_URL).');
   return `${lines.join('\n')}\n`;
 }
 
@@ -52,11 +52,30 @@ async function main(argv: string[]): Promise<void> {
   await command.run(rest);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-  log('error', (error as Error).message);
-  process.exit(1);
+/**
+ * A command still running when nothing is left to wait for stopped on a
+ * promise that will never settle: a start-up step that failed without
+ * saying so. That is a failure, not an exit 0 with nothing said.
+ */
+let settled = false;
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  log('error', `sigplane ${process.argv[2] ?? ''}: stopped before it finished, with nothing left to wait for (a step that failed silently: a bug)`);
+  process.exitCode = 1;
 });
+
+main(process.argv.slice(2)).then(
+  () => {
+    settled = true;
+  },
+  (error: unknown) => {
+    settled = true;
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    log('error', (error as Error).message);
+    process.exit(1);
+  },
+);

@@ -5,8 +5,7 @@
  * announced on the control channel: running servers resend the settings to
  * the license's live sessions at once.
  */
-import { copySettings } from '../engine/limits';
-import { SettingsError } from '../proto/receiver-settings';
+import { copySettings, SettingsError } from '@sigplane/protocol';
 import { ReceiverSettingsStore, ReceiverSettingsStoreError, type StoredReceiverSettings } from '../persistence/pg/receiver-settings-store';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';

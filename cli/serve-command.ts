@@ -4,6 +4,7 @@
  */
 import { SigplaneServer } from '../io/server';
 import { AdminServer } from '../io/admin/admin-server';
+import { adminListener, portProblem, publicListener, type ListenTarget } from '../io/listen-exclusive';
 import { AdminStore } from '../persistence/pg/admin-store';
 import { applicationDatabaseUrl, assertApplicationRole } from '../persistence/pg/app-role';
 import { ConfigStore } from '../persistence/pg/config-store';
@@ -14,6 +15,7 @@ import { loadOrCreateNodeId } from '../persistence/shipper/node-id';
 import { startShipper } from '../persistence/shipper/shipper';
 import { parseCommand } from './args';
 import { configSpec } from './config';
+import { lockDataFolder } from './data-folder-lock';
 import { loadServeConfig, serveSchema } from './config-serve';
 import { openContext } from './context';
 import { log, setLogLevel } from './log';
@@ -37,6 +39,16 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const certFile = config['tls-cert'];
   const keyFile = config['tls-key'];
 
+  // A taken port fails now, before the data folder and the database are opened (the listen itself stays the authority).
+  const listeners: ListenTarget[] = [{ ...publicListener, host: config.host!, port: config.port! }];
+  if (config['admin-port'] !== undefined) listeners.push({ ...adminListener, host: config['admin-host']!, port: config['admin-port'] });
+  for (const target of listeners) {
+    const problem = target.port === 0 ? null : await portProblem(target);
+    if (problem !== null) throw new Error(problem);
+  }
+
+  // One server per data folder: a second one on the same journals stops here (cli/data-folder-lock.ts).
+  const lock = lockDataFolder(config.data!, 'sigplane serve');
   const context = await openContext(config.data!);
   log('info', 'database ready', { database: context.database.displayUrl, embedded: context.database.embedded });
   // Migrated as the owner; served as sigplane_app, bound by row-level security (persistence/pg/app-role.ts).
@@ -64,6 +76,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     shardCount,
     dataDir: context.dataDir,
     journalSync,
+    journalDiskReserve: config['journal-disk-reserve'],
     authenticator: appStore,
     tokenHash: (token) => parseToken(token)?.hash ?? null,
     databaseReady: async () => {
@@ -139,6 +152,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     await shipper.stop();
     await appPool.end();
     await context.close();
+    lock.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

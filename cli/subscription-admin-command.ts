@@ -9,7 +9,7 @@
  * default: '{"ttlMs":30000,"clockSkewMs":null}'); without it, prints them.
  * Connections opened after the change use the new settings.
  */
-import { admin } from '../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, uuidOption } from './context';
 import { integerOption, printJson, withAdminContext, type ActionTable } from './admin-context';

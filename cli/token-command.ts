@@ -3,7 +3,7 @@
  * `sigplane token revoke`: revoke a token (master or receiver) at once; every
  * running server closes the sessions it authenticated (close code 4004).
  */
-import { credentials } from '../engine/limits';
+import { credentials } from '@sigplane/protocol';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 import { tokenAdminActions } from './token-admin-command';

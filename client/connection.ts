@@ -6,7 +6,7 @@
  * Timers use the real event loop; `clock` only stamps heartbeats.
  */
 import WebSocket from 'ws';
-import { decodeFrame, encodeHeartbeat, safeInteger, type DecodedFrame } from '../proto/codec';
+import { decodeFrame, encodeHeartbeat, safeInteger, type DecodedFrame } from '@sigplane/protocol';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { connection as limits } from './limits';
 

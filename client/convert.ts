@@ -11,8 +11,8 @@ import {
   type Int64,
   type PositionFrame,
   type SignalBodyFrame,
-} from '../proto/codec';
-import type { Position } from '../engine/records';
+  type Position,
+} from '@sigplane/protocol';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 
 export type DeliveryFrame = Extract<DecodedFrame, { kind: 'delivery' }>['delivery'];
@@ -62,6 +62,9 @@ export interface Welcome {
   state: string;
   lastSequence: number;
   role: string;
+  /** Masters: the rate and burst to pace every send at (docs/protocol.md, "Pacing"); 0 = unknown (not paced). */
+  signalsPerSecond: number;
+  signalsBurst: number;
 }
 
 /** A 64-bit field that must fit a JS number; throws PROTOCOL otherwise. */
@@ -135,5 +138,7 @@ export function toWelcome(frame: WelcomeFrame, stateName: (n: number) => string)
     state: stateName(frame.state),
     lastSequence: toSafeNumber(frame.lastSequence, 'welcome lastSequence'),
     role: frame.role,
+    signalsPerSecond: frame.signalsPerSecond ?? 0,
+    signalsBurst: frame.signalsBurst ?? 0,
   };
 }

@@ -35,10 +35,7 @@
  * loses no report of an execution it remembered.
  */
 import { EventEmitter } from 'node:events';
-import { pipSize } from '../actors/pip-size';
-import { Action } from '../engine/records';
-import type { Position } from '../engine/records';
-import type { ReceiverSettingsMessage } from '../proto/receiver-settings';
+import { pipSize, Action, type Position, type ReceiverSettingsMessage } from '@sigplane/protocol';
 import type { Broker, BrokerPosition, BrokerResult } from './broker';
 import type { ReceivedDelivery, ReceivedSnapshot } from './convert';
 import { localStops, mapSymbol, planOpen, roundToStep, SkipReason, targetVolume, type MasterPosition } from './copy-rules';

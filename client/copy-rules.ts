@@ -9,8 +9,7 @@
  * reason): order type, symbol filter, magic filter, signal age, broker
  * symbol, quote, price deviation, stop loss (RISK_PERCENT), lot size.
  */
-import { pipSize } from '../actors/pip-size';
-import { LotMode, type CopySettings } from '../proto/receiver-settings';
+import { pipSize, LotMode, type CopySettings } from '@sigplane/protocol';
 
 /** Why a master position is not copied: stable codes (execution reports carry them). */
 export const SkipReason = {

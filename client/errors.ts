@@ -19,6 +19,8 @@ export const ClientErrorCode = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   /** The server sent something this client cannot use. */
   PROTOCOL: 'PROTOCOL',
+  /** A publish dropped, never sent again, after an earlier one came back STALE: a snapshot replaced it (docs/protocol.md). */
+  SUPERSEDED_BY_SNAPSHOT: 'SUPERSEDED_BY_SNAPSHOT',
   /** A sync request could not be answered from the sent log or a snapshot. */
   SYNC_UNANSWERABLE: 'SYNC_UNANSWERABLE',
   /** waitFor() or connect() ran out of time. */

@@ -9,6 +9,8 @@ export type { ReceiverConnectOptions, ReceiverCounters, ExecutionReportInput } f
 export { ReceiverSequencer } from './receiver-sequencer';
 export type { DeliveryDecision, SnapshotDecision, SequencerCounters } from './receiver-sequencer';
 export { MasterOutbox, SentLog, planResend } from './master-outbox';
+export { BusyWindow } from './busy-window';
+export type { BusyAction } from './busy-window';
 export { ReceiverQueue } from './receiver-queue';
 export { encodeSignalFrame, encodeSignalBodyBytes, encodeSnapshotFrame } from './master-frames';
 export type { CraftedSignal, MasterSnapshot } from './master-frames';
@@ -31,5 +33,5 @@ export type { SymbolSpec, Quote, MasterPosition, OpenPlan } from './copy-rules';
 export type { Broker, BrokerPosition, BrokerResult, OpenRequest } from './broker';
 export { PaperBroker, PaperRejectCode, SimulatedCrash } from './paper-broker';
 export type { PaperBrokerOptions, PaperExecution, PaperSymbol } from './paper-broker';
-export { LotMode, SettingsError, SettingsErrorCode, copySettingsDefaults } from '../proto/receiver-settings';
-export type { CopySettings, ReceiverSettingsMessage } from '../proto/receiver-settings';
+export { LotMode, SettingsError, SettingsErrorCode, copySettingsDefaults } from '@sigplane/protocol';
+export type { CopySettings, ReceiverSettingsMessage } from '@sigplane/protocol';

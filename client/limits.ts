@@ -1,9 +1,9 @@
 /**
  * Every limit and default of the client library, in one place.
- * (engine/limits.ts is the server's; these belong to the EAs' side.)
+ * (proto/limits.ts is the server's; these belong to the EAs' side.)
  * Units and qualifiers come last in names.
  */
-import { wire } from '../engine/limits';
+import { wire } from '@sigplane/protocol';
 
 export const connection = {
   /** First reconnect delay; doubles per failed attempt (with jitter) up to the max. */

@@ -12,14 +12,27 @@
  * known to hold (welcome, acks, StateChange ACTIVE, REPLAY). A rejected
  * signal is never sent again ("a rejected signal changes nothing"); when
  * none of ours above it is in flight, the next publish takes the first
- * sequence the server lacks, so a reject does not open a gap. BUSY is the
- * exception: it refuses nothing for good ("resend from N"), so the outbox
- * from N on is sent again after a short backoff and the publishes wait.
+ * sequence the server lacks, so a reject does not open a gap. BUSY and
+ * RATE_LIMITED are the exception: they refuse nothing for good ("resend
+ * from N"), so the outbox from N on is sent again after a short backoff and
+ * the publishes wait.
  *
- * generatedAt is stamped at publish(): a signal that waits in the outbox
- * through a long disconnect is resent as it was and may come back STALE.
+ * What a correct master does after an outage (docs/protocol.md):
+ * - every frame it sends (publishes, resends, snapshots) is paced by a
+ *   token bucket at the rate the welcome gives (client/send-pacer.ts), so
+ *   a backlog is never refused RATE_LIMITED nor closed 4029;
+ * - it never re-signs: a resend is the exact bytes first sent, and a copy
+ *   of an accepted signal is answered DUPLICATE whatever its age;
+ * - generatedAt is stamped at publish(), so a signal that waited in the
+ *   outbox through a long outage can come back STALE: never accepted, too
+ *   old to execute. Then nothing after it can be accepted in order either:
+ *   every outbox signal is dropped (its publish rejects, STALE or
+ *   SUPERSEDED_BY_SNAPSHOT) and the server gets a signed snapshot of the
+ *   application's positions (snapshotProvider, v2) at the last sequence
+ *   assigned; publishing continues after it.
  * Unanswered signals up to welcome.lastSequence (or an ACTIVE StateChange's
- * sequence) are resolved ACCEPTED: the server holds them.
+ * sequence) are resolved ACCEPTED: the server holds them. sendSignal and
+ * sendRaw (crafted frames) are neither paced nor kept in the outbox.
  *
  * Events: 'welcome' (Welcome), 'ack' ({sequence, status}), 'reject'
  * (SigplaneClientError), 'state' ({state, sequence, reason}), 'syncRequest'
@@ -28,16 +41,16 @@
  * emitted when someone listens.
  */
 import { EventEmitter } from 'node:events';
-import { exactDecimal, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
+import { exactDecimal, rejectCodeName, safeInteger, stateName, type DecodedFrame, wire } from '@sigplane/protocol';
 
 type FrameOf<K extends DecodedFrame['kind']> = Extract<DecodedFrame, { kind: K }>;
-import { wire } from '../engine/limits';
 import { Connection, ClientCloseCode, type ReconnectOptions } from './connection';
 import { toWelcome, type Welcome } from './convert';
 import { asError, ClientErrorCode, SigplaneClientError } from './errors';
 import { master as limits } from './limits';
 import { BusyWindow, type BusyAction } from './busy-window';
 import { MasterOutbox, planResend, SentLog } from './master-outbox';
+import { SendPacer } from './send-pacer';
 import { encodeSignalFrame, encodeSnapshotFrame, type CraftedSignal, type MasterSnapshot } from './master-frames';
 import type { MasterSigning } from './signing';
 
@@ -69,8 +82,13 @@ export interface MasterConnectOptions {
   /** Default: reconnect with jittered backoff; false: never. */
   reconnect?: ReconnectOptions | false;
   localAddress?: string;
-  /** Full sync (v2 only): the application's positions and the sequence they are at. */
-  snapshotProvider?: () => MasterSnapshot | Promise<MasterSnapshot>;
+  /**
+   * Full sync (v2 only): the application's positions and the sequence they
+   * are at. Called with the last sequence assigned to a publish: a snapshot
+   * sent after a STALE (or one answering a range the client dropped) is sent
+   * at no lower sequence than the signals it replaces, whatever it says.
+   */
+  snapshotProvider?: (lastAssignedSequence: number) => MasterSnapshot | Promise<MasterSnapshot>;
   outboxSignalsMax?: number;
   sentLogSignalsMax?: number;
   heartbeatIntervalMs?: number;
@@ -100,6 +118,20 @@ export class MasterClient extends EventEmitter {
   /** What BUSY allows to be sent (client/busy-window.ts), and the backoff before sending again. */
   private readonly busyWindow = new BusyWindow(limits.outboxSignalsMax);
   private busyResendTimer: NodeJS.Timeout | null = null;
+  /** Every paced send waits for a token (client/send-pacer.ts); the timer sends again when one is due. */
+  private readonly pacer = new SendPacer();
+  private paceTimer: NodeJS.Timeout | null = null;
+  /** Frames that go before the outbox, paced: a snapshot first, then a sync request's resends. */
+  private snapshotFrame: Uint8Array | null = null;
+  private resends: Uint8Array[] = [];
+  /** A snapshot is being built (the provider runs): nothing of the outbox goes before it. */
+  private snapshotPending = false;
+  /** Sequences up to this were dropped for a snapshot (after STALE): every snapshot sent covers them. */
+  private droppedUpTo = 0;
+  /** The last snapshot sent and its sequence, to send again if the server answers it BUSY or RATE_LIMITED. */
+  private lastSnapshot: { sequence: number; frame: Uint8Array } | null = null;
+  /** The highest sequence a snapshot sent on this connection covers (0: none yet). */
+  private snapshotSentUpTo = 0;
   /** 0 until the first welcome. */
   private nextSequence = 0;
   /** The highest sequence the server is known to hold (welcome, acks, ACTIVE, REPLAY). */
@@ -212,14 +244,9 @@ export class MasterClient extends EventEmitter {
     }
     this.nextSequence = sequence + 1;
     return new Promise<PublishResult>((resolve, reject) => {
-      const nothingHeld = this.outbox.highestSequence <= this.busyWindow.sentUpTo;
       this.outbox.add(sequence, frame, { resolve, reject });
       this.log.record(sequence, frame);
-      if (!this.isReady) return;
-      if (nothingHeld && this.busyWindow.limit === Infinity && this.busyWindow.maySend(0)) {
-        this.connection!.send(frame);
-        this.busyWindow.sent(sequence);
-      } else this.sendWithinWindow();
+      this.pump();
     });
   }
 
@@ -278,6 +305,7 @@ export class MasterClient extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.cancelBusyResend();
+    this.cancelPace();
     const closing = this.connection?.close() ?? Promise.resolve();
     this.failEverything(ClientErrorCode.CLOSED, 'client closed');
     await closing;
@@ -318,12 +346,15 @@ export class MasterClient extends EventEmitter {
     if (this.nextSequence === 0) this.nextSequence = welcome.lastSequence + 1;
     this.serverHas(welcome.lastSequence);
     this.settleUpTo(welcome.lastSequence);
-    // The rest again, in order, the same bytes.
+    // The rest again, in order, the same bytes, paced at this session's rate.
     this.cancelBusyResend();
+    this.cancelPace();
     this.busyWindow.reset();
-    for (const entry of this.outbox.list()) this.connection?.send(entry.frame);
-    this.busyWindow.sent(this.outbox.highestSequence);
+    this.resends = [];
+    this.snapshotSentUpTo = 0;
+    this.pacer.reset(welcome.signalsPerSecond, welcome.signalsBurst, performance.now());
     this.emit('welcome', welcome);
+    this.pump();
   }
 
   private onAck(ack: FrameOf<'ack'>['ack']): void {
@@ -349,8 +380,12 @@ export class MasterClient extends EventEmitter {
     this.emit('reject', error);
     if (sequence === null || sequence === 0) return;
     if (code === 'REPLAY') this.serverHas(sequence);
-    // BUSY refuses nothing for good: the signal waits in the outbox and goes again (client/busy-window.ts).
-    if (code === 'BUSY' && this.outbox.get(sequence) !== undefined) return this.onBusyAction(this.busyWindow.busy(sequence, this.inFlight()));
+    const notTaken = code === 'BUSY' || code === 'RATE_LIMITED';
+    // BUSY and RATE_LIMITED refuse nothing for good: the signal waits in the outbox and goes again (client/busy-window.ts).
+    if (notTaken && this.outbox.get(sequence) !== undefined) return this.onBusyAction(this.busyWindow.busy(sequence, this.inFlight()));
+    if (notTaken && this.lastSnapshot?.sequence === sequence) return this.resendSnapshot();
+    // Never accepted and too old to execute: nothing of the outbox can follow it (see the header).
+    if (code === 'STALE' && this.outbox.get(sequence) !== undefined) return this.replaceOutboxWithSnapshot(error);
     // Never send a rejected signal again (a later sync request for it is answered by a snapshot, or not at all).
     this.log.forget(sequence);
     const entry = this.outbox.take(sequence);
@@ -372,9 +407,9 @@ export class MasterClient extends EventEmitter {
       this.busyResendTimer = setTimeout(() => {
         this.busyResendTimer = null;
         this.busyWindow.resume();
-        this.sendWithinWindow();
+        this.pump();
       }, action.delayMs);
-    } else if (action.kind === 'ignore' && this.busyWindow.limit !== Infinity) this.sendWithinWindow();
+    } else if (action.kind === 'ignore' && this.busyWindow.limit !== Infinity) this.pump();
   }
 
   private cancelBusyResend(): void {
@@ -384,25 +419,97 @@ export class MasterClient extends EventEmitter {
 
   /** Outbox signals sent on this connection and not yet answered. */
   private inFlight(): number {
-    let n = 0;
-    for (const entry of this.outbox.list()) {
-      if (entry.sequence > this.busyWindow.sentUpTo) break;
-      n++;
-    }
-    return n;
+    return this.outbox.countUpTo(this.busyWindow.sentUpTo);
   }
 
-  /** Send the outbox's unsent signals, in order, as far as the BUSY window allows. */
-  private sendWithinWindow(): void {
-    if (!this.isReady) return;
-    let inFlight = this.inFlight();
-    for (const entry of this.outbox.list()) {
-      if (entry.sequence <= this.busyWindow.sentUpTo) continue;
-      if (!this.busyWindow.maySend(inFlight)) return;
+  /**
+   * Send what may go now, each frame paced: the snapshot, a sync request's
+   * resends, then the outbox's unsent signals in order, as far as the BUSY
+   * window allows. Whatever waits for a token goes when the timer fires.
+   */
+  private pump(): void {
+    if (!this.isReady || this.paceTimer !== null) return;
+    if (this.snapshotFrame !== null) {
+      if (!this.paced()) return;
+      this.connection!.send(this.snapshotFrame);
+      this.snapshotFrame = null;
+      this.snapshotSentUpTo = Math.max(this.snapshotSentUpTo, this.lastSnapshot!.sequence);
+    }
+    while (this.resends.length > 0) {
+      if (!this.paced()) return;
+      this.connection!.send(this.resends.shift()!);
+    }
+    if (this.snapshotPending) return;
+    let inFlight = this.busyWindow.limit === Infinity ? 0 : this.inFlight();
+    const highest = this.outbox.highestSequence;
+    for (let sequence = Math.max(this.busyWindow.sentUpTo + 1, this.outbox.lowestSequence); sequence <= highest; sequence++) {
+      const entry = this.outbox.get(sequence);
+      if (entry === undefined) continue;
+      if (!this.busyWindow.maySend(inFlight) || !this.paced()) return;
       this.connection!.send(entry.frame);
-      this.busyWindow.sent(entry.sequence);
+      this.busyWindow.sent(sequence);
       inFlight++;
     }
+  }
+
+  /** A token for one frame now; otherwise false, and pump() runs again when one is due. */
+  private paced(): boolean {
+    const nowMs = performance.now();
+    if (this.pacer.take(nowMs)) return true;
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = null;
+      this.pump();
+    }, this.pacer.delayMs(nowMs));
+    return false;
+  }
+
+  private cancelPace(): void {
+    if (this.paceTimer !== null) clearTimeout(this.paceTimer);
+    this.paceTimer = null;
+  }
+
+  /**
+   * STALE for an outbox signal (docs/protocol.md, "what a correct master
+   * does after an outage"): it was never accepted and is too old to
+   * execute, so no later outbox signal can be accepted in order either.
+   * Each is dropped and never sent again (its publish rejects: the stale
+   * one with STALE, the others SUPERSEDED_BY_SNAPSHOT), and a signed
+   * snapshot of the application's positions at the last assigned sequence
+   * replaces them; the next publish follows it.
+   */
+  private replaceOutboxWithSnapshot(stale: SigplaneClientError): void {
+    const lastAssigned = this.nextSequence - 1;
+    this.droppedUpTo = Math.max(this.droppedUpTo, lastAssigned);
+    this.cancelBusyResend();
+    this.busyWindow.reset();
+    this.busyWindow.sentUpTo = lastAssigned;
+    this.resends = [];
+    for (const entry of this.outbox.takeAll()) {
+      this.log.forget(entry.sequence);
+      entry.waiter.reject(
+        entry.sequence === stale.sequence
+          ? stale
+          : new SigplaneClientError(ClientErrorCode.SUPERSEDED_BY_SNAPSHOT, `signal ${entry.sequence} dropped after STALE ${stale.sequence}: a snapshot at ${lastAssigned} replaces it`, { sequence: entry.sequence }),
+      );
+    }
+    void this.answerWithSnapshot(`STALE ${stale.sequence}: the outbox up to ${lastAssigned} was dropped`);
+  }
+
+  /** Does a snapshot sent (or about to be) on this connection cover every sequence up to `sequence`? */
+  private snapshotCovers(sequence: number): boolean {
+    const coming = this.snapshotPending || this.snapshotFrame !== null ? this.droppedUpTo : 0;
+    return Math.max(coming, this.snapshotSentUpTo) >= sequence;
+  }
+
+  /** The server did not take the last snapshot (BUSY, RATE_LIMITED): the same bytes go again after a short backoff. */
+  private resendSnapshot(): void {
+    const last = this.lastSnapshot;
+    if (last === null) return;
+    setTimeout(() => {
+      if (this.lastSnapshot !== last || this.snapshotFrame !== null) return;
+      this.snapshotFrame = last.frame;
+      this.pump();
+    }, limits.busyResendDelayMaxMs).unref();
   }
 
   private onSyncRequest(request: FrameOf<'syncRequest'>['syncRequest']): void {
@@ -416,12 +523,15 @@ export class MasterClient extends EventEmitter {
     const highest = Math.max(this.outbox.highestSequence, this.log.highestSequence);
     const from = Math.max(1, fromSequence);
     const to = toSequence === 0 || toSequence < from ? highest : toSequence;
+    // Asked before the snapshot that covers the range arrived: it answers this request too.
+    if (this.snapshotCovers(to)) return;
     const plan = planResend(this.outbox, this.log, from, to);
     if (plan.missingCount > 0 && this.options?.signing.version === 2 && this.options.snapshotProvider !== undefined) {
       void this.answerWithSnapshot(`sync request ${from}..${to}: ${plan.missingCount} signals no longer held`);
       return;
     }
-    for (const { frame } of plan.frames) this.connection?.send(frame);
+    this.resends = plan.frames.map((f) => f.frame);
+    this.pump();
     if (plan.missingCount > 0) {
       this.emitError(
         new SigplaneClientError(
@@ -433,17 +543,30 @@ export class MasterClient extends EventEmitter {
     }
   }
 
+  /**
+   * A signed snapshot from the application's provider, at its sequence or
+   * at the highest one dropped for a snapshot, whichever is higher; sent
+   * before anything of the outbox (paced like every frame).
+   */
   private async answerWithSnapshot(why: string): Promise<void> {
     const options = this.options;
     if (options === null || options.signing.version !== 2 || options.snapshotProvider === undefined) {
       this.emitError(new SigplaneClientError(ClientErrorCode.SYNC_UNANSWERABLE, `${why}: a snapshot needs v2 signing and a snapshotProvider`));
       return;
     }
+    this.snapshotPending = true;
     try {
-      const snapshot = await options.snapshotProvider();
-      this.sendSnapshot(snapshot);
+      const provided = await options.snapshotProvider(this.nextSequence - 1);
+      const snapshot = { ...provided, sequence: Math.max(provided.sequence, this.droppedUpTo) };
+      const frame = encodeSnapshotFrame(options.signing, this.lastWelcome!.subscriptionId, snapshot, this.clock());
+      if (snapshot.sequence >= this.nextSequence) this.nextSequence = snapshot.sequence + 1;
+      this.lastSnapshot = { sequence: snapshot.sequence, frame };
+      this.snapshotFrame = frame;
     } catch (err) {
       this.emitError(new SigplaneClientError(ClientErrorCode.SYNC_UNANSWERABLE, `${why}: snapshot failed: ${asError(err).message}`, { cause: err }));
+    } finally {
+      this.snapshotPending = false;
+      this.pump();
     }
   }
 
@@ -483,6 +606,7 @@ export class MasterClient extends EventEmitter {
   private onSocketClosed(willReconnect: boolean): void {
     this.welcomed = false;
     this.cancelBusyResend();
+    this.cancelPace();
     // sendSignal answers cannot come on another connection.
     for (const queue of this.crafted.values()) {
       for (const waiter of queue) waiter.reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, 'connection closed before the answer'));

@@ -4,9 +4,7 @@
  * exact bytes first sent, so frames are built once and kept).
  */
 import protobuf from 'protobufjs';
-import { encodeFrame, encodeSignalBody, encodeSnapshotBody, positionObject } from '../proto/codec';
-import type { Position } from '../engine/records';
-import { wire } from '../engine/limits';
+import { encodeFrame, encodeSignalBody, encodeSnapshotBody, positionObject, type Position, wire } from '@sigplane/protocol';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { macOverBody, signatureV1, type MasterSigning } from './signing';
 

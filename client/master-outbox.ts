@@ -40,6 +40,22 @@ export class MasterOutbox<W> {
     return this.highest;
   }
 
+  /** The lowest sequence held, 0 when empty. */
+  get lowestSequence(): number {
+    for (const key of this.entries.keys()) return key; // ascending insertion order: the first is the lowest
+    return 0;
+  }
+
+  /** How many entries have a sequence <= `sequence` (without copying the outbox). */
+  countUpTo(sequence: number): number {
+    let n = 0;
+    for (const key of this.entries.keys()) {
+      if (key > sequence) break;
+      n++;
+    }
+    return n;
+  }
+
   /** Add the next signal; sequences must ascend and the outbox must have room. */
   add(sequence: number, frame: Uint8Array, waiter: W): void {
     assert(Number.isSafeInteger(sequence) && sequence > 0, 'sequence is a positive safe integer');

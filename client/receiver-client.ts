@@ -31,10 +31,25 @@
  * Resending is safe: the report's key makes it the same row.
  */
 import { EventEmitter } from 'node:events';
-import { decodeFrame, encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../proto/codec';
-import { wire } from '../engine/limits';
+import {
+  decodeFrame,
+  encodeFrame,
+  rejectCodeName,
+  safeInteger,
+  stateName,
+  type DecodedFrame,
+  wire,
+  fromReceiverSettingsFrame,
+  SettingsError,
+  type ReceiverSettingsFrame,
+  type ReceiverSettingsMessage,
+  checkExecutionReport,
+  executionKindName,
+  executionReportObject,
+  RejectCode,
+  type ExecutionReportRecord,
+} from '@sigplane/protocol';
 import { ClientCloseCode, Connection, type ReconnectOptions } from './connection';
-import { fromReceiverSettingsFrame, SettingsError, type ReceiverSettingsFrame, type ReceiverSettingsMessage } from '../proto/receiver-settings';
 import {
   toSafeNumber,
   toDelivery,
@@ -51,8 +66,6 @@ import { receiver as limits } from './limits';
 import { readCursor, writeCursor } from './receiver-cursor';
 import { ReceiverQueue } from './receiver-queue';
 import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
-import { checkExecutionReport, executionKindName, executionReportObject } from '../proto/execution-report';
-import { RejectCode, type ExecutionReportRecord } from '../engine/records';
 
 /** One execution report as the client sends it (the connection names subscription and receiver). */
 export type ExecutionReportInput = Omit<ExecutionReportRecord, 'subscriptionId' | 'receiverId' | 'receivedAtMs'>;

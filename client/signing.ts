@@ -2,8 +2,7 @@
  * The client's view of the two signing schemes, over the engine's modules
  * (one implementation of each MAC for both sides of the wire).
  */
-import { signV1, type V1Fields } from '../engine/signing-v1';
-import { macV2 } from '../engine/signing-v2';
+import { signV1, type V1Fields, macV2 } from '@sigplane/protocol';
 
 export type { V1Fields };
 

@@ -47,7 +47,7 @@
  * that looks corrupt stops the thread instead of handing on wrong bytes.
  */
 
-import { engine } from './limits';
+import { engine } from '@sigplane/protocol';
 import {
   capacitySlot,
   consumerSleepingSlot,

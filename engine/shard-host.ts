@@ -4,6 +4,15 @@
  * back, and supervises (a worker that dies is restarted from its journal;
  * one that keeps dying escalates instead of looping).
  *
+ * The journals' disk (engine/journal-space.ts): below the reserve, records
+ * that would grow a journal are refused (BUSY) here, before any write can
+ * fail. A worker that died for lack of space (its journal write found none,
+ * or it died while the disk was below the reserve or nearly full) is not a
+ * crash: it does not count towards escalation, it stays stopped while the
+ * disk is short (its records, and those left in its ring, answered BUSY),
+ * and starts again from its journal once free space is back at the resume
+ * mark. Nothing loops on a full disk.
+ *
  * Ring ownership (see docs/threads.md):
  *   inbound  ring of shard i: written by the I/O thread, read by worker i
  *   outbound ring of shard i: written by worker i, read by the I/O thread
@@ -11,16 +20,27 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createRing, RingConsumer, RingProducer } from './ring-buffer';
-import { engine as engineLimits } from './limits';
+import { engine as engineLimits, journalDisk } from '@sigplane/protocol';
 import {
+  growsJournal,
+  journalDiskReserveDefault,
+  JournalSpaceWatch,
+  type JournalDiskReserve,
+  type JournalSpaceLevel,
+  type JournalSpaceStatus,
+} from './journal-space';
+import {
+  decodeInbound,
   decodeOutbound,
   encodeInbound,
+  shardExitCode,
   shardOf,
   type ShardInbound,
   type ShardOutbound,
 } from './shard-protocol';
 import { journalPathOf, type JournalSync } from '../persistence/journal';
 import type { ShardWorkerData } from './shard-worker';
+import type { RefusalBudget } from './shard-security-events';
 
 /** Workers run compiled code: beside this file in dist/, or dist/ when this runs from source (tests). */
 function shardWorkerFile(): string {
@@ -40,17 +60,32 @@ export interface ShardHostOptions {
   onShardRestart: (shardIndex: number, error: Error) => void;
   /** A shard died more than shardRestartsMax times in the window. */
   onEscalate: (shardIndex: number, error: Error) => void;
+  /** Free space kept on the data folder's filesystem (default journalDiskReserveDefault). */
+  journalDiskReserve?: JournalDiskReserve;
+  /** The journal disk's level changed (ok, low, full). */
+  onJournalSpace?: (status: JournalSpaceStatus, previous: JournalSpaceLevel) => void;
+  /**
+   * A shard stopped for lack of space and waits for it. Its connections stay
+   * open, every record for it refused BUSY; they resync when it is back
+   * (onShardRestart).
+   */
+  onShardWaitingForSpace?: (shardIndex: number, error: Error) => void;
+  /** A record a shard stopped for lack of space never took (it was in its ring): to be answered BUSY. */
+  onNotTaken?: (message: ShardInbound, shardIndex: number) => void;
   /** Test hook: make shard i crash after n records, once. */
   crashAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: rings of this size instead of engineLimits.ringBytes (a small ring fills, answering BUSY). */
   ringBytes?: number;
   /** Test hook: each worker's delivery windows hold this many signals together instead of engineLimits.deliveryWindowRecordsPerShardMax. */
   windowRecordsPerShardMax?: number;
+  /** Test hook: the shards' own refusals recorded one by one (securityEvents limits otherwise). */
+  refusalBudget?: RefusalBudget;
 }
 
 interface Shard {
   index: number;
   worker: Worker;
+  inRing: SharedArrayBuffer;
   producer: RingProducer;
   consumer: RingConsumer;
   ready: Promise<void>;
@@ -66,12 +101,27 @@ export class ShardHost {
   private stopped = false;
   /** Records refused because a ring was full (answered BUSY). */
   busyRejects = 0;
+  /** Records refused because the journal disk was short (answered BUSY). */
+  diskRefusals = 0;
   restarts = 0;
+  private readonly space: JournalSpaceWatch;
+  /** Shards stopped for lack of space, started again once there is room. */
+  private readonly waitingForSpace = new Set<number>();
 
   constructor(private readonly options: ShardHostOptions) {
     if (!Number.isInteger(options.shardCount) || options.shardCount < 1) {
       throw new Error(`shardCount must be a positive integer, got ${options.shardCount}`);
     }
+    this.space = new JournalSpaceWatch({
+      dir: options.dataDir,
+      reserve: options.journalDiskReserve ?? journalDiskReserveDefault,
+      onChange: (status, previous) => this.onSpaceChange(status, previous),
+    });
+  }
+
+  /** The journal disk: level, free space, reserve (for /readyz and /metrics). */
+  journalSpace(): JournalSpaceStatus {
+    return this.space.status;
   }
 
   get shardCount(): number {
@@ -81,6 +131,8 @@ export class ShardHost {
   async start(): Promise<void> {
     for (let i = 0; i < this.options.shardCount; i++) this.shards.push(this.spawn(i, [], true));
     await Promise.all(this.shards.map((s) => s.ready));
+    // The workers made the data folder: from here on its free space is watched.
+    this.space.start();
   }
 
   shardOf(subscriptionId: string): number {
@@ -94,7 +146,12 @@ export class ShardHost {
 
   sendToShard(shardIndex: number, message: ShardInbound): boolean {
     const shard = this.shards[shardIndex];
-    if (shard === undefined || this.stopped) return false;
+    // A dead shard's ring has no reader: what went in would never be answered.
+    if (shard === undefined || this.stopped || shard.exited) return false;
+    if (this.space.refusing && growsJournal(message)) {
+      this.diskRefusals++;
+      return false;
+    }
     if (!shard.producer.tryWrite(encodeInbound(message))) {
       this.busyRejects++;
       return false;
@@ -113,6 +170,7 @@ export class ShardHost {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.space.stop();
     await Promise.all(
       this.shards.map(async (shard) => {
         shard.stopping = true;
@@ -141,6 +199,7 @@ export class ShardHost {
       journalSync: this.options.journalSync,
       crashAfterRecords: first && crash !== undefined && crash.shardIndex === index ? crash.records : undefined,
       windowRecordsMax: this.options.windowRecordsPerShardMax,
+      refusalBudget: this.options.refusalBudget,
     };
     const worker = new Worker(shardWorkerFile(), { workerData });
     let markReady: () => void = () => undefined;
@@ -152,6 +211,7 @@ export class ShardHost {
     const shard: Shard = {
       index,
       worker,
+      inRing,
       producer: new RingProducer(inRing),
       consumer: new RingConsumer(outRing),
       ready,
@@ -172,13 +232,14 @@ export class ShardHost {
       if (shard.stopping || this.stopped) return;
       const error = lastError ?? new Error(`shard ${index} exited with code ${code}`);
       markFailed(error);
-      this.restart(shard, error);
+      this.restart(shard, error, code);
     });
     void this.pump(shard, markReady);
     return shard;
   }
 
-  private restart(dead: Shard, error: Error): void {
+  private restart(dead: Shard, error: Error, exitCode: number): void {
+    if (exitCode === shardExitCode.journalOutOfSpace || this.shortOfSpace()) return this.waitForSpace(dead, error, exitCode);
     const nowMs = Date.now();
     const recent = dead.restartsAtMs.filter((at) => nowMs - at < engineLimits.shardRestartWindowMs);
     if (recent.length >= engineLimits.shardRestartsMax) {
@@ -192,6 +253,37 @@ export class ShardHost {
     this.shards[dead.index] = replacement;
     // Connections of this shard's subscriptions lost their actor-side state: they reconnect and resume.
     this.options.onShardRestart(dead.index, error);
+  }
+
+  /** Below the reserve, or nearly full, right now: a worker that died then is taken to have died of it. */
+  private shortOfSpace(): boolean {
+    const status = this.space.checkNow();
+    return status.level !== 'ok' || (status.freeBytes !== null && status.freeBytes < journalDisk.nearlyFullBytes);
+  }
+
+  private waitForSpace(dead: Shard, error: Error, exitCode: number): void {
+    const cause = exitCode === shardExitCode.journalOutOfSpace ? new Error(`shard ${dead.index}: a journal write found no space left (SQLITE_FULL)`, { cause: error }) : error;
+    this.waitingForSpace.add(dead.index);
+    this.space.reportFull();
+    this.options.onShardWaitingForSpace?.(dead.index, cause);
+    // Its reader is gone: the I/O thread takes over the ring, so what was left in it gets an answer now.
+    const left = new RingConsumer(dead.inRing).drain(Number.MAX_SAFE_INTEGER, (bytes) => this.options.onNotTaken?.(decodeInbound(bytes), dead.index));
+    if (left > 0) this.options.onOutboundBatchEnd();
+  }
+
+  private onSpaceChange(status: JournalSpaceStatus, previous: JournalSpaceLevel): void {
+    this.options.onJournalSpace?.(status, previous);
+    if (status.level !== 'ok' || this.stopped) return;
+    for (const index of [...this.waitingForSpace]) {
+      this.waitingForSpace.delete(index);
+      const dead = this.shards[index]!;
+      this.restarts++;
+      const replacement = this.spawn(index, dead.restartsAtMs, false);
+      replacement.ready.catch(() => undefined);
+      this.shards[index] = replacement;
+      // Connections opened while it waited were refused at attach or subscribe: they resync now.
+      this.options.onShardRestart(index, new Error(`shard ${index}: restarted once its journal disk had room again`));
+    }
   }
 
   private drain(shard: Shard, max: number): number {

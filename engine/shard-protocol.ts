@@ -12,16 +12,25 @@
  */
 import { Packr } from 'msgpackr';
 import type { ActorEvent, ConnId } from '../actors/actor-types';
-import type { SubscriptionSettings } from './limits';
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from './records';
-import type { ThreadMemory } from './thread-memory';
+import type { SubscriptionSettings, ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '@sigplane/protocol';
+import type { ThreadMemory } from '../persistence/thread-memory';
+
+/**
+ * Exit codes of a shard worker that the host treats apart. A journal write
+ * that found no space (SQLITE_FULL) ends the worker with journalOutOfSpace:
+ * the host waits for space instead of counting it as a crash.
+ */
+export const shardExitCode = {
+  journalOutOfSpace: 75,
+} as const;
 
 export type ShardInbound =
   /** t0: the I/O thread's performance.now() when the frame arrived (latency metrics only). */
-  | { t: 'event'; sub: string; ev: ActorEvent; settings?: SubscriptionSettings; t0?: number }
+  /** remoteAddress: on a masterAttach, the master's source address (named by the security events of the shard's refusals). */
+  | { t: 'event'; sub: string; ev: ActorEvent; settings?: SubscriptionSettings; t0?: number; remoteAddress?: string }
   | { t: 'security'; ev: SecurityEvent }
-  /** A receiver's execution report, checked by the I/O thread: journaled, then acked to `conn`. */
-  | { t: 'report'; sub: string; conn: ConnId; report: ExecutionReportRecord }
+  /** A receiver's execution report, checked by the I/O thread: journaled, then acked to `conn` (from remoteAddress). */
+  | { t: 'report'; sub: string; conn: ConnId; report: ExecutionReportRecord; remoteAddress: string }
   /** Finish the batch, close the journal, end the loop. */
   | { t: 'stop' };
 
@@ -46,6 +55,8 @@ export type ShardOutbound =
   | { t: 'state'; sub: string; state: SubscriptionState; seq: number }
   /** The worker finished recovery and is taking records. */
   | { t: 'ready'; subscriptions: number; signals: number }
+  /** A security event the shard journaled (the I/O thread logs it, within its log budget). */
+  | { t: 'security'; ev: SecurityEvent }
   /** Counters the I/O thread aggregates into /metrics, and the worker's own memory. */
   | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number; memory: ThreadMemory; windowRecords: number };
 
@@ -206,7 +217,7 @@ type SendFieldsInLayout = 't' | 'to' | 'sub' | 'conn' | 'frame' | 'kind' | 'seq'
 type ExactlyCovered<Keys, Covered> = [Exclude<Keys, Covered>] extends [never] ? ([Exclude<Covered, Keys>] extends [never] ? true : false) : false;
 const layoutsCoverEveryField: [
   ExactlyCovered<keyof SignalRecord, SignalFieldsInLayout>,
-  ExactlyCovered<keyof Extract<ShardInbound, { t: 'event' }>, 't' | 'sub' | 'ev' | 'settings' | 't0'>,
+  ExactlyCovered<keyof Extract<ShardInbound, { t: 'event' }>, 't' | 'sub' | 'ev' | 'settings' | 't0' | 'remoteAddress'>,
   ExactlyCovered<keyof Extract<ActorEvent, { kind: 'signal' }>, 'kind' | 'connId' | 'record'>,
   ExactlyCovered<keyof Extract<ShardOutbound, { t: 'send' }>, SendFieldsInLayout>,
   ExactlyCovered<FrameKind, (typeof frameKinds)[number]>,
@@ -323,7 +334,9 @@ function decodeBinary(bytes: Uint8Array): ShardInbound | ShardOutbound {
 }
 
 export function encodeInbound(message: ShardInbound): Uint8Array {
-  if (message.t === 'event' && message.ev.kind === 'signal' && message.settings === undefined) return encodeSignalEvent(message, message.ev);
+  if (message.t === 'event' && message.ev.kind === 'signal' && message.settings === undefined && message.remoteAddress === undefined) {
+    return encodeSignalEvent(message, message.ev);
+  }
   return packr.pack(message);
 }
 export function decodeInbound(bytes: Uint8Array): ShardInbound {

@@ -7,15 +7,34 @@
  *   -> only then the outbound frames (acks, deliveries) into the ring back.
  *
  * So an ack or a delivery never leaves for a signal the journal does not
- * hold. A journal failure throws: the worker dies before anything of the
- * batch is sent, and the host restarts it from the journal.
+ * hold. A failed commit sends nothing of the batch but BUSY answers
+ * (refuseUncommitted), then the worker dies and the host restarts it from
+ * the journal: at once, or, when the write found no space, once the disk
+ * has room again (engine/shard-host.ts).
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { RingConsumer, RingProducer } from './ring-buffer';
-import { engine as engineLimits, subscriptionDefaults, type SubscriptionSettings } from './limits';
-import { Audience, decodeInbound, encodeOutbound, type ShardInbound, type ShardOutbound } from './shard-protocol';
-import { threadMemory } from './thread-memory';
-import { Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
+import {
+  engine as engineLimits,
+  subscriptionDefaults,
+  type SubscriptionSettings,
+  encodeAck,
+  encodeDelivery,
+  encodeExecutionReportAck,
+  encodeReject,
+  encodeSnapshot,
+  encodeStateChange,
+  encodeSyncRequest,
+  encodeWelcome,
+  type WelcomePacing,
+  executionKindNumber,
+  RejectCode,
+  type ExecutionReportRecord,
+  type SecurityEvent,
+} from '@sigplane/protocol';
+import { Audience, decodeInbound, encodeOutbound, shardExitCode, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { threadMemory } from '../persistence/thread-memory';
+import { isOutOfSpace, Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
 import {
   createActor,
   handle,
@@ -27,18 +46,7 @@ import {
   type SubscriptionActor,
 } from '../actors/subscription-actor';
 import type { ActorContext, ActorEvent, Effect } from '../actors/actor-types';
-import {
-  encodeAck,
-  encodeDelivery,
-  encodeExecutionReportAck,
-  encodeReject,
-  encodeSnapshot,
-  encodeStateChange,
-  encodeSyncRequest,
-  encodeWelcome,
-} from '../proto/codec';
-import { executionKindNumber } from '../proto/execution-report';
-import { RejectCode, type ExecutionReportRecord } from './records';
+import { ShardSecurityEvents, type Peer, type RefusalBudget } from './shard-security-events';
 import { WindowBudget } from './window-budget';
 
 export interface ShardWorkerData {
@@ -51,6 +59,8 @@ export interface ShardWorkerData {
   crashAfterRecords?: number;
   /** Test hook: engine.deliveryWindowRecordsPerShardMax otherwise. */
   windowRecordsMax?: number;
+  /** Test hook: the shard's own refusals recorded one by one (securityEvents limits otherwise). */
+  refusalBudget?: RefusalBudget;
 }
 
 const data = workerData as ShardWorkerData;
@@ -61,6 +71,8 @@ const journal = Journal.open(data.journalPath, { sync: data.journalSync });
 const actors = new Map<string, SubscriptionActor>();
 const windowBudget = new WindowBudget(data.windowRecordsMax ?? engineLimits.deliveryWindowRecordsPerShardMax);
 const settingsBySubscription = new Map<string, SubscriptionSettings>();
+/** The security events of this shard's own refusals: who was refused, and within what budget. */
+const refusalEvents = new ShardSecurityEvents(data.refusalBudget);
 /** Subscriptions whose actor asked for a tick, by when. */
 const timers = new Map<string, number>();
 
@@ -130,10 +142,13 @@ function onRecord(bytes: Uint8Array): void {
     return;
   }
   if (message.t === 'report') {
-    onReport(message.sub, message.conn, message.report);
+    onReport(message.sub, message.conn, message.report, { role: 'receiver', remoteAddress: message.remoteAddress });
     return;
   }
   if (message.settings !== undefined) settingsBySubscription.set(message.sub, message.settings);
+  if (message.ev.kind === 'masterAttach' && message.remoteAddress !== undefined) {
+    refusalEvents.attach(message.ev.connId, { role: 'master', remoteAddress: message.remoteAddress });
+  }
   timedSequence = message.ev.kind === 'signal' ? message.ev.record.sequence : -1;
   timedT0 = message.t0 ?? 0;
   runEvent(message.sub, message.ev);
@@ -157,7 +172,7 @@ function raiseReportBound(conn: number, sequence: number): void {
   if ((reportBound.get(conn) ?? 0) < sequence) reportBound.set(conn, sequence);
 }
 
-function onReport(sub: string, conn: number, report: ExecutionReportRecord): void {
+function onReport(sub: string, conn: number, report: ExecutionReportRecord, peer: Peer): void {
   const actor = actors.get(sub);
   let bound = reportBound.get(conn) ?? 0;
   if (actor !== undefined) {
@@ -165,7 +180,8 @@ function onReport(sub: string, conn: number, report: ExecutionReportRecord): voi
     bound = Math.max(bound, actor.cursors.get(report.receiverId) ?? 0);
   }
   if (actor === undefined || report.subscriptionId !== sub || report.sequence > bound) {
-    send(sub, Audience.CONN, conn, encodeReject(RejectCode.REPORT_NOT_DELIVERED, `execution report: sequence ${report.sequence} was not delivered to this receiver`, report.sequence), 'reject', report.sequence, RejectCode.REPORT_NOT_DELIVERED);
+    const message = `execution report: sequence ${report.sequence} was not delivered to this receiver`;
+    refuse(sub, conn, peer, RejectCode.REPORT_NOT_DELIVERED, message, report.sequence);
     return;
   }
   batch.executionReports.push(report);
@@ -185,6 +201,7 @@ function onReport(sub: string, conn: number, report: ExecutionReportRecord): voi
 function runEvent(subscriptionId: string, event: ActorEvent): void {
   const actor = actorFor(subscriptionId);
   if (event.kind === 'receiverDetach') reportBound.delete(event.connId);
+  if (event.kind === 'masterDetach') refusalEvents.detach(event.connId);
   const windowBefore = actor.window.count;
   const effects = handle(actor, event, contextFor(subscriptionId));
   windowBudget.touched(actor, windowBefore, actors);
@@ -193,7 +210,8 @@ function runEvent(subscriptionId: string, event: ActorEvent): void {
     raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
   }
   const role = event.kind === 'masterAttach' ? 'master' : 'receiver';
-  for (const effect of effects) execute(subscriptionId, effect, role);
+  const pacing = event.kind === 'masterAttach' ? event.pacing : undefined;
+  for (const effect of effects) execute(subscriptionId, effect, role, pacing);
   scheduleTimer(subscriptionId, actor);
 }
 
@@ -210,7 +228,24 @@ function send(
   pendingOutbound.push(outcome === undefined ? { t: 'send', to, sub, conn, frame, kind, seq, t0 } : { t: 'send', to, sub, conn, frame, kind, seq, t0, outcome });
 }
 
-function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void {
+/**
+ * A refusal this shard decided: its frame, and its security event in the
+ * same batch, so journaled before the frame leaves (or counted, past the
+ * subscription's budget, for the next summary).
+ */
+function refuse(sub: string, conn: number, peer: Peer | undefined, code: RejectCode, message: string, sequence: number): void {
+  send(sub, Audience.CONN, conn, encodeReject(code, message, sequence), 'reject', sequence, code);
+  const event = refusalEvents.onRefusal({ subscriptionId: sub, peer, code, message, sequence }, Date.now());
+  if (event !== null) journalSecurityEvent(event);
+}
+
+/** Journaled with the batch; once committed, the I/O thread logs it (within its log budget). */
+function journalSecurityEvent(event: SecurityEvent): void {
+  batch.securityEvents.push(event);
+  pendingOutbound.push({ t: 'security', ev: event });
+}
+
+function execute(sub: string, effect: Effect, role: 'master' | 'receiver', pacing?: WelcomePacing): void {
   switch (effect.kind) {
     case 'persistSignal':
       batch.signals.push(effect.record);
@@ -231,7 +266,7 @@ function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void
       send(sub, Audience.CONN, effect.connId, encodeAck(effect.sequence, effect.status), 'ack', effect.sequence, effect.status);
       return;
     case 'reject':
-      send(sub, Audience.CONN, effect.connId, encodeReject(effect.code, effect.message, effect.sequence), 'reject', effect.sequence, effect.code);
+      refuse(sub, effect.connId, refusalEvents.peerOf(effect.connId), effect.code, effect.message, effect.sequence);
       return;
     case 'deliver':
       send(sub, Audience.RECEIVERS, 0, encodeDelivery(effect.record), 'delivery', effect.record.sequence);
@@ -271,7 +306,7 @@ function execute(sub: string, effect: Effect, role: 'master' | 'receiver'): void
       );
       return;
     case 'welcome':
-      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role), 'welcome', effect.lastSequence);
+      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role, pacing), 'welcome', effect.lastSequence);
       return;
     default: {
       const never: never = effect;
@@ -293,7 +328,13 @@ function flush(): void {
     batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length + batch.executionReports.length;
   if (rows > 0) {
     const started = performance.now();
-    journal.commit(batch);
+    try {
+      journal.commit(batch);
+    } catch (error) {
+      refuseUncommitted();
+      if (isOutOfSpace(error)) stopForLackOfSpace();
+      throw error;
+    }
     stats.journalCommits++;
     stats.journalRows += rows;
     stats.journalCommitMsTotal += performance.now() - started;
@@ -304,6 +345,35 @@ function flush(): void {
   for (const message of pendingOutbound) writeOutbound(message);
   pendingOutbound = [];
   outbound.notify();
+}
+
+/**
+ * The batch's commit failed, so nothing of it may leave. Each answer to a
+ * connection (an ack, a report ack, a reject decided on state that was not
+ * committed) becomes BUSY for its sequence, which promises nothing: resend.
+ * Deliveries, snapshots, welcomes and state changes are dropped. The worker
+ * then dies and its actors with it (they had moved on past the commit); the
+ * new worker rebuilds them from the journal and the connections resync.
+ */
+function refuseUncommitted(): void {
+  for (const message of pendingOutbound) {
+    if (message.t !== 'send' || message.to !== Audience.CONN) continue;
+    if (message.kind !== 'ack' && message.kind !== 'reject' && message.kind !== 'reportAck') continue;
+    const frame = encodeReject(RejectCode.BUSY, 'the journal write failed: resend', message.seq);
+    writeOutbound({ t: 'send', to: Audience.CONN, sub: message.sub, conn: message.conn, frame, kind: 'reject', seq: message.seq, t0: 0, outcome: RejectCode.BUSY });
+  }
+  pendingOutbound = [];
+  outbound.notify();
+}
+
+/** No space for the journal: end with the code on which the host waits for space instead of counting a crash. */
+function stopForLackOfSpace(): never {
+  try {
+    journal.close();
+  } catch {
+    // the file stays as its last commit left it
+  }
+  process.exit(shardExitCode.journalOutOfSpace);
 }
 
 /** The I/O thread always drains: a full ring back is waited out, never dropped. */
@@ -332,6 +402,7 @@ function loop(): void {
     const taken = inbound.drain(engineLimits.shardBatchRecordsMax, onRecord);
     const nowMs = Date.now();
     if (timers.size > 0) runDueTimers(nowMs);
+    for (const event of refusalEvents.summariesDue(nowMs)) journalSecurityEvent(event);
     flush();
     if (nowMs - lastStatsAtMs >= 1000) {
       lastStatsAtMs = nowMs;

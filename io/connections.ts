@@ -5,17 +5,16 @@
  * closed). Only the I/O thread reads or writes this.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { SubscriptionSettings } from '../engine/limits';
-import type { TokenBucket } from '../engine/token-bucket';
+import type { SubscriptionSettings, TokenBucket } from '@sigplane/protocol';
 
 export type Role = 'master' | 'receiver';
 
 /** A subscription's MAC key: v2 keys HMAC with the raw 32 bytes; v1 (the seed) with the secret's text. */
 export interface MacKey {
   keyId: string;
-  /** The 32 raw bytes (v2). */
+  /** The 32 raw bytes (v2); empty for an imported legacy v1 secret, which no v2 frame can use (UNKNOWN_KEY). */
   secret: Buffer;
-  /** The UTF-8 bytes of the secret as shown to the provider, 64 hex characters (v1, as MQL5's StringToCharArray). */
+  /** The UTF-8 bytes of the secret as shown to the provider, 64 hex characters, or an imported legacy v1 secret's own (v1, as MQL5's StringToCharArray). */
   v1Secret: Buffer;
   /** null: the current key; otherwise a rotated-out key, valid until then (ms since the epoch). */
   notAfterMs: number | null;

@@ -22,7 +22,7 @@
  * sessionSweepIntervalMs, and at once on an ALLOWLIST message.
  */
 import { Client, type ClientConfig, type Notification } from 'pg';
-import { control } from '../engine/limits';
+import { control } from '@sigplane/protocol';
 import {
   controlChannel,
   parseControlMessage,

@@ -3,8 +3,7 @@
  * answer, reject (which also records a security event), rate-limit, and
  * hand records to the subscription's shard.
  */
-import { RejectCode } from '../engine/records';
-import { decodeFrame, type DecodedFrame } from '../proto/codec';
+import { RejectCode, decodeFrame, type DecodedFrame } from '@sigplane/protocol';
 import type { ShardInbound } from '../engine/shard-protocol';
 import type { Socket } from './connections';
 

@@ -18,8 +18,7 @@
  * ISOLATED, and actors follow it: an actor that reports ISOLATED (recovered
  * from its journal) for a subscription no longer isolated is lifted.
  */
-import { control } from '../engine/limits';
-import { SubscriptionState } from '../engine/records';
+import { control, SubscriptionState } from '@sigplane/protocol';
 import type { ShardInbound } from '../engine/shard-protocol';
 import type { ControlMessage, EndedSessions, LiveSession } from '../persistence/pg/control-channel';
 import type { ConnectionData, ConnectionRegistry, Socket } from './connections';

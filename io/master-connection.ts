@@ -1,22 +1,38 @@
 /**
  * Frames from a master, on the I/O thread. Every signal passes, in order:
  *   1. size and shape (uWS maxPayloadLength, decode, required fields)
- *   2. the connection's token bucket (and, while a BUSY refusal from N
- *      stands, BUSY at once for a signal claiming a sequence above N)
+ *   2. the connection's token bucket (and, while a refusal from N stands,
+ *      BUSY at once for a signal claiming a sequence above N)
  *   3. the MAC (constant time; v2 before the body is decoded)
  *   4. the seed's field rules
  *   5. freshness (TTL, clock skew)
  * and only then goes to the subscription's shard. A frame that fails any
  * check answers a stable code, is recorded as a security event, and never
  * reaches sequence state: a forged gap cannot make a subscription DEGRADED.
+ * The one exception is STALE: a verified signal older than the TTL goes to
+ * the shard marked stale, because only the actor knows whether it is a
+ * byte-identical resend of an accepted signal (DUPLICATE at any age) or
+ * was never accepted (STALE); either way it never moves the sequence.
+ *
+ * "Refused from N" (ConnectionData.busyFromSequence): BUSY (a full ring)
+ * and RATE_LIMITED for a signal or snapshot N both mean N and everything
+ * after it from this connection was not taken; until N comes again, every
+ * signal above N is answered BUSY, so neither ever opens a gap. It ends
+ * when N is taken, when N is refused for good after its MAC verified (the
+ * master will not send it again), or when this connection's snapshot at or
+ * above N is taken.
  */
-import { RejectCode, type SignalRecord, type SnapshotRecord } from '../engine/records';
-import { wire } from '../engine/limits';
-import { formatFixed } from '../engine/c-printf';
-import { verifyV1 } from '../engine/signing-v1';
-import { verifyV2 } from '../engine/signing-v2';
-import { checkFreshness, checkPosition, checkSignalFields } from '../engine/signal-rules';
 import {
+  RejectCode,
+  type SignalRecord,
+  type SnapshotRecord,
+  wire,
+  formatFixed,
+  verifyV1,
+  verifyV2,
+  checkFreshness,
+  checkPosition,
+  checkSignalFields,
   decodeSignalBody,
   decodeSnapshotBody,
   encodeHeartbeat,
@@ -27,11 +43,14 @@ import {
   type SignalBodyFrame,
   type SignalV1Frame,
   type SignedFrame,
-} from '../proto/codec';
-import { dropExpiredMacKeys, type Socket } from './connections';
+  type WelcomePacing,
+} from '@sigplane/protocol';
+import { dropExpiredMacKeys, type ConnectionData, type Socket } from './connections';
 import { admitFrame, type FrameContext } from './frame-context';
+import type { RateLimit } from './rate-limit/rate-limit-backend';
 
-type Rejection = { code: RejectCode; message: string };
+/** A refusal; a STALE one carries the verified record (`staleRecord`) for the actor to judge. */
+type Rejection = { code: RejectCode; message: string; staleRecord?: SignalRecord };
 
 export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext): void {
   const t0 = performance.now();
@@ -45,12 +64,12 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
   switch (frame.kind) {
     case 'signalV1': {
       const result = signalFromV1(frame.signalV1, data.macKeys.map((k) => k.v1Secret), data.subscriptionId, nowMs, data.settings);
-      if ('code' in result) return ctx.reject(ws, result.code, result.message, safeInteger(frame.signalV1.sequenceNumber) ?? 0);
+      if ('code' in result) return refuseSignal(ws, result, safeInteger(frame.signalV1.sequenceNumber) ?? 0, t0, ctx);
       return forwardSignal(ws, result, t0, ctx);
     }
     case 'signalV2': {
       const result = signalFromV2(frame.signalV2, data.macKeys, data.subscriptionId, nowMs, data.settings);
-      if ('code' in result) return ctx.reject(ws, result.code, result.message, result.sequence || claimedSequence(frame));
+      if ('code' in result) return refuseSignal(ws, result, result.sequence || claimedSequence(frame), t0, ctx);
       return forwardSignal(ws, result, t0, ctx);
     }
     case 'snapshotFromMaster': {
@@ -61,7 +80,9 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
         sub: data.subscriptionId,
         ev: { kind: 'masterSnapshot', connId: data.connId, snapshot: result },
       });
-      if (!sent) ctx.reject(ws, RejectCode.BUSY, 'engine busy, resend', result.sequence);
+      if (!sent) return ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${refuseFrom(data, result.sequence)}`, result.sequence);
+      // It covers every sequence up to its own: a refusal from N at or below it ends.
+      if (data.busyFromSequence !== 0 && result.sequence >= data.busyFromSequence) data.busyFromSequence = 0;
       return;
     }
     case 'heartbeat':
@@ -73,20 +94,21 @@ export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: bool
 }
 
 /**
- * The sequence a signal frame CLAIMS, before or without verification: echoed
- * in a rejection so the sender's client knows which of its signals was
- * refused. It goes back only to the sender's own authenticated connection
- * and never reaches sequence state.
+ * The sequence a signal or snapshot frame CLAIMS, before or without
+ * verification: echoed in a rejection so the sender's client knows which of
+ * its frames was refused. It goes back only to the sender's own
+ * authenticated connection and never reaches sequence state.
  */
 function claimedSequence(frame: DecodedFrame): number {
   if (frame.kind === 'signalV1') return safeInteger(frame.signalV1.sequenceNumber) ?? 0;
   if (frame.kind === 'signalV2') return safeInteger(decodeSignalBody(frame.signalV2.body)?.sequenceNumber) ?? 0;
+  if (frame.kind === 'snapshotFromMaster') return safeInteger(decodeSnapshotBody(frame.snapshotFromMaster.body)?.sequenceNumber) ?? 0;
   return 0;
 }
 
 /**
- * While this connection is refused from sequence N (a full ring, see
- * forwardSignal), a signal claiming a sequence above N is answered BUSY
+ * While this connection is refused from sequence N (BUSY or RATE_LIMITED,
+ * see the header), a signal claiming a sequence above N is answered BUSY
  * before its MAC and fields are checked: it would be refused whatever they
  * hold, and under overload those refusals are most of what a master sends
  * (every signal it had in flight when the ring filled), so verifying them
@@ -105,28 +127,66 @@ function refusedAboveBusy(ws: Socket, frame: DecodedFrame, ctx: FrameContext): b
 }
 
 /**
- * To the shard, in the connection's order. BUSY for sequence N means: N and
- * everything after it from this connection was not taken; resend from N.
- * Until N comes again, signals above it are answered BUSY without reaching
- * the shard (data.busyFromSequence), so a full ring never opens a gap.
+ * This connection is refused from `sequence` (BUSY or RATE_LIMITED for the
+ * signal or snapshot claiming it): until it comes again, every signal above
+ * it is answered BUSY. Returns the sequence the master must resend from.
  */
-function forwardSignal(ws: Socket, record: SignalRecord, t0: number, ctx: FrameContext): void {
+export function refuseFrom(data: ConnectionData, sequence: number): number {
+  if (!(sequence > 0)) return data.busyFromSequence;
+  data.busyFromSequence = data.busyFromSequence === 0 ? sequence : Math.min(data.busyFromSequence, sequence);
+  return data.busyFromSequence;
+}
+
+/** Codes a signal gets before its MAC verified: such a refusal says nothing about the master's own signal. */
+const unauthenticatedCodes: ReadonlySet<RejectCode> = new Set([RejectCode.MALFORMED, RejectCode.SIGNATURE_INVALID, RejectCode.UNKNOWN_KEY]);
+
+/**
+ * A signal the checks refused. STALE goes on to the shard (see the header);
+ * any other refusal is answered here. A verified signal refused for good at
+ * the sequence this connection is refused from ends that refusal: the
+ * master does not send it again, and what follows it is judged on its own.
+ */
+function refuseSignal(ws: Socket, refusal: Rejection, sequence: number, t0: number, ctx: FrameContext): void {
+  if (refusal.staleRecord !== undefined) return forwardSignal(ws, refusal.staleRecord, t0, ctx, refusal.message);
+  const data = ws.getUserData();
+  if (sequence !== 0 && sequence === data.busyFromSequence && !unauthenticatedCodes.has(refusal.code)) data.busyFromSequence = 0;
+  ctx.reject(ws, refusal.code, refusal.message, sequence);
+}
+
+/**
+ * To the shard, in the connection's order: a fresh signal, or a stale one
+ * (`staleMessage`) for the actor to answer DUPLICATE or STALE. BUSY for
+ * sequence N means: N and everything after it from this connection was not
+ * taken; resend from N (see "refused from N" in the header).
+ */
+function forwardSignal(ws: Socket, record: SignalRecord, t0: number, ctx: FrameContext, staleMessage?: string): void {
   const data = ws.getUserData();
   const blockedFrom = data.busyFromSequence;
   if (blockedFrom > 0 && record.sequence > blockedFrom) {
     return ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${blockedFrom}`, record.sequence);
   }
+  const connId = data.connId;
   const sent = ctx.toShard(data.subscriptionId, {
     t: 'event',
     sub: data.subscriptionId,
-    ev: { kind: 'signal', connId: data.connId, record },
+    ev: staleMessage === undefined ? { kind: 'signal', connId, record } : { kind: 'staleSignal', connId, record, message: staleMessage },
     t0,
   });
-  if (!sent) {
-    data.busyFromSequence = blockedFrom === 0 ? record.sequence : Math.min(blockedFrom, record.sequence);
-    return ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${data.busyFromSequence}`, record.sequence);
-  }
+  if (!sent) return ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${refuseFrom(data, record.sequence)}`, record.sequence);
   if (record.sequence === blockedFrom) data.busyFromSequence = 0;
+}
+
+/**
+ * What a master's Welcome tells it to pace its sends at: the tighter of its
+ * connection's token bucket and its subscription's limit in force now, in
+ * whole frames (rounded down, within uint32).
+ */
+export function masterPacing(connection: RateLimit, subscription: RateLimit): WelcomePacing {
+  const whole = (n: number): number => Math.min(0xffff_ffff, Math.max(0, Math.floor(n)));
+  return {
+    signalsPerSecond: whole(Math.min(connection.ratePerSecond, subscription.ratePerSecond)),
+    signalsBurst: whole(Math.min(connection.burst, subscription.burst)),
+  };
 }
 
 export function signalFromV1(
@@ -173,12 +233,10 @@ export function signalFromV1(
     price,
   });
   if (fieldProblem !== null) return fieldProblem;
-  const stale = checkFreshness(generatedAtMs ?? Number.MIN_SAFE_INTEGER, nowMs, settings.ttlMs, settings.clockSkewMs);
-  if (stale !== null) return stale;
-  return {
+  return judgedFresh(generatedAtMs, nowMs, settings, (generatedAtMs) => ({
     subscriptionId,
     sequence: sequence!,
-    generatedAtMs: generatedAtMs!,
+    generatedAtMs,
     symbol: f.symbol,
     orderType: f.orderType,
     volume,
@@ -191,7 +249,24 @@ export function signalFromV1(
     signingVersion: 1,
     content: verified.payload,
     receivedAtMs: nowMs,
-  };
+  }));
+}
+
+/**
+ * Freshness, last: the record when fresh; FUTURE (or a generated_at beyond
+ * 2^53-1) refused; STALE refused with the verified record attached, for
+ * the actor to judge (a copy of an accepted signal is DUPLICATE at any age).
+ */
+function judgedFresh(
+  generatedAtMs: number | null,
+  nowMs: number,
+  settings: { ttlMs: number; clockSkewMs: number },
+  record: (generatedAtMs: number) => SignalRecord,
+): SignalRecord | Rejection {
+  const problem = checkFreshness(generatedAtMs ?? Number.MIN_SAFE_INTEGER, nowMs, settings.ttlMs, settings.clockSkewMs);
+  if (generatedAtMs === null) return problem!;
+  if (problem === null) return record(generatedAtMs);
+  return problem.code === RejectCode.STALE ? { ...problem, staleRecord: record(generatedAtMs) } : problem;
 }
 
 function verifySigned(s: SignedFrame, keys: readonly { keyId: string; secret: Buffer }[]): Rejection | null {
@@ -237,12 +312,10 @@ export function signalFromV2(
     takeProfit: body.takeProfit,
   });
   if (fieldProblem !== null) return { ...fieldProblem, sequence: sequence ?? 0 };
-  const stale = checkFreshness(generatedAtMs ?? Number.MIN_SAFE_INTEGER, nowMs, settings.ttlMs, settings.clockSkewMs);
-  if (stale !== null) return { ...stale, sequence: sequence! };
-  return {
+  const judged = judgedFresh(generatedAtMs, nowMs, settings, (generatedAtMs) => ({
     subscriptionId,
     sequence: sequence!,
-    generatedAtMs: generatedAtMs!,
+    generatedAtMs,
     symbol: body.symbol,
     orderType: body.orderType,
     volume: body.volume,
@@ -255,7 +328,8 @@ export function signalFromV2(
     signingVersion: 2,
     content: Uint8Array.from(s.body),
     receivedAtMs: nowMs,
-  };
+  }));
+  return 'code' in judged ? { ...judged, sequence: sequence! } : judged;
 }
 
 export function snapshotFromMaster(

@@ -5,7 +5,7 @@
  * cannot say which thread holds what, nor tell a heap V8 has not collected
  * yet from one that grows (docs/operations.md, "Memory").
  */
-import { threadMemory, type ThreadMemory } from '../engine/thread-memory';
+import { threadMemory, type ThreadMemory } from '../persistence/thread-memory';
 import type { Metrics } from './metrics';
 
 export interface ThreadMemorySources {

@@ -7,9 +7,7 @@
  * settings (ReceiverSettings) and only then goes to the shard, so they
  * precede the welcome and every delivery on the connection.
  */
-import { RejectCode } from '../engine/records';
-import { encodeHeartbeat, safeInteger } from '../proto/codec';
-import { checkExecutionReport } from '../proto/execution-report';
+import { RejectCode, encodeHeartbeat, safeInteger, checkExecutionReport } from '@sigplane/protocol';
 import type { Socket } from './connections';
 import { admitFrame, type FrameContext } from './frame-context';
 
@@ -91,7 +89,7 @@ export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: bo
       if (!checked.ok) return ctx.reject(ws, checked.code, checked.message, checked.sequence);
       const report = { ...checked.report, subscriptionId: sub, receiverId: data.tokenId, receivedAtMs: nowMs };
       // The shard checks the sequence against what this receiver was delivered, journals, then acks.
-      const ok = ctx.toShard(sub, { t: 'report', sub, conn: data.connId, report });
+      const ok = ctx.toShard(sub, { t: 'report', sub, conn: data.connId, report, remoteAddress: data.remoteAddress });
       if (!ok) ctx.reject(ws, RejectCode.BUSY, 'execution report: engine busy, resend', report.sequence);
       return;
     }

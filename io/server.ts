@@ -6,27 +6,38 @@
  * database it also listens for operators' incident actions (isolate, lift,
  * revoke: io/control-listener.ts, io/incident-control.ts).
  */
-import { operations, rateLimits as rateLimitDefaults, wire } from '../engine/limits';
-import { TokenBucket } from '../engine/token-bucket';
-import { RejectCode, type SecurityEvent, type SubscriptionState } from '../engine/records';
+import {
+  operations,
+  rateLimits as rateLimitDefaults,
+  securityEvents,
+  wire,
+  TokenBucket,
+  RejectCode,
+  type SecurityEvent,
+  type SubscriptionState,
+  encodeReject,
+  encodeReceiverSettings,
+  type ReceiverSettingsMessage,
+} from '@sigplane/protocol';
 import { ShardHost } from '../engine/shard-host';
+import type { JournalDiskReserve, JournalSpaceLevel, JournalSpaceStatus } from '../engine/journal-space';
+import type { RefusalBudget } from '../engine/shard-security-events';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
-import type { ThreadMemory } from '../engine/thread-memory';
-import { encodeReject } from '../proto/codec';
-import { encodeReceiverSettings, type ReceiverSettingsMessage } from '../proto/receiver-settings';
+import type { ThreadMemory } from '../persistence/thread-memory';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
 import { ControlListener } from './control-listener';
+import { listenExclusive, publicListener } from './listen-exclusive';
 import { FloodCooldown } from './flood-cooldown';
 import { IncidentCloseCode, IncidentControl } from './incident-control';
 import type { FrameContext } from './frame-context';
 import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
-import { onMasterMessage } from './master-connection';
+import { masterPacing, onMasterMessage, refuseFrom } from './master-connection';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { registerMemoryGauges } from './memory-gauges';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
 import { backpressureCloseCode, SlowConnections, uwsSendDropped } from './slow-connections';
-import { handleUpgrade, type Authenticator } from './upgrade';
+import { handleUpgrade, refuseNonUpgrade, type Authenticator, type UpgradeDeps } from './upgrade';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
 import { SubscriptionRateLimiter } from './rate-limit/subscription-limiter';
@@ -72,16 +83,17 @@ export interface ServerOptions {
   };
   /** The read-only status page (/status): off (404) without a token. */
   statusToken?: string;
+  /** Free space kept on the data folder's filesystem: below it new signals are refused BUSY (engine/journal-space.ts). */
+  journalDiskReserve?: JournalDiskReserve;
   /** Test hook (fault injection). */
   crashShardAfterRecords?: { shardIndex: number; records: number };
-  /** Test hook: the shards' ring size (engine/limits.ts ringBytes otherwise). */
+  /** Test hook: the shards' ring size (proto/limits.ts ringBytes otherwise). */
   ringBytes?: number;
-  /** Test hook: signals each shard's delivery windows hold together (engine/limits.ts deliveryWindowRecordsPerShardMax otherwise). */
+  /** Test hook: signals each shard's delivery windows hold together (proto/limits.ts engine.deliveryWindowRecordsPerShardMax otherwise). */
   windowRecordsPerShardMax?: number;
+  /** Test hook: the shards' own refusals recorded one by one (proto/limits.ts securityEvents otherwise). */
+  shardRefusalBudget?: RefusalBudget;
 }
-
-/** Security event text is ours (codes and short messages), never client bytes; bounded anyway. */
-const securityEventDetailCharsMax = 512;
 
 /** Close codes sigplane uses (4000-4999 are the application's). */
 export const CloseCode = {
@@ -140,9 +152,14 @@ export class SigplaneServer implements FrameContext {
       onOutboundBatchEnd: () => this.flushCorked(),
       onShardRestart: (index, error) => this.onShardRestart(index, error),
       onEscalate: (index, error) => this.onEscalate(index, error),
+      journalDiskReserve: options.journalDiskReserve,
+      onJournalSpace: (status, previous) => this.onJournalSpace(status, previous),
+      onShardWaitingForSpace: (index, error) => this.onShardWaitingForSpace(index, error),
+      onNotTaken: (message) => this.answerNotTaken(message),
       crashAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
       windowRecordsPerShardMax: options.windowRecordsPerShardMax,
+      refusalBudget: options.shardRefusalBudget,
     });
     this.incident = new IncidentControl({
       connections: this.connections,
@@ -212,14 +229,10 @@ export class SigplaneServer implements FrameContext {
     });
     app.any('/*', (res) => this.answer(res, '404 Not Found', 'application/json', '{"code":"NOT_FOUND"}'));
     this.slow.start();
-    await new Promise<void>((resolve, reject) => {
-      app.listen(this.options.host, this.options.port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${this.options.host}:${this.options.port}`));
-        this.listenSocket = socket;
-        this.port = this.uws.us_socket_local_port(socket);
-        resolve();
-      });
-    });
+    // Exclusive: a second server on a taken port fails here, naming the cause (io/listen-exclusive.ts).
+    const socket = await listenExclusive(this.uws, app, { ...publicListener, host: this.options.host, port: this.options.port });
+    this.listenSocket = socket;
+    this.port = this.uws.us_socket_local_port(socket);
     this.log('info', 'listening', { host: this.options.host, port: this.port, tls: tls !== undefined });
   }
 
@@ -250,6 +263,23 @@ export class SigplaneServer implements FrameContext {
   }
 
   private route(app: TemplatedApp, path: string, role: 'master' | 'receiver', maxPayloadLength: number, maxBackpressure: number): void {
+    const upgradeDeps: UpgradeDeps = {
+      authenticator: this.options.authenticator,
+      tokenHash: this.options.tokenHash,
+      allocateConnId: () => this.connections.allocateConnId(),
+      recordSecurityEvent: (event) => this.recordSecurityEvent(event),
+      onRefused: (reason) => {
+        this.metrics.upgradesRefused.inc({ reason });
+        if (reason === 'RATE_LIMITED') this.metrics.rateLimitHits.inc({ limit: 'upgrade_ip' });
+      },
+      admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
+      log: (level, message, fields) => this.log(level, message, fields),
+      tls: this.options.tls !== undefined,
+      floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
+      upgradeGuard: this.upgradeGuard,
+    };
+    // uWS gives the WebSocket handler only GETs with a Sec-WebSocket-Key; every other request on the path lands here.
+    app.any(path, (res, req) => refuseNonUpgrade(res, req, role, upgradeDeps));
     app.ws<ConnectionData>(path, {
       // Up to twice the limit we answer FRAME_TOO_LARGE and close with 1009;
       // beyond that uWS drops the connection without reading the frame.
@@ -262,22 +292,7 @@ export class SigplaneServer implements FrameContext {
       idleTimeout: wire.idleTimeoutSeconds,
       sendPingsAutomatically: true,
       compression: this.uws.DISABLED,
-      upgrade: (res, req, context) =>
-        handleUpgrade(res, req, context, role, {
-          authenticator: this.options.authenticator,
-          tokenHash: this.options.tokenHash,
-          allocateConnId: () => this.connections.allocateConnId(),
-          recordSecurityEvent: (event) => this.recordSecurityEvent(event),
-          onRefused: (reason) => {
-            this.metrics.upgradesRefused.inc({ reason });
-            if (reason === 'RATE_LIMITED') this.metrics.rateLimitHits.inc({ limit: 'upgrade_ip' });
-          },
-          admitUpgrade: (remoteAddress) => this.rateLimitBackend.take('upgrade-ip', rateLimitKeyOfAddress(remoteAddress), this.upgradeLimit),
-          log: (level, message, fields) => this.log(level, message, fields),
-          tls: this.options.tls !== undefined,
-          floodCooldownMs: (tokenId) => this.floodCooldown.remainingMs(tokenId, Date.now()),
-          upgradeGuard: this.upgradeGuard,
-        }),
+      upgrade: (res, req, context) => handleUpgrade(res, req, context, role, upgradeDeps),
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => {
         if (message.byteLength > maxPayloadLength) {
@@ -308,7 +323,8 @@ export class SigplaneServer implements FrameContext {
         t: 'event',
         sub: data.subscriptionId,
         settings: data.settings,
-        ev: { kind: 'masterAttach', connId: data.connId },
+        ev: { kind: 'masterAttach', connId: data.connId, pacing: masterPacing(data.bucket, this.subscriptionLimiter.limitNow()) },
+        remoteAddress: data.remoteAddress,
       });
       if (!ok) this.closeSocket(ws, CloseCode.SHARD_RESTART, 'engine busy');
     }
@@ -423,7 +439,9 @@ export class SigplaneServer implements FrameContext {
       this.closeSocket(ws, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
       return false;
     }
-    this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, 'rate limit exceeded', sequence));
+    // A master's signal N not taken: N and what follows are refused until N comes again (no gap).
+    const resendFrom = data.role === 'master' && sequence > 0 ? refuseFrom(data, sequence) : 0;
+    this.sendTo(ws, encodeReject(RejectCode.RATE_LIMITED, resendFrom > 0 ? `rate limit exceeded, resend from ${resendFrom}` : 'rate limit exceeded', sequence));
     return false;
   }
 
@@ -467,7 +485,7 @@ export class SigplaneServer implements FrameContext {
   }
 
   private recordSecurityEvent(event: SecurityEvent): void {
-    if (event.detail.length > securityEventDetailCharsMax) event.detail = event.detail.slice(0, securityEventDetailCharsMax);
+    if (event.detail.length > securityEvents.detailCharsMax) event.detail = event.detail.slice(0, securityEvents.detailCharsMax);
     this.logSecurityEvent(event);
     const shard = event.subscriptionId === null ? 0 : this.shards.shardOf(event.subscriptionId);
     if (!this.shards.sendToShard(shard, { t: 'security', ev: event })) this.metrics.securityEventsDropped.inc();
@@ -506,6 +524,8 @@ export class SigplaneServer implements FrameContext {
         this.shardWindowRecords.set(shardIndex, message.windowRecords);
         return;
       }
+      case 'security':
+        return this.logSecurityEvent(message.ev);
       case 'ready':
         return;
     }
@@ -574,6 +594,40 @@ export class SigplaneServer implements FrameContext {
     }
   }
 
+  private onJournalSpace(status: JournalSpaceStatus, previous: JournalSpaceLevel): void {
+    const fields = { freeBytes: status.freeBytes, reserveBytes: status.reserveBytes, resumeBytes: status.resumeBytes, previous };
+    if (status.level === 'full') this.log('error', 'journal disk full: new signals are refused BUSY until free space is back at the resume mark', fields);
+    else if (status.level === 'low') this.log('warn', 'journal disk low: new signals are refused BUSY until free space is back at the resume mark', fields);
+    else this.log('info', 'journal disk has room again: signals are taken', fields);
+  }
+
+  /** Its connections stay open (answered BUSY meanwhile) and are closed to resync once it is back. */
+  private onShardWaitingForSpace(index: number, error: Error): void {
+    this.log('error', 'shard stopped: no space for its journal; it starts again from its journal once there is room', { shard: index, error: error.message });
+  }
+
+  /** A record a shard stopped for lack of space never took: BUSY, as a full ring answers. */
+  private answerNotTaken(message: ShardInbound): void {
+    this.corking = true;
+    if (message.t === 'report') return this.answerBusy(message.conn, 'execution report: engine busy, resend', message.report.sequence);
+    if (message.t !== 'event') return;
+    const ev = message.ev;
+    if (ev.kind === 'signal') this.answerBusy(ev.connId, `engine busy, resend from ${ev.record.sequence}`, ev.record.sequence);
+    else if (ev.kind === 'masterSnapshot') this.answerBusy(ev.connId, 'engine busy, resend', ev.snapshot.sequence);
+    else if (ev.kind === 'receiverSubscribe') {
+      const ws = this.connections.get(ev.connId);
+      if (ws !== undefined) ws.getUserData().subscribed = false;
+      this.answerBusy(ev.connId, 'engine busy, subscribe again', 0);
+    }
+  }
+
+  private answerBusy(connId: number, message: string, sequence: number): void {
+    const ws = this.connections.get(connId);
+    if (ws === undefined) return;
+    this.metrics.rejects.inc({ code: RejectCode.BUSY });
+    this.sendTo(ws, encodeReject(RejectCode.BUSY, message, sequence));
+  }
+
   get escalated(): Error | null {
     return this.fatal;
   }
@@ -600,6 +654,9 @@ export class SigplaneServer implements FrameContext {
         const reasons: string[] = [];
         if (!db) reasons.push('database unreachable');
         if (this.fatal) reasons.push('a shard is down');
+        // The journals' filesystem: 'low' (below the reserve) and 'full' (a journal write found no space) refuse new signals.
+        const space = this.shards.journalSpace();
+        if (space.level !== 'ok') reasons.push(`journal disk ${space.level}`);
         const shipping = this.options.shipperStatus?.();
         const body = JSON.stringify({
           ready: reasons.length === 0,
@@ -608,10 +665,13 @@ export class SigplaneServer implements FrameContext {
           journaling: shipping === undefined ? false : !shipping.postgresUp,
           shipLagRows: shipping?.lagRows,
           shipLagSeconds: shipping?.lagSeconds,
-          // The journals' disk against --journal-budget: 'warning' as it fills, 'over' past it (still accepting).
-          journalDisk: shipping?.journalDisk.level,
+          // 'low' or 'full' (free space, refusing); else the journals' size against --journal-budget: 'warning' as it fills, 'over' past it (still accepting).
+          journalDisk: space.level !== 'ok' ? space.level : shipping?.journalDisk.level,
           journalDiskBytes: shipping?.journalDisk.bytes,
           journalDiskBudgetBytes: shipping?.journalDisk.budgetBytes,
+          journalDiskFreeBytes: space.freeBytes,
+          journalDiskReserveBytes: space.reserveBytes,
+          journalDiskResumeBytes: space.resumeBytes,
         });
         this.answer(res, reasons.length === 0 ? '200 OK' : '503 Service Unavailable', 'application/json', body);
       },
@@ -692,6 +752,16 @@ export class SigplaneServer implements FrameContext {
       const s = shipping();
       return s === undefined ? [] : [{ labels: {}, value: s.journalDisk.fillRatio }];
     });
+    this.metrics.gauge('sigplane_journal_disk_free_bytes', 'Free space of the data folder\'s filesystem, as the journals may use it.', () => {
+      const free = this.shards.journalSpace().freeBytes;
+      return free === null ? [] : [{ labels: {}, value: free }];
+    });
+    this.metrics.gauge('sigplane_journal_disk_reserve_bytes', 'Free space kept: below it new signals are refused BUSY (--journal-disk-reserve).', () => [
+      { labels: {}, value: this.shards.journalSpace().reserveBytes },
+    ]);
+    this.metrics.counterFrom('sigplane_journal_disk_refusals_total', 'Records refused BUSY because the journal disk was low or full.', () => [
+      { labels: {}, value: this.shards.diskRefusals },
+    ]);
     this.metrics.gauge('sigplane_journal_pruned_rows', 'Journal rows deleted after shipping, by table, since the shipper thread started.', () => {
       const s = shipping();
       if (s === undefined) return [];

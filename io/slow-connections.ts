@@ -16,7 +16,7 @@
  * connection is dropped with close(), and the client sees it end (1006)
  * once it has read what the kernel holds.
  */
-import { wire } from '../engine/limits';
+import { wire } from '@sigplane/protocol';
 import type { Socket } from './connections';
 import type { Metrics } from './metrics';
 import { ReadLagWatch, serverFrameBytes, type LagReason } from './receiver-read-lag';

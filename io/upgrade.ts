@@ -11,18 +11,17 @@
 import type { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
-import { wire } from '../engine/limits';
-import type { SecurityEvent } from '../engine/records';
+import { wire, UpgradeRefusalCode, type SecurityEvent, TokenBucket } from '@sigplane/protocol';
 import type { AuthResult } from '../persistence/pg/config-store';
-import { TokenBucket } from '../engine/token-bucket';
 import type { ConnectionData, MacKey, Role } from './connections';
 import { writeSecurityHeaders } from './http-headers';
+import { queryRefusal } from './upgrade-query';
 
 /** What the upgrade needs from the configuration store (Postgres). */
 export interface Authenticator {
   authenticate(tokenHash: string, remoteIp: string, role: Role): Promise<AuthResult>;
-  /** The keys valid now; notAfterMs (null: current) bounds a rotated-out key's overlap. */
-  loadMacKeys(subscriptionId: string): Promise<{ keyId: string; secret: Buffer; notAfterMs?: number | null }[]>;
+  /** The keys valid now; notAfterMs (null: current) bounds a rotated-out key's overlap; legacyV1: an imported v1-only secret. */
+  loadMacKeys(subscriptionId: string): Promise<{ keyId: string; secret: Buffer; notAfterMs?: number | null; legacyV1?: boolean }[]>;
 }
 
 export interface UpgradeDeps {
@@ -31,7 +30,7 @@ export interface UpgradeDeps {
   tokenHash: (token: string) => string | null;
   allocateConnId: () => number;
   recordSecurityEvent: (event: SecurityEvent) => void;
-  onRefused: (reason: string) => void;
+  onRefused: (reason: UpgradeRefusalCode) => void;
   /** Is this source address within its upgrade rate? (false: 429 RATE_LIMITED) */
   admitUpgrade: (remoteAddress: string) => Promise<boolean>;
   log: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
@@ -43,22 +42,24 @@ export interface UpgradeDeps {
   upgradeGuard: AsyncUpgradeGuard;
 }
 
-const refusalStatus: Record<string, string> = {
-  CREDENTIAL_IN_URL: '400 Bad Request',
-  AUTHORIZATION_TOO_LARGE: '431 Request Header Fields Too Large',
-  HEADERS_TOO_LARGE: '431 Request Header Fields Too Large',
-  NOT_A_WEBSOCKET_UPGRADE: '400 Bad Request',
-  UNSUPPORTED_WEBSOCKET_VERSION: '426 Upgrade Required',
-  MISSING_TOKEN: '401 Unauthorized',
-  MALFORMED_TOKEN: '401 Unauthorized',
-  UNKNOWN_TOKEN: '401 Unauthorized',
-  EXPIRED: '401 Unauthorized',
-  REVOKED: '401 Unauthorized',
-  WRONG_ROLE: '403 Forbidden',
-  IP_NOT_ALLOWED: '403 Forbidden',
-  SUBSCRIPTION_ISOLATED: '403 Forbidden',
-  UNAVAILABLE: '503 Service Unavailable',
-  RATE_LIMITED: '429 Too Many Requests',
+/** Each refusal's HTTP status, and the security event's detail (ours, never the client's bytes). */
+const refusals: Record<UpgradeRefusalCode, { status: string; detail: string }> = {
+  QUERY_NOT_ALLOWED: { status: '400 Bad Request', detail: 'a query string on a WebSocket path (not kept)' },
+  CREDENTIAL_IN_URL: { status: '400 Bad Request', detail: 'a credential-shaped value or name in the query string (not kept): treat it as leaked' },
+  NOT_A_WEBSOCKET_UPGRADE: { status: '400 Bad Request', detail: 'not a WebSocket upgrade (method, Upgrade or Sec-WebSocket-Key)' },
+  UNSUPPORTED_WEBSOCKET_VERSION: { status: '426 Upgrade Required', detail: 'Sec-WebSocket-Version is not 13' },
+  AUTHORIZATION_TOO_LARGE: { status: '431 Request Header Fields Too Large', detail: 'Authorization header too large' },
+  HEADERS_TOO_LARGE: { status: '431 Request Header Fields Too Large', detail: 'headers too large' },
+  MISSING_TOKEN: { status: '401 Unauthorized', detail: 'no Bearer token' },
+  MALFORMED_TOKEN: { status: '401 Unauthorized', detail: 'token format or checksum wrong' },
+  UNKNOWN_TOKEN: { status: '401 Unauthorized', detail: 'no such token' },
+  EXPIRED: { status: '401 Unauthorized', detail: 'token expired' },
+  REVOKED: { status: '401 Unauthorized', detail: 'token revoked' },
+  WRONG_ROLE: { status: '403 Forbidden', detail: 'token of the other role' },
+  IP_NOT_ALLOWED: { status: '403 Forbidden', detail: 'source address not in the allowlist' },
+  SUBSCRIPTION_ISOLATED: { status: '403 Forbidden', detail: 'subscription isolated' },
+  UNAVAILABLE: { status: '503 Service Unavailable', detail: 'configuration store unavailable' },
+  RATE_LIMITED: { status: '429 Too Many Requests', detail: 'too many upgrades from this address' },
 };
 
 /** uWS gives IPv4-mapped IPv6 text on dual-stack sockets: use the IPv4 form. */
@@ -67,15 +68,137 @@ export function normalizeRemoteAddress(text: string): string {
   return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
 }
 
-/** The provider is shown the key as hex text: v2 signs with the raw bytes, v1 with that text's UTF-8 bytes. */
-export function macKeyFromSecret(keyId: string, secret: Buffer, notAfterMs: number | null = null): MacKey {
+/**
+ * The provider is shown the key as hex text: v2 signs with the raw bytes, v1
+ * with that text's UTF-8 bytes. An imported legacy v1 secret (`legacyV1`:
+ * `secret` is its UTF-8 bytes) is the v1 key itself and no v2 key at all:
+ * its v2 secret is empty, which verifyV2 answers UNKNOWN_KEY.
+ */
+export function macKeyFromSecret(keyId: string, secret: Buffer, notAfterMs: number | null = null, legacyV1 = false): MacKey {
+  if (legacyV1) return { keyId, secret: Buffer.alloc(0), v1Secret: secret, notAfterMs };
   return { keyId, secret, v1Secret: Buffer.from(secret.toString('hex'), 'utf8'), notAfterMs };
 }
 
 /** RFC 6455: the base64 text of 16 random bytes. */
 const webSocketKey = /^[A-Za-z0-9+/]{22}==$/;
 
-const credentialInQuery = /(^|&)(token|access_token|auth|authorization|key|secret|bearer)=/i;
+/** What an upgrade request says, read at once: uWS's req is gone after the handler returns. */
+interface UpgradeRequest {
+  method: string;
+  query: string;
+  authorization: string;
+  secWebSocketKey: string;
+  secWebSocketProtocol: string;
+  secWebSocketExtensions: string;
+  upgrade: string;
+  secWebSocketVersion: string;
+  headerBytes: number;
+}
+
+function readRequest(req: HttpRequest): UpgradeRequest {
+  let headerBytes = 0;
+  req.forEach((name, value) => {
+    headerBytes += name.length + value.length + 4;
+  });
+  return {
+    method: req.getMethod(),
+    query: req.getQuery() ?? '',
+    authorization: req.getHeader('authorization'),
+    secWebSocketKey: req.getHeader('sec-websocket-key'),
+    secWebSocketProtocol: req.getHeader('sec-websocket-protocol'),
+    secWebSocketExtensions: req.getHeader('sec-websocket-extensions'),
+    upgrade: req.getHeader('upgrade'),
+    secWebSocketVersion: req.getHeader('sec-websocket-version'),
+    headerBytes,
+  };
+}
+
+/**
+ * The checks that need no store, in order. The query comes before the
+ * WebSocket checks: a credential in a URL is worth knowing about (and
+ * recording as such) whatever else is wrong with the request.
+ */
+function refusalBeforeAuthentication(r: UpgradeRequest): UpgradeRefusalCode | null {
+  if (r.headerBytes > wire.upgradeHeaderBytesMax) return UpgradeRefusalCode.HEADERS_TOO_LARGE;
+  const query = queryRefusal(r.query);
+  if (query !== null) return query;
+  // RFC 6455 4.2.1.
+  if (r.method !== 'get' || r.upgrade.toLowerCase() !== 'websocket' || !webSocketKey.test(r.secWebSocketKey)) {
+    return UpgradeRefusalCode.NOT_A_WEBSOCKET_UPGRADE;
+  }
+  if (r.secWebSocketVersion !== '13') return UpgradeRefusalCode.UNSUPPORTED_WEBSOCKET_VERSION;
+  if (r.authorization.length > wire.authorizationHeaderBytesMax) return UpgradeRefusalCode.AUTHORIZATION_TOO_LARGE;
+  return null;
+}
+
+/** A request on /v1/master or /v1/receiver whose handling may refuse it: its address, id, and how to refuse. */
+interface Refuser {
+  remoteAddress: string;
+  reqId: string;
+  aborted(): boolean;
+  refuse(reason: UpgradeRefusalCode, subscriptionId?: string | null, retryAfterSeconds?: number): void;
+}
+
+function refuserFor(res: HttpResponse, role: Role, deps: UpgradeDeps): Refuser {
+  const remoteAddress = normalizeRemoteAddress(Buffer.from(res.getRemoteAddressAsText()).toString());
+  const reqId = randomUUID();
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  const refuse = (reason: UpgradeRefusalCode, subscriptionId: string | null = null, retryAfterSeconds = 0): void => {
+    deps.onRefused(reason);
+    deps.log('warn', 'upgrade refused', { reqId, role, reason, remoteAddress, subscriptionId });
+    deps.recordSecurityEvent({
+      atMs: Date.now(),
+      code: reason,
+      subscriptionId,
+      role,
+      remoteAddress,
+      sequence: null,
+      detail: retryAfterSeconds > 0 ? `flood cooldown of this token: retry after ${retryAfterSeconds} s` : refusals[reason].detail,
+    });
+    if (aborted) return;
+    res.cork(() => {
+      res.writeStatus(refusals[reason].status);
+      writeSecurityHeaders(res, { tls: deps.tls });
+      if (reason === UpgradeRefusalCode.UNSUPPORTED_WEBSOCKET_VERSION) res.writeHeader('sec-websocket-version', '13');
+      if (retryAfterSeconds > 0) res.writeHeader('retry-after', String(retryAfterSeconds));
+      res.writeHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ code: reason }));
+    });
+  };
+  return { remoteAddress, reqId, aborted: () => aborted, refuse };
+}
+
+/**
+ * Any other request on /v1/master or /v1/receiver: uWS hands its WebSocket
+ * handler only GETs with a 24-character Sec-WebSocket-Key. A plain GET, a
+ * POST, an upgrade without the key: refused as an upgrade would be
+ * (rate-limited, recorded), with NOT_A_WEBSOCKET_UPGRADE unless an earlier
+ * check (the query, the header size) says more.
+ */
+export function refuseNonUpgrade(res: HttpResponse, req: HttpRequest, role: Role, deps: UpgradeDeps): void {
+  const request = readRequest(req);
+  const refuser = refuserFor(res, role, deps);
+  void (async () => {
+    if (!(await admitted(refuser, deps))) return;
+    refuser.refuse(refusalBeforeAuthentication(request) ?? UpgradeRefusalCode.NOT_A_WEBSOCKET_UPGRADE);
+  })();
+}
+
+/** The source address's upgrade rate: false when refused (429, or 503 when the limiter cannot answer). */
+async function admitted(refuser: Refuser, deps: UpgradeDeps): Promise<boolean> {
+  let ok: boolean;
+  try {
+    ok = await deps.admitUpgrade(refuser.remoteAddress);
+  } catch {
+    refuser.refuse(UpgradeRefusalCode.UNAVAILABLE);
+    return false;
+  }
+  if (!ok) refuser.refuse(UpgradeRefusalCode.RATE_LIMITED);
+  return ok;
+}
 
 export function handleUpgrade(
   res: HttpResponse,
@@ -84,89 +207,43 @@ export function handleUpgrade(
   role: Role,
   deps: UpgradeDeps,
 ): void {
-  // Everything from req must be read now: it is gone after this function returns.
-  const query = req.getQuery() ?? '';
-  const authorization = req.getHeader('authorization');
-  const secWebSocketKey = req.getHeader('sec-websocket-key');
-  const secWebSocketProtocol = req.getHeader('sec-websocket-protocol');
-  const secWebSocketExtensions = req.getHeader('sec-websocket-extensions');
-  const upgradeHeader = req.getHeader('upgrade');
-  const secWebSocketVersion = req.getHeader('sec-websocket-version');
-  let headerBytes = 0;
-  req.forEach((name, value) => {
-    headerBytes += name.length + value.length + 4;
-  });
-  const remoteAddress = normalizeRemoteAddress(Buffer.from(res.getRemoteAddressAsText()).toString());
-  const reqId = randomUUID();
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-
-  const refuse = (reason: string, subscriptionId: string | null = null, retryAfterSeconds = 0): void => {
-    deps.onRefused(reason);
-    deps.log('warn', 'upgrade refused', { reqId, role, reason, remoteAddress, subscriptionId });
-    deps.recordSecurityEvent({
-      atMs: Date.now(),
-      code: reason === 'IP_NOT_ALLOWED' ? 'IP_REFUSED' : reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'AUTH_REFUSED',
-      subscriptionId,
-      role,
-      remoteAddress,
-      sequence: null,
-      detail: reason,
-    });
-    if (aborted) return;
-    res.cork(() => {
-      res.writeStatus(refusalStatus[reason] ?? '403 Forbidden');
-      writeSecurityHeaders(res, { tls: deps.tls });
-      if (reason === 'UNSUPPORTED_WEBSOCKET_VERSION') res.writeHeader('sec-websocket-version', '13');
-      if (retryAfterSeconds > 0) res.writeHeader('retry-after', String(retryAfterSeconds));
-      res.writeHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ code: reason }));
-    });
-  };
+  const request = readRequest(req);
+  const refuser = refuserFor(res, role, deps);
+  const { remoteAddress, reqId, refuse } = refuser;
 
   void (async () => {
-    let admitted: boolean;
-    try {
-      admitted = await deps.admitUpgrade(remoteAddress);
-    } catch {
-      return refuse('UNAVAILABLE');
-    }
-    if (!admitted) return refuse('RATE_LIMITED');
-    if (headerBytes > wire.upgradeHeaderBytesMax) return refuse('HEADERS_TOO_LARGE');
-    // RFC 6455 4.2.1: uWS hands any GET on a WebSocket path to this handler.
-    if (upgradeHeader.toLowerCase() !== 'websocket' || !webSocketKey.test(secWebSocketKey)) return refuse('NOT_A_WEBSOCKET_UPGRADE');
-    if (secWebSocketVersion !== '13') return refuse('UNSUPPORTED_WEBSOCKET_VERSION');
-    if (credentialInQuery.test(query)) return refuse('CREDENTIAL_IN_URL');
-    if (authorization.length > wire.authorizationHeaderBytesMax) return refuse('AUTHORIZATION_TOO_LARGE');
-    const match = /^Bearer ([A-Za-z0-9_\-]+)$/.exec(authorization);
-    if (match === null) return refuse('MISSING_TOKEN');
+    if (!(await admitted(refuser, deps))) return;
+    const early = refusalBeforeAuthentication(request);
+    if (early !== null) return refuse(early);
+    const match = /^Bearer ([A-Za-z0-9_\-]+)$/.exec(request.authorization);
+    if (match === null) return refuse(UpgradeRefusalCode.MISSING_TOKEN);
     const tokenHash = deps.tokenHash(match[1]!);
-    if (tokenHash === null) return refuse('MALFORMED_TOKEN');
+    if (tokenHash === null) return refuse(UpgradeRefusalCode.MALFORMED_TOKEN);
 
     let data: ConnectionData;
     try {
       const result = await deps.authenticator.authenticate(tokenHash, remoteAddress, role);
       if (!result.ok) return refuse(result.reason);
       const coolingDownMs = deps.floodCooldownMs?.(result.tokenId) ?? 0;
-      if (coolingDownMs > 0) return refuse('RATE_LIMITED', result.subscriptionId, Math.ceil(coolingDownMs / 1000));
+      if (coolingDownMs > 0) return refuse(UpgradeRefusalCode.RATE_LIMITED, result.subscriptionId, Math.ceil(coolingDownMs / 1000));
       const macKeys =
         role === 'master'
-          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) => macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null))
+          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) =>
+              macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null, k.legacyV1 === true),
+            )
           : [];
       data = connectionData(result, macKeys);
     } catch {
       // The store did not answer, or its answer is unusable: refuse, never leave the request hanging.
-      return refuse('UNAVAILABLE');
+      return refuse(UpgradeRefusalCode.UNAVAILABLE);
     }
-    if (aborted) return;
+    if (refuser.aborted()) return;
     deps.log('info', 'upgrade accepted', { reqId, role, connId: data.connId, subscriptionId: data.subscriptionId, tokenId: data.tokenId, remoteAddress });
     // Corked, unless uWS's cork-after-async-upgrade bug was seen (io/async-upgrade-guard.ts).
     deps.upgradeGuard.upgrade(
       data.connId,
       (fn) => res.cork(fn),
-      () => res.upgrade(data, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context),
+      () => res.upgrade(data, request.secWebSocketKey, request.secWebSocketProtocol, request.secWebSocketExtensions, context),
     );
   })();
 

@@ -15,10 +15,23 @@
  * without structures kept by some earlier process.
  */
 import { Packr } from 'msgpackr';
-import { fields, wire } from '../engine/limits';
-import { Action, RejectCode, SubscriptionState, executionKinds, executionOutcomes } from '../engine/records';
-import type { ExecutionReportRecord, Position, SecurityEvent, SignalRecord, SnapshotRecord } from '../engine/records';
-import { checkPosition } from '../engine/signal-rules';
+import {
+  fields,
+  wire,
+  Action,
+  RejectCode,
+  SubscriptionState,
+  UpgradeRefusalCode,
+  executionKinds,
+  executionOutcomes,
+  legacyUpgradeEventCodes,
+  type ExecutionReportRecord,
+  type Position,
+  type SecurityEvent,
+  type SignalRecord,
+  type SnapshotRecord,
+  checkPosition,
+} from '@sigplane/protocol';
 import { crc32 } from './crc32';
 
 /** Stable error codes of the journal (a caller may act on `code`). */
@@ -52,7 +65,7 @@ export class JournalError extends Error {
 }
 
 /**
- * Bounds the journal checks that engine/limits.ts has no name for yet
+ * Bounds the journal checks that proto/limits.ts has no name for yet
  * (to move there: the lead owns that file).
  */
 export const journalCodecLimits = {
@@ -73,7 +86,7 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 
 const actionMax = Math.max(...Object.values(Action));
 const subscriptionStates: ReadonlySet<string> = new Set(Object.values(SubscriptionState));
-const securityCodes: ReadonlySet<string> = new Set([...Object.values(RejectCode), 'AUTH_REFUSED', 'IP_REFUSED']);
+const securityCodes: ReadonlySet<string> = new Set([...Object.values(RejectCode), ...Object.values(UpgradeRefusalCode), ...legacyUpgradeEventCodes]);
 const decimalUint64 = /^(0|[1-9][0-9]{0,19})$/;
 
 // ---------------------------------------------------------------- checks
@@ -127,7 +140,7 @@ function signalFault(r: SignalRecord): string | null {
   return null;
 }
 
-/** The snapshot position rule the I/O thread applies to a master's snapshot (engine/signal-rules). */
+/** The snapshot position rule the I/O thread applies to a master's snapshot (proto/signal-rules). */
 function positionFault(p: Position): string | null {
   if (p === null || typeof p !== 'object') return 'not an object';
   return checkPosition(p)?.message ?? null;

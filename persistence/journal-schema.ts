@@ -18,7 +18,7 @@
  */
 
 import Database from 'better-sqlite3';
-import type { SubscriptionState } from '../engine/records';
+import type { SubscriptionState } from '@sigplane/protocol';
 import { JournalError, JournalErrorCode, journalCodecLimits } from './journal-codec';
 
 /** 'SGPJ': marks the file as a sigplane journal. */

@@ -27,8 +27,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryReader } from '../actors/actor-types';
-import { journal as journalConfig } from '../engine/limits';
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SnapshotRecord, SubscriptionState } from '../engine/records';
+import {
+  journal as journalConfig,
+  type ExecutionReportRecord,
+  type SecurityEvent,
+  type SignalRecord,
+  type SnapshotRecord,
+  type SubscriptionState,
+} from '@sigplane/protocol';
 import {
   JournalError,
   JournalErrorCode,
@@ -96,7 +102,7 @@ export interface JournalStats {
   sync: JournalSync;
 }
 
-/** The journal's own bounds and settings (to move into engine/limits.ts). */
+/** The journal's own bounds and settings (to move into proto/limits.ts). */
 export const journalLimits = {
   /** Signals read per query while recover streams a subscription. */
   recoverSignalsPageMax: 512,
@@ -112,6 +118,16 @@ export const journalLimits = {
   /** Page cache (negative: KiB). */
   cacheSizeKiB: 16 * 1024,
 } as const;
+
+/**
+ * A write found no space left on the journal's filesystem (SQLITE_FULL): the
+ * transaction was rolled back, and the same write may succeed once there is
+ * room. (An I/O error after ENOSPC, say a failed fsync, is not this: it
+ * poisons the journal; see `write`.)
+ */
+export function isOutOfSpace(error: unknown): boolean {
+  return error instanceof Database.SqliteError && error.code === 'SQLITE_FULL';
+}
 
 /** SQLite errors after which the connection's view of the file cannot be trusted. */
 const fatalSqliteCode = /^SQLITE_(IOERR|CORRUPT|NOTADB|CANTOPEN|PROTOCOL)/;

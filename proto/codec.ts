@@ -2,25 +2,20 @@
  * Encoding and decoding of the wire frames in proto/sigplane.proto.
  *
  * protobufjs builds its encoders and decoders from the schema at start-up
- * (reflection plus generated code), so the schema file is the only source
- * of truth. 64-bit integers arrive as Long objects: `exactDecimal` turns one
- * into its exact decimal string (for the v1 MAC) and `safeInteger` into a JS
- * number, or null beyond 2^53-1.
+ * (reflection plus generated code) out of sigplane-schema.ts, which is
+ * generated from sigplane.proto: the .proto is the only source of truth.
+ * 64-bit integers arrive as Long objects: `exactDecimal` turns one into its
+ * exact decimal string (for the v1 MAC) and `safeInteger` into a JS number,
+ * or null beyond 2^53-1.
  */
-import path from 'node:path';
-import fs from 'node:fs';
 import protobuf from 'protobufjs';
-import type { Position, RejectCode, SignalRecord, SubscriptionState } from '../engine/records';
-import type { ReceiverSettingsFrame } from './receiver-settings';
+import type { Position, RejectCode, SignalRecord, SubscriptionState } from './records';
+import { sigplaneSchema } from './sigplane-schema';
+import type { DecodedFrame, Int64, PositionFrame, SignalBodyFrame, SnapshotBodyFrame } from './wire-types';
 
-function schemaPath(): string {
-  const beside = path.resolve(__dirname, 'sigplane.proto');
-  if (fs.existsSync(beside)) return beside;
-  // Compiled code in dist/proto without the copied schema: the source tree.
-  return path.resolve(__dirname, '../../proto/sigplane.proto');
-}
-
-const root = protobuf.loadSync(schemaPath());
+// The schema comes as a module generated from sigplane.proto (proto/scripts/generate-schema.js):
+// importing the codec reads no file, wherever it is installed.
+const root = protobuf.Root.fromJSON(sigplaneSchema).resolveAll();
 
 export const FrameType = root.lookupType('sigplane.Frame');
 export const SignalBodyType = root.lookupType('sigplane.SignalBody');
@@ -28,15 +23,6 @@ export const SnapshotBodyType = root.lookupType('sigplane.SnapshotBody');
 const RejectCodeEnum = root.lookupEnum('sigplane.RejectCode');
 const StateEnum = root.lookupEnum('sigplane.SubscriptionState');
 const AckStatusEnum = root.lookupEnum('sigplane.AckStatus');
-
-/** protobufjs' Long, as far as we use it. */
-interface LongLike {
-  low: number;
-  high: number;
-  unsigned: boolean;
-  toString(): string;
-}
-export type Int64 = number | LongLike;
 
 /** The exact decimal form of a 64-bit field. */
 export function exactDecimal(value: Int64 | null | undefined): string {
@@ -52,94 +38,6 @@ export function safeInteger(value: Int64 | null | undefined): number | null {
   const n = value.high * 4294967296 + (value.low >>> 0);
   const exact = value.unsigned ? (value.high >>> 0) * 4294967296 + (value.low >>> 0) : n;
   return Number.isSafeInteger(exact) ? exact : null;
-}
-
-// ---- the frame shapes we read (what protobufjs decodes into) ----
-
-export interface SignalV1Frame {
-  subscriptionId: string;
-  sequenceNumber: Int64;
-  generatedAt: Int64;
-  symbol: string;
-  orderType: number;
-  volume: number;
-  price: number;
-  signature: string;
-}
-export interface SignedFrame {
-  body: Uint8Array;
-  keyId: string;
-  mac: Uint8Array;
-}
-export interface SignalBodyFrame {
-  subscriptionId: string;
-  sequenceNumber: Int64;
-  generatedAt: Int64;
-  symbol: string;
-  orderType: number;
-  volume: number;
-  price: number;
-  action: number;
-  positionId: Int64;
-  stopLoss: number;
-  takeProfit: number;
-  magic: Int64;
-}
-export interface PositionFrame {
-  positionId: string;
-  symbol: string;
-  orderType: number;
-  volume: number;
-  openPrice: number;
-  stopLoss: number;
-  takeProfit: number;
-  magic: Int64;
-  openedSequence: Int64;
-}
-export interface SnapshotBodyFrame {
-  subscriptionId: string;
-  sequenceNumber: Int64;
-  generatedAt: Int64;
-  positions: PositionFrame[];
-}
-
-export type DecodedFrame =
-  | { kind: 'signalV1'; signalV1: SignalV1Frame }
-  | { kind: 'signalV2'; signalV2: SignedFrame }
-  | { kind: 'snapshotFromMaster'; snapshotFromMaster: SignedFrame }
-  | { kind: 'ack'; ack: { sequenceNumber: Int64; status: number } }
-  | { kind: 'reject'; reject: { code: number; message: string; sequenceNumber: Int64 } }
-  | { kind: 'syncRequest'; syncRequest: { fromSequence: Int64; toSequence: Int64; full: boolean } }
-  | { kind: 'subscribe'; subscribe: { hasLastSequence: boolean; lastSequence: Int64 } }
-  | { kind: 'delivery'; delivery: { subscriptionId: string; sequenceNumber: Int64; signal: SignalBodyFrame | null; signingVersion: number; acceptedAt: Int64 } }
-  | { kind: 'deliveryAck'; deliveryAck: { sequenceNumber: Int64 } }
-  | { kind: 'snapshot'; snapshot: { subscriptionId: string; sequenceNumber: Int64; positions: PositionFrame[] } }
-  | { kind: 'stateChange'; stateChange: { state: number; sequenceNumber: Int64; reason: string } }
-  | { kind: 'heartbeat'; heartbeat: { sentAt: Int64 } }
-  | { kind: 'welcome'; welcome: { subscriptionId: string; state: number; lastSequence: Int64; role: string } }
-  | { kind: 'receiverSettings'; receiverSettings: ReceiverSettingsFrame }
-  | { kind: 'executionReport'; executionReport: ExecutionReportFrame }
-  | { kind: 'executionReportAck'; executionReportAck: { sequenceNumber: Int64; masterPositionId: string; kind: number } };
-
-export interface ExecutionReportFrame {
-  sequenceNumber: Int64;
-  masterPositionId: string;
-  kind: number;
-  outcome: number;
-  ticket: string;
-  requestedVolume: number;
-  volume: number;
-  hasPrice: boolean;
-  price: number;
-  hasSlippage: boolean;
-  slippagePips: number;
-  hasDelay: boolean;
-  delayMs: Int64;
-  hasProfit: boolean;
-  profit: number;
-  currency: string;
-  reason: string;
-  executedAt: Int64;
 }
 
 /**
@@ -236,13 +134,21 @@ export function encodeStateChange(state: SubscriptionState, sequence: number, re
   return encodeFrame({ stateChange: { state: stateNumber(state), sequenceNumber: sequence, reason } });
 }
 
+/** A master's pacing (Welcome.signals_per_second, signals_burst): whole frames per second and at once; 0 = unknown. */
+export interface WelcomePacing {
+  signalsPerSecond: number;
+  signalsBurst: number;
+}
+
 export function encodeWelcome(
   subscriptionId: string,
   state: SubscriptionState,
   lastSequence: number,
   role: 'master' | 'receiver',
+  pacing: WelcomePacing = { signalsPerSecond: 0, signalsBurst: 0 },
 ): Uint8Array {
-  return encodeFrame({ welcome: { subscriptionId, state: stateNumber(state), lastSequence, role } });
+  const { signalsPerSecond, signalsBurst } = pacing;
+  return encodeFrame({ welcome: { subscriptionId, state: stateNumber(state), lastSequence, role, signalsPerSecond, signalsBurst } });
 }
 
 export function encodeHeartbeat(sentAtMs: number): Uint8Array {

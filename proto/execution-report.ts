@@ -7,7 +7,7 @@
  * A refused report is answered REPORT_INVALID (the message names the field)
  * or SEQUENCE_OUT_OF_RANGE and changes nothing.
  */
-import { executionReports as limits } from '../engine/limits';
+import { executionReports as limits } from './limits';
 import {
   RejectCode,
   executionKinds,
@@ -15,8 +15,9 @@ import {
   type ExecutionKind,
   type ExecutionOutcome,
   type ExecutionReportRecord,
-} from '../engine/records';
-import { safeInteger, type ExecutionReportFrame } from './codec';
+} from './records';
+import { safeInteger } from './codec';
+import type { ExecutionReportFrame } from './wire-types';
 
 /** proto ExecutionKind number -> name (index 0 is UNSPECIFIED). */
 export function executionKindName(n: number): ExecutionKind | null {

@@ -8,8 +8,9 @@
  * Stored as overrides of `copySettingsDefaults` (like subscription
  * settings): a key absent from the row follows the default.
  */
-import { copySettings } from '../engine/limits';
-import { encodeFrame, exactDecimal, type Int64 } from './codec';
+import { copySettings } from './limits';
+import { encodeFrame, exactDecimal } from './codec';
+import type { Int64, ReceiverSettingsFrame } from './wire-types';
 
 export const LotMode = {
   FIXED: 'FIXED',
@@ -74,7 +75,7 @@ export const copySettingsDefaults: Readonly<CopySettings> = Object.freeze({
   copyOpenPositions: true,
 });
 
-/** Bounds of what can be set: engine/limits.ts. */
+/** Bounds of what can be set: proto/limits.ts. */
 export const copySettingsLimits = copySettings;
 
 /** Stable codes of a refused setting; `field` names the key. */
@@ -282,32 +283,6 @@ export function receiverSettingsObject(message: ReceiverSettingsMessage): Record
 
 export function encodeReceiverSettings(message: ReceiverSettingsMessage): Uint8Array {
   return encodeFrame({ receiverSettings: receiverSettingsObject(message) });
-}
-
-/** What protobufjs decodes Frame.receiverSettings into. */
-export interface ReceiverSettingsFrame {
-  subscriptionId: string;
-  revision: Int64;
-  settings: {
-    symbolPrefix: string;
-    symbolSuffix: string;
-    symbolMap: Record<string, string> | null;
-    lotMode: number;
-    lotValue: number;
-    masterEquity: number;
-    lotMin: number;
-    lotMax: number;
-    reverse: boolean;
-    copyStopLoss: boolean;
-    copyTakeProfit: boolean;
-    symbolsAllowed: string[] | null;
-    symbolsBlocked: string[] | null;
-    magicsAllowed: Int64[] | null;
-    magicsBlocked: Int64[] | null;
-    priceDeviationPipsMax: number;
-    signalAgeMsMax: number;
-    copyOpenPositions: boolean;
-  } | null;
 }
 
 /** A received frame as checked settings; throws SettingsError when they break a rule. */

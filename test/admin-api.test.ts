@@ -19,7 +19,7 @@
 import crypto from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { admin } from '../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore, type CreatedAdminUser } from '../persistence/pg/admin-store';
 import { generateAdminToken } from '../persistence/pg/admin-tokens';

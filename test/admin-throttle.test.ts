@@ -10,7 +10,7 @@
  */
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin } from '../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore, type CreatedAdminUser } from '../persistence/pg/admin-store';
 import { generateAdminToken } from '../persistence/pg/admin-tokens';

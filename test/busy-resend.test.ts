@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasterClient, ReceiverClient, type PublishResult } from '../client';
-import { rejectCodeName, safeInteger, stateName } from '../proto/codec';
+import { rejectCodeName, safeInteger, stateName } from '@sigplane/protocol';
 import { openMaster, range } from './support/e2e';
 import { scrapeMetrics } from './support/fault-server-process';
 import { v2Body, v2Frame } from './support/signals';

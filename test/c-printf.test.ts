@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatDecimalsMax, formatFixed, formatFixedExact } from '../engine/c-printf';
+import { formatDecimalsMax, formatFixed, formatFixedExact } from '@sigplane/protocol';
 
 const bitsToDouble = (bits: bigint): number => new Float64Array(new BigUint64Array([bits]).buffer)[0];
 const doubleToBits = (x: number): bigint => new BigUint64Array(new Float64Array([x]).buffer)[0];

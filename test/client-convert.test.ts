@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeDelivery, encodeSnapshot, encodeWelcome, stateName } from '../proto/codec';
-import type { Position, SignalRecord } from '../engine/records';
+import {
+  decodeFrame,
+  encodeDelivery,
+  encodeSnapshot,
+  encodeWelcome,
+  stateName,
+  type Position,
+  type SignalRecord,
+} from '@sigplane/protocol';
 import { toDelivery, toSignalFields, toSnapshot, toWelcome, type DeliveryFrame } from '../client/convert';
 import { SigplaneClientError } from '../client/errors';
 
@@ -84,6 +91,11 @@ describe('client conversions', () => {
       state: 'DEGRADED',
       lastSequence: 41,
       role: 'receiver',
+      signalsPerSecond: 0,
+      signalsBurst: 0,
     });
+    const masterWelcome = decodeFrame(encodeWelcome(record.subscriptionId, 'ACTIVE', 7, 'master', { signalsPerSecond: 2_000, signalsBurst: 4_000 }));
+    if (masterWelcome === null || masterWelcome.kind !== 'welcome') throw new Error('not a welcome');
+    expect(toWelcome(masterWelcome.welcome, stateName)).toMatchObject({ role: 'master', signalsPerSecond: 2_000, signalsBurst: 4_000 });
   });
 });

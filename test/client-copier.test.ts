@@ -9,9 +9,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { Copier, PaperBroker, SimulatedCrash, type CopyExecution, type ExecutionReportInput, type ReceivedDelivery, type ReceivedSnapshot, type SignalFields } from '../client';
-import { resolveCopySettings, type CopySettings } from '../proto/receiver-settings';
-import type { Position } from '../engine/records';
+import {
+  Copier,
+  PaperBroker,
+  SimulatedCrash,
+  type CopyExecution,
+  type ExecutionReportInput,
+  type ReceivedDelivery,
+  type ReceivedSnapshot,
+  type SignalFields,
+} from '../client';
+import { resolveCopySettings, type CopySettings, type Position } from '@sigplane/protocol';
 import { Prng } from './actors/prng';
 
 const subscriptionId = '0b5e6c1a-1111-4222-8333-444455556666';

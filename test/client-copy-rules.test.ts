@@ -28,8 +28,9 @@ import {
   SettingsErrorCode,
   validateCopySettingsOverrides,
   type CopySettings,
-} from '../proto/receiver-settings';
-import { decodeFrame, encodeFrame } from '../proto/codec';
+  decodeFrame,
+  encodeFrame,
+} from '@sigplane/protocol';
 
 const eurusd: SymbolSpec = { symbol: 'EURUSD.m', digits: 5, volumeMin: 0.01, volumeMax: 50, volumeStep: 0.01, tickSize: 0.00001, tickValue: 1 };
 const xau: SymbolSpec = { symbol: 'GOLD', digits: 2, volumeMin: 0.1, volumeMax: 20, volumeStep: 0.1, tickSize: 0.01, tickValue: 1 };

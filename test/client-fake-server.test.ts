@@ -27,8 +27,8 @@ import {
   exactDecimal,
   safeInteger,
   type DecodedFrame,
-} from '../proto/codec';
-import type { SignalRecord } from '../engine/records';
+  type SignalRecord,
+} from '@sigplane/protocol';
 import { MasterClient, ReceiverClient, type ReceivedDelivery, type SigplaneClientError } from '../client/index';
 
 const subscriptionId = '6f1c2a4e-8b3d-4f5a-9c7e-1d2b3a4c5d6e';
@@ -222,7 +222,7 @@ describe('upgrade', () => {
     const master = newMaster();
     const errors: SigplaneClientError[] = [];
     const welcome = await master.connect(`${url}/v1/master`, 't', { signing: { version: 1, secret: 's' }, reconnect: fast, onError: (e) => errors.push(e) });
-    expect(welcome).toEqual({ subscriptionId, state: 'ACTIVE', lastSequence: 4, role: 'master' });
+    expect(welcome).toEqual({ subscriptionId, state: 'ACTIVE', lastSequence: 4, role: 'master', signalsPerSecond: 0, signalsBurst: 0 });
     expect(server.upgrades).toBe(3);
     expect(errors.map((e) => e.httpStatus)).toEqual([503, 503]);
   });
@@ -250,6 +250,24 @@ describe('MasterClient', () => {
     peer.send(encodeAck(11, 'ACCEPTED'));
     await expect(published).resolves.toEqual({ sequence: 11, status: 'ACCEPTED' });
     expect(master.outboxSize).toBe(0);
+  });
+
+  it('treats RATE_LIMITED as BUSY: nothing is rejected, the refused signals go again from N with the same bytes', async () => {
+    const { master, peer } = await connected();
+    const published = [0, 1, 2].map(() => master.publish({ symbol: 'EURUSD', orderType: 0, volume: 1, price: 1.5 }));
+    await peer.waitFor(() => peer.kinds('signalV2').length === 3);
+    const first = peer.raw.slice(0, 3);
+    peer.send(encodeAck(11, 'ACCEPTED'));
+    peer.send(encodeReject('RATE_LIMITED', 'rate limit exceeded, resend from 12', 12));
+    peer.send(encodeReject('BUSY', 'engine busy, resend from 12', 13));
+    // Again from 12, byte-identical, within the halved window (one in flight): 13 once 12 is acked.
+    await peer.waitFor(() => peer.kinds('signalV2').length === 4);
+    expect(peer.raw[3]).toEqual(first[1]);
+    peer.send(encodeAck(12, 'ACCEPTED'));
+    await peer.waitFor(() => peer.kinds('signalV2').length === 5);
+    expect(peer.raw[4]).toEqual(first[2]);
+    peer.send(encodeAck(13, 'ACCEPTED'));
+    await expect(Promise.all(published)).resolves.toEqual([11, 12, 13].map((sequence) => ({ sequence, status: 'ACCEPTED' })));
   });
 
   it('rejects with the stable code and reuses a rejected newest sequence', async () => {

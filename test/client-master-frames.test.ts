@@ -1,29 +1,18 @@
 import { createHmac } from 'node:crypto';
-import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, decodeSignalBody, decodeSnapshotBody, exactDecimal } from '../proto/codec';
+import { decodeFrame, decodeSignalBody, decodeSnapshotBody, exactDecimal } from '@sigplane/protocol';
 import { encodeSignalFrame, encodeSnapshotFrame } from '../client/master-frames';
 import { SigplaneClientError } from '../client/errors';
+import { loadSigningVectors } from './support/signing-vectors';
 
-interface Vector {
-  secret: string;
-  subscription_id: string;
-  sequence_number: number;
-  generated_at: number;
-  symbol: string;
-  order_type: number;
-  volume: number;
-  price: number;
-  signature: string;
-}
-const vectorsFile = '/work/shared/vectors/signing-v1.json';
-const vectors: Vector[] = fs.existsSync(vectorsFile) ? (JSON.parse(fs.readFileSync(vectorsFile, 'utf8')) as { cases: Vector[] }).cases : [];
+const vectors = loadSigningVectors().cases;
 
 const key = Buffer.alloc(32, 7);
 const subscriptionId = '6f1c2a4e-8b3d-4f5a-9c7e-1d2b3a4c5d6e';
 
 describe('master frames', () => {
-  it.skipIf(vectors.length === 0)('v1 frames carry the independent vectors’ signatures', () => {
+  it('v1 frames carry the independent vectors’ signatures', () => {
+    expect(vectors.length).toBeGreaterThan(0);
     for (const v of vectors) {
       const bytes = encodeSignalFrame(
         { version: 1, secret: v.secret },

@@ -5,8 +5,7 @@
  * frame's `bytes` fields, and a view at an offset decodes only its own bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, decodeSignalBody, encodeFrame, encodeReject, encodeSignalBody, safeInteger } from '../proto/codec';
-import { RejectCode } from '../engine/records';
+import { decodeFrame, decodeSignalBody, encodeFrame, encodeReject, encodeSignalBody, safeInteger, RejectCode } from '@sigplane/protocol';
 
 const subscriptionId = '0b6f3c1e-1111-4222-8333-444455556666';
 

@@ -63,6 +63,7 @@ describe('validation at startup', () => {
       [[], { SIGPLANE_LOG_LEVEL: 'loud' }, /^SIGPLANE_LOG_LEVEL \(setting log-level\) must be one of debug, info, warn, error/],
       [['--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'], {}, /^--tls-cert cannot read \/nonexistent\/cert\.pem: ENOENT/],
       [['--journal-budget', 'lots'], {}, /^--journal-budget must be a size such as 8GiB/],
+      [[], { SIGPLANE_JOURNAL_DISK_RESERVE: '120%' }, /^SIGPLANE_JOURNAL_DISK_RESERVE \(setting journal-disk-reserve\) must be a size \(256MiB\), a percentage/],
     ];
     for (const [args, extra, message] of cases) {
       const r = serve(args, extra);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigStore } from '../persistence/pg/config-store';
 import { SecretBox } from '../persistence/pg/secret-box';
-import { safeInteger } from '../proto/codec';
+import { safeInteger } from '@sigplane/protocol';
 import { createTestDatabase } from './support/database';
 import { deliveredSequences, openWelcomed, range, sleep } from './support/e2e';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';

@@ -19,7 +19,7 @@ import { Client } from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listPositions } from '../actors/positions-book';
 import { createActor, restoreSignal, restoreSnapshot } from '../actors/subscription-actor';
-import type { Position, SignalRecord } from '../engine/records';
+import type { Position, SignalRecord } from '@sigplane/protocol';
 import { Journal, type JournalBatch } from '../persistence/journal';
 import { parseByteSize } from '../persistence/byte-size';
 import { JournalPruner, checkRetentionLimits, retainedSignalsMin, retentionLimits } from '../persistence/shipper/journal-pruner';
@@ -90,7 +90,7 @@ function writeHistory(j: Journal, subs: string[], perSub: number, chunk = 500): 
       batch.states.push({ subscriptionId: sub, state: from % 2 === 1 ? 'DEGRADED' : 'ACTIVE', sequence: to, reason: `round ${from}`, atMs: nowMs });
       batch.cursors.push({ subscriptionId: sub, receiverId: receiverOf(sub), sequence: to - 1 });
     }
-    batch.securityEvents.push({ atMs: nowMs, code: 'AUTH_REFUSED', subscriptionId: null, role: null, remoteAddress: '203.0.113.9', sequence: null, detail: `x${from}` });
+    batch.securityEvents.push({ atMs: nowMs, code: 'UNKNOWN_TOKEN', subscriptionId: null, role: null, remoteAddress: '203.0.113.9', sequence: null, detail: `x${from}` });
     j.commit(batch);
   }
 }

@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Packr } from 'msgpackr';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SignalRecord } from '../engine/records';
+import type { SignalRecord } from '@sigplane/protocol';
 import { crc32 } from '../persistence/crc32';
 import { Journal, JournalError, journalLimits, type JournalSync, type RecoveredSubscription } from '../persistence/journal';
 import {

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signV1 } from '../engine/signing-v1';
+import { signV1 } from '@sigplane/protocol';
 import { crc32 } from '../persistence/crc32';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { v1Fields, v1Frame } from './support/signals';

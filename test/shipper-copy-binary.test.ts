@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignalRecord } from '../engine/records';
+import type { SignalRecord } from '@sigplane/protocol';
 import { BinaryCopyWriter } from '../persistence/shipper/copy-binary';
 import type { SignalRow } from '../persistence/shipper/journal-rows';
 import { ensureWatermarkRows, openSession } from '../persistence/shipper/pg-session';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SignalRecord } from '../engine/records';
+import type { SignalRecord } from '@sigplane/protocol';
 import { Journal } from '../persistence/journal';
 import { journalPathOf } from '../persistence/shipper/journal-reader';
 import { shipTableNames } from '../persistence/shipper/journal-rows';

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '../engine/records';
+import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '@sigplane/protocol';
 import { Journal, type JournalBatch } from '../persistence/journal';
 import { journalPathOf } from '../persistence/shipper/journal-reader';
 import { loadOrCreateNodeId } from '../persistence/shipper/node-id';
@@ -131,7 +131,7 @@ class ShardWriter {
     for (let i = 0; i < 3; i++) {
       batch.securityEvents.push({
         atMs: nowMs - 2000 + i,
-        code: i === 0 ? 'SIGNATURE_INVALID' : 'AUTH_REFUSED',
+        code: i === 0 ? 'SIGNATURE_INVALID' : 'UNKNOWN_TOKEN',
         subscriptionId: i === 2 ? null : `forged\t${i}\\${nastyText[i]}`,
         role: i === 2 ? null : i === 0 ? 'master' : 'receiver',
         remoteAddress: i === 1 ? '2001:db8::1' : '203.0.113.7',

@@ -4,7 +4,7 @@
  * replays, tampering, freshness, forged and genuine gaps, resume.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rejectCodeName, safeInteger } from '../proto/codec';
+import { rejectCodeName, safeInteger } from '@sigplane/protocol';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
 import { snapshotFrame, v1Fields, v1Frame, v2Body, v2Frame } from './support/signals';
 import {

@@ -2,9 +2,10 @@
  * The seed's field rules and freshness, each at its edges.
  */
 import { describe, expect, it } from 'vitest';
-import { fields as fieldLimits, subscriptionDefaults } from '../engine/limits';
-import { RejectCode } from '../engine/records';
 import {
+  fields as fieldLimits,
+  subscriptionDefaults,
+  RejectCode,
   checkAction,
   checkFreshness,
   checkOrderType,
@@ -19,7 +20,7 @@ import {
   checkVolume,
   type SignalFieldsV1,
   type SignalFieldsV2,
-} from '../engine/signal-rules';
+} from '@sigplane/protocol';
 
 const INVALID = RejectCode.INVALID_FIELD;
 const codeOf = (r: { code: string } | null): string | null => (r === null ? null : r.code);

@@ -8,37 +8,17 @@
  * is tested too whenever it exists, and must not have drifted from the copy.
  */
 import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatFixed } from '../engine/c-printf';
-import { signV1, v1Payload, v1PayloadBytes, verifyV1, type V1Fields } from '../engine/signing-v1';
+import { formatFixed, signV1, v1Payload, v1PayloadBytes, verifyV1, type V1Fields } from '@sigplane/protocol';
+import { loadSigningVectors, signingVectorsCopyPath, type SigningVector } from './support/signing-vectors';
 
-interface VectorCase {
-  secret: string;
-  subscription_id: string;
-  sequence_number: number;
-  generated_at: number;
-  symbol: string;
-  order_type: number;
-  volume: number;
-  price: number;
-  payload: string;
-  signature: string;
-}
-interface VectorFile {
-  format: string;
-  cases: VectorCase[];
-}
+type VectorCase = SigningVector;
 
-const COPY_PATH = path.resolve(__dirname, 'fixtures/signing-v1.json');
+const COPY_PATH = signingVectorsCopyPath;
 const SHARED_PATH = path.resolve(__dirname, '../../shared/vectors/signing-v1.json');
-
-function loadVectors(file: string): VectorFile {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as VectorFile;
-  if (!Array.isArray(parsed.cases) || parsed.cases.length === 0) throw new Error(`${file}: no cases`);
-  return parsed;
-}
+const loadVectors = loadSigningVectors;
 
 function fieldsOf(c: VectorCase): V1Fields {
   return {

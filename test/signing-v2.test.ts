@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { macV2, signV2, v2MacBytes, verifyV2 } from '../engine/signing-v2';
+import { macV2, signV2, v2MacBytes, verifyV2 } from '@sigplane/protocol';
 
 const keyA = Buffer.alloc(32, 0xa1);
 const keyB = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');

@@ -4,7 +4,7 @@
  * of the subscription get every signal; the slow one resumes and catches up.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { safeInteger } from '../proto/codec';
+import { safeInteger } from '@sigplane/protocol';
 import { startTestServer, type TestServer } from './support/test-server';
 import { v1Fields, v1Frame } from './support/signals';
 import { answerFor, deliveredSequences, openMaster, openReceiver, range, sleep, waitForDeliveries } from './support/e2e';

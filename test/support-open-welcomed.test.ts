@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { encodeWelcome } from '../proto/codec';
+import { encodeWelcome } from '@sigplane/protocol';
 import { openWelcomed } from './support/e2e';
 
 let server: WebSocketServer | null = null;

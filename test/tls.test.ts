@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore } from '../persistence/pg/admin-store';
 import { createPool } from '../persistence/pg/pool';
-import { safeInteger } from '../proto/codec';
+import { safeInteger } from '@sigplane/protocol';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';
 import { startTestServer, type TestServer } from './support/test-server';
 import { WireClient } from './support/wire-client';

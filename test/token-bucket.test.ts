@@ -2,8 +2,7 @@
  * The per-connection token bucket, on an injected clock.
  */
 import { describe, expect, it } from 'vitest';
-import { subscriptionDefaults } from '../engine/limits';
-import { TokenBucket } from '../engine/token-bucket';
+import { subscriptionDefaults, TokenBucket } from '@sigplane/protocol';
 
 const T0 = 1_767_225_600_000;
 

@@ -92,6 +92,27 @@ describe('upgrade', () => {
     const r = await refusal(`${t.receiverUrl}?token=${s.receiverToken}`, s.receiverToken);
     expect([r.status, code(r)]).toEqual([400, 'CREDENTIAL_IN_URL']);
     expect(code(await refusal(`${t.receiverUrl}?access_token=${s.receiverToken}`, null))).toBe('CREDENTIAL_IN_URL');
+    // Under any name, bare, or encoded: found all the same.
+    expect(code(await refusal(`${t.receiverUrl}?x=${s.receiverToken}`, s.receiverToken))).toBe('CREDENTIAL_IN_URL');
+    expect(code(await refusal(`${t.masterUrl}?${s.masterToken}`, s.masterToken))).toBe('CREDENTIAL_IN_URL');
+    expect(code(await refusal(`${t.masterUrl}?%6Bey=${s.masterToken.replace('_', '%5F')}`, s.masterToken))).toBe('CREDENTIAL_IN_URL');
+  });
+
+  it('takes no query string at all on either path', async () => {
+    const s = await t.subscription();
+    const before = t.server.metrics.upgradesRefused.get({ reason: 'QUERY_NOT_ALLOWED' });
+    const r = await refusal(`${t.receiverUrl}?lang=en`, s.receiverToken);
+    expect([r.status, code(r)]).toEqual([400, 'QUERY_NOT_ALLOWED']);
+    expect(code(await refusal(`${t.masterUrl}?v=2`, s.masterToken))).toBe('QUERY_NOT_ALLOWED');
+    expect(t.server.metrics.upgradesRefused.get({ reason: 'QUERY_NOT_ALLOWED' })).toBe(before + 2);
+  });
+
+  it('answers a plain GET on either path 400 NOT_A_WEBSOCKET_UPGRADE, not 404', async () => {
+    for (const path of ['/v1/master', '/v1/receiver']) {
+      const response = await fetch(`http://127.0.0.1:${t.server.port}${path}`);
+      expect([response.status, await response.json()]).toEqual([400, { code: 'NOT_A_WEBSOCKET_UPGRADE' }]);
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    }
   });
 
   it('refuses an oversized Authorization header', async () => {

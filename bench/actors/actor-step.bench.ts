@@ -15,8 +15,7 @@ import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
 import type { ActorContext, HistoryReader } from '../../actors/actor-types';
 import { createActor, handle } from '../../actors/subscription-actor';
-import { subscriptionDefaults } from '../../engine/limits';
-import type { SignalRecord } from '../../engine/records';
+import { subscriptionDefaults, type SignalRecord } from '@sigplane/protocol';
 import { benchEpochMs, benchSubscriptionId, v1Record } from '../signal-fixtures';
 
 const templateCount = 64;

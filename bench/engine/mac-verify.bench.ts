@@ -16,9 +16,7 @@
  */
 import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
-import { formatFixed, formatFixedExact } from '../../engine/c-printf';
-import { signV1, verifyV1, type V1Fields } from '../../engine/signing-v1';
-import { macV2, verifyV2 } from '../../engine/signing-v2';
+import { formatFixed, formatFixedExact, signV1, verifyV1, type V1Fields, macV2, verifyV2 } from '@sigplane/protocol';
 
 const inputCount = 64;
 const bodyBytes = 120;

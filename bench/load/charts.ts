@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { PinMode } from './pinning';
 import { spreadOf, systemsIn, type CompareResult } from './suites/compare';
 import { lineChartSvg, type ChartSeries } from './svg-chart';
 
@@ -17,7 +18,7 @@ const percentiles = [
 ] as const;
 
 /** Writes the charts; returns their titles and paths relative to bench/. */
-export function writeCharts(compare: CompareResult, benchDir: string): { title: string; file: string }[] {
+export function writeCharts(compare: CompareResult, benchDir: string, pin: PinMode): { title: string; file: string }[] {
   const chartsDir = path.join(benchDir, 'charts');
   fs.mkdirSync(chartsDir, { recursive: true });
   // The workloads that differ only in rate from the first one.
@@ -26,7 +27,7 @@ export function writeCharts(compare: CompareResult, benchDir: string): { title: 
     .map((w, i) => ({ w, i }))
     .filter(({ w }) => w.subscriptions === first.subscriptions && w.receiversPerSubscription === first.receiversPerSubscription);
   if (indexes.length < 2) return [];
-  const shape = `${first.subscriptions} subscription${first.subscriptions === 1 ? '' : 's'} x ${first.receiversPerSubscription} receivers`;
+  const shape = `${first.subscriptions} subscription${first.subscriptions === 1 ? '' : 's'} x ${first.receiversPerSubscription} receivers, ${pin}`;
   const medianAt = (system: string, i: number, pick: (d: RunLatency) => number): number | null => {
     const runs = compare.runs[i][system];
     return runs === undefined || runs.length === 0 ? null : spreadOf(runs.map((r) => pick(r.delivery))).median;

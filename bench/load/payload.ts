@@ -4,8 +4,7 @@
  * and the sequence (u32 LE each) so that a receiver can count it, the rest
  * filler. The alternatives do not sign, decode or check anything.
  */
-import { encodeFrame } from '../../proto/codec';
-import { signV1 } from '../../engine/signing-v1';
+import { encodeFrame, signV1 } from '@sigplane/protocol';
 
 export interface SignalFields {
   subscriptionId: string;

@@ -1,8 +1,14 @@
 /**
- * CPU and memory of a server process, read from /proc (Linux): CPU seconds
- * from /proc/<pid>/stat (utime + stime, all threads), resident memory from
- * /proc/<pid>/status. Peak RSS during a run is sampled (VmHWM counts since
- * the process started, and NATS and Redis were started long before).
+ * CPU and memory of a server, read from /proc (Linux): CPU seconds from
+ * /proc/<pid>/stat (utime + stime, all threads, in clock ticks of 10 ms),
+ * and over a window from each thread's /proc/<pid>/task/<tid>/schedstat
+ * (nanoseconds on the CPU: an idle server's 0.1% of a core is a few ticks
+ * in a few seconds, too coarse for the stat fields); resident memory from
+ * /proc/<pid>/status. A server may be several processes (Postgres: the
+ * postmaster and its children, processTree): its CPU is their sum, and its
+ * memory the sum of their proportional set sizes (PSS, /proc/<pid>/smaps_rollup),
+ * which counts shared memory once rather than in every process. Peak memory
+ * during a run is sampled (VmHWM counts since the process started).
  */
 import fs from 'node:fs';
 import { ticksPerSecond } from '../machine';
@@ -28,43 +34,99 @@ export function rssBytesOf(pid: number): number | null {
   }
 }
 
-/** The pid of the only process whose command name is `comm` (e.g. redis-server), or null. */
-export function pidByCommand(comm: string): number | null {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
+export function pssBytesOf(pid: number): number | null {
+  try {
+    const match = /^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match === null ? null : Number(match[1]) * 1024;
+  } catch {
+    return null;
   }
-  return found.length === 1 ? found[0] : null;
 }
 
-/** CPU (cores' worth) and peak RSS of one process over a window. */
+/** `pid` and all its descendants (from /proc/<pid>/task/<tid>/children). */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    out.push(p);
+    let tasks: string[];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const task of tasks) {
+      try {
+        for (const child of fs.readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(' ')) {
+          if (child !== '') visit(Number(child));
+        }
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/** Memory of a server: RSS of its one process, or the PSS sum of several. */
+export function serverMemoryBytes(pids: readonly number[]): number | null {
+  if (pids.length === 1) return rssBytesOf(pids[0]);
+  let total = 0;
+  for (const pid of pids) total += pssBytesOf(pid) ?? 0;
+  return total === 0 ? null : total;
+}
+
+/** Nanoseconds on the CPU of each thread of the processes, by `<pid>/<tid>`. */
+function cpuNsByThread(pids: readonly number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        out.set(`${pid}/${tid}`, Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU (cores' worth) and peak memory of a server's processes over a window.
+ * A thread started in the window counts from its start; one that ended in
+ * it loses its time in the window (servers keep their threads).
+ */
 export class ProcessWatch {
-  private readonly startCpu: number | null;
+  private readonly startCpu: Map<string, number>;
   private readonly startMs = performance.now();
-  private peakRss = 0;
+  private peakMemory = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(readonly pid: number, sampleMs = 100) {
-    this.startCpu = cpuSecondsOf(pid);
+  /** `pids` is asked again at each sample: a process started in the window (a Postgres backend) counts from its start. */
+  constructor(private readonly pids: () => number[], sampleMs = 100) {
+    this.startCpu = cpuNsByThread(pids());
     this.sample();
     this.timer = setInterval(() => this.sample(), sampleMs);
   }
 
   private sample(): void {
-    this.peakRss = Math.max(this.peakRss, rssBytesOf(this.pid) ?? 0);
+    this.peakMemory = Math.max(this.peakMemory, serverMemoryBytes(this.pids()) ?? 0);
   }
 
   stop(): { cores: number | null; peakRssBytes: number | null } {
     clearInterval(this.timer);
     this.sample();
-    const endCpu = cpuSecondsOf(this.pid);
+    const end = cpuNsByThread(this.pids());
     const seconds = (performance.now() - this.startMs) / 1000;
-    const cores = this.startCpu === null || endCpu === null || seconds <= 0 ? null : (endCpu - this.startCpu) / seconds;
-    return { cores, peakRssBytes: this.peakRss === 0 ? null : this.peakRss };
+    let cpuNs = 0;
+    for (const [thread, ns] of end) cpuNs += ns - (this.startCpu.get(thread) ?? 0);
+    const cores = this.startCpu.size === 0 || end.size === 0 || seconds <= 0 ? null : cpuNs / 1e9 / seconds;
+    return { cores, peakRssBytes: this.peakMemory === 0 ? null : this.peakMemory };
   }
 }

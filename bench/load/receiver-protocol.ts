@@ -22,6 +22,9 @@ export interface ReceiverWorkerReport {
   receivers: number;
   /** Delivery latency of first deliveries of signals due in the measured window (encoded HDR histogram, ns). */
   histogram: string;
+  /** The same, for the signals due in the first second of the window, and in its last second. */
+  firstSecond: string;
+  lastSecond: string;
   /** Distinct deliveries, whole run. */
   deliveries: number;
   /** Deliveries (first ones) that arrived inside the measured window. */

@@ -12,7 +12,7 @@ import { encodeHistogram, newLatencyHistogram, recordLatency } from './latency';
 import { receiverOpeners } from './receiver-openers';
 import type { FromReceiverWorker, ReceiverWorkerData, ToReceiverWorker } from './receiver-protocol';
 import type { ReceiverLink } from './system';
-import { dueNsOf, signalsOf, type Schedule } from './workload';
+import { dueNsOf, keepUpSliceNs, signalsOf, type Schedule } from './workload';
 
 const data = workerData as ReceiverWorkerData;
 useClockEpoch(data.epoch);
@@ -20,6 +20,9 @@ const port = parentPort!;
 const post = (message: FromReceiverWorker): void => port.postMessage(message);
 
 const histogram = newLatencyHistogram();
+/** Delivery latency of the signals due in the first and in the last second of the window (a growing backlog shows between them). */
+const firstSecond = newLatencyHistogram();
+const lastSecond = newLatencyHistogram();
 let schedule: Schedule | null = null;
 let tallies: DeliveryTally[] = [];
 let deliveriesInWindow = 0;
@@ -32,7 +35,11 @@ function onDelivery(index: number, sequence: number): void {
   const s = schedule;
   if (s === null || !tallies[index].record(sequence)) return;
   const due = dueNsOf(s, data.targets[index].sub, sequence);
-  if (due >= s.measureFromNs && due < s.measureUntilNs) recordLatency(histogram, at - due);
+  if (due >= s.measureFromNs && due < s.measureUntilNs) {
+    recordLatency(histogram, at - due);
+    if (due < s.measureFromNs + keepUpSliceNs) recordLatency(firstSecond, at - due);
+    if (due >= s.measureUntilNs - keepUpSliceNs) recordLatency(lastSecond, at - due);
+  }
   if (at >= s.measureFromNs && at < s.measureUntilNs) deliveriesInWindow++;
 }
 
@@ -65,6 +72,8 @@ function report(): void {
     report: {
       receivers: data.targets.length,
       histogram: encodeHistogram(histogram),
+      firstSecond: encodeHistogram(firstSecond),
+      lastSecond: encodeHistogram(lastSecond),
       deliveries,
       deliveriesInWindow,
       lost,

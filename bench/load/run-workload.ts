@@ -21,6 +21,9 @@ export interface RunResult {
   signalBytes: number;
   /** master send (due time) -> receiver receive, first deliveries of signals due in the window. */
   delivery: LatencySummary;
+  /** The same for the signals due in the window's first second and in its last (keeps-up.ts compares them). */
+  deliveryFirstSecond: LatencySummary;
+  deliveryLastSecond: LatencySummary;
   /** master send (due time) -> the system's ack (see each adapter for what an ack is). */
   ack: LatencySummary;
   /** How late the sender was against the schedule (load-side health; already included above). */
@@ -58,6 +61,11 @@ export interface RunResult {
  */
 export function unacceptedSignals(r: Pick<RunResult, 'signalsSent' | 'acked' | 'refused'>): number {
   return Math.max(0, r.signalsSent - r.acked - r.refused);
+}
+
+/** Server CPU per delivery in the window, µs (server CPU seconds over the window / deliveries in it); null when unknown. */
+export function serverCpuUsPerDelivery(r: Pick<RunResult, 'serverCpuCores' | 'deliveriesPerSecond'>): number | null {
+  return r.serverCpuCores === null || !(r.deliveriesPerSecond > 0) ? null : (r.serverCpuCores / r.deliveriesPerSecond) * 1e6;
 }
 
 export interface RunOptions {
@@ -156,7 +164,7 @@ export async function runWorkload(adapter: SystemAdapter, w: Workload, options: 
     let window: { serverCpuCores: number | null; serverPeakRssBytes: number | null; loadCpuCores: number } | null = null;
     const toMs = (ns: number): number => Math.max(0, (ns - nowNs()) / 1e6);
     const windowStart = setTimeout(() => {
-      serverWatch = adapter.serverPid === null ? null : new ProcessWatch(adapter.serverPid);
+      serverWatch = adapter.serverPid === null ? null : new ProcessWatch(() => adapter.serverProcessIds());
       loadCpuStart = process.cpuUsage();
     }, toMs(schedule.measureFromNs));
     const windowEnd = setTimeout(() => {
@@ -186,6 +194,8 @@ export async function runWorkload(adapter: SystemAdapter, w: Workload, options: 
 
     const seconds = w.durationMs / 1000;
     const delivery = mergeHistograms(reports.map((r) => r.histogram));
+    const firstSecond = mergeHistograms(reports.map((r) => r.firstSecond));
+    const lastSecond = mergeHistograms(reports.map((r) => r.lastSecond));
     const receiverThreadMaxUtilization = Math.max(...reports.map((r) => r.eventLoopUtilization));
     const senderLateness = summarize(latenessHistogram);
     const reasons: string[] = [];
@@ -196,6 +206,8 @@ export async function runWorkload(adapter: SystemAdapter, w: Workload, options: 
       workload: w,
       signalBytes,
       delivery: summarize(delivery),
+      deliveryFirstSecond: summarize(firstSecond),
+      deliveryLastSecond: summarize(lastSecond),
       ack: summarize(ackHistogram),
       senderLateness,
       sentPerSecond: sentInWindow / seconds,
@@ -219,6 +231,8 @@ export async function runWorkload(adapter: SystemAdapter, w: Workload, options: 
       loadSaturation: reasons.length === 0 ? null : reasons.join('; '),
     };
     delivery.destroy();
+    firstSecond.destroy();
+    lastSecond.destroy();
     ackHistogram.destroy();
     latenessHistogram.destroy();
     return result;
@@ -226,5 +240,6 @@ export async function runWorkload(adapter: SystemAdapter, w: Workload, options: 
     await Promise.all(masters.map((m) => m?.close().catch(() => undefined)));
     await waker.stop();
     await pool.terminate();
+    await adapter.finishRun?.(targets).catch((error: Error) => debug(`${adapter.name}: cleaning up after the run failed: ${error.message}`));
   }
 }

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCommand, UsageError, type CommandSpec } from '../../cli/args';
-import { actor as actorLimits } from '../../engine/limits';
+import { actor as actorLimits } from '@sigplane/protocol';
 import { SigplaneAdapter } from './adapters/sigplane';
 import { machineInfo } from './machine-info';
 import { progress } from './progress';

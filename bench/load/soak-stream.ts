@@ -10,7 +10,7 @@
  */
 import WebSocket from 'ws';
 import { abnormalCloseCode } from '../../io/async-upgrade-guard';
-import { decodeFrame, encodeFrame, rejectCodeName, safeInteger, type DecodedFrame } from '../../proto/codec';
+import { decodeFrame, encodeFrame, rejectCodeName, safeInteger, type DecodedFrame } from '@sigplane/protocol';
 import { sigplaneSignalFrame } from './payload';
 
 const reconnectDelayMs = 200;

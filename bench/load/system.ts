@@ -7,6 +7,14 @@
  */
 import type { SystemName } from './workload';
 
+/**
+ * What an ack means for what was sent: `durable` (on disk, fsynced, before
+ * the ack), `crash-safe` (written to a file before the ack, fsynced later:
+ * survives the server's crash, not the machine's), `not durable` (kept in
+ * memory only, or not kept at all).
+ */
+export type Durability = 'durable' | 'crash-safe' | 'not durable';
+
 /** Where one master publishes: adapter-specific plain data. */
 export interface MasterTarget {
   sub: number;
@@ -49,11 +57,19 @@ export interface SystemAdapter {
   readonly name: SystemName;
   /** One line for the results: what runs, and what an "ack" means for it. */
   readonly description: string;
-  start(): Promise<void>;
-  /** The server process (for CPU and RSS); null when it cannot be found. */
+  readonly durability: Durability;
+  /** Starts the server, under `taskset -c cpus` when cpus is given (pinning.ts). */
+  start(cpus?: string | null): Promise<void>;
+  /** The server's main process; null before start. */
   readonly serverPid: number | null;
+  /** Every process of the server (for CPU and memory, and to pause it); empty before start. */
+  serverProcessIds(): number[];
+  /** The most receivers this system is run with, and why (none: no limit). */
+  readonly receiversMax?: { count: number; why: string };
   prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets>;
   openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink>;
+  /** Frees what a run left on the server (its streams, rows), after its connections closed. */
+  finishRun?(targets: RunTargets): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -8,7 +8,16 @@
  * load side) is charged, and no sample is dropped (no coordinated omission).
  */
 
-export const systemNames = ['sigplane', 'nats', 'redis', 'ws-relay'] as const;
+export const systemNames = [
+  'sigplane',
+  'sigplane-sync-normal',
+  'nats',
+  'nats-jetstream',
+  'redis',
+  'redis-streams',
+  'postgres-notify',
+  'ws-relay',
+] as const;
 export type SystemName = (typeof systemNames)[number];
 
 export interface Workload {
@@ -34,6 +43,9 @@ export interface Schedule {
   measureFromNs: number;
   measureUntilNs: number;
 }
+
+/** The slices of the window (its first and its last second) whose delivery latency tells whether a system keeps up. */
+export const keepUpSliceNs = 1e9;
 
 export function scheduleFor(w: Workload, startNs: number): Schedule {
   const intervalNs = 1e9 / w.ratePerSecond;

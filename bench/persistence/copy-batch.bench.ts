@@ -28,7 +28,7 @@ import path from 'node:path';
 import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
 import { Client } from 'pg';
-import type { SignalRecord } from '../../engine/records';
+import type { SignalRecord } from '@sigplane/protocol';
 import { Journal, type JournalBatch } from '../../persistence/journal';
 import { redactUrl, startEmbeddedPostgres } from '../../persistence/pg/embedded';
 import { migrate } from '../../persistence/pg/migrate';

@@ -18,7 +18,7 @@ import path from 'node:path';
 import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
 import { build } from 'hdr-histogram-js';
-import type { SignalRecord } from '../../engine/records';
+import type { SignalRecord } from '@sigplane/protocol';
 import { Journal, type JournalBatch, type JournalSync } from '../../persistence/journal';
 
 const batchSizes = [1, 16, 128] as const;

@@ -18,11 +18,17 @@
  */
 import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
-import { decodeFrame, decodeSignalBody, encodeDelivery, encodeFrame, encodeSignalBody } from '../../proto/codec';
+import {
+  decodeFrame,
+  decodeSignalBody,
+  encodeDelivery,
+  encodeFrame,
+  encodeSignalBody,
+  type SignalRecord,
+  macV2,
+  signV1,
+} from '@sigplane/protocol';
 import { decodeInbound, encodeInbound, type ShardInbound } from '../../engine/shard-protocol';
-import type { SignalRecord } from '../../engine/records';
-import { macV2 } from '../../engine/signing-v2';
-import { signV1 } from '../../engine/signing-v1';
 import { benchEpochMs, benchSubscriptionId, benchV1Secret, v1Fields, v1Record } from '../signal-fixtures';
 
 const inputCount = 64;

@@ -38,6 +38,7 @@ export function invalidRequest(message: string): never {
 
 const configErrorStatus: Record<ConfigErrorCode, number> = {
   INVALID_ARGUMENT: 400,
+  INVALID_MAC_KEY: 400,
   UNKNOWN_SUBSCRIPTION: 404,
   UNKNOWN_TOKEN: 404,
   UNKNOWN_USER: 404,
@@ -46,6 +47,7 @@ const configErrorStatus: Record<ConfigErrorCode, number> = {
   ROTATION_IN_PROGRESS: 409,
   ALREADY_ERASED: 409,
   EMAIL_TAKEN: 409,
+  SUBSCRIPTION_EXISTS: 409,
 };
 
 /** Any error of a handler as the answer it gives; null: not ours (answer 500 INTERNAL, log it). */

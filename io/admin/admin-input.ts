@@ -9,12 +9,13 @@ import { invalidRequest } from './admin-errors';
 export type FieldSpec =
   | { type: 'string'; required?: boolean; maxChars: number }
   | { type: 'integer'; required?: boolean; min: number; max: number }
-  | { type: 'time'; required?: boolean };
+  | { type: 'time'; required?: boolean }
+  | { type: 'boolean'; required?: boolean };
 
 type FieldValue<S extends FieldSpec> = S extends { type: 'string' }
   ? string
-  : S extends { type: 'integer' }
-    ? number
+  : S extends { type: 'boolean' }
+    ? boolean
     : number;
 
 export type Fields<T extends Record<string, FieldSpec>> = { [K in keyof T]?: FieldValue<T[K]> };
@@ -52,6 +53,9 @@ function fieldValue(name: string, value: unknown, field: FieldSpec): unknown {
       return value;
     case 'time':
       return timeValue(name, value);
+    case 'boolean':
+      if (typeof value !== 'boolean') invalidRequest(`${name} must be true or false`);
+      return value;
   }
 }
 

@@ -6,11 +6,11 @@
  * like a credential are replaced), cut to auditPayloadCharsMax; the path
  * is kept (ids only), never the query (it may hold an email).
  */
-import { admin } from '../../engine/limits';
+import { admin } from '@sigplane/protocol';
 import type { AdminPrincipal } from '../../persistence/pg/admin-store';
 import type { AuditEntry } from '../../persistence/pg/config-store';
 import { isUuid } from './admin-input';
-import type { AdminRoute } from './admin-routes';
+import type { AdminRoute } from './admin-types';
 
 const pathCharsMax = 200;
 const redactedKey = /email|token|secret|password|key|authorization/i;

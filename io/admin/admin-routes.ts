@@ -4,55 +4,27 @@
  * the stores. Handlers return data; io/admin/admin-server.ts does the HTTP.
  * docs/admin-api.md describes each one.
  */
-import { admin, control } from '../../engine/limits';
-import type { AdminPrincipal, AdminRole, AdminStore } from '../../persistence/pg/admin-store';
-import type { AuditContext, ConfigStore } from '../../persistence/pg/config-store';
+import { admin, control } from '@sigplane/protocol';
+import type { AdminPrincipal } from '../../persistence/pg/admin-store';
 import { AdminErrorCode, AdminHttpError, invalidRequest } from './admin-errors';
 import { bodyFields, integerParam, queryParams, timeValue, uuidParam } from './admin-input';
 import { executionStatsRoutes } from './execution-stats-routes';
 import { performanceFeeRoutes } from './performance-fees-routes';
-
-export interface AdminDeps {
-  store: ConfigStore;
-  adminStore: AdminStore;
-}
-
-export interface AdminRequest {
-  principal: AdminPrincipal;
-  /** Path parameters, in the order of the pattern's `:name` segments. */
-  params: string[];
-  query: URLSearchParams;
-  /** The parsed JSON body; undefined when there was none. */
-  body: unknown;
-  /** Who acts, for the audit rows the stores write. */
-  audit: AuditContext;
-}
-
-export interface AdminResult {
-  status: 200 | 201;
-  body: unknown;
-}
-
-export type ResourceType = 'subscription' | 'license_token' | 'user';
-
-export interface AdminRoute {
-  method: 'GET' | 'POST' | 'PATCH';
-  /** Segments; ':x' matches one segment. */
-  pattern: string;
-  minRole: AdminRole;
-  /** audit_log.action (at most 50 characters). */
-  action: string;
-  /** What the first path parameter names (audit_log.resource_type / resource_id). */
-  resource?: ResourceType;
-  handle(request: AdminRequest, deps: AdminDeps): Promise<AdminResult>;
-}
+import type { AdminRequest, AdminResult, AdminRoute } from './admin-types';
 
 const reasonCharsMax = 500;
+/** Longer than any MAC key or legacy v1 secret, so that a wrong one is refused INVALID_MAC_KEY by the store, not by its length here. */
+const macSecretCharsMax = 1024;
 const overlapMinutesMax = 30 * 24 * 60;
 const tokenTtlDaysMax = 3650;
 
 const ok = (body: unknown): AdminResult => ({ status: 200, body });
 const created = (body: unknown): AdminResult => ({ status: 201, body });
+
+/** A replaced MAC key's overlap (rotate-credentials, mac-keys): the body's minutes, or the default. */
+function overlapMsOf(minutes: number | undefined): number {
+  return minutes === undefined ? control.macKeyOverlapMsDefault : minutes * 60_000;
+}
 
 function subscriptionId(request: AdminRequest): string {
   return uuidParam(request.params[0] ?? '', 'subscription id');
@@ -85,8 +57,18 @@ export const adminRoutes: readonly AdminRoute[] = [
       const f = bodyFields(body, {
         name: { type: 'string', required: true, maxChars: 200 },
         ownerEmail: { type: 'string', maxChars: admin.emailLengthMax },
+        // Moving an existing Master EA: its id and its own MAC key (never echoed; the audit row redacts it).
+        subscriptionId: { type: 'string', maxChars: 36 },
+        macSecret: { type: 'string', maxChars: macSecretCharsMax },
+        // The EA's v1 secret in any format, v1 only (imported-mac-secret.ts); not a secret, so named to stay in the audit row.
+        legacyV1: { type: 'boolean' },
       });
-      return created(await store.createSubscription({ name: f.name!, ownerEmail: f.ownerEmail, audit }));
+      const input = { name: f.name!, ownerEmail: f.ownerEmail, subscriptionId: f.subscriptionId && uuidParam(f.subscriptionId, 'subscriptionId'), audit };
+      if (f.macSecret === undefined) {
+        if (f.legacyV1 !== undefined) invalidRequest('legacyV1 goes with macSecret');
+        return created(await store.createSubscription(input));
+      }
+      return created(await store.createSubscriptionWithMacKey({ ...input, macSecret: f.macSecret, legacyV1: f.legacyV1 }));
     },
   },
   {
@@ -145,8 +127,32 @@ export const adminRoutes: readonly AdminRoute[] = [
         overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
         reason: { type: 'string', maxChars: reasonCharsMax },
       });
-      const overlapMs = f.overlapMinutes === undefined ? control.macKeyOverlapMsDefault : f.overlapMinutes * 60_000;
-      return ok(await store.rotateCredentials(id, { overlapMs, reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true }));
+      return ok(await store.rotateCredentials(id, { overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true }));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: '/admin/v1/subscriptions/:id/mac-keys',
+    minRole: 'operator',
+    action: 'IMPORT_MAC_KEY',
+    resource: 'subscription',
+    handle: async (request, { store }) => {
+      const id = subscriptionId(request);
+      const f = bodyFields(request.body, {
+        macSecret: { type: 'string', required: true, maxChars: macSecretCharsMax },
+        legacyV1: { type: 'boolean' },
+        overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
+        reason: { type: 'string', maxChars: reasonCharsMax },
+      });
+      const opts = {
+        macSecret: f.macSecret!,
+        legacyV1: f.legacyV1,
+        overlapMs: overlapMsOf(f.overlapMinutes),
+        reason: f.reason,
+        audit: request.audit,
+        refuseWhileOverlapOpen: true,
+      };
+      return created(await store.importMacKey(id, opts));
     },
   },
   {

@@ -13,15 +13,17 @@
  * connection: the API is low-volume, and stop() leaves nothing open.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { admin } from '../../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { adminRoleRank, type AdminPrincipal, type AdminStore } from '../../persistence/pg/admin-store';
 import { adminTokenHash } from '../../persistence/pg/admin-tokens';
 import { normaliseIp, type ConfigStore } from '../../persistence/pg/config-store';
 import { writeSecurityHeaders } from '../http-headers';
+import { adminListener, listenExclusive } from '../listen-exclusive';
 import { loadNativeUws } from '../uws-native';
 import { AdminErrorCode, AdminHttpError, asHttpError, statusLines } from './admin-errors';
 import { requestAuditEntry } from './admin-request-audit';
-import { forbidden, matchRoute, type AdminRoute } from './admin-routes';
+import { forbidden, matchRoute } from './admin-routes';
+import type { AdminRoute } from './admin-types';
 import { UnauthenticatedThrottle } from './unauthenticated-throttle';
 
 export interface AdminServerOptions {
@@ -66,14 +68,9 @@ export class AdminServer {
       ? this.uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, passphrase: tls.passphrase })
       : this.uws.App();
     app.any('/*', (res, req) => this.onRequest(res, req));
-    await new Promise<void>((resolve, reject) => {
-      app.listen(this.options.host, this.options.port, (socket) => {
-        if (!socket) return reject(new Error(`admin API cannot listen on ${this.options.host}:${this.options.port}`));
-        this.listenSocket = socket;
-        this.port = this.uws.us_socket_local_port(socket);
-        resolve();
-      });
-    });
+    const socket = await listenExclusive(this.uws, app, { ...adminListener, host: this.options.host, port: this.options.port });
+    this.listenSocket = socket;
+    this.port = this.uws.us_socket_local_port(socket);
     this.log('info', 'admin API listening', { host: this.options.host, port: this.port, tls: tls !== undefined });
   }
 

@@ -6,13 +6,13 @@
  * | GET /admin/v1/tokens/:id/execution-stats        | auditor | SHOW_EXECUTION_STATS |
  *
  * `?from=&to=` (ISO-8601) bound executed_at; the default is the last 24
- * hours, the longest range engine/limits.ts executionReports.statsRangeMsMax.
+ * hours, the longest range proto/limits.ts executionReports.statsRangeMsMax.
  */
-import { executionReports as reportLimits } from '../../engine/limits';
+import { executionReports as reportLimits } from '@sigplane/protocol';
 import { executionReportStats } from '../../persistence/pg/execution-report-stats';
 import { invalidRequest } from './admin-errors';
 import { queryParams, timeValue, uuidParam } from './admin-input';
-import type { AdminDeps, AdminRequest, AdminResult, AdminRoute } from './admin-routes';
+import type { AdminDeps, AdminRequest, AdminResult, AdminRoute } from './admin-types';
 
 const dayMs = 86_400_000;
 

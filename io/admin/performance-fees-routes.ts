@@ -21,7 +21,7 @@ import {
   type LicenseFeeResult,
 } from '../../persistence/pg/performance-fees';
 import { bodyFields, uuidParam } from './admin-input';
-import type { AdminResult, AdminRoute } from './admin-routes';
+import type { AdminResult, AdminRoute } from './admin-types';
 
 const ok = (body: unknown): AdminResult => ({ status: 200, body });
 

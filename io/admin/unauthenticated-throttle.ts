@@ -2,7 +2,7 @@
  * Requests the admin API refuses before anyone authenticated (401, and 413
  * before the body is read) each cost an audit_log row, and a 401 a
  * credential lookup; anyone who reaches the admin port can send them. Per
- * source address they draw on a token bucket (engine/limits.ts admin
+ * source address they draw on a token bucket (proto/limits.ts admin
  * unauthenticatedRefusals*). While an address's bucket is empty its requests
  * are answered 429 RATE_LIMITED with Retry-After, without a row of their
  * own; the next refusal row written for the address says how many were
@@ -14,7 +14,7 @@
  * is about to be written, so requests in flight together cannot write more
  * rows than it holds.
  */
-import { admin } from '../../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { KeyedBuckets } from '../rate-limit/keyed-buckets';
 
 export class UnauthenticatedThrottle {

@@ -13,7 +13,7 @@
  * front cannot send every newcomer to the overflow bucket while idle keys
  * behind them could make room.
  */
-import { TokenBucket } from '../../engine/token-bucket';
+import { TokenBucket } from '@sigplane/protocol';
 
 /** Oldest keys looked at for one that may be forgotten, per new key. */
 const evictionScanMax = 8;

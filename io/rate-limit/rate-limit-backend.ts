@@ -6,7 +6,7 @@
  * the full limit would admit N times the global one), and says so: a warn
  * line and `sigplane_rate_limit_redis_up 0`.
  */
-import { rateLimits } from '../../engine/limits';
+import { rateLimits } from '@sigplane/protocol';
 import { KeyedBuckets } from './keyed-buckets';
 import { RedisGcra, redisDisplayUrl } from './redis-gcra';
 

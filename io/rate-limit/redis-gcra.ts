@@ -6,7 +6,7 @@
  * once each (a log line and the caller's metric), not per request.
  */
 import Redis from 'ioredis';
-import { rateLimits } from '../../engine/limits';
+import { rateLimits } from '@sigplane/protocol';
 import { gcraScript } from './gcra-script';
 
 export interface GcraDecision {

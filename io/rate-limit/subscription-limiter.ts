@@ -10,8 +10,8 @@
  *   admits at most the global limit plus one lease per node.
  * - Redis configured but down: the stricter in-memory fallback.
  */
-import type { RateLimit, RateLimitBackend } from './rate-limit-backend';
-import { rateLimits } from '../../engine/limits';
+import { strictLimit, type RateLimit, type RateLimitBackend } from './rate-limit-backend';
+import { rateLimits } from '@sigplane/protocol';
 
 interface Lease {
   signals: number;
@@ -30,6 +30,11 @@ export class SubscriptionRateLimiter {
     leaseSignals: number = rateLimits.subscriptionLeaseSignals,
   ) {
     this.leaseSignals = Math.max(1, Math.min(leaseSignals, Math.floor(limit.burst)));
+  }
+
+  /** The limit deciding now: the configured one, or the stricter fallback while a configured Redis is down. */
+  limitNow(): RateLimit {
+    return this.backend.source === 'fallback' ? strictLimit(this.limit) : this.limit;
   }
 
   take(subscriptionId: string, nowMs: number): boolean {

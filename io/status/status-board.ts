@@ -6,8 +6,7 @@
  * and connection registry at snapshot time. Snapshots are cached for
  * `statusSnapshotMinIntervalMs`, so any number of open pages cost the same.
  */
-import { operations } from '../../engine/limits';
-import type { SubscriptionState } from '../../engine/records';
+import { operations, type SubscriptionState } from '@sigplane/protocol';
 import type { Socket } from '../connections';
 import type { Metrics } from '../metrics';
 

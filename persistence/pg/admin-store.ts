@@ -10,7 +10,7 @@
  * the clock injected, secrets returned once and stored as hashes.
  */
 import type { Pool, PoolClient } from 'pg';
-import { admin } from '../../engine/limits';
+import { admin } from '@sigplane/protocol';
 import {
   ConfigError,
   configChange,

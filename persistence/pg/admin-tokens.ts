@@ -11,7 +11,7 @@
  * hash is compared again in constant time after the lookup.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { credentials } from '../../engine/limits';
+import { credentials } from '@sigplane/protocol';
 import { tokenChecksumHex, tokenDisplayChars, tokenSecretHash } from './tokens';
 
 export const adminTokenPrefix = 'spa_';

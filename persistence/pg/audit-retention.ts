@@ -10,7 +10,7 @@
  * the application role.
  */
 import type { Pool } from 'pg';
-import { auditLog } from '../../engine/limits';
+import { auditLog } from '@sigplane/protocol';
 
 export interface AuditMaintenanceOptions {
   /** Default Date.now(). */

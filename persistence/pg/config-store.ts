@@ -4,7 +4,11 @@
  *
  * - Parameterized queries only: SQL text is constant, values are parameters.
  * - Secrets are returned once and never stored: tokens as SHA-256 hashes,
- *   MAC keys sealed by SecretBox (the KEK never reaches Postgres).
+ *   MAC keys sealed by SecretBox (the KEK never reaches Postgres). A MAC
+ *   key a provider brings (importMacKey, createSubscriptionWithMacKey) is
+ *   held to the format of a generated one, or with the legacy v1 opt-in
+ *   taken as the EA's v1 secret, v1 only (imported-mac-secret.ts); sealed
+ *   the same way, and never returned, logged or put in an audit row.
  * - Time comes from an injectable clock (`nowMs`), passed to SQL as a
  *   parameter, so expiry is testable and every node uses one rule.
  */
@@ -12,14 +16,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Pool, PoolClient } from 'pg';
-import { credentials, subscriptionDefaults, type SubscriptionSettings } from '../../engine/limits';
-import { SubscriptionState } from '../../engine/records';
+import { credentials, subscriptionDefaults, type SubscriptionSettings, SubscriptionState } from '@sigplane/protocol';
 import { notifyControl } from './control-channel';
+import {
+  MacSecretError,
+  openedMacSecret,
+  parseImportedMacSecret,
+  weakMacKeyWarning,
+  type ImportedMacSecret,
+  type MacKeyWarning,
+} from './imported-mac-secret';
 import { withTransaction } from './pool';
 import type { SecretBox, SecretAad } from './secret-box';
 import { generateToken, tokenHashPattern, type TokenRole } from './tokens';
 
-// Limits of credentials kept here until engine/limits.ts takes them.
+// Limits of credentials kept here until proto/limits.ts takes them.
 /**
  * A master token lives 365 days by default: a Master EA runs unattended for
  * months, so the seed's 30 days (receivers) would stop a provider's signals
@@ -74,6 +85,25 @@ export interface CreatedSubscription {
   macSecretHex: string;
 }
 
+/** What an import says of the key it took (never the key). */
+export interface ImportedKeyReport {
+  /** True: a legacy v1 secret, verified for v1 signals only (a v2 frame naming its key id is UNKNOWN_KEY). */
+  legacyV1: boolean;
+  /** WEAK_MAC_KEY when the secret is weak (imported-mac-secret.ts); empty otherwise. */
+  warnings: MacKeyWarning[];
+}
+
+/** createSubscriptionWithMacKey's result: the provider's own key is never echoed. */
+export type SubscriptionWithImportedKey = Omit<CreatedSubscription, 'macSecretHex'> & ImportedKeyReport;
+
+export interface ImportedMacKey extends ImportedKeyReport {
+  subscriptionId: string;
+  macKeyId: string;
+  /** The previous MAC key(s) stay valid until then. */
+  previousMacKeysValidUntil: Date;
+  auditLogId: string;
+}
+
 export interface IssuedToken {
   /** Shown once. */
   token: string;
@@ -83,7 +113,10 @@ export interface IssuedToken {
 
 export interface MacKey {
   keyId: string;
+  /** legacyV1 false: the 32 bytes of a v2 key (v1 signs with their hex text); true: a legacy v1 secret's UTF-8 bytes, the v1 HMAC key itself. */
   secret: Buffer;
+  /** An imported legacy v1 secret: v1 only, never a v2 key. */
+  legacyV1: boolean;
   /** null: the current key; otherwise valid until then (rotated out). */
   notAfterMs: number | null;
 }
@@ -153,6 +186,11 @@ export interface RotatedCredentials {
 
 export type ConfigErrorCode =
   | 'INVALID_ARGUMENT'
+  // A MAC key brought by a provider is not 64 lowercase hex characters that look random (the format of a
+  // generated one), or with the legacy v1 opt-in not a string within legacyV1Secret's bounds (imported-mac-secret.ts).
+  | 'INVALID_MAC_KEY'
+  // A subscription id asked for (moving an existing Master EA) is taken.
+  | 'SUBSCRIPTION_EXISTS'
   | 'UNKNOWN_SUBSCRIPTION'
   | 'UNKNOWN_TOKEN'
   // Of the admin API (persistence/pg/admin-store.ts, rotateCredentials' refuseWhileOverlapOpen):
@@ -279,9 +317,35 @@ function validatePipSizes(value: unknown): Record<string, number> {
   return out;
 }
 
-/** The defaults of engine/limits.ts with a subscription's overrides on top. */
+/** The defaults of proto/limits.ts with a subscription's overrides on top. */
 export function mergeSettings(overrides: unknown): SubscriptionSettings {
   return { ...subscriptionDefaults, ...validateSettingsOverrides(overrides ?? {}) };
+}
+
+/**
+ * A provider's own MAC secret (imported-mac-secret.ts): a key in the format
+ * of a generated one (v1 signs with exactly this text, v2 with the bytes it
+ * spells), or with `legacyV1` an EA's v1 secret, v1 only. INVALID_MAC_KEY
+ * otherwise; the message never holds the value.
+ */
+function parseMacSecret(text: unknown, legacyV1: boolean | undefined): ImportedMacSecret {
+  try {
+    return parseImportedMacSecret(text, { legacyV1: legacyV1 === true });
+  } catch (error) {
+    if (error instanceof MacSecretError) throw new ConfigError('INVALID_MAC_KEY', error.message);
+    throw error;
+  }
+}
+
+/** An import's answer and audit fields for the secret it took. */
+function importedKeyReport(imported: ImportedMacSecret): ImportedKeyReport {
+  const warning = weakMacKeyWarning(imported.weakness);
+  return { legacyV1: imported.legacyV1, warnings: warning === null ? [] : [warning] };
+}
+
+/** What an import's audit row says of the key: its kind and any weakness, never the key. */
+function importedKeyAudit(imported: ImportedMacSecret): { macKeyLegacyV1: boolean; macKeyWeak: string[] } {
+  return { macKeyLegacyV1: imported.legacyV1, macKeyWeak: [...imported.weakness] };
 }
 
 /** The AAD of a mac_keys row's secret (also used by the KEK rotation, kek-rotation.ts). */
@@ -306,9 +370,42 @@ export class ConfigStore {
   /**
    * A new subscription with its master token (365 days, `masterTokenTtlDays`)
    * and its first v2 MAC key. The owner user is created (role provider) or
-   * reused when `ownerEmail` is given. Secrets are in the result only.
+   * reused when `ownerEmail` is given. With `subscriptionId` the subscription
+   * takes that id (an existing Master EA's): SUBSCRIPTION_EXISTS when taken.
+   * Secrets are in the result only.
    */
-  async createSubscription(input: { name: string; ownerEmail?: string; audit?: AuditContext }): Promise<CreatedSubscription> {
+  async createSubscription(input: { name: string; ownerEmail?: string; subscriptionId?: string; audit?: AuditContext }): Promise<CreatedSubscription> {
+    const created = await this.#createSubscription(input, null);
+    return { ...created, macSecretHex: created.macSecretHex! };
+  }
+
+  /**
+   * A subscription whose first MAC key is the provider's own (a Master EA
+   * moving to sigplane keeps its key, and with `subscriptionId` its id):
+   * checked as parseMacSecret says (`legacyV1`: the EA's v1 secret, v1
+   * only), sealed and audited like a generated key, and not in the result.
+   */
+  async createSubscriptionWithMacKey(input: {
+    name: string;
+    ownerEmail?: string;
+    subscriptionId?: string;
+    macSecret: string;
+    legacyV1?: boolean;
+    audit?: AuditContext;
+  }): Promise<SubscriptionWithImportedKey> {
+    const imported = parseMacSecret(input.macSecret, input.legacyV1);
+    try {
+      const { macSecretHex: _none, ...created } = await this.#createSubscription(input, imported);
+      return { ...created, ...importedKeyReport(imported) };
+    } finally {
+      imported.plaintext.fill(0);
+    }
+  }
+
+  async #createSubscription(
+    input: { name: string; ownerEmail?: string; subscriptionId?: string; audit?: AuditContext },
+    imported: ImportedMacSecret | null,
+  ): Promise<Omit<CreatedSubscription, 'macSecretHex'> & { macSecretHex: string | null }> {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (name.length === 0 || name.length > 200) invalid('subscription name must be 1..200 characters');
     if (nulCharacter.test(name)) invalid('subscription name must not contain NUL characters');
@@ -317,8 +414,9 @@ export class ConfigStore {
       email = String(input.ownerEmail).trim().toLowerCase();
       if (email.length < 3 || email.length > 254 || !/^[^\s@\u0000]+@[^\s@\u0000]+$/.test(email)) invalid('bad owner email');
     }
+    if (input.subscriptionId !== undefined) assertUuid(input.subscriptionId, 'subscriptionId');
     const nowMs = this.#nowMs();
-    const subscriptionId = randomUUID();
+    const subscriptionId = input.subscriptionId?.toLowerCase() ?? randomUUID();
     return withTransaction(this.#pool, async (client) => {
       let ownerId: string | null = null;
       if (email !== null) {
@@ -330,15 +428,25 @@ export class ConfigStore {
         );
         ownerId = rows[0].user_id;
       }
-      await client.query(
-        `INSERT INTO subscriptions (subscription_id, owner_user_id, name, created_at) VALUES ($1, $2, $3, ${ts(4)})`,
+      const inserted = await client.query(
+        `INSERT INTO subscriptions (subscription_id, owner_user_id, name, created_at) VALUES ($1, $2, $3, ${ts(4)})
+         ON CONFLICT (subscription_id) DO NOTHING`,
         [subscriptionId, ownerId, name, nowMs],
       );
+      if (inserted.rowCount === 0) throw new ConfigError('SUBSCRIPTION_EXISTS', `subscription ${subscriptionId} exists already`);
       const master = await this.#insertToken(client, subscriptionId, 'master', null, masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('createSubscription: subscription row vanished');
-      const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs);
+      const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs, imported?.plaintext ?? null);
       // The owner by id, not by email: personal data stays in users, where GDPR erasure finds it.
-      await this.#auditChange(client, input.audit, configChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, { name, ownerUserId: ownerId, masterTokenId: master.tokenId, macKeyId: mac.keyId }), nowMs);
+      const details = {
+        name,
+        ownerUserId: ownerId,
+        masterTokenId: master.tokenId,
+        macKeyId: mac.keyId,
+        macKeyImported: imported !== null,
+        ...(imported === null ? {} : importedKeyAudit(imported)),
+      };
+      await this.#auditChange(client, input.audit, configChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, details), nowMs);
       return {
         subscriptionId,
         masterToken: master.token,
@@ -402,20 +510,23 @@ export class ConfigStore {
     return { token: generated.token, tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
   }
 
+  /** A new MAC key row: generated, or the provider's own (`imported`: what its row seals, not returned). */
   async #insertMacKey(
     client: PoolClient,
     subscriptionId: string,
     generation: number,
     nowMs: number,
-  ): Promise<{ keyId: string; secretHex: string }> {
+    imported: Buffer | null = null,
+  ): Promise<{ keyId: string; secretHex: string | null }> {
     const keyId = `k${generation}-${randomBytes(4).toString('hex')}`;
-    const secret = randomBytes(credentials.macKeyBytes);
+    const secret = imported ?? randomBytes(credentials.macKeyBytes);
     const sealed = this.#box.seal(secret, macKeyAad(subscriptionId, keyId));
     await client.query(
       `INSERT INTO mac_keys (subscription_id, key_id, ciphertext, nonce, auth_tag, kek_version, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, ${ts(7)})`,
       [subscriptionId, keyId, sealed.ciphertext, sealed.nonce, sealed.authTag, sealed.kekVersion, nowMs],
     );
+    if (imported !== null) return { keyId, secretHex: null };
     const secretHex = secret.toString('hex');
     secret.fill(0);
     return { keyId, secretHex };
@@ -610,9 +721,8 @@ export class ConfigStore {
     );
     return rows.map((r) => ({
       keyId: r.key_id,
-      secret: this.#box.open(
-        { ciphertext: r.ciphertext, nonce: r.nonce, authTag: r.auth_tag, kekVersion: r.kek_version },
-        macKeyAad(subscriptionId, r.key_id),
+      ...openedMacSecret(
+        this.#box.open({ ciphertext: r.ciphertext, nonce: r.nonce, authTag: r.auth_tag, kekVersion: r.kek_version }, macKeyAad(subscriptionId, r.key_id)),
       ),
       notAfterMs: r.not_after_ms === null ? null : Math.round(r.not_after_ms),
     }));
@@ -628,8 +738,55 @@ export class ConfigStore {
     const nowMs = this.#nowMs();
     return withTransaction(this.#pool, async (client) => {
       await this.#lockSubscription(client, subscriptionId);
-      return this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
+      const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
+      return { keyId: mac.keyId, secretHex: mac.secretHex! };
     });
+  }
+
+  /**
+   * The provider's own MAC key becomes the current one, as a rotation: the
+   * previous key(s) stay valid for `overlapMs`. Checked as parseMacSecret
+   * says (`legacyV1`: the EA's v1 secret, v1 only), sealed like a generated
+   * key and audited (CREDENTIAL / IMPORT_MAC_KEY: the key id, its kind and
+   * any weakness, never the key) in the same transaction. Sessions keep the
+   * keys they connected with (the previous one verifies until the overlap
+   * ends): a master signs with the new key once it reconnects.
+   */
+  async importMacKey(
+    subscriptionId: string,
+    opts: { macSecret: string; legacyV1?: boolean; overlapMs: number; reason?: string; audit?: AuditContext; refuseWhileOverlapOpen?: boolean },
+  ): Promise<ImportedMacKey> {
+    assertUuid(subscriptionId, 'subscriptionId');
+    assertOverlapMs(opts.overlapMs);
+    const reason = opts.reason === undefined ? null : assertReason(opts.reason);
+    const imported = parseMacSecret(opts.macSecret, opts.legacyV1);
+    const nowMs = this.#nowMs();
+    try {
+      return await withTransaction(this.#pool, async (client) => {
+        await this.#lockSubscription(client, subscriptionId);
+        if (opts.refuseWhileOverlapOpen === true) await this.#refuseWhileOverlapOpen(client, subscriptionId, nowMs);
+        const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs, imported.plaintext);
+        const auditLogId = await this.#insertAudit(client, {
+          ...auditFields(opts.audit),
+          eventType: 'CREDENTIAL',
+          action: 'IMPORT_MAC_KEY',
+          resourceType: 'subscription',
+          resourceId: subscriptionId,
+          metadata: { ...opts.audit?.metadata, reason, macKeyId: mac.keyId, overlapMs: opts.overlapMs, ...importedKeyAudit(imported) },
+          eventTimeMs: nowMs,
+        });
+        const previousMacKeysValidUntil = new Date(nowMs + opts.overlapMs);
+        return { subscriptionId, macKeyId: mac.keyId, previousMacKeysValidUntil, auditLogId, ...importedKeyReport(imported) };
+      });
+    } finally {
+      imported.plaintext.fill(0);
+    }
+  }
+
+  /** ROTATION_IN_PROGRESS while a previous key's overlap is still open (the admin API's 409). */
+  async #refuseWhileOverlapOpen(client: PoolClient, subscriptionId: string, nowMs: number): Promise<void> {
+    const open = await client.query(`SELECT 1 FROM mac_keys WHERE subscription_id = $1 AND not_after > ${ts(2)} LIMIT 1`, [subscriptionId, nowMs]);
+    if (open.rows.length > 0) throw new ConfigError('ROTATION_IN_PROGRESS', 'a previous rotation\'s overlap window is still open');
   }
 
   /** Rotations of one subscription run one at a time: SELECT … FOR UPDATE, or UNKNOWN_SUBSCRIPTION. */
@@ -647,7 +804,8 @@ export class ConfigStore {
     subscriptionId: string,
     overlapMs: number,
     nowMs: number,
-  ): Promise<{ keyId: string; secretHex: string }> {
+    imported: Buffer | null = null,
+  ): Promise<{ keyId: string; secretHex: string | null }> {
     const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM mac_keys WHERE subscription_id = $1', [
       subscriptionId,
     ]);
@@ -655,7 +813,7 @@ export class ConfigStore {
       subscriptionId,
       nowMs + overlapMs,
     ]);
-    return this.#insertMacKey(client, subscriptionId, rows[0].n + 1, nowMs);
+    return this.#insertMacKey(client, subscriptionId, rows[0].n + 1, nowMs, imported);
   }
 
   /**
@@ -681,13 +839,7 @@ export class ConfigStore {
     const nowMs = this.#nowMs();
     return withTransaction(this.#pool, async (client) => {
       await this.#lockSubscription(client, subscriptionId);
-      if (opts.refuseWhileOverlapOpen === true) {
-        const open = await client.query(`SELECT 1 FROM mac_keys WHERE subscription_id = $1 AND not_after > ${ts(2)} LIMIT 1`, [
-          subscriptionId,
-          nowMs,
-        ]);
-        if (open.rows.length > 0) throw new ConfigError('ROTATION_IN_PROGRESS', 'a previous rotation\'s overlap window is still open');
-      }
+      if (opts.refuseWhileOverlapOpen === true) await this.#refuseWhileOverlapOpen(client, subscriptionId, nowMs);
       const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
       const master = await this.#insertToken(client, subscriptionId, 'master', 'rotated', masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('rotateCredentials: subscription row vanished');
@@ -723,7 +875,7 @@ export class ConfigStore {
         masterTokenId: master.tokenId,
         masterTokenExpiresAt: master.expiresAt,
         macKeyId: mac.keyId,
-        macSecretHex: mac.secretHex,
+        macSecretHex: mac.secretHex!,
         previousMacKeysValidUntil: new Date(nowMs + opts.overlapMs),
         revokedMasterTokenIds,
         auditLogId,

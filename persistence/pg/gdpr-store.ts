@@ -5,7 +5,7 @@
  * consistent).
  */
 import type { Pool } from 'pg';
-import { admin } from '../../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { ConfigError, type AuditContext, type ConfigStore } from './config-store';
 import { withTransaction } from './pool';
 import { assertReason, assertUuid, normaliseEmail, ts } from './store-checks';

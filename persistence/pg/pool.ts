@@ -7,7 +7,7 @@
 
 import { Pool, type PoolClient } from 'pg';
 
-// Limits of the pool (to move to engine/limits.ts with the other limits).
+// Limits of the pool (to move to proto/limits.ts with the other limits).
 /** Connections per pool. */
 const poolConnectionsMax = 10;
 /** Waiting this long for a free connection is an error, not a hang. */

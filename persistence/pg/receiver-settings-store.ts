@@ -16,7 +16,7 @@ import {
   validateCopySettingsOverrides,
   type CopySettings,
   type ReceiverSettingsMessage,
-} from '../../proto/receiver-settings';
+} from '@sigplane/protocol';
 import { notifyControl } from './control-channel';
 import { withTransaction } from './pool';
 

@@ -3,7 +3,7 @@
  * gdpr-store.ts) check alike: ids, emails, reasons, and the keyset pages
  * they answer with. Every refusal is a ConfigError INVALID_ARGUMENT.
  */
-import { admin } from '../../engine/limits';
+import { admin } from '@sigplane/protocol';
 import { ConfigError } from './config-store';
 
 export interface Page<T> {

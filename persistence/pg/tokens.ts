@@ -17,7 +17,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { credentials } from '../../engine/limits';
+import { credentials } from '@sigplane/protocol';
 import { crc32 } from '../crc32';
 
 export type TokenRole = 'master' | 'receiver';

@@ -36,8 +36,7 @@
  * - snapshots: not shipped; journal.prune keeps only the latest.
  */
 import fs from 'node:fs';
-import { actor as actorLimits, journal as journalConfig, journalRetention } from '../../engine/limits';
-import type { SnapshotRecord } from '../../engine/records';
+import { actor as actorLimits, journal as journalConfig, journalRetention, type SnapshotRecord } from '@sigplane/protocol';
 import { listPositions } from '../../actors/positions-book';
 import { catchUpSnapshotBatches } from '../../actors/receiver-catch-up';
 import { createActor, restoreSignal, restoreSnapshot } from '../../actors/subscription-actor';

@@ -10,7 +10,14 @@
  * A row that fails is corruption (JOURNAL_CORRUPT): shipping of that table
  * of that shard stops there, nothing past it is skipped.
  */
-import type { ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '../../engine/records';
+import {
+  UpgradeRefusalCode,
+  legacyUpgradeEventCodes,
+  type ExecutionReportRecord,
+  type SecurityEvent,
+  type SignalRecord,
+  type SubscriptionState,
+} from '@sigplane/protocol';
 import {
   JournalError,
   JournalErrorCode,
@@ -197,11 +204,23 @@ export const securityEventRows: JournalRowsSpec<'security_events'> = {
     } as SecurityEvent;
     const fault = securityEventFault(event);
     if (fault !== null) throw corrupt(filePath, 'security_events', journalId, `invalid ${fault}`);
-    return { journalId, event };
+    return { journalId, event: withRefusalCode(event) };
   },
   rawBytes: (raw) => textBytes(raw.code, raw.subscription_id, raw.remote_address, raw.detail),
   timeMs: (row) => row.event.atMs,
 };
+
+/**
+ * An upgrade refusal from a journal written before refusals kept their own
+ * code (AUTH_REFUSED/IP_REFUSED, the code in `detail`) is shipped with the
+ * code the client got, as newer ones are (migration 040 does the same to
+ * rows shipped before).
+ */
+function withRefusalCode(event: SecurityEvent): SecurityEvent {
+  if (!legacyUpgradeEventCodes.has(event.code) || !upgradeRefusalCodes.has(event.detail)) return event;
+  return { ...event, code: event.detail as UpgradeRefusalCode, detail: 'upgrade refused' };
+}
+const upgradeRefusalCodes: ReadonlySet<string> = new Set(Object.values(UpgradeRefusalCode));
 
 export const executionReportRows: JournalRowsSpec<'execution_reports'> = {
   table: 'execution_reports',

@@ -1,5 +1,5 @@
-/** The shipper's bounds and timings live with every other limit, in engine/limits.ts. */
-import { shipper } from '../../engine/limits';
+/** The shipper's bounds and timings live with every other limit, in proto/limits.ts. */
+import { shipper } from '@sigplane/protocol';
 
 export const shipperLimits = shipper;
 

@@ -2,7 +2,7 @@
  * What the shipper reports: plain data, posted from the shipper thread to
  * the I/O thread (structured clone), read by /readyz and /metrics.
  */
-import type { ThreadMemory } from '../../engine/thread-memory';
+import type { ThreadMemory } from '../thread-memory';
 import { shipTableNames, type ShipTableName } from './journal-rows';
 
 export interface ShipFailure {

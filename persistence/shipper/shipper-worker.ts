@@ -11,7 +11,7 @@ import type { RetentionLimits } from './journal-pruner';
 import type { ShipTableName } from './journal-rows';
 import type { BatchResult, ShipFaultPoint } from './ship-batch';
 import { ShipError, ShipErrorCode } from './ship-errors';
-import { threadMemory } from '../../engine/thread-memory';
+import { threadMemory } from '../thread-memory';
 import { ShipLoop } from './ship-loop';
 import type { ShipperLimits } from './shipper-limits';
 import type { ShipperStatus } from './shipper-status';

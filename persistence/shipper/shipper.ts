@@ -16,7 +16,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { journalRetention } from '../../engine/limits';
+import { journalRetention } from '@sigplane/protocol';
 import { checkRetentionLimits, retentionLimits, type RetentionLimits } from './journal-pruner';
 import { shipTableNames, type ShipTableName } from './journal-rows';
 import type { BatchResult } from './ship-batch';

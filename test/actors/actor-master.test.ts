@@ -1,6 +1,6 @@
 import { describe as group, expect, it } from 'vitest';
 import { checkInvariants, describe, nextTimerAtMs } from '../../actors/subscription-actor';
-import { Action, OrderType, SubscriptionState } from '../../engine/records';
+import { Action, OrderType, SubscriptionState } from '@sigplane/protocol';
 import { Harness, SUB, T0, briefs, signal, v2 } from './fixtures';
 
 group('master signals, in order', () => {
@@ -184,6 +184,48 @@ group('gaps, resends and full sync', () => {
     h.signal(signal(2));
     expect(nextTimerAtMs(h.actor)).toBeNull();
     expect(briefs(h.send({ kind: 'tick' }))).toEqual([]);
+  });
+});
+
+group('stale signals (older than the TTL: the I/O thread marks them, the actor answers)', () => {
+  const stale = (h: Harness, record: ReturnType<typeof signal>, connId = 1) =>
+    h.send({ kind: 'staleSignal', connId, record, message: 'signal is older than 60000 ms' });
+
+  it('acks a byte-identical copy of an accepted signal DUPLICATE at any age, from the window or the journal', () => {
+    const h = new Harness();
+    h.acceptRange(1, 20);
+    expect(briefs(stale(h, signal(20, { orderType: OrderType.SELL }), 3))).toEqual(['ack 20 DUPLICATE @3']);
+    expect(briefs(stale(h, signal(3)))).toEqual(['ack 3 DUPLICATE @1']);
+    expect(describe(h.actor).lastSequence).toBe(20);
+  });
+
+  it('refuses STALE a stale signal with other content at or below n, and one never accepted above n, without holding it', () => {
+    const h = new Harness();
+    h.acceptRange(1, 3);
+    expect(briefs(stale(h, signal(2, { volume: 0.2 })))).toEqual(['reject 2 STALE @1']);
+    expect(briefs(stale(h, signal(4)))).toEqual(['reject 4 STALE @1']);
+    expect(briefs(stale(h, signal(9)))).toEqual(['reject 9 STALE @1']);
+    const d = describe(h.actor);
+    expect([d.lastSequence, d.state, d.heldCount]).toEqual([3, SubscriptionState.ACTIVE, 0]);
+    // The fresh signal 4 is still taken: a stale one moved nothing.
+    expect(briefs(h.signal(signal(4, { orderType: OrderType.SELL })))).toContain('ack 4 ACCEPTED @1');
+  });
+
+  it('leaves the answer of a held signal to its held copy (redirected), and refuses other content STALE', () => {
+    const h = new Harness();
+    h.acceptRange(1, 2);
+    h.signal(signal(5), 1);
+    expect(briefs(stale(h, signal(5), 2))).toEqual([]);
+    expect(briefs(stale(h, signal(5, { volume: 0.3 }), 2))).toEqual(['reject 5 STALE @2']);
+    h.signal(signal(3, { orderType: OrderType.BUY }), 1);
+    expect(briefs(h.signal(signal(4, { orderType: OrderType.SELL }), 1))).toContain('ack 5 ACCEPTED @2');
+  });
+
+  it('refuses ISOLATED while isolated, even a copy of an accepted signal', () => {
+    const h = new Harness();
+    h.acceptRange(1, 2);
+    h.send({ kind: 'isolate', reason: 'incident' });
+    expect(briefs(stale(h, signal(2, { orderType: OrderType.SELL })))).toEqual(['reject 2 ISOLATED @1']);
   });
 });
 

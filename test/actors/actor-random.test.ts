@@ -22,9 +22,25 @@ import {
   replacePositions,
   type PositionsBook,
 } from '../../actors/positions-book';
-import { createActor, describe, handle, restoreCursor, restoreSignal, restoreSnapshot, restoreState } from '../../actors/subscription-actor';
-import { subscriptionDefaults } from '../../engine/limits';
-import { Action, OrderType, RejectCode, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '../../engine/records';
+import {
+  createActor,
+  describe,
+  handle,
+  restoreCursor,
+  restoreSignal,
+  restoreSnapshot,
+  restoreState,
+} from '../../actors/subscription-actor';
+import {
+  subscriptionDefaults,
+  Action,
+  OrderType,
+  RejectCode,
+  SubscriptionState,
+  type Position,
+  type SignalRecord,
+  type SnapshotRecord,
+} from '@sigplane/protocol';
 import { MemoryHistory, SUB, T0, signal } from './fixtures';
 import { Prng } from './prng';
 

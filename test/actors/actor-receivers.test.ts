@@ -1,6 +1,6 @@
 import { describe as group, expect, it } from 'vitest';
 import { describe } from '../../actors/subscription-actor';
-import { OrderType, SubscriptionState } from '../../engine/records';
+import { OrderType, SubscriptionState } from '@sigplane/protocol';
 import { Harness, SUB, T0, briefs, signal } from './fixtures';
 
 function subscribe(h: Harness, connId: number, receiverId: string, lastSequence: number | null) {

@@ -11,7 +11,7 @@ import {
   restoreState,
   type SubscriptionActor,
 } from '../../actors/subscription-actor';
-import { Action, SubscriptionState } from '../../engine/records';
+import { Action, SubscriptionState } from '@sigplane/protocol';
 import { Harness, SUB, T0, briefs, signal, smallLimits, v2 } from './fixtures';
 
 /** Replay persist* effects, in journal order, into a fresh actor. */

@@ -4,8 +4,7 @@
  */
 import type { ActorContext, Effect, HistoryReader } from '../../actors/actor-types';
 import { createActor, handle, type ActorLimits, type SubscriptionActor } from '../../actors/subscription-actor';
-import { subscriptionDefaults, type SubscriptionSettings } from '../../engine/limits';
-import { Action, OrderType, type SignalRecord } from '../../engine/records';
+import { subscriptionDefaults, type SubscriptionSettings, Action, OrderType, type SignalRecord } from '@sigplane/protocol';
 
 export const SUB = 'a6f1b0d2-0000-4000-8000-000000000001';
 export const T0 = 1_700_000_000_000;

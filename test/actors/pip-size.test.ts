@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pipSize } from '../../actors/pip-size';
+import { pipSize } from '@sigplane/protocol';
 
 describe('pipSize', () => {
   it.each([

@@ -9,7 +9,7 @@ import {
   replacePositions,
   type PositionsBook,
 } from '../../actors/positions-book';
-import { Action, OrderType, RejectCode, type Position } from '../../engine/records';
+import { Action, OrderType, RejectCode, type Position } from '@sigplane/protocol';
 import { signal, v2 } from './fixtures';
 
 function apply(book: PositionsBook, ...records: ReturnType<typeof signal>[]): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkPrice, createPriceGuard, recordPrice } from '../../actors/price-guard';
+import { actor as actorLimits, subscriptionDefaults } from '@sigplane/protocol';
 import { describe as describeActor } from '../../actors/subscription-actor';
-import { actor as actorLimits, subscriptionDefaults } from '../../engine/limits';
 import { Harness, signal } from './fixtures';
 
 const settings = { ...subscriptionDefaults, maxDeviationPips: 50, referencePriceMaxAgeMs: 60_000 };

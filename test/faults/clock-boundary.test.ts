@@ -21,7 +21,7 @@
  *      was below the margin, and retried (up to 5 times) otherwise.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { subscriptionDefaults } from '../../engine/limits';
+import { subscriptionDefaults } from '@sigplane/protocol';
 import { openMaster, send, type Answer } from '../support/e2e';
 import { v1Fields, v1Frame, v2Body, v2Frame } from '../support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from '../support/test-server';

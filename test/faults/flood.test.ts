@@ -17,12 +17,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { rateLimits } from '../../engine/limits';
-import { safeInteger } from '../../proto/codec';
+import { rateLimits, safeInteger } from '@sigplane/protocol';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { openWelcomed, range, sleep } from '../support/e2e';
 import { startFlooder } from '../support/fault-flooder';
-import { killHard, newKek, scrapeMetrics, soak, startServerProcess, stopGracefully, storeFor, until, type ServerProcess } from '../support/fault-server-process';
+import {
+  killHard,
+  newKek,
+  scrapeMetrics,
+  soak,
+  startServerProcess,
+  stopGracefully,
+  storeFor,
+  until,
+  type ServerProcess,
+} from '../support/fault-server-process';
 import { subscribeFrame, v1Fields, v1Frame } from '../support/signals';
 import { WireClient } from '../support/wire-client';
 

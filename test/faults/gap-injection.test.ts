@@ -11,7 +11,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalPathOf } from '../../persistence/journal';
-import { encodeFrame, rejectCodeName, safeInteger } from '../../proto/codec';
+import { encodeFrame, rejectCodeName, safeInteger } from '@sigplane/protocol';
 import { Prng } from '../actors/prng';
 import { answerFor, deliveredSequences, openMaster, openReceiver, range, send, sleep, states, waitForDeliveries } from '../support/e2e';
 import { faultSeed, scrapeMetrics } from '../support/fault-server-process';

@@ -21,11 +21,21 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { journalPathOf } from '../../persistence/journal';
 import type { ConfigStore } from '../../persistence/pg/config-store';
-import { safeInteger } from '../../proto/codec';
+import { safeInteger } from '@sigplane/protocol';
 import { Prng } from '../actors/prng';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { openWelcomed, range, sleep } from '../support/e2e';
-import { faultSeed, killHard, newKek, soak, startServerProcess, stopGracefully, storeFor, until, type ServerProcess } from '../support/fault-server-process';
+import {
+  faultSeed,
+  killHard,
+  newKek,
+  soak,
+  startServerProcess,
+  stopGracefully,
+  storeFor,
+  until,
+  type ServerProcess,
+} from '../support/fault-server-process';
 import { subscribeFrame, v1Fields, v1Frame } from '../support/signals';
 import { WireClient } from '../support/wire-client';
 

@@ -15,9 +15,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrate } from '../../persistence/pg/migrate';
 import { createPool } from '../../persistence/pg/pool';
-import { rejectCodeName, safeInteger } from '../../proto/codec';
+import { rejectCodeName, safeInteger } from '@sigplane/protocol';
 import { deliveredSequences, openWelcomed, range, sleep } from '../support/e2e';
-import { killHard, newKek, scrapeMetrics, soak, startServerProcess, stopGracefully, storeFor, until, type ServerProcess } from '../support/fault-server-process';
+import {
+  killHard,
+  newKek,
+  scrapeMetrics,
+  soak,
+  startServerProcess,
+  stopGracefully,
+  storeFor,
+  until,
+  type ServerProcess,
+} from '../support/fault-server-process';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/fault-private-postgres';
 import { subscribeFrame, v1Fields, v1Frame } from '../support/signals';
 import { WireClient } from '../support/wire-client';

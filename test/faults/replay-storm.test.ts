@@ -11,10 +11,9 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalPathOf } from '../../persistence/journal';
-import { rejectCodeName, safeInteger } from '../../proto/codec';
+import { rejectCodeName, safeInteger, rateLimits } from '@sigplane/protocol';
 import { Prng } from '../actors/prng';
 import { answerFor, deliveredSequences, openMaster, openReceiver, range, sleep, waitForDeliveries } from '../support/e2e';
-import { rateLimits } from '../../engine/limits';
 import { faultSeed, scrapeMetrics, soak, until } from '../support/fault-server-process';
 import { v1Fields, v1Frame, v2Body, v2Frame } from '../support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from '../support/test-server';

@@ -3,11 +3,13 @@
  * own shipper. Clients bind other 127.x.y.z source addresses (a host entry,
  * a CIDR entry, an expired and a still-valid expiring entry); tokens that
  * are wrong, mistyped, expired, revoked, of the wrong role, and rotated out
- * by `rotate-credentials`; and raw TCP upgrade requests that are oversized
- * or malformed. Every refusal is an HTTP status, never a 101, and every one
- * the server decides is audited: a security_events row in Postgres (shipped
- * from the journal) with the source address and the code, and the rotation
- * an audit_log row.
+ * by `rotate-credentials`; credentials and other queries in the URL; and
+ * raw TCP requests that are oversized, malformed or not upgrades at all.
+ * Every refusal is an HTTP status, never a 101, and every one the server
+ * decides is audited: a security_events row in Postgres (shipped from the
+ * journal) with the source address and the code the client got, and the
+ * rotation an audit_log row. A credential refused in a URL is never kept:
+ * not in the logs, not in Postgres, not in the journal.
  *
  * Each case uses its own source address: the per-address upgrade limit
  * (rateLimits.upgradesPerIp*) must not be what refuses it.
@@ -41,8 +43,10 @@ afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** What the server decided, with the address it came from (for the audit check). */
-const expectedEvents: { code: string; detail: string; remoteAddress: string }[] = [];
+/** What the server decided (the code the client got), with the address it came from (for the audit check). */
+const expectedEvents: { code: string; remoteAddress: string }[] = [];
+/** Credentials sent in URLs: none may be kept anywhere. */
+const credentialsInUrls: string[] = [];
 let nextHost = 1;
 /** A source address no other case used: 127.20.<n>.<m>. */
 function freshAddress(): string {
@@ -63,11 +67,27 @@ async function expectRefused(url: string, token: string | null, localAddress: st
   const result = await attempt(url, token, localAddress);
   const seen = result === 'UPGRADED' ? result : [result.status, (JSON.parse(result.body) as { code: string }).code];
   expect(seen, `${code} from ${localAddress}`).toEqual([status, code]);
-  expectedEvents.push({ code: code === 'IP_NOT_ALLOWED' ? 'IP_REFUSED' : 'AUTH_REFUSED', detail: code, remoteAddress: localAddress });
+  expectedEvents.push({ code, remoteAddress: localAddress });
+}
+
+/** A raw request's refusal: its status line and code, recorded for the audit check. */
+async function expectRawRefused(request: string, localAddress: string, statusLine: string, code: string, what: string): Promise<void> {
+  const answer = await rawRequest(request, localAddress);
+  const seen = answer.statusLine === null ? answer.outcome : `${answer.statusLine} ${answer.body}`;
+  expect(seen, what).toBe(`${statusLine} ${JSON.stringify({ code })}`);
+  expectedEvents.push({ code, remoteAddress: localAddress });
+}
+
+interface RawAnswer {
+  statusLine: string | null;
+  /** The status line and headers, up to and with the blank line. */
+  head: string;
+  body: string;
+  outcome: string;
 }
 
 /** One raw HTTP request over TCP from `localAddress`: the status line and whether the socket was closed. */
-function rawRequest(request: string | Buffer, localAddress: string): Promise<{ statusLine: string | null; body: string; outcome: string }> {
+function rawRequest(request: string | Buffer, localAddress: string): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port: server.port, localAddress });
     let received = '';
@@ -75,10 +95,11 @@ function rawRequest(request: string | Buffer, localAddress: string): Promise<{ s
       socket.destroy();
       resolve(finish('no answer within 2 s'));
     }, 2_000);
-    const finish = (silent = 'closed without an answer'): { statusLine: string | null; body: string; outcome: string } => {
+    const finish = (silent = 'closed without an answer'): RawAnswer => {
       const statusLine = received === '' ? null : received.split('\r\n')[0]!;
       const bodyAt = received.indexOf('\r\n\r\n');
-      return { statusLine, body: bodyAt < 0 ? '' : received.slice(bodyAt + 4), outcome: statusLine ?? silent };
+      const head = bodyAt < 0 ? received : received.slice(0, bodyAt + 4);
+      return { statusLine, head, body: bodyAt < 0 ? '' : received.slice(bodyAt + 4), outcome: statusLine ?? silent };
     };
     let settled = false;
     socket.on('data', (d) => {
@@ -180,6 +201,7 @@ describe('credentials', () => {
     await store.addAllowedIp(created.subscriptionId, '127.20.0.0/16', {});
     const token = (await store.issueReceiverToken(created.subscriptionId, {})).token;
     await expectRefused(`${server.receiverUrl}?token=${token}`, token, freshAddress(), 400, 'CREDENTIAL_IN_URL');
+    credentialsInUrls.push(token);
     await expectRefused(server.receiverUrl, `spr_${'a'.repeat(2_000)}`, freshAddress(), 431, 'AUTHORIZATION_TOO_LARGE');
   });
 });
@@ -255,26 +277,138 @@ describe('raw upgrade requests that pass the token and address checks but are no
   });
 });
 
+describe('the URL: neither endpoint takes a query, and a credential in one is refused as such', () => {
+  let sub: string;
+  beforeAll(async () => {
+    sub = (await store.createSubscription({ name: 'url-query' })).subscriptionId;
+    await store.addAllowedIp(sub, '127.20.0.0/16', {});
+  });
+
+  /** Every character as %XX. */
+  const percentEncoded = (text: string): string => [...Buffer.from(text)].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
+
+  it('refuses a token-shaped value or a credential-named parameter anywhere in the query, however encoded, with a valid header', async () => {
+    const receiver = (await store.issueReceiverToken(sub, {})).token;
+    const master = (await store.rotateCredentials(sub, { overlapMs: 0, reason: 'fault suite: url' })).masterToken;
+    credentialsInUrls.push(receiver, master);
+    const body = receiver.split('_')[1]!;
+    const queries: Record<string, string> = {
+      'a parameter of any name': `x=${receiver}`,
+      api_key: `api_key=${receiver}`,
+      license: `license=${receiver}`,
+      'a percent-encoded name': `%74oken=${receiver}`,
+      'a bare token': receiver,
+      'a fully percent-encoded value': `x=${percentEncoded(receiver)}`,
+      'a doubly percent-encoded value': `x=${percentEncoded(receiver).replaceAll('%', '%25')}`,
+      'an encoded underscore': `x=${receiver.replace('_', '%5F')}`,
+      'a Bearer value with + for the space': `auth=Bearer+${receiver}`,
+      'the token after another parameter': `lang=en&t=${receiver}`,
+      'the token as a parameter name': `${receiver}=1`,
+      'the secret without its prefix': `x=${body}`,
+      'a credential name without a value': 'access_token',
+      'a credential name with a short value': 'password=hunter2',
+    };
+    for (const [what, query] of Object.entries(queries)) {
+      const headers = { ...wsHeaders, Authorization: `Bearer ${receiver}` };
+      await expectRawRefused(upgradeRequest(`/v1/receiver?${query}`, headers), freshAddress(), 'HTTP/1.1 400 Bad Request', 'CREDENTIAL_IN_URL', what);
+    }
+    await expectRawRefused(
+      upgradeRequest(`/v1/master?k=${master}`, { ...wsHeaders, Authorization: `Bearer ${master}` }),
+      freshAddress(),
+      'HTTP/1.1 400 Bad Request',
+      'CREDENTIAL_IN_URL',
+      'a master token on /v1/master',
+    );
+    // Found before anything else: a plain GET (no upgrade at all) with a token in its URL.
+    await expectRawRefused(upgradeRequest(`/v1/master?${master}`, {}), freshAddress(), 'HTTP/1.1 400 Bad Request', 'CREDENTIAL_IN_URL', 'a plain GET');
+  });
+
+  it('refuses any other query with QUERY_NOT_ALLOWED, and takes an empty one', async () => {
+    const receiver = (await store.issueReceiverToken(sub, {})).token;
+    const master = (await store.rotateCredentials(sub, { overlapMs: 0, reason: 'fault suite: query' })).masterToken;
+    for (const query of ['x=1', 'v=2&lang=en', 'debug', '%00', '=']) {
+      await expectRawRefused(upgradeRequest(`/v1/receiver?${query}`, { ...wsHeaders, Authorization: `Bearer ${receiver}` }), freshAddress(), 'HTTP/1.1 400 Bad Request', 'QUERY_NOT_ALLOWED', query);
+    }
+    await expectRawRefused(upgradeRequest('/v1/master?x=1', { ...wsHeaders, Authorization: `Bearer ${master}` }), freshAddress(), 'HTTP/1.1 400 Bad Request', 'QUERY_NOT_ALLOWED', 'master');
+    const empty = await rawRequest(upgradeRequest('/v1/receiver?', { ...wsHeaders, Authorization: `Bearer ${receiver}` }), freshAddress());
+    expect(empty.statusLine).toBe('HTTP/1.1 101 Switching Protocols');
+  });
+});
+
+describe('requests on the WebSocket paths that are not WebSocket upgrades', () => {
+  it('answers a plain GET, a POST and an upgrade without Sec-WebSocket-Key 400 NOT_A_WEBSOCKET_UPGRADE, on both paths', async () => {
+    const { 'Sec-WebSocket-Key': _key, ...noKey } = wsHeaders;
+    for (const path of ['/v1/master', '/v1/receiver']) {
+      await expectRawRefused(upgradeRequest(path, {}), freshAddress(), 'HTTP/1.1 400 Bad Request', 'NOT_A_WEBSOCKET_UPGRADE', `plain GET ${path}`);
+      await expectRawRefused(upgradeRequest(path, noKey), freshAddress(), 'HTTP/1.1 400 Bad Request', 'NOT_A_WEBSOCKET_UPGRADE', `no key ${path}`);
+      await expectRawRefused(upgradeRequest(path, { ...wsHeaders, 'Sec-WebSocket-Key': 'short' }), freshAddress(), 'HTTP/1.1 400 Bad Request', 'NOT_A_WEBSOCKET_UPGRADE', `short key ${path}`);
+      await expectRawRefused(
+        upgradeRequest(path, { ...wsHeaders, 'Content-Length': '0' }).replace(/^GET/, 'POST'),
+        freshAddress(),
+        'HTTP/1.1 400 Bad Request',
+        'NOT_A_WEBSOCKET_UPGRADE',
+        `POST ${path}`,
+      );
+    }
+    // Other paths stay 404, and are not security events.
+    const other = await rawRequest(upgradeRequest('/v1/other', {}), freshAddress());
+    expect(`${other.statusLine} ${other.body}`).toBe('HTTP/1.1 404 Not Found {"code":"NOT_FOUND"}');
+  });
+
+  it('answers 426 with the version it speaks to an upgrade of another or no WebSocket version', async () => {
+    const { 'Sec-WebSocket-Version': _version, ...noVersion } = wsHeaders;
+    for (const headers of [{ ...wsHeaders, 'Sec-WebSocket-Version': '8' }, noVersion]) {
+      const address = freshAddress();
+      const answer = await rawRequest(upgradeRequest('/v1/master', headers), address);
+      expect(`${answer.statusLine} ${answer.body}`).toBe('HTTP/1.1 426 Upgrade Required {"code":"UNSUPPORTED_WEBSOCKET_VERSION"}');
+      expect(answer.head.toLowerCase()).toContain('\r\nsec-websocket-version: 13\r\n');
+      expectedEvents.push({ code: 'UNSUPPORTED_WEBSOCKET_VERSION', remoteAddress: address });
+    }
+  });
+});
+
 describe('audit', () => {
-  it('records every refusal the server decided as a security event in Postgres, with its source address, and counts it', async () => {
-    expect(expectedEvents.length).toBeGreaterThan(10);
-    type Row = { code: string; detail: string; remote_address: string };
+  it('records every refusal the server decided as a security event in Postgres, under the code the client got, with its source address, and counts it', async () => {
+    expect(expectedEvents.length).toBeGreaterThan(40);
+    type Row = { code: string; remote_address: string };
     let rows: Row[] = [];
+    const key = (e: { code: string; remoteAddress: string }): string => `${e.code} ${e.remoteAddress}`;
+    const missing = (): string[] => {
+      const shipped = new Set(rows.map((r) => key({ code: r.code, remoteAddress: r.remote_address })));
+      return expectedEvents.map(key).filter((k) => !shipped.has(k));
+    };
     await until(
       'the refusals to be shipped to Postgres',
       async () => {
-        rows = (await database.pool.query<Row>("SELECT code, detail, remote_address FROM security_events WHERE code IN ('IP_REFUSED', 'AUTH_REFUSED')")).rows;
-        return rows.length >= expectedEvents.length;
+        rows = (await database.pool.query<Row>("SELECT code, remote_address FROM security_events WHERE remote_address LIKE '127.%'")).rows;
+        return missing().length === 0;
       },
       30_000,
-      () => `${rows.length} of ${expectedEvents.length}`,
+      () => `missing: ${missing().join(', ')}`,
     );
-    const key = (e: { code: string; detail: string; remoteAddress: string }): string => `${e.code} ${e.detail} ${e.remoteAddress}`;
-    const shipped = rows.map((r) => key({ code: r.code, detail: r.detail, remoteAddress: r.remote_address }));
-    for (const e of expectedEvents) expect(shipped, key(e)).toContain(key(e));
     const metrics = await scrapeMetrics(server.port);
     const byReason = new Map<string, number>();
-    for (const e of expectedEvents) byReason.set(e.detail, (byReason.get(e.detail) ?? 0) + 1);
+    for (const e of expectedEvents) byReason.set(e.code, (byReason.get(e.code) ?? 0) + 1);
     for (const [reason, n] of byReason) expect(metrics.get(`sigplane_upgrades_refused_total{reason="${reason}"}`), reason).toBeGreaterThanOrEqual(n);
+  });
+
+  it('keeps no credential it refused in a URL: not in the logs, not in Postgres, not in the journal', async () => {
+    expect(credentialsInUrls.length).toBeGreaterThanOrEqual(3);
+    const secrets = credentialsInUrls.map((token) => token.split('_')[1]!);
+    const logs = server.stderr();
+    expect(logs).toContain('CREDENTIAL_IN_URL');
+    const dumped = (await database.pool.query<{ row: string }>('SELECT security_events::text AS row FROM security_events')).rows.map((r) => r.row).join('\n');
+    expect(dumped).toContain('CREDENTIAL_IN_URL');
+    const journals = fs
+      .readdirSync(dataDir)
+      .filter((name) => name.startsWith('journal-'))
+      .map((name) => fs.readFileSync(path.join(dataDir, name)).toString('latin1'))
+      .join('');
+    expect(journals.length).toBeGreaterThan(0);
+    for (const secret of secrets) {
+      expect(logs.includes(secret), 'a credential in the logs').toBe(false);
+      expect(dumped.includes(secret), 'a credential in security_events').toBe(false);
+      expect(journals.includes(secret), 'a credential in a journal').toBe(false);
+    }
   });
 });

@@ -15,13 +15,20 @@
  * (default 2,000,000).
  */
 import { describe, expect, it } from 'vitest';
-import { subscriptionDefaults, wire } from '../../engine/limits';
-import { RejectCode, type SignalRecord, type SnapshotRecord } from '../../engine/records';
-import { checkSignalFields } from '../../engine/signal-rules';
+import {
+  subscriptionDefaults,
+  wire,
+  RejectCode,
+  type SignalRecord,
+  type SnapshotRecord,
+  checkSignalFields,
+  decodeFrame,
+  decodeSignalBody,
+  decodeSnapshotBody,
+} from '@sigplane/protocol';
 import { checkSnapshotPositions } from '../../actors/positions-book';
 import { signalFromV1, signalFromV2, snapshotFromMaster } from '../../io/master-connection';
 import { checkSignal as journalCheckSignal, checkSnapshot as journalCheckSnapshot } from '../../persistence/journal-codec';
-import { decodeFrame, decodeSignalBody, decodeSnapshotBody } from '../../proto/codec';
 import { envCount, fuzzSeed, FuzzRandom, toHex } from './fuzz-random';
 import { FrameSource, type Credentials } from './frame-sources';
 

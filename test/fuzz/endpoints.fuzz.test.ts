@@ -31,7 +31,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wire } from '../../engine/limits';
+import { wire } from '@sigplane/protocol';
 import { openMaster, openReceiver, send, waitForDeliveries } from '../support/e2e';
 import { v1Fields, v1Frame } from '../support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from '../support/test-server';
@@ -113,11 +113,14 @@ function compiledWorker(): string {
   const sources = [
     ...fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => `test/fuzz/${f}`),
     'proto/codec.ts',
-    'engine/signing-v1.ts',
-    'engine/signing-v2.ts',
+    'proto/signing-v1.ts',
+    'proto/signing-v2.ts',
   ];
   for (const source of sources) {
-    const compiled = path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
+    // The protocol package compiles into proto/dist/, the rest into dist/.
+    const compiled = source.startsWith('proto/')
+      ? path.join(root, 'proto/dist', source.slice('proto/'.length).replace(/\.ts$/, '.js'))
+      : path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
     if (!fs.existsSync(compiled) || fs.statSync(compiled).mtimeMs < fs.statSync(path.join(root, source)).mtimeMs) {
       throw new Error(`${compiled} is missing or older than ${source}: worker threads load compiled JS, run "npm run build" (tsc) first`);
     }

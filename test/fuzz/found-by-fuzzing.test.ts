@@ -10,7 +10,7 @@
  *    documents) threw in the shard's journal commit: the shard died, every
  *    connection on it was closed 1012, and after three such snapshots in a
  *    minute the shard escalated. Fixed: one position rule
- *    (engine/signal-rules checkPosition) for the I/O thread and the journal.
+ *    (proto/signal-rules checkPosition) for the I/O thread and the journal.
  * 2. After a shard escalated, SigplaneServer.stop() never returned: ShardHost
  *    waited for an 'exit' event of a worker that had already exited.
  * 3. v1 checked volume and price on the unsigned double but executed the
@@ -18,8 +18,7 @@
  *    delivered as 0. Fixed: the rules judge the signed values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame, encodeSnapshotBody, rejectCodeName } from '../../proto/codec';
-import { macV2 } from '../../engine/signing-v2';
+import { encodeFrame, encodeSnapshotBody, rejectCodeName, macV2 } from '@sigplane/protocol';
 import { openMaster, openReceiver, send, sleep } from '../support/e2e';
 import { v1Fields, v1Frame } from '../support/signals';
 import { startTestServer, type TestServer } from '../support/test-server';

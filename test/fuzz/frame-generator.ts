@@ -9,7 +9,7 @@
  * reflection (proto/codec.ts), so a new field is fuzzed without a change here.
  */
 import type protobuf from 'protobufjs';
-import { FrameType, SignalBodyType, SnapshotBodyType } from '../../proto/codec';
+import { FrameType, SignalBodyType, SnapshotBodyType } from '@sigplane/protocol';
 import type { FuzzRandom } from './fuzz-random';
 import { WireType, WireWriter } from './protobuf-wire';
 

@@ -13,7 +13,7 @@
  *   bits) · deeply nested groups · the whole message repeated (merge).
  */
 import type protobuf from 'protobufjs';
-import { FrameType, SignalBodyType, SnapshotBodyType } from '../../proto/codec';
+import { FrameType, SignalBodyType, SnapshotBodyType } from '@sigplane/protocol';
 import type { FuzzRandom } from './fuzz-random';
 import type { FrameGenerator } from './frame-generator';
 import { concat, parseMessage, readVarint, WireType, WireWriter, type FieldRecord } from './protobuf-wire';

@@ -5,23 +5,32 @@
  *
  * Guarded sources (the subscription whose sequence state the test checks)
  * never send anything that may be accepted: a frame MACed with the
- * subscription's own key always carries a generated_at far outside the
- * freshness window (1970, 2020, 2100, beyond 2^53...), checked by decoding
- * it before it is signed. A mutation cannot make it fresh and keep the MAC.
+ * subscription's own key always carries a generated_at the I/O thread
+ * refuses itself (2100, beyond 2^53...: signed-frames.ts), checked by
+ * decoding it before it is signed. A mutation cannot make it fresh and keep the MAC.
  * Everything fresh they send is a forgery (another subscription's key, a
  * wrong key under the right key id). Playground sources sign fresh signals
  * and snapshots with their own key, so the fuzz also reaches the actor.
  */
-import { decodeSignalBody, decodeSnapshotBody, encodeFrame, encodeSignalBody, encodeSnapshotBody, SignalBodyType, SnapshotBodyType, type Int64 } from '../../proto/codec';
-import { macV2 } from '../../engine/signing-v2';
+import {
+  decodeSignalBody,
+  decodeSnapshotBody,
+  encodeFrame,
+  encodeSignalBody,
+  encodeSnapshotBody,
+  SignalBodyType,
+  SnapshotBodyType,
+  type Int64,
+  macV2,
+} from '@sigplane/protocol';
 import type { FuzzRandom } from './fuzz-random';
 import { FrameGenerator } from './frame-generator';
 import { FrameMutator } from './frame-mutator';
 import { WireType, WireWriter, concat } from './protobuf-wire';
 import {
   assertPoisoned,
+  poisoned,
   poisonedTimes,
-  poisonField,
   possiblyFresh,
   SignalV1Type,
   tryDecode,
@@ -255,7 +264,7 @@ export class FrameSource {
       let decoded = tryDecode(SignalV1Type, message);
       if (decoded === null) return new WireWriter().tag(1, WireType.LEN).lengthDelimited(message).finish();
       if (poison && possiblyFresh(decoded.generatedAt as Int64)) {
-        message = concat([message, poisonField(3, this.random.pick(poisonedTimes))]);
+        message = poisoned(SignalV1Type, message, this.random.pick(poisonedTimes));
         decoded = tryDecode(SignalV1Type, message)!;
         assertPoisoned(decoded.generatedAt as Int64, message);
       }
@@ -269,7 +278,7 @@ export class FrameSource {
     if (poison) {
       const decoded = snapshot ? decodeSnapshotBody(body) : decodeSignalBody(body);
       if (decoded !== null && possiblyFresh(decoded.generatedAt)) {
-        body = concat([body, poisonField(3, this.random.pick(poisonedTimes))]);
+        body = poisoned(snapshot ? SnapshotBodyType : SignalBodyType, body, this.random.pick(poisonedTimes));
         const again = snapshot ? decodeSnapshotBody(body) : decodeSignalBody(body);
         if (again !== null) assertPoisoned(again.generatedAt, body);
       }

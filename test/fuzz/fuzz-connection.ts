@@ -20,7 +20,7 @@
  */
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '../../proto/codec';
+import { decodeFrame, encodeFrame, rejectCodeName, safeInteger, stateName, type DecodedFrame } from '@sigplane/protocol';
 import type { FrameSource, FuzzFrame } from './frame-sources';
 import { toHex } from './fuzz-random';
 

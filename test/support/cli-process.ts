@@ -14,14 +14,16 @@ export interface CliRun {
   stderr: string;
 }
 
-/** `node dist/cli/main.js ...args`; rejects if it has not exited within timeoutMs. */
-export function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliRun> {
+/** `node dist/cli/main.js ...args` (`input` on its stdin); rejects if it has not exited within timeoutMs. */
+export function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string }): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(process.execPath, [cliPath, ...args], { env: options.env, cwd: options.cwd, stdio: [stdin, 'pipe', 'pipe'] });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`sigplane ${args.join(' ')} did not exit\nstdout: ${stdout}\nstderr: ${stderr}`));
@@ -80,4 +82,11 @@ export function listeningPort(child: ChildProcess, context: () => string, timeou
     context,
     timeoutMs,
   );
+}
+
+/** The environment of an operator's shell: this one without the test run's SIGPLANE_* and DATABASE_URL, plus `extra`. */
+export function operatorEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith('SIGPLANE_') || name === 'DATABASE_URL') delete env[name];
+  return { ...env, ...extra };
 }

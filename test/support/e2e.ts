@@ -3,7 +3,7 @@
  * receiver, send a frame and wait for its answer, read deliveries.
  */
 import { abnormalCloseCode } from '../../io/async-upgrade-guard';
-import { safeInteger, rejectCodeName, stateName, type DecodedFrame } from '../../proto/codec';
+import { safeInteger, rejectCodeName, stateName, type DecodedFrame } from '@sigplane/protocol';
 import { subscribeFrame } from './signals';
 import type { TestServer, TestSubscription } from './test-server';
 import { WireClient } from './wire-client';

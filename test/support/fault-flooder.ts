@@ -26,10 +26,9 @@ export interface Flooder {
   stop(drainMs?: number): Promise<FloodReport>;
 }
 
-const distRoot = path.resolve(__dirname, '../../dist');
 const wsPath = require.resolve('ws');
 
-/** The worker's code: plain CommonJS (a worker cannot load this file's TypeScript); the codec comes from dist/. */
+/** The worker's code: plain CommonJS (a worker cannot load this file's TypeScript); the codec comes from the built protocol package (proto/dist/). */
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const WebSocket = require(workerData.wsPath);
@@ -96,7 +95,7 @@ export function startFlooder(options: { url: string; token: string; frames: Uint
       frames: options.frames,
       bufferedBytesMax: options.bufferedBytesMax ?? 4 * 1024 * 1024,
       wsPath,
-      codecPath: path.join(distRoot, 'proto/codec.js'),
+      codecPath: path.resolve(__dirname, '../../proto/dist/codec.js'),
     },
   });
   let failure: Error | null = null;

@@ -10,7 +10,7 @@
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { decodeFrame, safeInteger, type DecodedFrame } from '../../proto/codec';
+import { decodeFrame, safeInteger, type DecodedFrame } from '@sigplane/protocol';
 import { subscribeFrame } from './signals';
 
 /** What a client reports when the connection ends without a close frame (RFC 6455 7.1.5). */

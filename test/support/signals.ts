@@ -2,9 +2,7 @@
  * Building master frames for tests: v1 (the seed's packet) and v2 (signed
  * body bytes), with every field overridable so tests can tamper.
  */
-import { encodeFrame, encodeSignalBody, encodeSnapshotBody } from '../../proto/codec';
-import { signV1 } from '../../engine/signing-v1';
-import { macV2 } from '../../engine/signing-v2';
+import { encodeFrame, encodeSignalBody, encodeSnapshotBody, signV1, macV2 } from '@sigplane/protocol';
 
 export interface V1Fields {
   subscriptionId: string;

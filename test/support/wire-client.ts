@@ -4,7 +4,7 @@
  * where the SDK would refuse to send what they need to send.
  */
 import WebSocket from 'ws';
-import { decodeFrame, type DecodedFrame } from '../../proto/codec';
+import { decodeFrame, type DecodedFrame } from '@sigplane/protocol';
 
 export interface UpgradeRefusal {
   status: number;

@@ -1,42 +1,52 @@
 /**
- * NATS core publish/subscribe on the machine's nats-server (127.0.0.1:4222
- * unless NATS_URL says otherwise): one connection per master and per
- * receiver, one subject per subscription. Core NATS has no ack; the "ack"
- * here is the PONG of a flush() after the publish, which tells that the
- * server has processed it (nothing is stored).
+ * NATS core publish/subscribe on the bench's own nats-server
+ * (nats-server.ts): one connection per master and per receiver, one subject
+ * per subscription. Core NATS has no ack; the "ack" here is the PONG of a
+ * flush() after the publish, which tells that the server has processed it
+ * (nothing is stored).
  */
 import crypto from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
-import { pidByCommand } from '../process-stats';
 import { alternativePayload, sequenceOfPayload } from '../payload';
+import { targetsBySubscription } from '../run-targets';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
-
-const natsUrl = (): string => process.env.NATS_URL ?? '127.0.0.1:4222';
+import { startNatsServer, type OwnNatsServer } from './nats-server';
+import { OneProcessServer } from './one-process-server';
 
 interface NatsTarget extends MasterTarget, ReceiverTarget {
   servers: string;
   subject: string;
 }
 
-export class NatsAdapter implements SystemAdapter {
-  readonly name = 'nats' as const;
-  readonly description = `nats-server (core pub/sub, no persistence) at ${natsUrl()}; ack = PONG of flush() after each publish`;
-  serverPid: number | null = null;
+export async function closeNats(nc: NatsConnection): Promise<void> {
+  if (!nc.isClosed()) await nc.close();
+}
 
-  async start(): Promise<void> {
-    const nc = await connect({ servers: natsUrl() }).catch((error: Error) => {
-      throw new Error(`NATS at ${natsUrl()} is not reachable: ${error.message}`);
-    });
-    await nc.close();
-    this.serverPid = pidByCommand('nats-server');
+/** The server's version, as it says in its INFO. */
+export async function natsServerVersion(servers: string): Promise<string> {
+  const nc = await connect({ servers });
+  const version = nc.info?.version ?? 'unknown';
+  await closeNats(nc);
+  return version;
+}
+
+export class NatsAdapter extends OneProcessServer<OwnNatsServer> implements SystemAdapter {
+  readonly name = 'nats' as const;
+  readonly durability = 'not durable' as const;
+  description = 'nats-server, core publish/subscribe (nothing stored); ack = PONG of flush() after each publish';
+
+  async start(cpus: string | null = null): Promise<void> {
+    this.server = await startNatsServer({ jetStream: false, cpus });
+    this.description = `nats-server ${await natsServerVersion(this.server.url)}, core publish/subscribe (nothing stored); ack = PONG of flush() after each publish`;
   }
 
   async prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets> {
     const run = crypto.randomBytes(4).toString('hex');
-    const target = (sub: number): NatsTarget => ({ sub, servers: natsUrl(), subject: `sigplane-bench.${run}.${sub}` });
-    const masters = Array.from({ length: subscriptions }, (_, sub) => target(sub));
-    const receivers = masters.flatMap((m) => Array.from({ length: receiversPerSubscription }, () => target(m.sub)));
-    return { masters, receivers };
+    return targetsBySubscription(subscriptions, receiversPerSubscription, (sub): NatsTarget => ({
+      sub,
+      servers: this.server!.url,
+      subject: `sigplane-bench.${run}.${sub}`,
+    }));
   }
 
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
@@ -55,12 +65,6 @@ export class NatsAdapter implements SystemAdapter {
       close: () => closeNats(nc),
     };
   }
-
-  async stop(): Promise<void> {}
-}
-
-async function closeNats(nc: NatsConnection): Promise<void> {
-  if (!nc.isClosed()) await nc.close();
 }
 
 export const openNatsReceiver: ReceiverOpener = async (target, onDelivery) => {

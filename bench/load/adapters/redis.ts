@@ -1,47 +1,38 @@
 /**
- * Redis publish/subscribe on the machine's redis-server (127.0.0.1:6379
- * unless REDIS_URL says otherwise): one connection per master and per
- * receiver, one channel per subscription. The "ack" is PUBLISH's reply
- * (the number of subscribers it reached); nothing is stored.
+ * Redis publish/subscribe on the bench's own redis-server (redis-server.ts,
+ * nothing on disk): one connection per master and per receiver, one channel
+ * per subscription. The "ack" is PUBLISH's reply (the number of subscribers
+ * it reached); nothing is stored.
  */
 import crypto from 'node:crypto';
-import Redis from 'ioredis';
-import { pidByCommand } from '../process-stats';
 import { alternativePayload, sequenceOfPayload } from '../payload';
+import { targetsBySubscription } from '../run-targets';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
-
-const redisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { openRedis, startRedisServer, type OwnRedisServer } from './redis-server';
+import { OneProcessServer } from './one-process-server';
 
 interface RedisTarget extends MasterTarget, ReceiverTarget {
   url: string;
   channel: string;
 }
 
-async function openRedis(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  await redis.connect();
-  return redis;
-}
-
-export class RedisAdapter implements SystemAdapter {
+export class RedisAdapter extends OneProcessServer<OwnRedisServer> implements SystemAdapter {
   readonly name = 'redis' as const;
-  readonly description = `redis-server (PUBLISH/SUBSCRIBE, no persistence) at ${redisUrl()}; ack = the reply to PUBLISH`;
-  serverPid: number | null = null;
+  readonly durability = 'not durable' as const;
+  description = 'redis-server, PUBLISH/SUBSCRIBE (nothing stored, no persistence); ack = the reply to PUBLISH';
 
-  async start(): Promise<void> {
-    const redis = await openRedis(redisUrl()).catch((error: Error) => {
-      throw new Error(`Redis at ${redisUrl()} is not reachable: ${error.message}`);
-    });
-    redis.disconnect();
-    this.serverPid = pidByCommand('redis-server');
+  async start(cpus: string | null = null): Promise<void> {
+    this.server = await startRedisServer({ appendFsyncAlways: false, cpus });
+    this.description = `redis-server ${this.server.version}, PUBLISH/SUBSCRIBE (nothing stored, no persistence); ack = the reply to PUBLISH`;
   }
 
   async prepareRun(subscriptions: number, receiversPerSubscription: number): Promise<RunTargets> {
     const run = crypto.randomBytes(4).toString('hex');
-    const target = (sub: number): RedisTarget => ({ sub, url: redisUrl(), channel: `sigplane-bench:${run}:${sub}` });
-    const masters = Array.from({ length: subscriptions }, (_, sub) => target(sub));
-    const receivers = masters.flatMap((m) => Array.from({ length: receiversPerSubscription }, () => target(m.sub)));
-    return { masters, receivers };
+    return targetsBySubscription(subscriptions, receiversPerSubscription, (sub): RedisTarget => ({
+      sub,
+      url: this.server!.url,
+      channel: `sigplane-bench:${run}:${sub}`,
+    }));
   }
 
   async openMaster(target: MasterTarget, events: MasterEvents): Promise<MasterLink> {
@@ -61,8 +52,6 @@ export class RedisAdapter implements SystemAdapter {
       },
     };
   }
-
-  async stop(): Promise<void> {}
 }
 
 export const openRedisReceiver: ReceiverOpener = async (target, onDelivery) => {

@@ -12,14 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import WebSocket from 'ws';
-import { BusyWindow, type BusyAction } from '../../../client/busy-window';
-import { master as masterLimits } from '../../../client/limits';
+import { BusyWindow, clientLimits, type BusyAction } from '@sigplane/client';
 import { abnormalCloseCode } from '../../../io/async-upgrade-guard';
 import { ConfigStore } from '../../../persistence/pg/config-store';
 import { migrate } from '../../../persistence/pg/migrate';
 import { createPool } from '../../../persistence/pg/pool';
 import { SecretBox } from '../../../persistence/pg/secret-box';
-import { decodeFrame, encodeFrame, rejectCodeName, safeInteger } from '../../../proto/codec';
+import { decodeFrame, encodeFrame, rejectCodeName, safeInteger } from '@sigplane/protocol';
 import { queryOnce } from '../../pg-admin';
 import { compiledFile, startChildServer, type ChildServer } from '../child-server';
 import { inBatches } from '../in-batches';
@@ -27,6 +26,8 @@ import { sigplaneSignalFrame } from '../payload';
 import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 
 export interface SigplaneOptions {
+  /** 'sigplane' (default), or 'sigplane-sync-normal' for the second server that runs with journal sync normal. */
+  name?: 'sigplane' | 'sigplane-sync-normal';
   /** A Postgres server URL (any database on it): the bench creates and drops its own database there. */
   databaseServerUrl: string;
   shards: number;
@@ -116,12 +117,16 @@ function closeSocket(ws: WebSocket): Promise<void> {
 }
 
 export class SigplaneAdapter implements SystemAdapter {
-  readonly name = 'sigplane' as const;
+  readonly name: 'sigplane' | 'sigplane-sync-normal';
   readonly description: string;
+  /** Sync full: the commit is fsynced before the ack; normal: written, fsynced at checkpoints (docs/reliability.md). */
+  readonly durability: 'durable' | 'crash-safe';
   private server: ChildServer | null = null;
   private pool: Pool | null = null;
   private store: ConfigStore | null = null;
   private readonly kek = crypto.randomBytes(32);
+  /** taskset CPUs of the server process (null: anywhere), kept for a restart. */
+  private cpus: string | null = null;
   /** The bench's own database on the given Postgres server, created by start() and dropped by stop(). */
   readonly databaseName = `sigplane_bench_${crypto.randomBytes(5).toString('hex')}`;
   private readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-bench-'));
@@ -129,6 +134,8 @@ export class SigplaneAdapter implements SystemAdapter {
   readonly logFile = path.join(os.tmpdir(), `${this.databaseName}.log`);
 
   constructor(private readonly options: SigplaneOptions) {
+    this.name = options.name ?? 'sigplane';
+    this.durability = options.journalSync === 'full' ? 'durable' : 'crash-safe';
     this.description =
       `sigplane serve (${options.shards} shard worker${options.shards === 1 ? '' : 's'}, journal sync ${options.journalSync}, shipper to Postgres on); ` +
       `signed v1 signals; ack = Ack after the journal commit; receivers ack every ${options.receiverAckEvery} deliveries`;
@@ -138,12 +145,17 @@ export class SigplaneAdapter implements SystemAdapter {
     return this.server?.pid ?? null;
   }
 
-  async start(): Promise<void> {
+  serverProcessIds(): number[] {
+    return this.server === null ? [] : [this.server.pid];
+  }
+
+  async start(cpus: string | null = null): Promise<void> {
     await queryOnce(this.options.databaseServerUrl, `CREATE DATABASE ${this.databaseName}`);
     const databaseUrl = withDatabase(this.options.databaseServerUrl, this.databaseName);
     this.pool = createPool(databaseUrl, { max: setupConcurrency });
     await migrate(this.pool);
     this.store = new ConfigStore(this.pool, SecretBox.fromKey(this.kek));
+    this.cpus = cpus;
     this.server = await this.startServer();
   }
 
@@ -165,6 +177,7 @@ export class SigplaneAdapter implements SystemAdapter {
       args: ['serve', '--host', '127.0.0.1', '--port', '0', '--data', this.dataDir, '--shards', String(this.options.shards), '--journal-sync', this.options.journalSync],
       nodeArgs: this.options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(this.options.cpuProfileDir)],
       env: this.serverEnvironment(withDatabase(this.options.databaseServerUrl, this.databaseName), this.kek),
+      cpus: this.cpus,
       logFile: this.logFile,
       portLine: /sigplane listening on port (\d+)/,
     });
@@ -243,7 +256,7 @@ export class SigplaneAdapter implements SystemAdapter {
     let dueUpTo = 0;
     /** Frames sent minus answers received (each signal frame gets exactly one: ack, reject or BUSY). */
     let inFlight = 0;
-    const window = new BusyWindow(masterLimits.outboxSignalsMax);
+    const window = new BusyWindow(clientLimits.master.outboxSignalsMax);
     let resendTimer: NodeJS.Timeout | null = null;
 
     /** Sends what is due and not yet sent, in order, as far as the window allows (an acked one is passed over). */

@@ -34,6 +34,7 @@ function closeSocket(ws: WebSocket): Promise<void> {
 
 export class WsRelayAdapter implements SystemAdapter {
   readonly name = 'ws-relay' as const;
+  readonly durability = 'not durable' as const;
   readonly description = 'bench/load/ws-relay-server.ts (ws 8, one process, no checks); ack = echo after forwarding';
   private server: ChildServer | null = null;
   private readonly logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-bench-relay-'));
@@ -42,10 +43,15 @@ export class WsRelayAdapter implements SystemAdapter {
     return this.server?.pid ?? null;
   }
 
-  async start(): Promise<void> {
+  serverProcessIds(): number[] {
+    return this.server === null ? [] : [this.server.pid];
+  }
+
+  async start(cpus: string | null = null): Promise<void> {
     this.server = await startChildServer({
       script: compiledFile('bench/load/ws-relay-server.js'),
       args: ['0'],
+      cpus,
       logFile: path.join(this.logDir, 'relay.log'),
       portLine: /ws-relay listening on port (\d+)/,
     });

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { progress } from '../progress';
 import { ReceiverPool } from '../receiver-pool';
-import { rssBytesOf } from '../process-stats';
+import { serverMemoryBytes } from '../process-stats';
 import type { SystemAdapter } from '../system';
 import type { SystemName } from '../workload';
 
@@ -51,10 +51,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export async function measureIdleMemory(adapter: SystemAdapter, receivers: number, threads: number): Promise<IdleMemoryResult> {
   checkOpenFilesFor(receivers);
   const targets = await adapter.prepareRun(1, receivers);
-  const pid = adapter.serverPid;
+  const memory = (): number | null => (adapter.serverPid === null ? null : serverMemoryBytes(adapter.serverProcessIds()));
   global.gc?.();
   const loadBefore = process.memoryUsage().rss;
-  const before = pid === null ? null : rssBytesOf(pid);
+  const before = memory();
   progress(`idle connections: ${adapter.name}: connecting ${receivers.toLocaleString('en')} receivers…`);
   const startMs = Date.now();
   const pool = new ReceiverPool(adapter.name, targets.receivers, threads);
@@ -62,7 +62,7 @@ export async function measureIdleMemory(adapter: SystemAdapter, receivers: numbe
     await pool.ready();
     const connectSeconds = (Date.now() - startMs) / 1000;
     await sleep(settleMs);
-    const after = pid === null ? null : rssBytesOf(pid);
+    const after = memory();
     const loadAfter = process.memoryUsage().rss;
     const result: IdleMemoryResult = {
       system: adapter.name,

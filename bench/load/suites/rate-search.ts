@@ -43,22 +43,31 @@ export const sustainedAckP99MaxUs = 250_000;
 /** Sustained ingest acks at least this share of the offered rate inside the window. */
 export const sustainedAckedShareMin = 0.99;
 
+/** Why a run is not sustained ingest: one code per criterion it misses. */
+export type SustainFailure = 'resent' | 'refused' | 'lost' | 'duplicated' | 'no-ack' | 'acked-share' | 'ack-p99';
+
 /**
  * Sustained ingest: every signal acked in the window (at least
  * `sustainedAckedShareMin` of the offered rate confirmed while it lasted),
  * none answered BUSY or refused, nothing lost or duplicated, and the ack p99
- * under `sustainedAckP99MaxUs`.
+ * under `sustainedAckP99MaxUs`. The criteria a run misses, none when it
+ * sustains. (Judged on a run's figures; a run's figures are the bench's to
+ * measure, not a test's.)
  */
+export function sustainFailures(r: RunResult): SustainFailure[] {
+  const failures: SustainFailure[] = [];
+  if (r.resent !== 0) failures.push('resent');
+  if (r.refused !== 0) failures.push('refused');
+  if (r.lost !== 0) failures.push('lost');
+  if (r.duplicates !== 0) failures.push('duplicated');
+  if (r.ack.count === 0) failures.push('no-ack');
+  if (r.ackedPerSecond < sustainedAckedShareMin * r.workload.ratePerSecond) failures.push('acked-share');
+  if (r.ack.p99Us >= sustainedAckP99MaxUs) failures.push('ack-p99');
+  return failures;
+}
+
 export function sustains(r: RunResult): boolean {
-  return (
-    r.resent === 0 &&
-    r.refused === 0 &&
-    r.lost === 0 &&
-    r.duplicates === 0 &&
-    r.ack.count > 0 &&
-    r.ackedPerSecond >= sustainedAckedShareMin * r.workload.ratePerSecond &&
-    r.ack.p99Us < sustainedAckP99MaxUs
-  );
+  return sustainFailures(r).length === 0;
 }
 
 export interface RateSearchOptions {

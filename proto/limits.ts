@@ -53,6 +53,12 @@ export const wire = {
   floodCooldownTokensMax: 100_000,
   /** All header names and values of an upgrade request together (an EA sends about 300 bytes). */
   upgradeHeaderBytesMax: 8 * 1024,
+  /**
+   * An upgrade's query string is searched for credentials as it came and in
+   * this many rounds of percent-decoding (a doubly encoded token is found
+   * by whatever decodes it twice).
+   */
+  upgradeQueryDecodingRoundsMax: 3,
   /** Positions in one snapshot, either direction. */
   snapshotPositionsMax: 2000,
 } as const;
@@ -81,7 +87,7 @@ export interface SubscriptionSettings {
   /** Per-connection token bucket: sustained rate and burst. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
-  /** Pip size per symbol where the defaults of actors/pip-size.ts do not fit (e.g. { "US30.cash": 1 }). */
+  /** Pip size per symbol where the defaults of proto/pip-size.ts do not fit (e.g. { "US30.cash": 1 }). */
   pipSizes: Readonly<Record<string, number>>;
 }
 
@@ -289,6 +295,23 @@ export const rateLimits = {
   redisReconnectMaxMs: 5_000,
 } as const;
 
+/** Security events: journaled by the shards, shipped to Postgres's security_events. */
+export const securityEvents = {
+  /** A detail is our own text (a code, a short message), never client bytes; bounded anyway. */
+  detailCharsMax: 512,
+  /**
+   * Refusals a shard itself decides (the actors' REPLAY, PRICE_DEVIATION,
+   * ...) are recorded one by one up to this rate per subscription; past it
+   * they are counted, and each count is recorded as one summary event.
+   */
+  shardRefusalsPerSecond: 50,
+  shardRefusalsBurst: 200,
+  /** How often the counts are recorded (one event per subscription, source address and code). */
+  summaryIntervalMs: 1_000,
+  /** Distinct (subscription, source address, code) counts kept between summaries; past it, counted per subscription and code. */
+  summaryKeysMax: 10_000,
+} as const;
+
 /** Operations: logging and the status page. */
 export const operations = {
   /** Security events also written to the log, at most this many per second (the journal keeps them all). */
@@ -366,6 +389,46 @@ export const journalRetention = {
   diskBudgetBytesDefault: 8 * 1024 * 1024 * 1024,
   /** From this share of the budget on, the journal's disk is reported 'warning' (log, /readyz, /metrics). */
   diskBudgetWarnRatio: 0.8,
+} as const;
+
+/**
+ * Free space on the data folder's filesystem, which the journals share with
+ * everything else kept there (engine/journal-space.ts). Below the reserve,
+ * records that would grow a journal are refused BUSY before a journal write
+ * can fail for lack of space; a shard whose write failed anyway waits,
+ * stopped, for the resume mark and starts again from its journal.
+ */
+export const journalDisk = {
+  /** Free space is read this often (statfs, a cheap system call, on the I/O thread). */
+  checkIntervalMs: 200,
+  /**
+   * Default reserve: the smaller of these (serve --journal-disk-reserve,
+   * SIGPLANE_JOURNAL_DISK_RESERVE), so a small disk is not refused from the start.
+   */
+  reserveBytesDefault: 256 * 1024 * 1024,
+  reserveRatioDefault: 0.05,
+  /**
+   * Hysteresis: once refusing, records are taken again only when free space
+   * is back above the reserve plus this share of it...
+   */
+  resumeRatio: 0.25,
+  /** ...and at least this much above it (with no reserve, what a shard stopped by a full disk waits for). */
+  resumeBytesMin: 1024 * 1024,
+  /**
+   * A shard worker that dies of anything while free space is below the
+   * reserve, or below this, is taken to have died of it (an I/O error after
+   * ENOSPC, a failed fsync): it waits for space rather than counting as a crash.
+   */
+  nearlyFullBytes: 1024 * 1024,
+  /**
+   * Once full, the disk stays full (and a stopped shard stopped) at least
+   * this long, even with room again; the hold doubles each time it is full
+   * again within fullHoldMsMax of the last time it recovered (a write that
+   * needs more than the room there is would otherwise restart the shard,
+   * which replays its whole journal, over and over).
+   */
+  fullHoldMsMin: 1_000,
+  fullHoldMsMax: 60_000,
 } as const;
 
 /** The audit log's time partitions (migration 003, persistence/pg/audit-retention.ts). */

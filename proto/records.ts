@@ -107,10 +107,46 @@ export interface SnapshotRecord {
   positions: Position[];
 }
 
+/**
+ * Stable codes of a refused WebSocket upgrade: the JSON body's `code` of the
+ * HTTP refusal (docs/protocol.md, "Connecting"). RATE_LIMITED is also a
+ * RejectCode (frames); the two mean the same.
+ */
+export const UpgradeRefusalCode = {
+  QUERY_NOT_ALLOWED: 'QUERY_NOT_ALLOWED',
+  CREDENTIAL_IN_URL: 'CREDENTIAL_IN_URL',
+  NOT_A_WEBSOCKET_UPGRADE: 'NOT_A_WEBSOCKET_UPGRADE',
+  UNSUPPORTED_WEBSOCKET_VERSION: 'UNSUPPORTED_WEBSOCKET_VERSION',
+  AUTHORIZATION_TOO_LARGE: 'AUTHORIZATION_TOO_LARGE',
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
+  MISSING_TOKEN: 'MISSING_TOKEN',
+  MALFORMED_TOKEN: 'MALFORMED_TOKEN',
+  UNKNOWN_TOKEN: 'UNKNOWN_TOKEN',
+  EXPIRED: 'EXPIRED',
+  REVOKED: 'REVOKED',
+  WRONG_ROLE: 'WRONG_ROLE',
+  IP_NOT_ALLOWED: 'IP_NOT_ALLOWED',
+  SUBSCRIPTION_ISOLATED: 'SUBSCRIPTION_ISOLATED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  RATE_LIMITED: 'RATE_LIMITED',
+} as const;
+export type UpgradeRefusalCode = (typeof UpgradeRefusalCode)[keyof typeof UpgradeRefusalCode];
+
+/** A security event's code is the one the client was answered: a frame's RejectCode or an upgrade's refusal code. */
+export type SecurityEventCode = RejectCode | UpgradeRefusalCode;
+
+/**
+ * Codes that journals written before upgrade refusals kept their own code
+ * may still hold, with that code in `detail`. Read, never written: the
+ * shipper stores the refusal code instead (persistence/shipper/journal-rows.ts).
+ */
+export const legacyUpgradeEventCodes: ReadonlySet<string> = new Set(['AUTH_REFUSED', 'IP_REFUSED']);
+
 /** A rejection or refusal worth keeping: journaled, shipped, audited. */
 export interface SecurityEvent {
   atMs: number;
-  code: RejectCode | 'AUTH_REFUSED' | 'IP_REFUSED';
+  /** What the client was answered (never a summary of it): the runbook's queries select on it. */
+  code: SecurityEventCode;
   subscriptionId: string | null;
   role: 'master' | 'receiver' | null;
   remoteAddress: string;
