@@ -9,14 +9,18 @@
  * snapshot updates no reference. Signals with price <= 0 (a v2 MODIFY or
  * CLOSE may carry none) are not checked and set no reference.
  */
-import { type SubscriptionSettings, pipSize } from '@sigplane/protocol';
+import { actor as actorLimits, type SubscriptionSettings, pipSize } from '@sigplane/protocol';
 
 export interface ReferencePrice {
   price: number;
   atMs: number;
 }
 
-/** symbol -> reference. One entry per traded symbol (symbols are bounded by what masters trade). */
+/**
+ * symbol -> reference, the least recently priced first. At most
+ * actor.referencePricesMax symbols: past it the least recently priced is
+ * forgotten (its next price is checked against nothing, like a first one).
+ */
 export type PriceGuard = Map<string, ReferencePrice>;
 
 /** Float slack so that exactly maxDeviationPips (1.1050 vs 1.1000 at 50 pips) passes. */
@@ -51,14 +55,11 @@ export function checkPrice(
 }
 
 /** Remember the price of an accepted signal. Prices <= 0 are ignored. */
-export function recordPrice(guard: PriceGuard, symbol: string, price: number, atMs: number): void {
+export function recordPrice(guard: PriceGuard, symbol: string, price: number, atMs: number, symbolsMax: number = actorLimits.referencePricesMax): void {
   if (!(price > 0)) return;
   if (!Number.isFinite(price)) throw new Error(`recordPrice: price of ${symbol} is not finite`);
-  const reference = guard.get(symbol);
-  if (reference === undefined) {
-    guard.set(symbol, { price, atMs });
-  } else {
-    reference.price = price;
-    reference.atMs = atMs;
-  }
+  // Re-inserted: the Map's order is least recently priced first.
+  guard.delete(symbol);
+  if (guard.size >= symbolsMax) guard.delete(guard.keys().next().value!);
+  guard.set(symbol, { price, atMs });
 }

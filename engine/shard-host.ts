@@ -76,6 +76,8 @@ export interface ShardHostOptions {
   crashAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: rings of this size instead of engineLimits.ringBytes (a small ring fills, answering BUSY). */
   ringBytes?: number;
+  /** Test hook: each worker's delivery windows hold this many signals together instead of engineLimits.deliveryWindowRecordsPerShardMax. */
+  windowRecordsPerShardMax?: number;
   /** Test hook: the shards' own refusals recorded one by one (securityEvents limits otherwise). */
   refusalBudget?: RefusalBudget;
 }
@@ -196,6 +198,7 @@ export class ShardHost {
       journalPath: journalPathOf(this.options.dataDir, index),
       journalSync: this.options.journalSync,
       crashAfterRecords: first && crash !== undefined && crash.shardIndex === index ? crash.records : undefined,
+      windowRecordsMax: this.options.windowRecordsPerShardMax,
       refusalBudget: this.options.refusalBudget,
     };
     const worker = new Worker(shardWorkerFile(), { workerData });

@@ -13,6 +13,7 @@
 import { Packr } from 'msgpackr';
 import type { ActorEvent, ConnId } from '../actors/actor-types';
 import type { SubscriptionSettings, ExecutionReportRecord, SecurityEvent, SignalRecord, SubscriptionState } from '@sigplane/protocol';
+import type { ThreadMemory } from '../persistence/thread-memory';
 
 /**
  * Exit codes of a shard worker that the host treats apart. A journal write
@@ -56,8 +57,8 @@ export type ShardOutbound =
   | { t: 'ready'; subscriptions: number; signals: number }
   /** A security event the shard journaled (the I/O thread logs it, within its log budget). */
   | { t: 'security'; ev: SecurityEvent }
-  /** Counters the I/O thread aggregates into /metrics. */
-  | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number };
+  /** Counters the I/O thread aggregates into /metrics, and the worker's own memory. */
+  | { t: 'stats'; journalCommits: number; journalRows: number; journalCommitMsTotal: number; memory: ThreadMemory; windowRecords: number };
 
 /** What /metrics keeps of an acked execution report. */
 export interface ReportMetric {

@@ -33,6 +33,7 @@ import {
   type SecurityEvent,
 } from '@sigplane/protocol';
 import { Audience, decodeInbound, encodeOutbound, shardExitCode, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { threadMemory } from '../persistence/thread-memory';
 import { isOutOfSpace, Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
 import {
   createActor,
@@ -46,6 +47,7 @@ import {
 } from '../actors/subscription-actor';
 import type { ActorContext, ActorEvent, Effect } from '../actors/actor-types';
 import { ShardSecurityEvents, type Peer, type RefusalBudget } from './shard-security-events';
+import { WindowBudget } from './window-budget';
 
 export interface ShardWorkerData {
   shardIndex: number;
@@ -55,6 +57,8 @@ export interface ShardWorkerData {
   journalSync: JournalSync;
   /** Test hook: throw after this many inbound records (fault injection). */
   crashAfterRecords?: number;
+  /** Test hook: engine.deliveryWindowRecordsPerShardMax otherwise. */
+  windowRecordsMax?: number;
   /** Test hook: the shard's own refusals recorded one by one (securityEvents limits otherwise). */
   refusalBudget?: RefusalBudget;
 }
@@ -65,6 +69,7 @@ const outbound = new RingProducer(data.outRing);
 const journal = Journal.open(data.journalPath, { sync: data.journalSync });
 
 const actors = new Map<string, SubscriptionActor>();
+const windowBudget = new WindowBudget(data.windowRecordsMax ?? engineLimits.deliveryWindowRecordsPerShardMax);
 const settingsBySubscription = new Map<string, SubscriptionSettings>();
 /** The security events of this shard's own refusals: who was refused, and within what budget. */
 const refusalEvents = new ShardSecurityEvents(data.refusalBudget);
@@ -102,6 +107,7 @@ function recover(): { subscriptions: number; signals: number } {
   let signals = 0;
   journal.recover((r, signalsAfterSnapshot) => {
     const actor = actorFor(r.subscriptionId);
+    const windowBefore = actor.window.count;
     if (r.snapshot !== null) restoreSnapshot(actor, r.snapshot);
     for (const record of signalsAfterSnapshot) {
       restoreSignal(actor, record);
@@ -109,6 +115,7 @@ function recover(): { subscriptions: number; signals: number } {
     }
     for (const cursor of r.cursors) restoreCursor(actor, cursor.receiverId, cursor.sequence);
     if (r.state !== null) restoreState(actor, r.state.state, r.state.reason);
+    windowBudget.touched(actor, windowBefore, actors);
     scheduleTimer(r.subscriptionId, actor);
   });
   return { subscriptions: actors.size, signals };
@@ -195,7 +202,9 @@ function runEvent(subscriptionId: string, event: ActorEvent): void {
   const actor = actorFor(subscriptionId);
   if (event.kind === 'receiverDetach') reportBound.delete(event.connId);
   if (event.kind === 'masterDetach') refusalEvents.detach(event.connId);
+  const windowBefore = actor.window.count;
   const effects = handle(actor, event, contextFor(subscriptionId));
+  windowBudget.touched(actor, windowBefore, actors);
   if (event.kind === 'receiverSubscribe') {
     const claimed = event.lastSequence ?? actor.cursors.get(event.receiverId) ?? 0;
     raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
@@ -397,7 +406,7 @@ function loop(): void {
     flush();
     if (nowMs - lastStatsAtMs >= 1000) {
       lastStatsAtMs = nowMs;
-      writeOutbound({ t: 'stats', ...stats });
+      writeOutbound({ t: 'stats', ...stats, memory: threadMemory(), windowRecords: windowBudget.records });
       outbound.notify();
     }
     if (taken === 0 && !stopping) {

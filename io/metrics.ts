@@ -122,7 +122,7 @@ export class Metrics {
   readonly upgradesRefused = new Counter('sigplane_upgrades_refused_total', 'WebSocket upgrades refused, by reason.');
   readonly upgradesClosedByCork = new Counter('sigplane_upgrades_closed_by_cork_total', 'Upgrades uWebSockets closed inside the cork that made them (a known uWS bug; io/async-upgrade-guard.ts); after the first, upgrades are not corked.');
   readonly deliveries = new Counter('sigplane_deliveries_total', 'Delivery frames sent to receivers.');
-  readonly backpressureDrops = new Counter('sigplane_backpressure_drops_total', 'Receivers dropped to resync at their backpressure limit.');
+  readonly backpressureDrops = new Counter('sigplane_backpressure_drops_total', 'Connections closed for being too slow for what they are sent, by role and reason (read_lag, unread_bytes, send_buffer_full); they resume on reconnect.');
   readonly operatorCloses = new Counter('sigplane_operator_closes_total', 'Connections closed because what let them in ended, by reason: an operator action (ISOLATED, REVOKED), an expired token (EXPIRED), an allowlist change (IP_NOT_ALLOWED).');
   readonly policyCloses = new Counter('sigplane_policy_closes_total', 'Connections the server closed for what they sent, by reason (RATE_LIMITED: kept sending past its limit).');
   readonly securityEventsDropped = new Counter('sigplane_security_events_dropped_total', 'Security events not journaled because a ring was full.');
@@ -160,4 +160,15 @@ export class Metrics {
     }
     return out;
   }
+}
+
+/** Prometheus text as render() writes it, read back: `name{labels}` -> value (for the benches and tests that scrape /metrics). */
+export function parseMetricsText(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
 }

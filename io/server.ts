@@ -23,6 +23,7 @@ import { ShardHost } from '../engine/shard-host';
 import type { JournalDiskReserve, JournalSpaceLevel, JournalSpaceStatus } from '../engine/journal-space';
 import type { RefusalBudget } from '../engine/shard-security-events';
 import { Audience, type ShardInbound, type ShardOutbound } from '../engine/shard-protocol';
+import type { ThreadMemory } from '../persistence/thread-memory';
 import { ConnectionRegistry, type ConnectionData, type Socket } from './connections';
 import { ControlListener } from './control-listener';
 import { listenExclusive, publicListener } from './listen-exclusive';
@@ -32,8 +33,10 @@ import type { FrameContext } from './frame-context';
 import { setTlsEnabled, writeSecurityHeaders } from './http-headers';
 import { masterPacing, onMasterMessage, refuseFrom } from './master-connection';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
+import { registerMemoryGauges } from './memory-gauges';
 import { Metrics } from './metrics';
 import { onReceiverMessage } from './receiver-connection';
+import { backpressureCloseCode, SlowConnections, uwsSendDropped } from './slow-connections';
 import { handleUpgrade, refuseNonUpgrade, type Authenticator, type UpgradeDeps } from './upgrade';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
@@ -86,6 +89,8 @@ export interface ServerOptions {
   crashShardAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: the shards' ring size (proto/limits.ts ringBytes otherwise). */
   ringBytes?: number;
+  /** Test hook: signals each shard's delivery windows hold together (proto/limits.ts engine.deliveryWindowRecordsPerShardMax otherwise). */
+  windowRecordsPerShardMax?: number;
   /** Test hook: the shards' own refusals recorded one by one (proto/limits.ts securityEvents otherwise). */
   shardRefusalBudget?: RefusalBudget;
 }
@@ -93,7 +98,7 @@ export interface ServerOptions {
 /** Close codes sigplane uses (4000-4999 are the application's). */
 export const CloseCode = {
   SHARD_RESTART: 1012,
-  BACKPRESSURE: 4001,
+  BACKPRESSURE: backpressureCloseCode,
   SHUTDOWN: 1001,
   FRAME_TOO_LARGE: 1009,
   /** An operator isolated the subscription (docs/protocol.md: reconnecting is refused until lifted). */
@@ -110,6 +115,10 @@ export class SigplaneServer implements FrameContext {
   private readonly shards: ShardHost;
   private readonly states = new Map<string, SubscriptionState>();
   private readonly shardStats = new Map<number, { journalCommits: number; journalRows: number; journalCommitMsTotal: number }>();
+  /** Each shard worker's memory as it last reported (/metrics). */
+  private readonly shardMemory = new Map<number, ThreadMemory>();
+  /** Each shard worker's delivery windows as it last reported (/metrics). */
+  private readonly shardWindowRecords = new Map<number, number>();
   /** What restarted shard workers had reported before they died: worker counters never go down. */
   private readonly retiredShardStats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
   readonly rateLimitBackend: RateLimitBackend;
@@ -128,6 +137,8 @@ export class SigplaneServer implements FrameContext {
   /** While a batch from a shard is routed: frames waiting per socket (see flushCorked). */
   private corking = false;
   private readonly corked = new Map<Socket, Uint8Array[]>();
+  /** Receivers too far behind, and sends past uWS's buffer limit, close their connection (io/slow-connections.ts). */
+  readonly slow = new SlowConnections({ metrics: this.metrics, log: (level, message, fields) => this.log(level, message, fields) });
   readonly incident: IncidentControl;
   private control: ControlListener | null = null;
   port = 0;
@@ -147,6 +158,7 @@ export class SigplaneServer implements FrameContext {
       onNotTaken: (message) => this.answerNotTaken(message),
       crashAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
+      windowRecordsPerShardMax: options.windowRecordsPerShardMax,
       refusalBudget: options.shardRefusalBudget,
     });
     this.incident = new IncidentControl({
@@ -216,6 +228,7 @@ export class SigplaneServer implements FrameContext {
       answer: (res, status, contentType, body, csp) => this.answer(res, status, contentType, body, csp),
     });
     app.any('/*', (res) => this.answer(res, '404 Not Found', 'application/json', '{"code":"NOT_FOUND"}'));
+    this.slow.start();
     // Exclusive: a second server on a taken port fails here, naming the cause (io/listen-exclusive.ts).
     const socket = await listenExclusive(this.uws, app, { ...publicListener, host: this.options.host, port: this.options.port });
     this.listenSocket = socket;
@@ -226,6 +239,7 @@ export class SigplaneServer implements FrameContext {
   async stop(): Promise<void> {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    this.slow.stop();
     for (const ws of this.connections.connectionsWhere(() => true)) this.closeSocket(ws, CloseCode.SHUTDOWN, 'shutdown');
     await this.control?.stop();
     this.control = null;
@@ -270,6 +284,9 @@ export class SigplaneServer implements FrameContext {
       // Up to twice the limit we answer FRAME_TOO_LARGE and close with 1009;
       // beyond that uWS drops the connection without reading the frame.
       maxPayloadLength: maxPayloadLength * 2,
+      // A send past maxBackpressure is refused (DROPPED) and the connection
+      // dropped by sendNow. uWS's closeOnBackpressureLimit would only shut
+      // the socket's read side, and a close frame sent then is refused too.
       maxBackpressure,
       closeOnBackpressureLimit: 0,
       idleTimeout: wire.idleTimeoutSeconds,
@@ -284,6 +301,9 @@ export class SigplaneServer implements FrameContext {
         }
         if (role === 'master') onMasterMessage(ws, message, isBinary, this);
         else onReceiverMessage(ws, message, isBinary, this);
+      },
+      pong: (ws, message) => {
+        if (role === 'receiver') this.slow.onPong(ws, message, Date.now());
       },
       close: (ws, code) => this.onClose(ws, code),
     });
@@ -313,6 +333,7 @@ export class SigplaneServer implements FrameContext {
   private onClose(ws: Socket, code: number): void {
     const data = ws.getUserData();
     data.closed = true;
+    this.slow.forget(ws);
     if (this.upgradeGuard.closedDuringUpgrade(data.connId, code)) {
       this.metrics.upgradesClosedByCork.inc();
       this.log('warn', 'uWebSockets closed a connection inside the cork that upgraded it (a known uWS bug); upgrades are no longer corked, so uWS prints a warning for each', {
@@ -355,10 +376,13 @@ export class SigplaneServer implements FrameContext {
    */
   private flushCorked(): void {
     this.corking = false;
+    const nowMs = Date.now();
     for (const [ws, frames] of this.corked) {
-      if (ws.getUserData().closed) continue;
+      const data = ws.getUserData();
+      if (data.closed) continue;
       ws.cork(() => {
         for (const frame of frames) this.sendNow(ws, frame);
+        if (data.role === 'receiver') this.slow.afterBatch(ws, frames, nowMs);
       });
     }
     this.corked.clear();
@@ -368,12 +392,7 @@ export class SigplaneServer implements FrameContext {
   private sendNow(ws: Socket, frame: Uint8Array): void {
     const data = ws.getUserData();
     if (data.closed) return;
-    const status = ws.send(frame, true);
-    // 2 = DROPPED: past maxBackpressure. The receiver resubscribes from its cursor.
-    if (status === 2) {
-      this.metrics.backpressureDrops.inc({ role: data.role });
-      this.closeSocket(ws, CloseCode.BACKPRESSURE, 'BACKPRESSURE');
-    }
+    if (ws.send(frame, true) === uwsSendDropped) this.slow.drop(ws, 'send_buffer_full');
   }
 
   reject(ws: Socket, code: RejectCode, message: string, sequence: number): void {
@@ -501,6 +520,8 @@ export class SigplaneServer implements FrameContext {
         return;
       case 'stats': {
         this.shardStats.set(shardIndex, { journalCommits: message.journalCommits, journalRows: message.journalRows, journalCommitMsTotal: message.journalCommitMsTotal });
+        this.shardMemory.set(shardIndex, message.memory);
+        this.shardWindowRecords.set(shardIndex, message.windowRecords);
         return;
       }
       case 'security':
@@ -661,6 +682,10 @@ export class SigplaneServer implements FrameContext {
   }
 
   private registerGauges(): void {
+    registerMemoryGauges(this.metrics, { shards: () => this.shardMemory.entries(), shipper: () => this.options.shipperStatus?.().memory });
+    this.metrics.gauge('sigplane_delivery_window_records', 'Signals held in the delivery windows of each shard worker (at most deliveryWindowRecordsPerShardMax).', () =>
+      [...this.shardWindowRecords].map(([shard, records]) => ({ labels: { shard: String(shard) }, value: records })),
+    );
     this.metrics.gauge('sigplane_connections', 'Open connections by role.', () => {
       const c = this.connections.counts();
       return [

@@ -12,8 +12,29 @@ export const wire = {
   receiverFrameBytesMax: 4 * 1024,
   /** A connection that sends nothing for this long is closed (uWS idleTimeout, seconds). */
   idleTimeoutSeconds: 60,
-  /** Per-receiver send buffer: past it the receiver is dropped to resync. */
+  /**
+   * Per-receiver send buffer in the server (uWS's backpressure, counted only
+   * once the kernel's socket buffer is full): a send past it is refused by
+   * uWS and the receiver is dropped at once (no close frame: it would have
+   * to wait behind the whole buffer). The kernel's buffer comes on top: up
+   * to net.ipv4.tcp_wmem's maximum (4 MiB on Linux by default).
+   */
   receiverBackpressureBytesMax: 1024 * 1024,
+  /**
+   * How far behind a receiver may read, whatever the kernel buffers: a
+   * WebSocket ping sent after its deliveries must come back (the pong)
+   * within this, or it is closed, 4001 BACKPRESSURE when nothing waits in
+   * the server's buffer (the close frame goes out at once), else dropped.
+   */
+  receiverReadLagMsMax: 10_000,
+  /**
+   * ...and how much it may leave unread, kernel included: past this many
+   * bytes sent beyond what it confirmed reading (with a pong) it is closed
+   * the same way. This bounds what it reads before it sees its close.
+   */
+  receiverUnreadBytesMax: 1024 * 1024,
+  /** A receiver that was sent something is probed (a ping behind its deliveries) at most this often; one probe at a time. */
+  receiverLagProbeIntervalMs: 1_000,
   /** Master send buffer before uWS stops accepting more frames from us. */
   masterBackpressureBytesMax: 4 * 1024 * 1024,
   /** Largest Authorization header accepted on an upgrade. */
@@ -83,6 +104,12 @@ export const subscriptionDefaults: SubscriptionSettings = {
 export const actor = {
   /** Recent deliveries kept in memory per subscription for receiver catch-up. */
   deliveryWindowMax: 4096,
+  /**
+   * Symbols whose reference price one subscription keeps for the price
+   * guard; past it the least recently priced is forgotten (a master sending
+   * ever new symbols cannot grow the actor).
+   */
+  referencePricesMax: 1_024,
   /** Out-of-order signals held while DEGRADED before asking for a full snapshot. */
   heldSignalsMax: 1024,
   /** Deliveries sent to one catching-up receiver per step (the rest follow). */
@@ -98,6 +125,14 @@ export const engine = {
   ringBytes: 4 * 1024 * 1024,
   /** Largest record one ring slot carries. */
   ringRecordBytesMax: 512 * 1024,
+  /**
+   * Signals all the delivery windows of one shard worker hold together:
+   * past it the windows of the subscriptions least recently active are
+   * emptied (their catch-up reads the journal). 400 to 600 bytes of heap a
+   * signal (two memory soaks): 131,072 is 32 full windows, 50 to 80 MiB
+   * (engine/window-budget.ts).
+   */
+  deliveryWindowRecordsPerShardMax: 131_072,
   /** Records a shard worker takes from its ring in one batch (one journal commit). */
   shardBatchRecordsMax: 1024,
   /**

@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMetricsText } from '../io/metrics';
 import { openMaster, openReceiver, send, waitForDeliveries } from './support/e2e';
 import { v1Fields, v1Frame } from './support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
@@ -33,15 +34,7 @@ async function scrape(): Promise<string> {
 }
 
 /** `name{labels}` -> value, for every sample line. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
+const samples = parseMetricsText;
 
 function typeOf(text: string, name: string): string | undefined {
   return new RegExp(`^# TYPE ${name} (\\w+)$`, 'm').exec(text)?.[1];

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseMetricsText } from '../io/metrics';
 import { SigplaneServer } from '../io/server';
 import { rateLimitKeyOfAddress } from '../io/rate-limit/address-key';
 import { RedisGcra } from '../io/rate-limit/redis-gcra';
@@ -48,14 +49,7 @@ async function upgradeStatus(url: string, localAddress = '127.0.0.1'): Promise<n
 }
 
 async function metricsOf(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
+  return parseMetricsText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 }
 
 async function started(options: Parameters<typeof startTestServer>[0]): Promise<TestServer> {

@@ -60,7 +60,7 @@ describe('shard records', () => {
     { t: 'send', to: Audience.CONN, sub: 'x', conn: 12, frame: new Uint8Array(0), kind: 'reject', seq: 0, t0: 0, outcome: 'REPLAY' },
     { t: 'send', to: Audience.CONN, sub: 'x', conn: 1, frame: new Uint8Array([4]), kind: 'reportAck', seq: 3, t0: 0, report: { kind: 'FILL', outcome: 'OK', delayMs: null, slippagePips: 0.5 } },
     { t: 'live', sub: 'x', conn: 4 },
-    { t: 'stats', journalCommits: 1, journalRows: 2, journalCommitMsTotal: 3.5 },
+    { t: 'stats', journalCommits: 1, journalRows: 2, journalCommitMsTotal: 3.5, memory: { heapUsedBytes: 1, heapTotalBytes: 2, externalBytes: 3, arrayBuffersBytes: 4 }, windowRecords: 5 },
   ];
 
   it('every inbound record comes back as it was, from a private buffer and from a ring', () => {

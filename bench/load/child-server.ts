@@ -23,6 +23,8 @@ export interface ChildServer {
   pid: number;
   logFile: string;
   stop(): Promise<void>;
+  /** SIGKILL: no handler runs, nothing is flushed. Resolves when the process is gone. */
+  kill9(): Promise<void>;
 }
 
 const startTimeoutMs = 60_000;
@@ -96,6 +98,10 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Ch
       const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
       await exited;
       clearTimeout(timer);
+    },
+    async kill9() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
     },
   };
 }

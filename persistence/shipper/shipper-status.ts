@@ -2,6 +2,7 @@
  * What the shipper reports: plain data, posted from the shipper thread to
  * the I/O thread (structured clone), read by /readyz and /metrics.
  */
+import type { ThreadMemory } from '../thread-memory';
 import { shipTableNames, type ShipTableName } from './journal-rows';
 
 export interface ShipFailure {
@@ -95,6 +96,8 @@ export interface ShipperStatus {
   pruneError: ShipFailure | null;
   shards: ShipShardStatus[];
   atMs: number;
+  /** The shipper thread's own memory, added by the thread to each report (/metrics). */
+  memory?: ThreadMemory;
 }
 
 export function emptyTableStatus(): ShipTableStatus {

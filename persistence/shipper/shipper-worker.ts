@@ -11,6 +11,7 @@ import type { RetentionLimits } from './journal-pruner';
 import type { ShipTableName } from './journal-rows';
 import type { BatchResult, ShipFaultPoint } from './ship-batch';
 import { ShipError, ShipErrorCode } from './ship-errors';
+import { threadMemory } from '../thread-memory';
 import { ShipLoop } from './ship-loop';
 import type { ShipperLimits } from './shipper-limits';
 import type { ShipperStatus } from './shipper-status';
@@ -80,7 +81,7 @@ function main(): void {
     journalBudgetWarnRatio: data.journalBudgetWarnRatio,
     fault: faultHook(data.fault),
     knownWatermarks: data.knownWatermarks,
-    report: (status) => post({ t: 'status', status }),
+    report: (status) => post({ t: 'status', status: { ...status, memory: threadMemory() } }),
     // Posted before the next batch starts: the host's counts hold up to a crash.
     onBatch: (shard, result, atMs) => post({ t: 'batch', shard, result, atMs }),
     log: (level, message, fields) => post({ t: 'log', level, message, fields }),

@@ -87,8 +87,8 @@ export class Harness {
   nowMs = T0;
   settings: SubscriptionSettings = { ...subscriptionDefaults };
 
-  constructor(limits: ActorLimits = smallLimits) {
-    this.actor = createActor(SUB, T0, limits);
+  constructor(limits: ActorLimits = smallLimits, subscriptionId = SUB) {
+    this.actor = createActor(subscriptionId, T0, limits);
   }
 
   ctx(): ActorContext {
@@ -108,7 +108,7 @@ export class Harness {
   /** Accept 1..count (netting BUY/SELL alternating so the book stays small). */
   acceptRange(from: number, to: number, connId = 1): void {
     for (let s = from; s <= to; s++) {
-      const effects = this.signal(signal(s, { orderType: s % 2 === 1 ? OrderType.BUY : OrderType.SELL }), connId);
+      const effects = this.signal(signal(s, { subscriptionId: this.actor.subscriptionId, orderType: s % 2 === 1 ? OrderType.BUY : OrderType.SELL }), connId);
       if (!effects.some((e) => e.kind === 'ack' && e.status === 'ACCEPTED')) {
         throw new Error(`acceptRange: ${s} not accepted: ${JSON.stringify(effects.map(brief))}`);
       }

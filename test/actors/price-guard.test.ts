@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkPrice, createPriceGuard, recordPrice } from '../../actors/price-guard';
-import { subscriptionDefaults } from '@sigplane/protocol';
+import { actor as actorLimits, subscriptionDefaults } from '@sigplane/protocol';
+import { describe as describeActor } from '../../actors/subscription-actor';
+import { Harness, signal } from './fixtures';
 
 const settings = { ...subscriptionDefaults, maxDeviationPips: 50, referencePriceMaxAgeMs: 60_000 };
 
@@ -44,5 +46,25 @@ describe('price guard', () => {
     expect(guard.get('EURUSD')).toEqual({ price: 1.1, atMs: 0 });
     recordPrice(guard, 'EURUSD', 1.2, 7);
     expect(guard.get('EURUSD')).toEqual({ price: 1.2, atMs: 7 });
+  });
+
+  it('keeps at most symbolsMax references, forgetting the least recently priced', () => {
+    const guard = createPriceGuard();
+    recordPrice(guard, 'EURUSD', 1.1, 0, 3);
+    recordPrice(guard, 'GBPUSD', 1.3, 1, 3);
+    recordPrice(guard, 'USDJPY', 150, 2, 3);
+    recordPrice(guard, 'EURUSD', 1.1, 3, 3); // priced again: now the most recent
+    recordPrice(guard, 'XAUUSD', 2000, 4, 3);
+    expect([...guard.keys()]).toEqual(['USDJPY', 'EURUSD', 'XAUUSD']);
+    expect(checkPrice(guard, 'GBPUSD', 9, 5, settings)).toBeNull(); // forgotten: checked against nothing
+    expect(checkPrice(guard, 'EURUSD', 9, 5, settings)).toMatch(/pips/);
+  });
+
+  it('holds an actor to actor.referencePricesMax symbols however many its master sends', () => {
+    const h = new Harness();
+    const symbols = actorLimits.referencePricesMax + 10;
+    for (let i = 1; i <= symbols; i++) h.signal(signal(i, { symbol: `SYM${i}`, price: 1 + i / 1000 }));
+    expect(describeActor(h.actor).lastSequence).toBe(symbols);
+    expect(describeActor(h.actor).referencePrices).toBe(actorLimits.referencePricesMax);
   });
 });

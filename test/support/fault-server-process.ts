@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { parseMetricsText } from '../../io/metrics';
 import { ConfigStore } from '../../persistence/pg/config-store';
 import { SecretBox } from '../../persistence/pg/secret-box';
 import type { Pool } from 'pg';
@@ -103,21 +104,10 @@ export function faultSeed(testName: string): number {
 /** True when the long soak variants run (SIGPLANE_SOAK=1). */
 export const soak = process.env.SIGPLANE_SOAK === '1';
 
-/** Parses Prometheus text: `name{labels}` -> value (labels as rendered). */
-export function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
-}
-
 export async function scrapeMetrics(port: number): Promise<Map<string, number>> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
-  return parseMetrics(await response.text());
+  return parseMetricsText(await response.text());
 }
 
 /** Polls `check` every 20 ms until it is true; throws with `what` (and `detail()`) after `timeoutMs`. */

@@ -51,7 +51,7 @@ export interface TestServer {
 }
 
 export interface TestServerOptions
-  extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords' | 'ringBytes' | 'shardRefusalBudget' | 'tls' | 'rateLimits' | 'statusToken' | 'log'>> {
+  extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords' | 'ringBytes' | 'windowRecordsPerShardMax' | 'shardRefusalBudget' | 'tls' | 'rateLimits' | 'statusToken' | 'log'>> {
   /** Listen on the operators' control channel (isolate, lift, revoke act on live connections). */
   control?: boolean;
   /** Send receiver licenses' copy settings (receiver_settings) on subscribe and on change. */
@@ -91,6 +91,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       },
       crashShardAfterRecords: options.crashShardAfterRecords,
       ringBytes: options.ringBytes,
+      windowRecordsPerShardMax: options.windowRecordsPerShardMax,
       shardRefusalBudget: options.shardRefusalBudget,
       controlDatabaseUrl: options.control === true ? appUrl : undefined,
       receiverSettings: options.receiverSettings === true ? (tokenId) => receiverSettings.load(tokenId) : undefined,

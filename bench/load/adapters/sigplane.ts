@@ -124,6 +124,9 @@ export class SigplaneAdapter implements SystemAdapter {
   private server: ChildServer | null = null;
   private pool: Pool | null = null;
   private store: ConfigStore | null = null;
+  private readonly kek = crypto.randomBytes(32);
+  /** taskset CPUs of the server process (null: anywhere), kept for a restart. */
+  private cpus: string | null = null;
   /** The bench's own database on the given Postgres server, created by start() and dropped by stop(). */
   readonly databaseName = `sigplane_bench_${crypto.randomBytes(5).toString('hex')}`;
   private readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-bench-'));
@@ -151,14 +154,30 @@ export class SigplaneAdapter implements SystemAdapter {
     const databaseUrl = withDatabase(this.options.databaseServerUrl, this.databaseName);
     this.pool = createPool(databaseUrl, { max: setupConcurrency });
     await migrate(this.pool);
-    const kek = crypto.randomBytes(32);
-    this.store = new ConfigStore(this.pool, SecretBox.fromKey(kek));
-    this.server = await startChildServer({
+    this.store = new ConfigStore(this.pool, SecretBox.fromKey(this.kek));
+    this.cpus = cpus;
+    this.server = await this.startServer();
+  }
+
+  /** The server's port (a restart picks a new one). */
+  get port(): number {
+    if (this.server === null) throw new Error('sigplane is not running');
+    return this.server.port;
+  }
+
+  /** SIGKILL the server (nothing flushed or closed), then start it again on the same data folder and database. */
+  async restartAfterKill9(): Promise<void> {
+    await this.server?.kill9();
+    this.server = await this.startServer();
+  }
+
+  private startServer(): Promise<ChildServer> {
+    return startChildServer({
       script: compiledFile('cli/main.js'),
       args: ['serve', '--host', '127.0.0.1', '--port', '0', '--data', this.dataDir, '--shards', String(this.options.shards), '--journal-sync', this.options.journalSync],
       nodeArgs: this.options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(this.options.cpuProfileDir)],
-      env: this.serverEnvironment(databaseUrl, kek),
-      cpus,
+      env: this.serverEnvironment(withDatabase(this.options.databaseServerUrl, this.databaseName), this.kek),
+      cpus: this.cpus,
       logFile: this.logFile,
       portLine: /sigplane listening on port (\d+)/,
     });
