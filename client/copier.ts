@@ -42,7 +42,8 @@ import { localStops, mapSymbol, planOpen, roundToStep, SkipReason, targetVolume,
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { copier as limits } from './limits';
 import { CopyStatus, PositionMap, type CopiedPosition } from './position-map';
-import { reportKey, type ExecutionReportInput, type ReceiverClient, type ReceiverConnectOptions } from './receiver-client';
+import type { ReceiverClient, ReceiverConnectOptions } from './receiver-client';
+import { reportKey, type ExecutionReportInput } from './report-outbox';
 
 export interface CopierOptions {
   broker: Broker;
