@@ -46,7 +46,7 @@ import {
   executionKindName,
   RejectCode,
 } from '@sigplane/protocol';
-import { ClientCloseCode, Connection, type ReconnectOptions } from './connection';
+import { clientSession, ClientCloseCode, type ClientConnectOptions, type Connection } from './connection';
 import {
   toSafeNumber,
   toDelivery,
@@ -65,7 +65,7 @@ import { ReceiverQueue } from './receiver-queue';
 import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
 import { ReportOutbox, type ExecutionReportInput, type PendingReport, type ReportOutboxCounters } from './report-outbox';
 
-export interface ReceiverConnectOptions {
+export interface ReceiverConnectOptions extends ClientConnectOptions {
   /**
    * The last sequence this receiver executed, or a function asked at each
    * connect while the client itself knows none. Absent (and no cursor file):
@@ -81,21 +81,12 @@ export interface ReceiverConnectOptions {
    * deliveries (a change applies from the next delivery on).
    */
   onSettings?(settings: ReceiverSettingsMessage): void | Promise<void>;
-  onState?(state: string, sequence: number, reason: string): void;
-  onClose?(code: number, reason: string, willReconnect: boolean): void;
-  onError?(error: SigplaneClientError): void;
-  /** Default: reconnect with jittered backoff; false: never. */
-  reconnect?: ReconnectOptions | false;
-  localAddress?: string;
   clock?: () => number;
   /** Ack after this many executed signals (and whenever the queue runs dry). Default 1. */
   ackEvery?: number;
   /** Durable cursor: read at connect, replaced atomically after each execution. */
   cursorFile?: string;
   gapRetryMs?: number;
-  heartbeatIntervalMs?: number;
-  silenceTimeoutMs?: number;
-  welcomeTimeoutMs?: number;
 }
 
 export interface ReceiverCounters extends SequencerCounters, ReportOutboxCounters {
@@ -238,51 +229,17 @@ export class ReceiverClient extends EventEmitter {
     this.options = options;
     this.clock = options.clock ?? Date.now;
     this.sequencer = new ReceiverSequencer(initial, options.gapRetryMs ?? limits.gapRetryMs);
-    if (options.onClose) this.on('close', options.onClose);
-    if (options.onError) this.on('error', options.onError);
-    if (options.onState) this.on('state', (s: { state: string; sequence: number; reason: string }) => options.onState!(s.state, s.sequence, s.reason));
-    return new Promise<Welcome>((resolve, reject) => {
-      let settled = false;
-      this.once('welcome', (welcome: Welcome) => {
-        settled = true;
-        resolve(welcome);
-      });
-      this.connection = new Connection(
-        {
-          url,
-          token,
-          localAddress: options.localAddress,
-          reconnect: options.reconnect,
-          clock: this.clock,
-          heartbeatIntervalMs: options.heartbeatIntervalMs,
-          silenceTimeoutMs: options.silenceTimeoutMs,
-          welcomeTimeoutMs: options.welcomeTimeoutMs,
-          // A snapshot of snapshotPositionsMax positions is the largest frame.
-          maxPayloadBytes: wire.masterFrameBytesMax * 2,
-        },
-        {
-          onOpen: () => this.onOpen(),
-          onFrame: (frame) => this.onFrame(frame),
-          onHeartbeat: (rttMs) => this.emit('heartbeat', rttMs),
-          onError: (error, fatal) => {
-            this.emitError(error);
-            if (fatal && !settled) {
-              settled = true;
-              reject(error);
-            }
-          },
-          onClose: (code, reason, willReconnect) => {
-            this.onSocketClosed(willReconnect);
-            this.emit('close', code, reason, willReconnect);
-            if (!willReconnect && !settled) {
-              settled = true;
-              reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, `closed before welcome: ${code} ${reason}`));
-            }
-          },
-        },
-      );
-      this.connection.start();
-    });
+    const hooks = {
+      onOpen: () => this.onOpen(),
+      onFrame: (frame: DecodedFrame) => this.onFrame(frame),
+      onSocketClosed: (willReconnect: boolean) => this.onSocketClosed(willReconnect),
+      emitError: (error: Error) => this.emitError(error),
+    };
+    // A snapshot of snapshotPositionsMax positions is the largest frame.
+    const session = clientSession<Welcome>(this, hooks, url, token, options, { clock: this.clock, maxPayloadBytes: wire.masterFrameBytesMax * 2 });
+    this.connection = session.connection;
+    this.connection.start();
+    return session.welcomed;
   }
 
   /** Resolves once lastExecuted >= sequence; rejects with TIMEOUT (or CLOSED). */
