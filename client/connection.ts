@@ -6,6 +6,7 @@
  * Timers use the real event loop; `clock` only stamps heartbeats.
  */
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { decodeFrame, encodeHeartbeat, safeInteger, type DecodedFrame } from '@sigplane/protocol';
 import { ClientErrorCode, SigplaneClientError } from './errors';
@@ -180,31 +181,34 @@ export class Connection {
     socket.binaryType = 'nodebuffer';
     this.socket = socket;
 
-    socket.on('unexpected-response', (_req, res) => {
-      this.refusedStatus = res.statusCode ?? 0;
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.refusalCode = refusalCodeOf(Buffer.concat(chunks).toString('utf8'));
-        socket.terminate();
-      };
-      const timer = setTimeout(finish, refusalBodyWaitMs);
-      res.on('data', (chunk: Buffer) => {
-        if (bytes < refusalBodyBytesMax) chunks.push(chunk.subarray(0, refusalBodyBytesMax - bytes));
-        bytes += chunk.length;
-        if (bytes >= refusalBodyBytesMax) finish();
-      });
-      res.on('end', finish);
-      res.on('error', finish);
-    });
+    socket.on('unexpected-response', (_req, res) => this.onRefused(socket, res));
     socket.on('open', () => this.onOpen(socket));
     socket.on('message', (data, isBinary) => this.onMessage(socket, data as Buffer, isBinary));
     socket.on('error', (err) => this.onSocketError(socket, err));
     socket.on('close', (code, reason) => this.onSocketClose(socket, code, reason.toString('utf8')));
+  }
+
+  /** The upgrade was refused: keep the HTTP status and the body's code ({"code": ...}, read bounded), then end the socket. */
+  private onRefused(socket: WebSocket, res: IncomingMessage): void {
+    this.refusedStatus = res.statusCode ?? 0;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.refusalCode = refusalCodeOf(Buffer.concat(chunks).toString('utf8'));
+      socket.terminate();
+    };
+    const timer = setTimeout(finish, refusalBodyWaitMs);
+    res.on('data', (chunk: Buffer) => {
+      if (bytes < refusalBodyBytesMax) chunks.push(chunk.subarray(0, refusalBodyBytesMax - bytes));
+      bytes += chunk.length;
+      if (bytes >= refusalBodyBytesMax) finish();
+    });
+    res.on('end', finish);
+    res.on('error', finish);
   }
 
   private onOpen(socket: WebSocket): void {
