@@ -20,7 +20,7 @@ import {
   type SignalFields,
 } from '../client';
 import { resolveCopySettings, type CopySettings, type Position } from '@sigplane/protocol';
-import { Prng } from './actors/prng';
+import { Prng } from './support/prng';
 
 const subscriptionId = '0b5e6c1a-1111-4222-8333-444455556666';
 const keyPrefix = 'sp:0b5e6c:';

@@ -42,7 +42,7 @@ import {
   type SnapshotRecord,
 } from '@sigplane/protocol';
 import { MemoryHistory, SUB, T0, signal } from './fixtures';
-import { Prng } from './prng';
+import { Prng } from '../support/prng';
 
 const limits = { deliveryWindowMax: 16, heldSignalsMax: 8, catchUpBatchMax: 4, syncRetryMs: 2_000, degradedEscalateMs: 10_000 };
 const retainedSignals = 60;

@@ -28,7 +28,7 @@ import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
 import type { CopySettings } from '@sigplane/protocol';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import type { TestServer } from '../support/test-server';
 import type { EaProcess, EaSymbol } from './support/ea-process';
 import {
