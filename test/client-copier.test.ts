@@ -18,7 +18,7 @@ import {
   type ReceivedDelivery,
   type ReceivedSnapshot,
   type SignalFields,
-} from '../client';
+} from '@sigplane/client';
 import { resolveCopySettings, type CopySettings, type Position } from '@sigplane/protocol';
 import { Prng } from './support/prng';
 

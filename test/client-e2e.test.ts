@@ -20,7 +20,7 @@ import {
   type PublishSignal,
   type ReceivedDelivery,
   type ReceiverConnectOptions,
-} from '../client';
+} from '@sigplane/client';
 import type { MasterSigning } from '../client/signing';
 import { range, sleep } from './support/e2e';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';

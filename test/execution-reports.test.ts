@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
-import { Copier, MasterClient, PaperBroker, ReceiverClient, type ExecutionReportInput } from '../client';
+import { Copier, MasterClient, PaperBroker, ReceiverClient, type ExecutionReportInput } from '@sigplane/client';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore, type CreatedAdminUser } from '../persistence/pg/admin-store';
 import { createPool } from '../persistence/pg/pool';

@@ -70,7 +70,7 @@ import {
   type PaperExecution,
   type PaperSymbol,
   type SigplaneClientError,
-} from '../client';
+} from '@sigplane/client';
 import { filterReason, localOrderType, localStops, mapSymbol, sizeVolume, targetVolume } from '../client/copy-rules';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore } from '../persistence/pg/admin-store';

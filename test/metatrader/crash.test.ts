@@ -20,7 +20,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Copier, PaperBroker, ReceiverClient } from '../../client';
+import { Copier, PaperBroker, ReceiverClient } from '@sigplane/client';
 import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
