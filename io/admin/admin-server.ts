@@ -34,6 +34,8 @@ export interface AdminServerOptions {
   adminStore: AdminStore;
   tls?: { certFile: string; keyFile: string; passphrase?: string };
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** ms since the epoch for the unauthenticated throttle's buckets (default Date.now; tests move it by hand). */
+  clock?: () => number;
 }
 
 /** What is read from uWS's request before the handler returns (the request object dies then). */
@@ -58,9 +60,11 @@ export class AdminServer {
   port = 0;
   private listenSocket: us_listen_socket | null = null;
   private readonly uws = loadNativeUws();
-  private readonly throttle = new UnauthenticatedThrottle();
+  private readonly throttle: UnauthenticatedThrottle;
 
-  constructor(private readonly options: AdminServerOptions) {}
+  constructor(private readonly options: AdminServerOptions) {
+    this.throttle = new UnauthenticatedThrottle(options.clock);
+  }
 
   async start(): Promise<void> {
     const tls = this.options.tls;
