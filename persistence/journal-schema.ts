@@ -18,8 +18,8 @@
  */
 
 import Database from 'better-sqlite3';
-import type { SubscriptionState } from '@sigplane/protocol';
-import { JournalError, JournalErrorCode, journalCodecLimits } from './journal-codec';
+import { journalLimits, type SubscriptionState } from '@sigplane/protocol';
+import { JournalError, JournalErrorCode } from './journal-codec';
 
 /** 'SGPJ': marks the file as a sigplane journal. */
 export const journalApplicationId = 0x5347504a;
@@ -29,7 +29,7 @@ export const journalSchemaVersion = 1;
 
 export const journalTables = ['signals', 'snapshots', 'states', 'cursors', 'security_events', 'execution_reports'] as const;
 
-const idCheck = (column: string): string => `CHECK (length(${column}) BETWEEN 1 AND ${journalCodecLimits.idLengthMax})`;
+const idCheck = (column: string): string => `CHECK (length(${column}) BETWEEN 1 AND ${journalLimits.idCharsMax})`;
 const stateCheck = `CHECK (state IN ('ACTIVE', 'DEGRADED', 'SYNCING', 'ISOLATED'))`;
 
 /** Schema version 1, created in one transaction on an empty file. */

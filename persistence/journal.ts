@@ -28,7 +28,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryReader } from '../actors/actor-types';
 import {
-  journal as journalConfig,
+  journalLimits,
   type ExecutionReportRecord,
   type SecurityEvent,
   type SignalRecord,
@@ -101,23 +101,6 @@ export interface JournalStats {
   /** PRAGMA synchronous as the connection reports it. */
   sync: JournalSync;
 }
-
-/** The journal's own bounds and settings (to move into proto/limits.ts). */
-export const journalLimits = {
-  /** Signals read per query while recover streams a subscription. */
-  recoverSignalsPageMax: 512,
-  /** Signals one prune call deletes at most (a prune holds the write lock). */
-  pruneRowsMax: 5_000,
-  /** Largest `limit` readSignals accepts. */
-  readSignalsLimitMax: journalConfig.retainedSignalsPerSubscription,
-  /** WAL pages before an automatic checkpoint (SQLite's default, ~4 MiB). */
-  walAutocheckpointPages: 1000,
-  /** The WAL file is truncated back to this after a checkpoint. */
-  walSizeLimitBytes: 64 * 1024 * 1024,
-  busyTimeoutMs: 5_000,
-  /** Page cache (negative: KiB). */
-  cacheSizeKiB: 16 * 1024,
-} as const;
 
 /**
  * A write found no space left on the journal's filesystem (SQLITE_FULL): the

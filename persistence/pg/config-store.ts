@@ -16,7 +16,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Pool, PoolClient } from 'pg';
-import { credentials, subscriptionDefaults, type SubscriptionSettings, SubscriptionState } from '@sigplane/protocol';
+import {
+  admin,
+  auditLog,
+  control,
+  credentials,
+  fields,
+  subscriptionConfig,
+  subscriptionDefaults,
+  type SubscriptionSettings,
+  SubscriptionState,
+} from '@sigplane/protocol';
 import { notifyControl } from './control-channel';
 import {
   MacSecretError,
@@ -30,29 +40,8 @@ import { withTransaction } from './pool';
 import type { SecretBox, SecretAad } from './secret-box';
 import { generateToken, tokenHashPattern, type TokenRole } from './tokens';
 
-// Limits of credentials kept here until proto/limits.ts takes them.
-/**
- * A master token lives 365 days by default: a Master EA runs unattended for
- * months, so the seed's 30 days (receivers) would stop a provider's signals
- * without warning; rotation with grace replaces it sooner when wanted.
- */
-export const masterTokenTtlDays = 365;
-/** Longest token lifetime accepted (10 years). */
-const tokenTtlDaysMax = 3650;
-/** Longest overlap of an old MAC key after rotation (30 days). */
-const macKeyOverlapMsMax = 30 * 24 * 3600 * 1000;
-/** last_used_at is rewritten at most this often per token (saves a write per connection burst). */
-const lastUsedResolutionSeconds = 60;
-const labelLengthMax = 200;
-const userAgentLengthMax = 512;
-const errorMessageLengthMax = 2000;
-const auditShortTextMax = 50; // VARCHAR(50) columns of the seed's audit_log
-/** An operator's reason for an incident action (kept in the audit log only). */
-const reasonLengthMax = 500;
-/** Master tokens revoked by one credential rotation (a subscription has one or two). */
-const rotationRevokedTokensMax = 1000;
-
 const dayMs = 24 * 3600 * 1000;
+const macKeyOverlapMsMax = control.macKeyOverlapMinutesMax * 60_000;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 
@@ -187,7 +176,7 @@ export interface RotatedCredentials {
 export type ConfigErrorCode =
   | 'INVALID_ARGUMENT'
   // A MAC key brought by a provider is not 64 lowercase hex characters that look random (the format of a
-  // generated one), or with the legacy v1 opt-in not a string within legacyV1Secret's bounds (imported-mac-secret.ts).
+  // generated one), or with the legacy v1 opt-in not a string within proto/limits.ts importedMacSecret's bounds (imported-mac-secret.ts).
   | 'INVALID_MAC_KEY'
   // A subscription id asked for (moving an existing Master EA) is taken.
   | 'SUBSCRIPTION_EXISTS'
@@ -235,7 +224,7 @@ function assertText(value: string | null | undefined, what: string, max: number)
 
 function assertReason(reason: string): string {
   const text = typeof reason === 'string' ? reason.trim() : '';
-  if (text.length === 0 || text.length > reasonLengthMax) invalid(`reason must be 1..${reasonLengthMax} characters`);
+  if (text.length === 0 || text.length > auditLog.reasonCharsMax) invalid(`reason must be 1..${auditLog.reasonCharsMax} characters`);
   if (nulCharacter.test(text)) invalid('reason must not contain NUL characters');
   return text;
 }
@@ -271,7 +260,7 @@ export function normaliseIp(ip: string): string | null {
 
 /** An IP address or a CIDR block ("10.0.0.0/24"), normalised, or a ConfigError. */
 export function parseIpOrCidr(input: string): string {
-  if (typeof input !== 'string' || input.length > 64) invalid('IP address or CIDR block expected');
+  if (typeof input !== 'string' || input.length > subscriptionConfig.ipOrCidrCharsMax) invalid('IP address or CIDR block expected');
   const [addr, prefix, extra] = input.trim().split('/');
   if (extra !== undefined) invalid(`not an IP address or CIDR block: ${input}`);
   const ip = normaliseIp(addr);
@@ -305,12 +294,14 @@ export function validateSettingsOverrides(overrides: unknown): Partial<Subscript
   return out;
 }
 
+const pipSizeSymbolPattern = new RegExp(`^[A-Za-z0-9]{1,${fields.symbolLengthMax}}$`);
+
 /** Pip sizes by symbol: the seed's symbol rule for keys, a positive finite size for values. */
 function validatePipSizes(value: unknown): Record<string, number> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid('pipSizes must be an object');
   const out: Record<string, number> = {};
   for (const [symbol, size] of Object.entries(value as Record<string, unknown>)) {
-    if (!/^[A-Za-z0-9]{1,20}$/.test(symbol)) invalid('pipSizes keys must be symbols ([A-Za-z0-9]{1,20})');
+    if (!pipSizeSymbolPattern.test(symbol)) invalid(`pipSizes keys must be symbols ([A-Za-z0-9]{1,${fields.symbolLengthMax}})`);
     if (typeof size !== 'number' || !Number.isFinite(size) || size <= 0) invalid(`pip size of ${symbol} must be > 0`);
     out[symbol] = size;
   }
@@ -368,7 +359,7 @@ export class ConfigStore {
   }
 
   /**
-   * A new subscription with its master token (365 days, `masterTokenTtlDays`)
+   * A new subscription with its master token (credentials.masterTokenTtlDays)
    * and its first v2 MAC key. The owner user is created (role provider) or
    * reused when `ownerEmail` is given. With `subscriptionId` the subscription
    * takes that id (an existing Master EA's): SUBSCRIPTION_EXISTS when taken.
@@ -407,12 +398,12 @@ export class ConfigStore {
     imported: ImportedMacSecret | null,
   ): Promise<Omit<CreatedSubscription, 'macSecretHex'> & { macSecretHex: string | null }> {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
-    if (name.length === 0 || name.length > 200) invalid('subscription name must be 1..200 characters');
+    if (name.length === 0 || name.length > subscriptionConfig.nameCharsMax) invalid(`subscription name must be 1..${subscriptionConfig.nameCharsMax} characters`);
     if (nulCharacter.test(name)) invalid('subscription name must not contain NUL characters');
     let email: string | null = null;
     if (input.ownerEmail !== undefined) {
       email = String(input.ownerEmail).trim().toLowerCase();
-      if (email.length < 3 || email.length > 254 || !/^[^\s@\u0000]+@[^\s@\u0000]+$/.test(email)) invalid('bad owner email');
+      if (email.length < 3 || email.length > admin.emailLengthMax || !/^[^\s@\u0000]+@[^\s@\u0000]+$/.test(email)) invalid('bad owner email');
     }
     if (input.subscriptionId !== undefined) assertUuid(input.subscriptionId, 'subscriptionId');
     const nowMs = this.#nowMs();
@@ -434,7 +425,7 @@ export class ConfigStore {
         [subscriptionId, ownerId, name, nowMs],
       );
       if (inserted.rowCount === 0) throw new ConfigError('SUBSCRIPTION_EXISTS', `subscription ${subscriptionId} exists already`);
-      const master = await this.#insertToken(client, subscriptionId, 'master', null, masterTokenTtlDays, nowMs);
+      const master = await this.#insertToken(client, subscriptionId, 'master', null, credentials.masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('createSubscription: subscription row vanished');
       const mac = await this.#insertMacKey(client, subscriptionId, 1, nowMs, imported?.plaintext ?? null);
       // The owner by id, not by email: personal data stays in users, where GDPR erasure finds it.
@@ -470,12 +461,12 @@ export class ConfigStore {
     subscriptionId: string,
     opts: { label?: string; ttlDays?: number; audit?: AuditContext } = {},
   ): Promise<IssuedToken> {
-    return this.#issue(subscriptionId, 'master', opts.label ?? null, opts.ttlDays ?? masterTokenTtlDays, opts.audit);
+    return this.#issue(subscriptionId, 'master', opts.label ?? null, opts.ttlDays ?? credentials.masterTokenTtlDays, opts.audit);
   }
 
   async #issue(subscriptionId: string, role: TokenRole, label: string | null, ttlDays: number, audit: AuditContext | undefined): Promise<IssuedToken> {
     assertUuid(subscriptionId, 'subscriptionId');
-    assertText(label, 'label', labelLengthMax);
+    assertText(label, 'label', credentials.tokenLabelCharsMax);
     const nowMs = this.#nowMs();
     return withTransaction(this.#pool, async (client) => {
       const issued = await this.#insertToken(client, subscriptionId, role, label, ttlDays, nowMs);
@@ -494,8 +485,8 @@ export class ConfigStore {
     ttlDays: number,
     nowMs: number,
   ): Promise<IssuedToken | null> {
-    if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > tokenTtlDaysMax) {
-      invalid(`ttlDays must be an integer in 1..${tokenTtlDaysMax}`);
+    if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > credentials.tokenTtlDaysMax) {
+      invalid(`ttlDays must be an integer in 1..${credentials.tokenTtlDaysMax}`);
     }
     const generated = generateToken(role);
     // INSERT … SELECT: no row when the subscription does not exist.
@@ -648,7 +639,7 @@ export class ConfigStore {
          RETURNING lt.token_id
        )
        SELECT token_id, subscription_id, state, settings, outcome FROM v`,
-      [tokenHash, ip, role, now, lastUsedResolutionSeconds],
+      [tokenHash, ip, role, now, credentials.tokenLastUsedResolutionSeconds],
     );
     if (rows.length === 0) return { ok: false, reason: 'UNKNOWN_TOKEN' };
     const r = rows[0];
@@ -841,7 +832,7 @@ export class ConfigStore {
       await this.#lockSubscription(client, subscriptionId);
       if (opts.refuseWhileOverlapOpen === true) await this.#refuseWhileOverlapOpen(client, subscriptionId, nowMs);
       const mac = await this.#rotateMacKeyIn(client, subscriptionId, opts.overlapMs, nowMs);
-      const master = await this.#insertToken(client, subscriptionId, 'master', 'rotated', masterTokenTtlDays, nowMs);
+      const master = await this.#insertToken(client, subscriptionId, 'master', 'rotated', credentials.masterTokenTtlDays, nowMs);
       if (master === null) throw new Error('rotateCredentials: subscription row vanished');
       const { rows } = await client.query<{ token_id: string }>(
         `UPDATE license_tokens SET revoked_at = ${ts(3)}
@@ -850,7 +841,7 @@ export class ConfigStore {
           RETURNING token_id`,
         [subscriptionId, master.tokenId, nowMs],
       );
-      if (rows.length > rotationRevokedTokensMax) throw new Error(`rotateCredentials: ${rows.length} master tokens to revoke`);
+      if (rows.length > credentials.rotationRevokedTokensMax) throw new Error(`rotateCredentials: ${rows.length} master tokens to revoke`);
       const revokedMasterTokenIds = rows.map((r) => r.token_id).sort();
       const auditLogId = await this.#insertAudit(client, {
         ...auditFields(opts.audit),
@@ -967,10 +958,10 @@ export class ConfigStore {
   }
 
   async #insertAudit(q: Pool | PoolClient, entry: AuditEntry): Promise<string> {
-    assertText(entry.eventType, 'eventType', auditShortTextMax);
-    assertText(entry.action, 'action', auditShortTextMax);
+    assertText(entry.eventType, 'eventType', auditLog.shortTextCharsMax);
+    assertText(entry.action, 'action', auditLog.shortTextCharsMax);
     if (!entry.eventType || !entry.action) invalid('audit: eventType and action are required');
-    assertText(entry.resourceType, 'resourceType', auditShortTextMax);
+    assertText(entry.resourceType, 'resourceType', auditLog.shortTextCharsMax);
     if (entry.userId != null) assertUuid(entry.userId, 'userId');
     if (entry.resourceId != null) assertUuid(entry.resourceId, 'resourceId');
     let ip: string | null = null;
@@ -979,8 +970,8 @@ export class ConfigStore {
       if (ip === null) invalid('audit: ipAddress is not an IP address');
     }
     if (entry.responseStatus != null && !Number.isInteger(entry.responseStatus)) invalid('audit: responseStatus must be an integer');
-    const userAgent = entry.userAgent == null ? null : withoutNul(String(entry.userAgent).slice(0, userAgentLengthMax));
-    const errorMessage = entry.errorMessage == null ? null : withoutNul(String(entry.errorMessage).slice(0, errorMessageLengthMax));
+    const userAgent = entry.userAgent == null ? null : withoutNul(String(entry.userAgent).slice(0, auditLog.userAgentCharsMax));
+    const errorMessage = entry.errorMessage == null ? null : withoutNul(String(entry.errorMessage).slice(0, auditLog.errorMessageCharsMax));
     const { rows } = await q.query<{ log_id: string }>(
       `INSERT INTO audit_log (event_time, user_id, event_type, resource_type, resource_id, action, ip_address,
                               user_agent, request_payload, response_status, error_message, metadata)

@@ -27,15 +27,12 @@
  * license (its mark already includes later results).
  */
 import type { Pool, PoolClient } from 'pg';
+import { executionReports, performanceFees } from '@sigplane/protocol';
 import { ConfigError } from './config-store';
-import { assertUuid, invalid } from './store-checks';
+import { assertUuid, invalid, normaliseEmail } from './store-checks';
 import { withTenant } from './tenant';
 
-/** Highest rate: 5000 basis points = 50% (also a CHECK of migration 031). */
-export const performanceFeeRateBpMax = 5000;
 const bpPerUnit = 10_000n;
-/** A closed result larger than this (account currency units) is refused as corrupt. */
-const resultAbsMax = 1e13;
 /** Advisory lock namespace of the fee run (pg_advisory_xact_lock(int, int)). */
 const lockNamespace = 0x66656573; // 'fees'
 
@@ -49,7 +46,7 @@ export interface PerformanceFeeInput {
   results: readonly bigint[];
   /** The high-water mark before the period (minor units, >= 0). */
   previousMark: bigint;
-  /** Fee rate in basis points, 0..performanceFeeRateBpMax. */
+  /** Fee rate in basis points, 0..performanceFees.rateBpMax. */
   rateBp: number;
 }
 
@@ -67,8 +64,8 @@ export interface PerformanceFeeOutput {
 }
 
 export function assertRateBp(rateBp: number): void {
-  if (!Number.isInteger(rateBp) || rateBp < 0 || rateBp > performanceFeeRateBpMax) {
-    invalid(`fee rate must be a whole number of basis points from 0 to ${performanceFeeRateBpMax}`);
+  if (!Number.isInteger(rateBp) || rateBp < 0 || rateBp > performanceFees.rateBpMax) {
+    invalid(`fee rate must be a whole number of basis points from 0 to ${performanceFees.rateBpMax}`);
   }
 }
 
@@ -141,7 +138,7 @@ export async function getFeeRate(pool: Pool | PoolClient, subscriptionId: string
   return rows[0]?.rate_bp ?? 0;
 }
 
-/** Set a subscription's fee rate (basis points, 0..5000). UNKNOWN_SUBSCRIPTION when absent. */
+/** Set a subscription's fee rate (basis points, 0..performanceFees.rateBpMax). UNKNOWN_SUBSCRIPTION when absent. */
 export async function setFeeRate(pool: Pool | PoolClient, subscriptionId: string, rateBp: number): Promise<void> {
   assertUuid(subscriptionId, 'subscriptionId');
   assertRateBp(rateBp);
@@ -172,8 +169,7 @@ export interface AssignedSubscriber {
  */
 export async function assignSubscriber(pool: Pool, tokenId: string, email: string): Promise<AssignedSubscriber> {
   assertUuid(tokenId, 'tokenId');
-  const address = typeof email === 'string' ? email.trim().toLowerCase() : '';
-  if (address.length < 3 || address.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(address)) invalid('bad email address');
+  const address = normaliseEmail(email);
   // As the admin tenant: the check below reads performance_fee_periods, under RLS (031).
   const adminUserId = await feeRunUser(pool);
   return withTenant(pool, { userId: adminUserId, role: 'admin' }, async (client) => {
@@ -369,12 +365,12 @@ async function chargeLicense(pool: Pool, adminUserId: string, tokenId: string, s
          FROM execution_reports
         WHERE ${closedResults} AND executed_at < $3
         GROUP BY currency`,
-      [tokenId, subscriptionId, end, resultAbsMax],
+      [tokenId, subscriptionId, end, executionReports.profitAbsMax],
     );
     const names = currencies.rows.map((r) => r.currency);
     const bad = currencies.rows.reduce((n, r) => n + r.bad, 0);
     const invalidResults = (detail: string): LicenseFeeResult => emptyResult(tokenId, subscriptionId, userId, 'invalid-results', detail);
-    if (bad > 0) return invalidResults(`${bad} closed result(s) with a profit that is not a finite amount below ${resultAbsMax}`);
+    if (bad > 0) return invalidResults(`${bad} closed result(s) with a profit that is not a finite amount below ${executionReports.profitAbsMax}`);
     if (names.length > 1) return invalidResults(`closed results in several currencies: ${names.map(String).join(', ')}`);
     const currency = names[0] ?? mark?.currency ?? null;
     if (currency === null || !/^[A-Z]{3}$/.test(currency)) return invalidResults(`account currency missing or not ISO 4217: ${String(currency)}`);

@@ -3,7 +3,7 @@
  * gdpr-store.ts) check alike: ids, emails, reasons, and the keyset pages
  * they answer with. Every refusal is a ConfigError INVALID_ARGUMENT.
  */
-import { admin } from '@sigplane/protocol';
+import { admin, auditLog } from '@sigplane/protocol';
 import { ConfigError } from './config-store';
 
 export interface Page<T> {
@@ -16,8 +16,6 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const emailPattern = /^[^\s@]+@[^\s@]+$/;
 /** A cursor is base64url of [timestamptz text, uuid]; the text as Postgres printed it. */
 const cursorTimePattern = /^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]{8,15}[+-][0-9:]{2,5}$/;
-const cursorCharsMax = 200;
-const reasonLengthMax = 500;
 
 export function invalid(message: string): never {
   throw new ConfigError('INVALID_ARGUMENT', message);
@@ -35,7 +33,7 @@ export function normaliseEmail(value: unknown): string {
 
 export function assertReason(value: unknown): string {
   const text = typeof value === 'string' ? value.trim() : '';
-  if (text.length === 0 || text.length > reasonLengthMax) invalid(`reason must be 1..${reasonLengthMax} characters`);
+  if (text.length === 0 || text.length > auditLog.reasonCharsMax) invalid(`reason must be 1..${auditLog.reasonCharsMax} characters`);
   return text;
 }
 
@@ -50,7 +48,7 @@ export function encodeCursor(time: string, id: string): string {
 }
 
 export function decodeCursor(cursor: string): { time: string; id: string } {
-  if (typeof cursor !== 'string' || cursor.length > cursorCharsMax || !/^[A-Za-z0-9_-]+$/.test(cursor)) invalid('bad cursor');
+  if (typeof cursor !== 'string' || cursor.length > admin.cursorCharsMax || !/^[A-Za-z0-9_-]+$/.test(cursor)) invalid('bad cursor');
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

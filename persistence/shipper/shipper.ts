@@ -16,11 +16,12 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { journalRetention } from '@sigplane/protocol';
+import { journalRetention, shipper } from '@sigplane/protocol';
 import { checkRetentionLimits, retentionLimits, type RetentionLimits } from './journal-pruner';
 import { shipTableNames, type ShipTableName } from './journal-rows';
+import { nodeIdCharsMax, nodeIdPattern } from './node-id';
 import type { BatchResult } from './ship-batch';
-import { shipperLimits, type ShipperLimits } from './shipper-limits';
+import type { ShipperLimits } from './shipper-limits';
 import { initialStatus, type ShipperStatus } from './shipper-status';
 import type { ShipFaultSpec, ShipperWorkerData, ShipperWorkerMessage } from './shipper-worker';
 
@@ -44,7 +45,7 @@ export interface ShipperOptions {
   journalBudgetBytes?: number;
   /** Overrides of the retention limits (tests: fewer signals kept, quicker passes); false: never prune. */
   retention?: Partial<RetentionLimits> | false;
-  /** Overrides of shipperLimits (tests: smaller batches, faster retries). */
+  /** Overrides of proto/limits.ts `shipper` (tests: smaller batches, faster retries). */
   limits?: Partial<ShipperLimits>;
   /** Test hook: given to the first thread only, so the restarted one ships normally. */
   fault?: ShipFaultSpec;
@@ -70,11 +71,11 @@ function workerFile(): string {
 function checkOptions(options: ShipperOptions, limits: ShipperLimits): void {
   if (typeof options.databaseUrl !== 'string' || options.databaseUrl === '') throw new TypeError('startShipper: databaseUrl is empty');
   if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new TypeError('startShipper: dataDir is empty');
-  if (!Number.isInteger(options.shardCount) || options.shardCount < 1 || options.shardCount > 1024) {
-    throw new RangeError(`startShipper: shardCount must be 1..1024, got ${options.shardCount}`);
+  if (!Number.isInteger(options.shardCount) || options.shardCount < 1 || options.shardCount > limits.shardsMax) {
+    throw new RangeError(`startShipper: shardCount must be 1..${limits.shardsMax}, got ${options.shardCount}`);
   }
-  if (typeof options.nodeId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(options.nodeId)) {
-    throw new TypeError('startShipper: nodeId must be 1..128 of [A-Za-z0-9._-]');
+  if (typeof options.nodeId !== 'string' || !nodeIdPattern.test(options.nodeId)) {
+    throw new TypeError(`startShipper: nodeId must be 1..${nodeIdCharsMax} of [A-Za-z0-9._-]`);
   }
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`startShipper: limit ${name} must be a positive integer, got ${value}`);
@@ -82,7 +83,7 @@ function checkOptions(options: ShipperOptions, limits: ShipperLimits): void {
 }
 
 export function startShipper(options: ShipperOptions): Shipper {
-  const limits: ShipperLimits = { ...shipperLimits, ...options.limits };
+  const limits: ShipperLimits = { ...shipper, ...options.limits };
   checkOptions(options, limits);
   const retention: RetentionLimits | null = options.retention === false ? null : { ...retentionLimits, ...options.retention };
   if (retention !== null) checkRetentionLimits(retention);
