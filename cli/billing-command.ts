@@ -11,7 +11,7 @@
  *   sigplane billing assign-subscriber --token-id ID --email E
  */
 import { admin, performanceFees } from '@sigplane/protocol';
-import { ConfigError } from '../persistence/pg/config-store';
+import { ConfigError } from '../persistence/pg/config-errors';
 import { withTransaction } from '../persistence/pg/pool';
 import {
   assignSubscriber,

@@ -14,7 +14,8 @@
  */
 import fs from 'node:fs';
 import { importedMacSecret } from '@sigplane/protocol';
-import { ConfigError, type ImportedKeyReport } from '../persistence/pg/config-store';
+import { ConfigError } from '../persistence/pg/config-errors';
+import type { ImportedKeyReport } from '../persistence/pg/mac-key-store';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 import { reasonOption, type ActionTable } from './admin-context';

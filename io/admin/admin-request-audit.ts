@@ -8,7 +8,7 @@
  */
 import { admin, auditLog } from '@sigplane/protocol';
 import type { AdminPrincipal } from '../../persistence/pg/admin-store';
-import type { AuditEntry } from '../../persistence/pg/config-store';
+import type { AuditEntry } from '../../persistence/pg/audit-append';
 import { isUuid } from './admin-input';
 import type { AdminRoute } from './admin-types';
 

@@ -16,7 +16,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import { admin, auditLog } from '@sigplane/protocol';
 import { adminRoleRank, type AdminPrincipal, type AdminStore } from '../../persistence/pg/admin-store';
 import { adminTokenHash } from '../../persistence/pg/admin-tokens';
-import { normaliseIp, type ConfigStore } from '../../persistence/pg/config-store';
+import type { ConfigStore } from '../../persistence/pg/config-store';
+import { normaliseIp } from '../../persistence/pg/ip-address';
 import { writeSecurityHeaders } from '../http-headers';
 import { adminListener, listenExclusive } from '../listen-exclusive';
 import { loadNativeUws } from '../uws-native';

@@ -12,7 +12,7 @@
  */
 import type { Pool } from 'pg';
 import { admin, performanceFees } from '@sigplane/protocol';
-import { ConfigError } from '../../persistence/pg/config-store';
+import { ConfigError } from '../../persistence/pg/config-errors';
 import {
   assignSubscriber,
   chargePerformanceFees,

@@ -4,30 +4,26 @@
  * allowlist expiry here; audit queries, billing reads and GDPR in their own
  * files (audit-query.ts, billing-read.ts, gdpr-store.ts), reached through
  * this class. The operations that act on running servers (isolate, lift,
- * revoke, rotate) stay in ConfigStore.
+ * revoke, rotate) are ConfigStore's (config-store.ts and the files it names).
  *
- * Same rules as config-store.ts: constant SQL text, values as parameters,
- * the clock injected, secrets returned once and stored as hashes.
+ * Same rules as the configuration stores (config-store.ts): constant SQL
+ * text, values as parameters, the clock injected, secrets returned once and
+ * stored as hashes.
  */
 import type { Pool, PoolClient } from 'pg';
 import { admin } from '@sigplane/protocol';
-import {
-  ConfigError,
-  configChange,
-  configChangeEntry,
-  mergeSettings,
-  parseIpOrCidr,
-  validateSettingsOverrides,
-  type AuditContext,
-  type ConfigStore,
-} from './config-store';
 import { adminTokenHash, generateAdminToken, sameHash } from './admin-tokens';
+import { configChange, configChangeEntry, type AuditContext } from './audit-append';
 import { queryAudit, type AuditFilter, type AuditRow } from './audit-query';
 import { readBilling, userRole, type BillingFilter, type BillingRow } from './billing-read';
 import { eraseUser, exportUser, findUserByEmail, type ErasedUser } from './gdpr-store';
+import { ConfigError } from './config-errors';
+import type { ConfigStore } from './config-store';
 import { notifyControl } from './control-channel';
+import { parseIpOrCidr } from './ip-address';
 import { withTransaction } from './pool';
 import { assertUuid, decodeCursor, encodeCursor, invalid, isBadTimestamp, normaliseEmail, pageSize, ts, type Page } from './store-checks';
+import { mergeSettings, validateSettingsOverrides } from './subscription-settings';
 import type { TenantRole } from './tenant';
 
 const dayMs = 24 * 3600 * 1000;
@@ -468,6 +464,6 @@ export class AdminStore {
   }
 
   eraseUser(userId: string, opts: { reason: string; audit?: AuditContext }): Promise<ErasedUser> {
-    return eraseUser(this.#pool, this.#config, this.#nowMs(), userId, opts);
+    return eraseUser(this.#pool, this.#nowMs(), userId, opts);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A MAC secret a provider brings (a Master EA moving to sigplane keeps its
- * key), as the config store checks it and as a mac_keys row seals it.
+ * key), as the configuration store checks it and as a mac_keys row seals it
+ * (mac-key-store.ts).
  *
  * Two kinds, and only these:
  * - **a key in the format sigplane generates** (64 lowercase hex
@@ -71,7 +72,7 @@ function invalidMacKey(message: string): never {
   throw new MacSecretError(message);
 }
 
-/** INVALID_MAC_KEY; config-store.ts turns it into its ConfigError. */
+/** INVALID_MAC_KEY; mac-key-store.ts turns it into its ConfigError. */
 export class MacSecretError extends Error {
   readonly code = 'INVALID_MAC_KEY';
 }

@@ -18,7 +18,7 @@
  */
 import type { Pool } from 'pg';
 import { secretsAtRest } from '@sigplane/protocol';
-import { macKeyAad } from './config-store';
+import { macKeyAad } from './mac-key-store';
 import { withTransaction } from './pool';
 import type { SecretBox } from './secret-box';
 

@@ -28,7 +28,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { executionReports, performanceFees } from '@sigplane/protocol';
-import { ConfigError } from './config-store';
+import { ConfigError } from './config-errors';
 import { assertUuid, invalid, normaliseEmail } from './store-checks';
 import { withTenant } from './tenant';
 

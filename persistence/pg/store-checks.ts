@@ -1,10 +1,10 @@
 /**
- * What the admin stores (admin-store.ts, audit-query.ts, billing-read.ts,
- * gdpr-store.ts) check alike: ids, emails, reasons, and the keyset pages
- * they answer with. Every refusal is a ConfigError INVALID_ARGUMENT.
+ * What the stores of persistence/pg/ check alike: ids, emails, reasons,
+ * free text, and the keyset pages the admin stores answer with. Every
+ * refusal is a ConfigError INVALID_ARGUMENT.
  */
 import { admin, auditLog } from '@sigplane/protocol';
-import { ConfigError } from './config-store';
+import { ConfigError } from './config-errors';
 
 export interface Page<T> {
   items: T[];
@@ -31,10 +31,34 @@ export function normaliseEmail(value: unknown): string {
   return email;
 }
 
+/** An operator's reason, trimmed: 1..auditLog.reasonCharsMax characters. */
 export function assertReason(value: unknown): string {
   const text = typeof value === 'string' ? value.trim() : '';
   if (text.length === 0 || text.length > auditLog.reasonCharsMax) invalid(`reason must be 1..${auditLog.reasonCharsMax} characters`);
   return text;
+}
+
+/** Postgres text cannot hold NUL (it would fail as SQLSTATE 22021): refused up front with a stable code. */
+const nulCharacter = /\u0000/;
+
+/** Optional text: absent, or a string of at most `max` characters without NUL. */
+export function assertText(value: string | null | undefined, what: string, max: number): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'string' || value.length > max) invalid(`${what} must be a string of at most ${max} characters`);
+  if (nulCharacter.test(value)) invalid(`${what} must not contain NUL characters`);
+}
+
+/** Required text: trimmed, 1..`max` characters, without NUL. */
+export function assertName(value: unknown, what: string, max: number): string {
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (text.length === 0 || text.length > max) invalid(`${what} must be 1..${max} characters`);
+  if (nulCharacter.test(text)) invalid(`${what} must not contain NUL characters`);
+  return text;
+}
+
+/** An operator's reason for a configuration change or an incident action: assertName's rule (assertReason, and no NUL). */
+export function assertNulFreeReason(value: unknown): string {
+  return assertName(value, 'reason', auditLog.reasonCharsMax);
 }
 
 export function pageSize(limit: number | undefined): number {
