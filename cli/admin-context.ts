@@ -12,7 +12,7 @@ export interface AdminCommandContext extends CommandContext {
   adminStore: AdminStore;
 }
 
-export async function openAdminContext(dataOptionValue: string): Promise<AdminCommandContext> {
+async function openAdminContext(dataOptionValue: string): Promise<AdminCommandContext> {
   const context = await openContext(dataOptionValue);
   return { ...context, adminStore: new AdminStore(context.database.pool, context.store) };
 }

@@ -68,7 +68,7 @@ export class JournalError extends Error {
 }
 
 /** Version of the tuple layouts below; stored as each blob's first element. */
-export const recordFormatVersion = 1;
+const recordFormatVersion = 1;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 

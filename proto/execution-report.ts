@@ -26,10 +26,10 @@ export function executionKindName(n: number): ExecutionKind | null {
 export function executionKindNumber(kind: ExecutionKind): number {
   return executionKinds.indexOf(kind) + 1;
 }
-export function executionOutcomeName(n: number): ExecutionOutcome | null {
+function executionOutcomeName(n: number): ExecutionOutcome | null {
   return n >= 1 && n <= executionOutcomes.length ? executionOutcomes[n - 1] : null;
 }
-export function executionOutcomeNumber(outcome: ExecutionOutcome): number {
+function executionOutcomeNumber(outcome: ExecutionOutcome): number {
   return executionOutcomes.indexOf(outcome) + 1;
 }
 

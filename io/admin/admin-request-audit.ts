@@ -52,7 +52,7 @@ export function requestAuditEntry(r: RequestRecord): AuditEntry {
 }
 
 /** The body with personal and secret fields replaced; too long a body is kept as its size only. */
-export function redactedPayload(body: unknown): unknown {
+function redactedPayload(body: unknown): unknown {
   const cleaned = redact(body, 0);
   const text = JSON.stringify(cleaned);
   if (text.length > admin.auditPayloadCharsMax) return { truncated: true, chars: text.length };

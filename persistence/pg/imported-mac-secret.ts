@@ -144,7 +144,7 @@ export function openedMacSecret(plaintext: Buffer): OpenedMacSecret {
  * alphabets score low ("0000…" is 0, "passwordpassword…" 88); a phrase or a
  * reused password can still score high, so passing is no proof of strength.
  */
-export function estimatedBits(text: string): number {
+function estimatedBits(text: string): number {
   const chars = Array.from(text);
   const counts = new Map<string, number>();
   for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);

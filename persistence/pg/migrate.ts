@@ -21,7 +21,7 @@ import { withTransaction } from './pool';
  * 8 bytes of SHA-256("sigplane.migrate") as a signed bigint. Advisory locks are
  * per database, so databases on one server do not wait for each other.
  */
-export const migrationLockKey = '23283635031059816';
+const migrationLockKey = '23283635031059816';
 
 const fileNamePattern = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
 

@@ -63,7 +63,7 @@ export interface PerformanceFeeOutput {
   mark: bigint;
 }
 
-export function assertRateBp(rateBp: number): void {
+function assertRateBp(rateBp: number): void {
   if (!Number.isInteger(rateBp) || rateBp < 0 || rateBp > performanceFees.rateBpMax) {
     invalid(`fee rate must be a whole number of basis points from 0 to ${performanceFees.rateBpMax}`);
   }
@@ -201,9 +201,9 @@ export async function assignSubscriber(pool: Pool, tokenId: string, email: strin
 }
 
 /** The admin user that fee runs act as when no admin is named (made on first use). */
-export const feeRunUserEmail = 'performance-fees@sigplane.invalid';
+const feeRunUserEmail = 'performance-fees@sigplane.invalid';
 
-export async function feeRunUser(pool: Pool): Promise<string> {
+async function feeRunUser(pool: Pool): Promise<string> {
   await pool.query("INSERT INTO users (email, role, display_name) VALUES ($1, 'admin', 'performance fee run') ON CONFLICT (email) DO NOTHING", [feeRunUserEmail]);
   const { rows } = await pool.query<{ user_id: string; role: string }>('SELECT user_id, role FROM users WHERE email = $1', [feeRunUserEmail]);
   if (rows[0]?.role !== 'admin') throw new Error(`${feeRunUserEmail} exists and is not an admin user`);

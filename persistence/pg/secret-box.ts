@@ -33,7 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { secretsAtRest } from '@sigplane/protocol';
 
-export const kekBytes = 32;
+const kekBytes = 32;
 const nonceBytes = 12;
 const authTagBytes = 16;
 const aadDomain = 'sigplane.secret-box.v1';
