@@ -13,7 +13,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { admin } from '@sigplane/protocol';
 import { adminTokenHash, generateAdminToken, sameHash } from './admin-tokens';
-import { configChange, configChangeEntry, type AuditContext } from './audit-append';
+import { auditedChange, auditedChangeEntry, type AuditContext } from './audit-append';
 import { queryAudit, type AuditFilter, type AuditRow } from './audit-query';
 import { readBilling, userRole, type BillingFilter, type BillingRow } from './billing-read';
 import { eraseUser, exportUser, findUserByEmail, type ErasedUser } from './gdpr-store';
@@ -398,7 +398,7 @@ export class AdminStore {
         JSON.stringify(overrides),
       ]);
       if (opts.audit !== undefined) {
-        await this.#config.audit(configChangeEntry(opts.audit, configChange('CONFIG', 'UPDATE_SETTINGS', 'subscription', subscriptionId, { patch, overrides })), client);
+        await this.#config.audit(auditedChangeEntry(opts.audit, auditedChange('CONFIG', 'UPDATE_SETTINGS', 'subscription', subscriptionId, { patch, overrides })), client);
       }
       return { settings: { ...mergeSettings(overrides) }, overrides };
     });
@@ -426,7 +426,7 @@ export class AdminStore {
         if (rows.length === 0) throw new ConfigError('UNKNOWN_ALLOWED_IP', `${ip} is not on the allowlist of ${subscriptionId}`);
         if (opts.audit !== undefined) {
           const details = { ip, expiresAt: rows[0].expires_at.toISOString() };
-          await this.#config.audit(configChangeEntry(opts.audit, configChange('CONFIG', 'EXPIRE_IP', 'subscription', subscriptionId, details)), client);
+          await this.#config.audit(auditedChangeEntry(opts.audit, auditedChange('CONFIG', 'EXPIRE_IP', 'subscription', subscriptionId, details)), client);
         }
         // Running servers re-check their sessions once this commits.
         await notifyControl(client, { kind: 'ALLOWLIST', subscriptionId });

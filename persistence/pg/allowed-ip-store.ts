@@ -5,7 +5,7 @@
  * (ALLOWLIST) once it commits, so running servers re-check their sessions.
  * Expiring an entry early is admin-store.ts's.
  */
-import { auditChange, configChange, type AuditContext } from './audit-append';
+import { auditChange, auditedChange, type AuditContext } from './audit-append';
 import { ConfigError } from './config-errors';
 import { notifyControl } from './control-channel';
 import { parseIpOrCidr } from './ip-address';
@@ -43,7 +43,7 @@ export async function addAllowedIp(
       );
       if (rows.length === 0) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
       const details = { ip, expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs).toISOString() };
-      await auditChange(client, opts.audit, configChange('CONFIG', 'ALLOW_IP', 'subscription', subscriptionId, details), nowMs);
+      await auditChange(client, opts.audit, auditedChange('CONFIG', 'ALLOW_IP', 'subscription', subscriptionId, details), nowMs);
       // An existing entry's expiry may have moved earlier: running servers re-check their sessions (on commit).
       if (expiresAtMs !== null) await notifyControl(client, { kind: 'ALLOWLIST', subscriptionId });
       return rows[0].ip_id;
@@ -67,7 +67,7 @@ export async function removeAllowedIp(ctx: StoreContext, subscriptionId: string,
       ]);
       const removed = (rowCount ?? 0) > 0;
       if (!removed) return false;
-      await auditChange(client, opts.audit, configChange('CONFIG', 'REMOVE_IP', 'subscription', subscriptionId, { ip }), ctx.nowMs());
+      await auditChange(client, opts.audit, auditedChange('CONFIG', 'REMOVE_IP', 'subscription', subscriptionId, { ip }), ctx.nowMs());
       // Running servers close the sessions this entry admitted (and no other entry admits), once this commits.
       await notifyControl(client, { kind: 'ALLOWLIST', subscriptionId });
       return true;

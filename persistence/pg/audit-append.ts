@@ -39,41 +39,38 @@ export interface AuditContext {
   metadata?: Record<string, unknown>;
 }
 
-/** One configuration change, as its audit row names it. */
-export interface ConfigChange {
-  eventType: 'CONFIG' | 'CREDENTIAL';
+/** One audited change (configuration, credential, incident action, erasure), as its audit row names it. */
+export interface AuditedChange {
+  eventType: 'CONFIG' | 'CREDENTIAL' | 'INCIDENT' | 'GDPR';
   action: string;
-  resourceType: 'subscription' | 'license_token';
+  resourceType: 'subscription' | 'license_token' | 'user';
   resourceId: string;
-  /** What changed (ids, names, addresses, settings): never a secret or an email. */
+  /** What changed (ids, names, addresses, settings, the reason): never a secret or an email. */
   details: Record<string, unknown>;
 }
 
-export function configChange(
-  eventType: ConfigChange['eventType'],
+export function auditedChange(
+  eventType: AuditedChange['eventType'],
   action: string,
-  resourceType: ConfigChange['resourceType'],
+  resourceType: AuditedChange['resourceType'],
   resourceId: string,
   details: Record<string, unknown>,
-): ConfigChange {
+): AuditedChange {
   return { eventType, action, resourceType, resourceId, details };
 }
 
-/** The audit_log entry of a configuration change made by `audit`'s actor. */
-export function configChangeEntry(audit: AuditContext, change: ConfigChange): AuditEntry {
+/** The audit_log entry of a change made by `audit`'s actor (none named: no user, address or agent). */
+export function auditedChangeEntry(audit: AuditContext | undefined, change: AuditedChange): AuditEntry {
   return {
-    ...auditFields(audit),
+    userId: audit?.userId ?? null,
+    ipAddress: audit?.ipAddress ?? null,
+    userAgent: audit?.userAgent ?? null,
     eventType: change.eventType,
     action: change.action,
     resourceType: change.resourceType,
     resourceId: change.resourceId,
-    metadata: { ...audit.metadata, ...change.details },
+    metadata: { ...audit?.metadata, ...change.details },
   };
-}
-
-/** The actor's columns of an audit row. */
-export function auditFields(context: AuditContext | undefined): Pick<AuditEntry, 'userId' | 'ipAddress' | 'userAgent'> {
-  return { userId: context?.userId ?? null, ipAddress: context?.ipAddress ?? null, userAgent: context?.userAgent ?? null };
 }
 
 /**
@@ -132,12 +129,17 @@ export async function appendAudit(q: Pool | PoolClient, entry: AuditEntry, nowMs
   return rows[0].log_id;
 }
 
+/** The audit row of `change`, at `nowMs`, in the change's transaction (`client`); its log_id. */
+export async function appendChangeAudit(client: PoolClient, audit: AuditContext | undefined, change: AuditedChange, nowMs: number): Promise<string> {
+  return appendAudit(client, { ...auditedChangeEntry(audit, change), eventTimeMs: nowMs }, () => nowMs);
+}
+
 /**
  * The audit row of a configuration change, in the change's transaction,
  * when the caller says who acts (`audit`: the CLI does; the admin API
  * writes its own row per request instead).
  */
-export async function auditChange(client: PoolClient, audit: AuditContext | undefined, change: ConfigChange, nowMs: number): Promise<void> {
+export async function auditChange(client: PoolClient, audit: AuditContext | undefined, change: AuditedChange, nowMs: number): Promise<void> {
   if (audit === undefined) return;
-  await appendAudit(client, { ...configChangeEntry(audit, change), eventTimeMs: nowMs }, () => nowMs);
+  await appendChangeAudit(client, audit, change, nowMs);
 }

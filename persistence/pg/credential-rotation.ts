@@ -8,7 +8,7 @@
  */
 import type { PoolClient } from 'pg';
 import { control, credentials } from '@sigplane/protocol';
-import { appendAudit, auditFields, type AuditContext } from './audit-append';
+import { appendChangeAudit, auditedChange, type AuditContext } from './audit-append';
 import { ConfigError } from './config-errors';
 import { notifyControl } from './control-channel';
 import { insertToken } from './license-token-store';
@@ -16,7 +16,7 @@ import { importedKeyAudit, importedKeyReport, insertMacKey, parseMacSecret, type
 import { withTransaction } from './pool';
 import { assertNulFreeReason, assertUuid, invalid, ts } from './store-checks';
 import type { StoreContext } from './store-context';
-import { lockSubscription } from './subscription-store';
+import { lockSubscription, type CreatedSubscription } from './subscription-store';
 
 export interface ImportedMacKey extends ImportedKeyReport {
   subscriptionId: string;
@@ -26,15 +26,8 @@ export interface ImportedMacKey extends ImportedKeyReport {
   auditLogId: string;
 }
 
-export interface RotatedCredentials {
-  subscriptionId: string;
-  /** Shown once. */
-  masterToken: string;
-  masterTokenId: string;
-  masterTokenExpiresAt: Date;
-  macKeyId: string;
-  /** Shown once: the new v2 HMAC key, hex. */
-  macSecretHex: string;
+/** The new master token and MAC key (secrets shown once), as a creation's, and what the rotation ended. */
+export interface RotatedCredentials extends CreatedSubscription {
   /** The previous MAC key(s) stay valid until then. */
   previousMacKeysValidUntil: Date;
   /** Master tokens revoked at once (their live sessions are closed). */
@@ -86,19 +79,8 @@ export async function importMacKey(
       await lockSubscription(client, subscriptionId);
       if (opts.refuseWhileOverlapOpen === true) await refuseWhileOverlapOpen(client, subscriptionId, nowMs);
       const mac = await rotateMacKeyIn(ctx, client, subscriptionId, opts.overlapMs, nowMs, imported.plaintext);
-      const auditLogId = await appendAudit(
-        client,
-        {
-          ...auditFields(opts.audit),
-          eventType: 'CREDENTIAL',
-          action: 'IMPORT_MAC_KEY',
-          resourceType: 'subscription',
-          resourceId: subscriptionId,
-          metadata: { ...opts.audit?.metadata, reason, macKeyId: mac.keyId, overlapMs: opts.overlapMs, ...importedKeyAudit(imported) },
-          eventTimeMs: nowMs,
-        },
-        ctx.nowMs,
-      );
+      const details = { reason, macKeyId: mac.keyId, overlapMs: opts.overlapMs, ...importedKeyAudit(imported) };
+      const auditLogId = await appendChangeAudit(client, opts.audit, auditedChange('CREDENTIAL', 'IMPORT_MAC_KEY', 'subscription', subscriptionId, details), nowMs);
       const previousMacKeysValidUntil = new Date(nowMs + opts.overlapMs);
       return { subscriptionId, macKeyId: mac.keyId, previousMacKeysValidUntil, auditLogId, ...importedKeyReport(imported) };
     });
@@ -136,26 +118,8 @@ export async function rotateCredentials(
     const master = await insertToken(client, subscriptionId, 'master', 'rotated', credentials.masterTokenTtlDays, nowMs);
     if (master === null) throw new Error('rotateCredentials: subscription row vanished');
     const revokedMasterTokenIds = await revokeOtherMasterTokens(client, subscriptionId, master.tokenId, nowMs);
-    const auditLogId = await appendAudit(
-      client,
-      {
-        ...auditFields(opts.audit),
-        eventType: 'INCIDENT',
-        action: 'ROTATE_CREDENTIALS',
-        resourceType: 'subscription',
-        resourceId: subscriptionId,
-        metadata: {
-          ...opts.audit?.metadata,
-          reason,
-          macKeyId: mac.keyId,
-          overlapMs: opts.overlapMs,
-          masterTokenId: master.tokenId,
-          revokedMasterTokenIds,
-        },
-        eventTimeMs: nowMs,
-      },
-      ctx.nowMs,
-    );
+    const details = { reason, macKeyId: mac.keyId, overlapMs: opts.overlapMs, masterTokenId: master.tokenId, revokedMasterTokenIds };
+    const auditLogId = await appendChangeAudit(client, opts.audit, auditedChange('INCIDENT', 'ROTATE_CREDENTIALS', 'subscription', subscriptionId, details), nowMs);
     for (const tokenId of revokedMasterTokenIds) await notifyControl(client, { kind: 'REVOKE', tokenId, subscriptionId });
     return {
       subscriptionId,

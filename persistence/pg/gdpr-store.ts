@@ -6,7 +6,7 @@
  */
 import type { Pool } from 'pg';
 import { admin } from '@sigplane/protocol';
-import { appendAudit, auditFields, type AuditContext } from './audit-append';
+import { appendChangeAudit, auditedChange, type AuditContext } from './audit-append';
 import { ConfigError } from './config-errors';
 import { withTransaction } from './pool';
 import { assertReason, assertUuid, normaliseEmail, ts } from './store-checks';
@@ -148,19 +148,8 @@ export async function eraseUser(
     );
     const auditRowsAnonymised = audit.rowCount ?? 0;
     const adminCredentialsRevoked = credentials.rowCount ?? 0;
-    const auditLogId = await appendAudit(
-      client,
-      {
-        ...auditFields(opts.audit),
-        eventType: 'GDPR',
-        action: 'ERASE',
-        resourceType: 'user',
-        resourceId: userId,
-        metadata: { ...opts.audit?.metadata, reason, auditRowsAnonymised, adminCredentialsRevoked },
-        eventTimeMs: nowMs,
-      },
-      () => nowMs,
-    );
+    const details = { reason, auditRowsAnonymised, adminCredentialsRevoked };
+    const auditLogId = await appendChangeAudit(client, opts.audit, auditedChange('GDPR', 'ERASE', 'user', userId, details), nowMs);
     return { userId, erasedAt: new Date(nowMs), auditRowsAnonymised, adminCredentialsRevoked, auditLogId };
   });
 }

@@ -7,7 +7,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { credentials } from '@sigplane/protocol';
-import { appendAudit, auditChange, auditFields, configChange, type AuditContext } from './audit-append';
+import { appendChangeAudit, auditChange, auditedChange, type AuditContext } from './audit-append';
 import { ConfigError } from './config-errors';
 import { notifyControl } from './control-channel';
 import { withTransaction } from './pool';
@@ -49,7 +49,7 @@ export async function issueToken(
     const issued = await insertToken(client, subscriptionId, role, opts.label, opts.ttlDays, nowMs);
     if (issued === null) throw new ConfigError('UNKNOWN_SUBSCRIPTION', `no subscription ${subscriptionId}`);
     const details = { subscriptionId, role, label: opts.label, expiresAt: issued.expiresAt.toISOString() };
-    await auditChange(client, opts.audit, configChange('CREDENTIAL', 'ISSUE', 'license_token', issued.tokenId, details), nowMs);
+    await auditChange(client, opts.audit, auditedChange('CREDENTIAL', 'ISSUE', 'license_token', issued.tokenId, details), nowMs);
     return issued;
   });
 }
@@ -100,19 +100,8 @@ export async function revokeToken(ctx: StoreContext, tokenId: string, opts: { re
     const result = { tokenId: token.token_id, subscriptionId: token.subscription_id, role: token.role };
     if (token.revoked_at !== null && token.revoked_at.getTime() <= nowMs) return { revoked: false, ...result };
     await client.query(`UPDATE license_tokens SET revoked_at = ${ts(2)} WHERE token_id = $1`, [token.token_id, nowMs]);
-    await appendAudit(
-      client,
-      {
-        ...auditFields(opts.audit),
-        eventType: 'CREDENTIAL',
-        action: 'REVOKE',
-        resourceType: 'license_token',
-        resourceId: token.token_id,
-        metadata: { ...opts.audit?.metadata, subscriptionId: token.subscription_id, role: token.role, reason },
-        eventTimeMs: nowMs,
-      },
-      ctx.nowMs,
-    );
+    const details = { subscriptionId: token.subscription_id, role: token.role, reason };
+    await appendChangeAudit(client, opts.audit, auditedChange('CREDENTIAL', 'REVOKE', 'license_token', token.token_id, details), nowMs);
     await notifyControl(client, { kind: 'REVOKE', tokenId: token.token_id, subscriptionId: token.subscription_id });
     return { revoked: true, ...result };
   });

@@ -5,7 +5,7 @@
  * running servers act once it commits.
  */
 import { SubscriptionState } from '@sigplane/protocol';
-import { appendAudit, auditFields, type AuditContext } from './audit-append';
+import { appendChangeAudit, auditedChange, type AuditContext } from './audit-append';
 import { notifyControl } from './control-channel';
 import { withTransaction } from './pool';
 import { assertNulFreeReason, assertUuid } from './store-checks';
@@ -46,19 +46,8 @@ export async function changeIsolation(
     if (state !== previousState) {
       await client.query('UPDATE subscriptions SET state = $2 WHERE subscription_id = $1', [subscriptionId, state]);
     }
-    const auditLogId = await appendAudit(
-      client,
-      {
-        ...auditFields(opts.audit),
-        eventType: 'INCIDENT',
-        action,
-        resourceType: 'subscription',
-        resourceId: subscriptionId,
-        metadata: { ...opts.audit?.metadata, reason, previousState, state },
-        eventTimeMs: nowMs,
-      },
-      ctx.nowMs,
-    );
+    const change = auditedChange('INCIDENT', action, 'subscription', subscriptionId, { reason, previousState, state });
+    const auditLogId = await appendChangeAudit(client, opts.audit, change, nowMs);
     await notifyControl(client, { kind: action, subscriptionId });
     return { subscriptionId, previousState, state, auditLogId };
   });

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { admin, credentials, subscriptionConfig, SubscriptionState, type SubscriptionSettings } from '@sigplane/protocol';
-import { auditChange, configChange, type AuditContext } from './audit-append';
+import { auditChange, auditedChange, type AuditContext } from './audit-append';
 import { ConfigError } from './config-errors';
 import type { ImportedMacSecret } from './imported-mac-secret';
 import { insertToken } from './license-token-store';
@@ -114,7 +114,7 @@ async function insertSubscription(
       macKeyImported: imported !== null,
       ...(imported === null ? {} : importedKeyAudit(imported)),
     };
-    await auditChange(client, input.audit, configChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, details), nowMs);
+    await auditChange(client, input.audit, auditedChange('CONFIG', 'CREATE_SUBSCRIPTION', 'subscription', subscriptionId, details), nowMs);
     return {
       subscriptionId,
       masterToken: master.token,
