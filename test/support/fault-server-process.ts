@@ -104,7 +104,7 @@ export function faultSeed(testName: string): number {
 export const soak = process.env.SIGPLANE_SOAK === '1';
 
 /** Parses Prometheus text: `name{labels}` -> value (labels as rendered). */
-function parseMetrics(text: string): Map<string, number> {
+export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
