@@ -11,9 +11,9 @@ import zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Packr } from 'msgpackr';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SignalRecord } from '@sigplane/protocol';
+import { journalLimits, type SignalRecord } from '@sigplane/protocol';
 import { crc32 } from '../persistence/crc32';
-import { Journal, JournalError, journalLimits, type JournalSync, type RecoveredSubscription } from '../persistence/journal';
+import { Journal, JournalError, type JournalSync, type RecoveredSubscription } from '../persistence/journal';
 import {
   batchOf,
   makeSecurityEvent,

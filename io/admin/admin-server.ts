@@ -13,10 +13,11 @@
  * connection: the API is low-volume, and stop() leaves nothing open.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { admin } from '@sigplane/protocol';
+import { admin, auditLog } from '@sigplane/protocol';
 import { adminRoleRank, type AdminPrincipal, type AdminStore } from '../../persistence/pg/admin-store';
 import { adminTokenHash } from '../../persistence/pg/admin-tokens';
-import { normaliseIp, type ConfigStore } from '../../persistence/pg/config-store';
+import type { ConfigStore } from '../../persistence/pg/config-store';
+import { normaliseIp } from '../../persistence/pg/ip-address';
 import { writeSecurityHeaders } from '../http-headers';
 import { adminListener, listenExclusive } from '../listen-exclusive';
 import { loadNativeUws } from '../uws-native';
@@ -171,7 +172,7 @@ export class AdminServer {
           audit: {
             userId: principal.userId,
             ipAddress: incoming.ipAddress,
-            userAgent: incoming.userAgent?.slice(0, admin.userAgentCharsMax) ?? null,
+            userAgent: incoming.userAgent?.slice(0, auditLog.userAgentCharsMax) ?? null,
             metadata: { via: 'admin-api', credentialId: principal.credentialId },
           },
         },
@@ -204,7 +205,7 @@ export class AdminServer {
   private refusal(error: unknown, incoming: Incoming): Answer {
     const known = asHttpError(error);
     if (known === null) {
-      this.log('error', 'admin request failed', { method: incoming.method, path: incoming.path.slice(0, 200), error: (error as Error).message });
+      this.log('error', 'admin request failed', { method: incoming.method, path: incoming.path.slice(0, admin.pathCharsMax), error: (error as Error).message });
       return { status: 500, body: { code: AdminErrorCode.INTERNAL, message: 'internal error (logged)' } };
     }
     const headers: Record<string, string> = { ...known.headers };

@@ -43,7 +43,7 @@ export function signal(sequence: number, fields: Partial<SignalRecord> = {}): Si
   return record;
 }
 
-export function contentOf(r: SignalRecord): Uint8Array {
+function contentOf(r: SignalRecord): Uint8Array {
   return encoder.encode(
     [r.subscriptionId, r.sequence, r.generatedAtMs, r.symbol, r.orderType, r.volume, r.price, r.action,
       r.positionId, r.stopLoss, r.takeProfit, r.magic, r.signingVersion].join('|'),
@@ -116,12 +116,8 @@ export class Harness {
   }
 }
 
-export function kinds(effects: Effect[]): string[] {
-  return effects.map((e) => e.kind);
-}
-
 /** A compact, comparable form of an effect. */
-export function brief(e: Effect): string {
+function brief(e: Effect): string {
   switch (e.kind) {
     case 'ack': return `ack ${e.sequence} ${e.status} @${e.connId}`;
     case 'reject': return `reject ${e.sequence} ${e.code} @${e.connId}`;
