@@ -6,6 +6,7 @@
 import type {
   SubscriptionSettings,
   WelcomePacing,
+  ExecutionReportRecord,
   Position,
   RejectCode,
   SignalRecord,
@@ -40,6 +41,8 @@ export type ActorEvent =
   | { kind: 'receiverSync'; connId: ConnId; receiverId: string; fromSequence: number; full: boolean }
   | { kind: 'deliveryAck'; connId: ConnId; receiverId: string; sequence: number }
   | { kind: 'receiverDetach'; connId: ConnId }
+  /** A receiver's execution report, checked by the I/O thread: taken when its sequence was delivered to this connection. */
+  | { kind: 'executionReport'; connId: ConnId; report: ExecutionReportRecord }
   /** Time passed: retry sync requests, escalate long gaps. */
   | { kind: 'tick' }
   | { kind: 'isolate'; reason: string }
@@ -67,7 +70,11 @@ export type Effect =
   /** Ask the master(s): resend [from, to], or a full snapshot. connId null: every master. */
   | { kind: 'syncRequest'; connId: ConnId | null; fromSequence: number; toSequence: number; full: boolean }
   /** Tell one connection the subscription's state (on attach). */
-  | { kind: 'welcome'; connId: ConnId; state: SubscriptionState; lastSequence: number };
+  | { kind: 'welcome'; connId: ConnId; state: SubscriptionState; lastSequence: number }
+  /** Journal a receiver's execution report; its ack waits for the commit. */
+  | { kind: 'persistReport'; report: ExecutionReportRecord }
+  /** Acknowledge an execution report to the receiver connection that sent it. */
+  | { kind: 'reportAck'; connId: ConnId; report: ExecutionReportRecord };
 
 /** Read-only access to the journal, injected so tests need no SQLite. */
 export interface HistoryReader {

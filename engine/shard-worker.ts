@@ -39,13 +39,14 @@ import {
   createActor,
   handle,
   nextTimerAtMs,
+  reportNotDelivered,
   restoreCursor,
   restoreSignal,
   restoreSnapshot,
   restoreState,
   type SubscriptionActor,
 } from '../actors/subscription-actor';
-import type { ActorContext, ActorEvent, Effect } from '../actors/actor-types';
+import type { ActorContext, ActorEvent, ConnId, Effect } from '../actors/actor-types';
 import { ShardSecurityEvents, type Peer, type RefusalBudget } from './shard-security-events';
 import { WindowBudget } from './window-budget';
 
@@ -160,55 +161,23 @@ let timedSequence = -1;
 let timedT0 = 0;
 
 /**
- * Execution reports: the highest sequence each receiver connection may
- * report. A live receiver had everything up to the actor's last sequence;
- * a catching-up one what was sent to it; and any receiver what it said it
- * executed when it subscribed (at most what the subscription accepted) or
- * what its cursor acknowledged.
+ * A receiver's execution report, from `peer`: its actor takes it (journal,
+ * then ack) or refuses it. A report touches no window and no timer; a
+ * subscription without an actor here delivered nothing, so it is refused.
  */
-const reportBound = new Map<number, number>();
-
-function raiseReportBound(conn: number, sequence: number): void {
-  if ((reportBound.get(conn) ?? 0) < sequence) reportBound.set(conn, sequence);
-}
-
-function onReport(sub: string, conn: number, report: ExecutionReportRecord, peer: Peer): void {
+function onReport(sub: string, conn: ConnId, report: ExecutionReportRecord, peer: Peer): void {
   const actor = actors.get(sub);
-  let bound = reportBound.get(conn) ?? 0;
-  if (actor !== undefined) {
-    if (actor.liveReceivers.has(conn)) bound = Math.max(bound, actor.lastSequence);
-    bound = Math.max(bound, actor.cursors.get(report.receiverId) ?? 0);
-  }
-  if (actor === undefined || report.subscriptionId !== sub || report.sequence > bound) {
-    const message = `execution report: sequence ${report.sequence} was not delivered to this receiver`;
-    refuse(sub, conn, peer, RejectCode.REPORT_NOT_DELIVERED, message, report.sequence);
-    return;
-  }
-  batch.executionReports.push(report);
-  pendingOutbound.push({
-    t: 'send',
-    to: Audience.CONN,
-    sub,
-    conn,
-    frame: encodeExecutionReportAck(report.sequence, report.masterPositionId, executionKindNumber(report.kind)),
-    kind: 'reportAck',
-    seq: report.sequence,
-    t0: 0,
-    report: { kind: report.kind, outcome: report.outcome, delayMs: report.delayMs, slippagePips: report.slippagePips },
-  });
+  const event: ActorEvent = { kind: 'executionReport', connId: conn, report };
+  const effects = actor === undefined ? [reportNotDelivered(conn, report.sequence)] : handle(actor, event, contextFor(sub));
+  for (const effect of effects) execute(sub, effect, 'receiver', undefined, peer);
 }
 
 function runEvent(subscriptionId: string, event: ActorEvent): void {
   const actor = actorFor(subscriptionId);
-  if (event.kind === 'receiverDetach') reportBound.delete(event.connId);
   if (event.kind === 'masterDetach') refusalEvents.detach(event.connId);
   const windowBefore = actor.window.count;
   const effects = handle(actor, event, contextFor(subscriptionId));
   windowBudget.touched(actor, windowBefore, actors);
-  if (event.kind === 'receiverSubscribe') {
-    const claimed = event.lastSequence ?? actor.cursors.get(event.receiverId) ?? 0;
-    raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
-  }
   const role = event.kind === 'masterAttach' ? 'master' : 'receiver';
   const pacing = event.kind === 'masterAttach' ? event.pacing : undefined;
   for (const effect of effects) execute(subscriptionId, effect, role, pacing);
@@ -245,7 +214,7 @@ function journalSecurityEvent(event: SecurityEvent): void {
   pendingOutbound.push({ t: 'security', ev: event });
 }
 
-function execute(sub: string, effect: Effect, role: 'master' | 'receiver', pacing?: WelcomePacing): void {
+function execute(sub: string, effect: Effect, role: 'master' | 'receiver', pacing?: WelcomePacing, peer?: Peer): void {
   switch (effect.kind) {
     case 'persistSignal':
       batch.signals.push(effect.record);
@@ -262,23 +231,39 @@ function execute(sub: string, effect: Effect, role: 'master' | 'receiver', pacin
     case 'persistState':
       batch.states.push({ subscriptionId: effect.subscriptionId, state: effect.state, sequence: effect.sequence, reason: effect.reason, atMs: Date.now() });
       return;
+    case 'persistReport':
+      batch.executionReports.push(effect.report);
+      return;
     case 'ack':
       send(sub, Audience.CONN, effect.connId, encodeAck(effect.sequence, effect.status), 'ack', effect.sequence, effect.status);
       return;
     case 'reject':
-      refuse(sub, effect.connId, refusalEvents.peerOf(effect.connId), effect.code, effect.message, effect.sequence);
+      refuse(sub, effect.connId, peer ?? refusalEvents.peerOf(effect.connId), effect.code, effect.message, effect.sequence);
       return;
+    case 'reportAck': {
+      const report = effect.report;
+      pendingOutbound.push({
+        t: 'send',
+        to: Audience.CONN,
+        sub,
+        conn: effect.connId,
+        frame: encodeExecutionReportAck(report.sequence, report.masterPositionId, executionKindNumber(report.kind)),
+        kind: 'reportAck',
+        seq: report.sequence,
+        t0: 0,
+        report: { kind: report.kind, outcome: report.outcome, delayMs: report.delayMs, slippagePips: report.slippagePips },
+      });
+      return;
+    }
     case 'deliver':
       send(sub, Audience.RECEIVERS, 0, encodeDelivery(effect.record), 'delivery', effect.record.sequence);
       return;
     case 'sendDeliveries':
       for (const record of effect.records) {
-        raiseReportBound(effect.connId, record.sequence);
         pendingOutbound.push({ t: 'send', to: Audience.CONN, sub, conn: effect.connId, frame: encodeDelivery(record), kind: 'delivery', seq: record.sequence, t0: 0 });
       }
       return;
     case 'sendSnapshot':
-      if (effect.connId !== null) raiseReportBound(effect.connId, effect.sequence);
       send(
         sub,
         effect.connId === null ? Audience.RECEIVERS : Audience.CONN,

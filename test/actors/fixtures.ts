@@ -4,7 +4,14 @@
  */
 import type { ActorContext, Effect, HistoryReader } from '../../actors/actor-types';
 import { createActor, handle, type ActorLimits, type SubscriptionActor } from '../../actors/subscription-actor';
-import { subscriptionDefaults, type SubscriptionSettings, Action, OrderType, type SignalRecord } from '@sigplane/protocol';
+import {
+  subscriptionDefaults,
+  type SubscriptionSettings,
+  Action,
+  OrderType,
+  type ExecutionReportRecord,
+  type SignalRecord,
+} from '@sigplane/protocol';
 
 export const SUB = 'a6f1b0d2-0000-4000-8000-000000000001';
 export const T0 = 1_700_000_000_000;
@@ -48,6 +55,30 @@ export function contentOf(r: SignalRecord): Uint8Array {
     [r.subscriptionId, r.sequence, r.generatedAtMs, r.symbol, r.orderType, r.volume, r.price, r.action,
       r.positionId, r.stopLoss, r.takeProfit, r.magic, r.signingVersion].join('|'),
   );
+}
+
+/** A receiver's execution report (a skip) of `sequence`, as the I/O thread hands it to the shard. */
+export function report(sequence: number, receiverId: string, fields: Partial<ExecutionReportRecord> = {}): ExecutionReportRecord {
+  return {
+    subscriptionId: SUB,
+    receiverId,
+    sequence,
+    masterPositionId: '11',
+    kind: 'skip',
+    outcome: 'skipped',
+    ticket: null,
+    requestedVolume: 0,
+    volume: 0,
+    price: null,
+    slippagePips: null,
+    delayMs: 1,
+    profit: null,
+    currency: null,
+    reason: 'SYMBOL_BLOCKED',
+    executedAtMs: T0,
+    receivedAtMs: T0,
+    ...fields,
+  };
 }
 
 /** v2 signal on a position. */
@@ -136,6 +167,8 @@ export function brief(e: Effect): string {
     case 'receiverLive': return `receiverLive @${e.connId}`;
     case 'syncRequest': return `syncRequest @${e.connId} ${e.fromSequence}-${e.toSequence}${e.full ? ' full' : ''}`;
     case 'welcome': return `welcome @${e.connId} ${e.state} ${e.lastSequence}`;
+    case 'persistReport': return `persistReport ${e.report.sequence} ${e.report.masterPositionId}`;
+    case 'reportAck': return `reportAck ${e.report.sequence} ${e.report.masterPositionId} @${e.connId}`;
   }
 }
 
