@@ -1,7 +1,7 @@
 /**
  * The subscription actor's vocabulary: the events it handles and the effects
- * it returns. The actor performs no I/O: the shard worker executes effects
- * (journal first, then the ring back to the I/O thread).
+ * it returns. The actor performs no I/O: the shard executes effects
+ * (engine/shard-core.ts: journal first, then the ring back to the I/O thread).
  */
 import type {
   SubscriptionSettings,
