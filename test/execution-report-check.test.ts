@@ -15,27 +15,13 @@ import {
   executionReports as limits,
   type ExecutionReportRecord,
 } from '@sigplane/protocol';
+import { skipReport } from './support/reports';
 
 const nowMs = 1_795_000_000_000;
 
 type Report = Omit<ExecutionReportRecord, 'subscriptionId' | 'receiverId' | 'receivedAtMs'>;
 
-const skip: Report = {
-  sequence: 1,
-  masterPositionId: '11',
-  kind: 'skip',
-  outcome: 'skipped',
-  ticket: null,
-  requestedVolume: 0,
-  volume: 0,
-  price: null,
-  slippagePips: null,
-  delayMs: 12,
-  profit: null,
-  currency: null,
-  reason: 'SYMBOL_BLOCKED',
-  executedAtMs: nowMs - 1_000,
-};
+const skip: Report = skipReport(1, '11', { delayMs: 12, executedAtMs: nowMs - 1_000 });
 
 /** The frame of `report` with `fields` replaced on the wire, sent and decoded. */
 function check(fields: Record<string, unknown>, report: Report = skip): ReturnType<typeof checkExecutionReport> {

@@ -4,6 +4,7 @@
  */
 import type { ActorContext, Effect, HistoryReader } from '../../actors/actor-types';
 import { createActor, handle, type ActorLimits, type SubscriptionActor } from '../../actors/subscription-actor';
+import { skipReport } from '../support/reports';
 import {
   subscriptionDefaults,
   type SubscriptionSettings,
@@ -57,28 +58,9 @@ export function contentOf(r: SignalRecord): Uint8Array {
   );
 }
 
-/** A receiver's execution report (a skip) of `sequence`, as the I/O thread hands it to the shard. */
+/** A receiver's execution report (a skip of position 11) of `sequence`, as the I/O thread hands it to the shard. */
 export function report(sequence: number, receiverId: string, fields: Partial<ExecutionReportRecord> = {}): ExecutionReportRecord {
-  return {
-    subscriptionId: SUB,
-    receiverId,
-    sequence,
-    masterPositionId: '11',
-    kind: 'skip',
-    outcome: 'skipped',
-    ticket: null,
-    requestedVolume: 0,
-    volume: 0,
-    price: null,
-    slippagePips: null,
-    delayMs: 1,
-    profit: null,
-    currency: null,
-    reason: 'SYMBOL_BLOCKED',
-    executedAtMs: T0,
-    receivedAtMs: T0,
-    ...fields,
-  };
+  return { ...skipReport(sequence, '11', { executedAtMs: T0 }), subscriptionId: SUB, receiverId, receivedAtMs: T0, ...fields };
 }
 
 /** v2 signal on a position. */
