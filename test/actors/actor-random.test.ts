@@ -73,7 +73,7 @@ interface Receiver {
 const sorted = (positions: Position[]) => [...positions].sort((a, b) => (a.positionId < b.positionId ? -1 : 1));
 
 /**
- * The actor as engine/shard-worker.ts `recover` rebuilds it from the
+ * The actor as engine/shard-core.ts `recover` rebuilds it from the
  * journal (persistence/journal.ts `recover`): the latest snapshot, the
  * signals after it, the latest cursor of each receiver, the latest state.
  */
