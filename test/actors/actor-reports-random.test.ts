@@ -12,7 +12,7 @@ import { expect, it } from 'vitest';
 import type { ActorEvent, Effect } from '../../actors/actor-types';
 import { OrderType } from '@sigplane/protocol';
 import { Harness, SUB, T0, report, signal, smallLimits } from './fixtures';
-import { Prng } from './prng';
+import { Prng } from '../support/prng';
 
 const seeds = 200;
 const steps = 300;
