@@ -700,6 +700,9 @@ export class SigplaneServer implements FrameContext {
         { labels: { shard: String(d.shard), direction: 'outbound' }, value: d.outboundBytes },
       ]),
     );
+    this.metrics.gauge('sigplane_detach_backlog_records', 'Connection detaches waiting for room in each shard\'s full ring (at most shardDetachBacklogMax).', () =>
+      this.shards.ringDepths().map((d) => ({ labels: { shard: String(d.shard) }, value: d.detachBacklog })),
+    );
     this.metrics.gauge('sigplane_subscriptions', 'Subscriptions by state (as reported since start).', () => {
       const counts = new Map<string, number>();
       for (const state of this.states.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
