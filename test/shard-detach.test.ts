@@ -16,9 +16,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RejectCode, type ExecutionReportRecord, type SignalRecord } from '@sigplane/protocol';
+import { RejectCode, type ExecutionReportRecord } from '@sigplane/protocol';
 import { ShardHost, type ShardHostOptions } from '../engine/shard-host';
 import type { ShardInbound, ShardOutbound } from '../engine/shard-protocol';
+import { makeSignal } from './fixtures/journal-records';
+import { until } from './support/fault-server-process';
 
 const masterConn = 1;
 const receiverConn = 2;
@@ -37,39 +39,6 @@ afterEach(async () => {
   if (dataDir !== null) fs.rmSync(dataDir, { recursive: true, force: true });
   dataDir = null;
 });
-
-function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
-
-function signal(sub: string, sequence: number): SignalRecord {
-  const nowMs = Date.now();
-  return {
-    subscriptionId: sub,
-    sequence,
-    generatedAtMs: nowMs,
-    symbol: 'EURUSD',
-    orderType: 0,
-    volume: 0.1,
-    price: 1.1,
-    action: 0,
-    positionId: '',
-    stopLoss: 0,
-    takeProfit: 0,
-    magic: '',
-    signingVersion: 1,
-    content: Buffer.from(`signal ${sequence}`),
-    receivedAtMs: nowMs,
-  };
-}
 
 function report(sub: string, sequence: number): ExecutionReportRecord {
   const nowMs = Date.now();
@@ -118,11 +87,11 @@ async function startHost(extra: Partial<ShardHostOptions> = {}): Promise<{ host:
 /** A subscription with one accepted signal and a receiver connection caught up and live. */
 async function liveReceiver(h: ShardHost, outbound: ShardOutbound[], sub: string): Promise<void> {
   expect(h.send(sub, { t: 'event', sub, ev: { kind: 'masterAttach', connId: masterConn } })).toBe(true);
-  expect(h.send(sub, { t: 'event', sub, ev: { kind: 'signal', connId: masterConn, record: signal(sub, 1) } })).toBe(true);
-  await until(() => outbound.some((m) => m.t === 'send' && m.kind === 'ack' && m.seq === 1), 'the ack of signal 1');
+  expect(h.send(sub, { t: 'event', sub, ev: { kind: 'signal', connId: masterConn, record: makeSignal(sub, 1) } })).toBe(true);
+  await until('the ack of signal 1', () => outbound.some((m) => m.t === 'send' && m.kind === 'ack' && m.seq === 1));
   const subscribe: ShardInbound = { t: 'event', sub, ev: { kind: 'receiverSubscribe', connId: receiverConn, receiverId, lastSequence: 0 } };
   expect(h.send(sub, subscribe)).toBe(true);
-  await until(() => outbound.some((m) => m.t === 'live' && m.conn === receiverConn), 'the receiver live');
+  await until('the receiver live', () => outbound.some((m) => m.t === 'live' && m.conn === receiverConn));
 }
 
 /**
@@ -140,10 +109,10 @@ function fillRing(h: ShardHost, sub: string): number {
 /** Sends the report from the receiver's connection once the ring has room, and waits for the shard's answer to it. */
 async function reportAnswer(h: ShardHost, outbound: ShardOutbound[], sub: string): Promise<Extract<ShardOutbound, { t: 'send' }>> {
   const message: ShardInbound = { t: 'report', sub, conn: receiverConn, report: report(sub, 1), remoteAddress: '127.0.0.1' };
-  await until(() => h.send(sub, message), 'room in the ring for the report');
+  await until('room in the ring for the report', () => h.send(sub, message));
   const isAnswer = (m: ShardOutbound): m is Extract<ShardOutbound, { t: 'send' }> =>
     m.t === 'send' && m.conn === receiverConn && (m.kind === 'reportAck' || m.kind === 'reject');
-  await until(() => outbound.some(isAnswer), 'the answer to the report');
+  await until('the answer to the report', () => outbound.some(isAnswer));
   return outbound.find(isAnswer)!;
 }
 
@@ -181,7 +150,7 @@ describe('a detach when the shard ring is full', () => {
       if (round > 50) throw new Error('the backlog never went past its bound');
       fillRing(h, sub);
       for (let i = 0; i <= backlogMax; i++) h.send(sub, { t: 'event', sub, ev: { kind: 'masterDetach', connId: connId++ } });
-      await until(() => restarts.length > 0 || h.ringDepths()[0]!.detachBacklog === 0, 'a restart, or the backlog written');
+      await until('a restart, or the backlog written', () => restarts.length > 0 || h.ringDepths()[0]!.detachBacklog === 0);
     }
     expect(restarts.map((e) => e.message)).toEqual([`shard 0: ${backlogMax} connection detaches waited for room in its ring: restarted from its journal`]);
     expect(h.restarts).toBe(1);
