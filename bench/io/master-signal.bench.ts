@@ -11,72 +11,32 @@
  */
 import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
-import { decodeFrame, encodeFrame, encodeSignalBody, macV2, signV1, verifyV2, type SignedFrame, type SignalV1Frame } from '@sigplane/protocol';
+import { decodeFrame, encodeFrame, verifyV2, type DecodedFrame } from '@sigplane/protocol';
 import { signalFromV1, signalFromV2 } from '../../io/master-connection';
-import { benchEpochMs, benchSubscriptionId, benchV1Secret, v1Fields } from '../signal-fixtures';
+import { benchEpochMs, benchSubscriptionId, benchV1Secret, benchV2Key, benchV2KeyId, v1FrameObject, v2Frame } from '../signal-fixtures';
 
 const inputCount = 64;
 const firstSequence = 1_000_000;
-const v2KeyId = '2026-11';
-const v2Key = Buffer.from(new Uint8Array(32).map((_, j) => (j * 13 + 5) & 0xff));
 /** Generous enough that every input stays fresh for the whole run. */
 const settings = { ttlMs: 1e12, clockSkewMs: 1e12 };
 
-function v1Frames(): SignalV1Frame[] {
-  const frames: SignalV1Frame[] = [];
+/** The 64 inputs, encoded as a master sends them and decoded as the I/O thread hands them on. */
+function decodedFrames<T>(encoded: (sequence: number) => Uint8Array, pick: (frame: DecodedFrame | null) => T | undefined): T[] {
+  const frames: T[] = [];
   for (let i = 0; i < inputCount; i++) {
-    const fields = v1Fields(firstSequence + i);
-    const bytes = encodeFrame({
-      signalV1: {
-        subscriptionId: fields.subscriptionId,
-        sequenceNumber: fields.sequence,
-        generatedAt: fields.generatedAt,
-        symbol: fields.symbol,
-        orderType: fields.orderType,
-        volume: fields.volume,
-        price: fields.price,
-        signature: signV1(benchV1Secret, fields),
-      },
-    });
-    const frame = decodeFrame(bytes);
-    if (frame === null || frame.kind !== 'signalV1') throw new Error('bench input is not a SignalV1');
-    frames.push(frame.signalV1);
-  }
-  return frames;
-}
-
-/** A v2 OPEN with stops and a magic number: every SignalBody field set. */
-function v2Frames(): SignedFrame[] {
-  const frames: SignedFrame[] = [];
-  for (let i = 0; i < inputCount; i++) {
-    const sequence = firstSequence + i;
-    const body = encodeSignalBody({
-      subscriptionId: benchSubscriptionId,
-      sequenceNumber: sequence,
-      generatedAt: benchEpochMs + sequence * 250,
-      symbol: 'EURUSD',
-      orderType: i % 2,
-      volume: 0.25,
-      price: 1.08765 + (sequence % 8) / 100_000,
-      action: 1,
-      positionId: String(5_000_000_000 + sequence),
-      stopLoss: 1.08265,
-      takeProfit: 1.09765,
-      magic: '20260101',
-    });
-    const frame = decodeFrame(encodeFrame({ signalV2: { body, keyId: v2KeyId, mac: macV2(v2Key, body) } }));
-    if (frame === null || frame.kind !== 'signalV2') throw new Error('bench input is not a Signed frame');
-    frames.push(frame.signalV2);
+    const frame = pick(decodeFrame(encoded(firstSequence + i)));
+    if (frame === undefined) throw new Error('bench input is not a signal frame');
+    frames.push(frame);
   }
   return frames;
 }
 
 export async function run(): Promise<Summary> {
-  const v1 = v1Frames();
-  const v2 = v2Frames();
+  const v1 = decodedFrames((sequence) => encodeFrame(v1FrameObject(sequence)), (f) => (f?.kind === 'signalV1' ? f.signalV1 : undefined));
+  const v2 = decodedFrames(v2Frame, (f) => (f?.kind === 'signalV2' ? f.signalV2 : undefined));
   const v1Secrets = [benchV1Secret];
-  const v2Keys = [{ keyId: v2KeyId, secret: v2Key }];
-  const v2KeyMap = new Map([[v2KeyId, v2Key]]);
+  const v2Keys = [{ keyId: benchV2KeyId, secret: benchV2Key }];
+  const v2KeyMap = new Map([[benchV2KeyId, benchV2Key]]);
   let i = 0;
   let sink = 0;
   const nowMs = benchEpochMs + firstSequence * 250;
