@@ -1,11 +1,12 @@
 /**
  * The subscription actor's vocabulary: the events it handles and the effects
- * it returns. The actor performs no I/O: the shard worker executes effects
- * (journal first, then the ring back to the I/O thread).
+ * it returns. The actor performs no I/O: the shard executes effects
+ * (engine/shard-core.ts: journal first, then the ring back to the I/O thread).
  */
 import type {
   SubscriptionSettings,
   WelcomePacing,
+  ExecutionReportRecord,
   Position,
   RejectCode,
   SignalRecord,
@@ -40,6 +41,8 @@ export type ActorEvent =
   | { kind: 'receiverSync'; connId: ConnId; receiverId: string; fromSequence: number; full: boolean }
   | { kind: 'deliveryAck'; connId: ConnId; receiverId: string; sequence: number }
   | { kind: 'receiverDetach'; connId: ConnId }
+  /** A receiver's execution report, checked by the I/O thread: taken when its sequence was delivered to this connection. */
+  | { kind: 'executionReport'; connId: ConnId; report: ExecutionReportRecord }
   /** Time passed: retry sync requests, escalate long gaps. */
   | { kind: 'tick' }
   | { kind: 'isolate'; reason: string }
@@ -67,7 +70,11 @@ export type Effect =
   /** Ask the master(s): resend [from, to], or a full snapshot. connId null: every master. */
   | { kind: 'syncRequest'; connId: ConnId | null; fromSequence: number; toSequence: number; full: boolean }
   /** Tell one connection the subscription's state (on attach). */
-  | { kind: 'welcome'; connId: ConnId; state: SubscriptionState; lastSequence: number };
+  | { kind: 'welcome'; connId: ConnId; state: SubscriptionState; lastSequence: number }
+  /** Journal a receiver's execution report; its ack waits for the commit. */
+  | { kind: 'persistReport'; report: ExecutionReportRecord }
+  /** Acknowledge an execution report to the receiver connection that sent it. */
+  | { kind: 'reportAck'; connId: ConnId; report: ExecutionReportRecord };
 
 /** Read-only access to the journal, injected so tests need no SQLite. */
 export interface HistoryReader {

@@ -20,7 +20,8 @@
  *   ISOLATED   every signal and snapshot is ISOLATED; held signals are kept
  *              for after the lift.
  * Files: master-signals.ts (signals, snapshots), receiver-catch-up.ts
- * (subscribe, sync, acks), subscription-state.ts (data, states, timers).
+ * (subscribe, sync, acks), receiver-reports.ts (execution reports and
+ * their bound), subscription-state.ts (data, states, timers).
  */
 import { actor as actorLimits, SubscriptionState, type Position, type SignalRecord, type SnapshotRecord } from '@sigplane/protocol';
 import type { ActorContext, ActorEvent, Effect } from './actor-types';
@@ -29,6 +30,7 @@ import { onMasterAttach, onMasterDetach, onMasterSnapshot, onSignal, onStaleSign
 import { checkSignal, checkSnapshotPositions, createPositionsBook, listPositions } from './positions-book';
 import { createPriceGuard } from './price-guard';
 import { onDeliveryAck, onReceiverDetach, onReceiverSubscribe, onReceiverSync } from './receiver-catch-up';
+import { onExecutionReport } from './receiver-reports';
 import {
   applyAccepted,
   applySnapshot,
@@ -41,6 +43,7 @@ import {
 } from './subscription-state';
 
 export { checkInvariants, nextTimerAtMs } from './subscription-state';
+export { reportNotDelivered } from './receiver-reports';
 export type { ActorLimits, HeldSignal, SubscriptionActor } from './subscription-state';
 
 /** `limits` defaults to proto/limits.ts `actor`; tests pass smaller bounds. */
@@ -82,6 +85,7 @@ export function handle(actor: SubscriptionActor, event: ActorEvent, ctx: ActorCo
     case 'receiverSync': onReceiverSync(actor, event.connId, event.receiverId, event.fromSequence, event.full, ctx, effects); break;
     case 'deliveryAck': onDeliveryAck(actor, event.receiverId, event.sequence, effects); break;
     case 'receiverDetach': onReceiverDetach(actor, event.connId); break;
+    case 'executionReport': onExecutionReport(actor, event.connId, event.report, effects); break;
     case 'tick': onTick(actor, ctx, effects); break;
     case 'isolate': onIsolate(actor, event.reason, effects); break;
     case 'lift': onLift(actor, event.reason, ctx, effects); break;

@@ -68,7 +68,7 @@ export function machineTable(m: MachineInfo): string[] {
   ];
 }
 
-export function header(m: MachineInfo): string[] {
+function header(m: MachineInfo): string[] {
   return [
     '## Micro benchmarks',
     '',
@@ -85,7 +85,7 @@ export function header(m: MachineInfo): string[] {
   ];
 }
 
-export function suiteSection(s: SuiteReport): string[] {
+function suiteSection(s: SuiteReport): string[] {
   const lines = [
     `### ${s.title}`,
     '',

@@ -18,6 +18,7 @@ import type { CaseResult, Summary } from 'benny/lib/internal/common-types';
 import * as actorStep from './actors/actor-step.bench';
 import * as macVerify from './engine/mac-verify.bench';
 import * as ringBuffer from './engine/ring-buffer.bench';
+import * as shardCore from './engine/shard-core.bench';
 import * as copyBatch from './persistence/copy-batch.bench';
 import * as journalAppend from './persistence/journal-append.bench';
 import * as shipOutage from './persistence/ship-outage.bench';
@@ -145,6 +146,12 @@ const suites: RunnableSuite[] = [
     what: 'actors/actor-step.bench.ts: one subscription-actor step for an in-order v1 signal',
     run: actorStep.run,
     extra: noExtra,
+  }),
+  runnable({
+    title: 'shard-core',
+    what: 'engine/shard-core.bench.ts: a shard\'s batch of in-order v1 signals without its thread (decode, actor, one journal commit with sync normal, outbound records encoded)',
+    run: shardCore.run,
+    extra: printedExtra,
   }),
   runnable({ title: 'journal-append', what: journalWhat(), run: journalAppend.run, extra: printedExtra }),
   runnable({

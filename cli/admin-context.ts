@@ -3,6 +3,7 @@
  * store, a dispatcher for `sigplane <command> <action>` tables, and output
  * of records as JSON (they are nested: text columns would hide parts).
  */
+import { auditLog } from '@sigplane/protocol';
 import { AdminStore } from '../persistence/pg/admin-store';
 import { UsageError, type CommandSpec } from './args';
 import { openContext, type CommandContext } from './context';
@@ -11,7 +12,7 @@ export interface AdminCommandContext extends CommandContext {
   adminStore: AdminStore;
 }
 
-export async function openAdminContext(dataOptionValue: string): Promise<AdminCommandContext> {
+async function openAdminContext(dataOptionValue: string): Promise<AdminCommandContext> {
   const context = await openContext(dataOptionValue);
   return { ...context, adminStore: new AdminStore(context.database.pool, context.store) };
 }
@@ -69,6 +70,6 @@ export function integerOption(value: string | boolean | undefined, name: string,
 
 export function reasonOption(value: string, name = 'reason'): string {
   const reason = value.trim();
-  if (reason.length === 0 || reason.length > 500) throw new UsageError(`--${name} must be 1..500 characters`);
+  if (reason.length === 0 || reason.length > auditLog.reasonCharsMax) throw new UsageError(`--${name} must be 1..${auditLog.reasonCharsMax} characters`);
   return reason;
 }

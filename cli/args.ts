@@ -19,7 +19,7 @@ export interface CommandSpec {
 
 export class UsageError extends Error {}
 
-export function helpText(spec: CommandSpec): string {
+function helpText(spec: CommandSpec): string {
   const lines = [`usage: ${spec.usage}`, '', spec.summary, '', 'options:'];
   for (const [name, option] of Object.entries(spec.options)) {
     const value = option.type === 'string' ? ' <value>' : '';

@@ -44,7 +44,7 @@ export async function auditLogCommand(argv: string[]): Promise<void> {
   if (retentionDays !== null && (retentionDays < auditLog.retentionDaysMin || retentionDays > auditLog.retentionDaysMax)) {
     throw new UsageError(`--retention-days must be ${auditLog.retentionDaysMin}..${auditLog.retentionDaysMax}`);
   }
-  if (monthsAhead > 24) throw new UsageError('--months-ahead must be 0..24');
+  if (monthsAhead > auditLog.partitionMonthsAheadMax) throw new UsageError(`--months-ahead must be 0..${auditLog.partitionMonthsAheadMax}`);
   const context = await openContext(values.data as string);
   try {
     const result = await maintainAuditLog(context.database.pool, { retentionDays, monthsAhead });

@@ -10,8 +10,8 @@
  *   sigplane billing fee-rate --subscription ID [--percent P]
  *   sigplane billing assign-subscriber --token-id ID --email E
  */
-import { admin } from '@sigplane/protocol';
-import { ConfigError } from '../persistence/pg/config-store';
+import { admin, performanceFees } from '@sigplane/protocol';
+import { ConfigError } from '../persistence/pg/config-errors';
 import { withTransaction } from '../persistence/pg/pool';
 import {
   assignSubscriber,
@@ -20,7 +20,6 @@ import {
   getFeeRate,
   minorUnitDigits,
   parsePeriod,
-  performanceFeeRateBpMax,
   setFeeRate,
   type LicenseFeeResult,
 } from '../persistence/pg/performance-fees';
@@ -55,7 +54,7 @@ const chargeSpec: CommandSpec = {
 
 const rateSpec: CommandSpec = {
   usage: 'sigplane billing fee-rate --subscription ID [--percent P]',
-  summary: `Show, or with --percent set, the performance fee rate of a subscription (0 = no fee, the default; at most ${performanceFeeRateBpMax / 100}%, two decimals). Applies from the next period charged.`,
+  summary: `Show, or with --percent set, the performance fee rate of a subscription (0 = no fee, the default; at most ${performanceFees.rateBpMax / 100}%, two decimals). Applies from the next period charged.`,
   options: {
     subscription: { type: 'string', help: 'subscription id' },
     percent: { type: 'string', help: 'the new rate in percent, e.g. 20 or 12.5' },
@@ -113,8 +112,8 @@ function periodOption(value: string, nowMs: number): string {
 function percentOption(value: string): number {
   const m = /^(\d{1,2})(?:\.(\d{1,2}))?$/.exec(value);
   const bp = m === null ? Number.NaN : Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
-  if (!Number.isInteger(bp) || bp > performanceFeeRateBpMax) {
-    throw new UsageError(`--percent must be 0..${performanceFeeRateBpMax / 100} with at most two decimals, got ${value}`);
+  if (!Number.isInteger(bp) || bp > performanceFees.rateBpMax) {
+    throw new UsageError(`--percent must be 0..${performanceFees.rateBpMax / 100} with at most two decimals, got ${value}`);
   }
   return bp;
 }

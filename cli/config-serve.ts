@@ -13,7 +13,7 @@ import { parseByteSize } from '../persistence/byte-size';
 import { ConfigError, integer, oneOf, positiveNumber, readableFile, resolveConfig, text, type Resolved, type Schema } from './config';
 
 /** A status token shorter than this is refused: it guards what every subscription is doing. */
-export const statusTokenCharsMin = 32;
+const statusTokenCharsMin = 32;
 
 const redisUrl = (value: string): string => {
   let url: URL;

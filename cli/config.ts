@@ -39,7 +39,7 @@ export type Schema = Record<string, Setting<unknown>>;
 export type Resolved<S extends Schema> = { [K in keyof S]: S[K] extends Setting<infer T> ? T | undefined : never };
 
 /** The schema's flags for parseCommand (no defaults there: a flag given is told apart from a default). */
-export function configOptions(schema: Schema): Record<string, OptionSpec> {
+function configOptions(schema: Schema): Record<string, OptionSpec> {
   const options: Record<string, OptionSpec> = {
     config: { type: 'string', help: 'JSON file of settings (keys as the flags, without --; env SIGPLANE_CONFIG)' },
   };
@@ -53,7 +53,7 @@ export function configOptions(schema: Schema): Record<string, OptionSpec> {
 }
 
 /** Secret settings, for the help text: where they may come from. */
-export function secretSettingsHelp(schema: Schema): string {
+function secretSettingsHelp(schema: Schema): string {
   const lines = Object.entries(schema)
     .filter(([, s]) => s.secret === true)
     .map(([key, s]) => `  ${key.padEnd(26)}${s.help}${s.env === undefined ? '' : ` [env ${s.env}]`} (file or environment only)`);

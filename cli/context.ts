@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigStore, type AuditContext } from '../persistence/pg/config-store';
+import type { AuditContext } from '../persistence/pg/audit-append';
+import { ConfigStore } from '../persistence/pg/config-store';
 import { SecretBox } from '../persistence/pg/secret-box';
 import { openDatabase, type Database } from './database';
 import { log } from './log';

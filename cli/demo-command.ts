@@ -62,6 +62,11 @@ const accounts: { name: string; balance: number; patch: Record<string, unknown>;
 
 const sideName = (side: 0 | 1): string => (side === 0 ? 'BUY' : 'SELL');
 
+/** The volumes the master's opens cycle through. */
+const openVolumes = [0.3, 0.5, 0.2, 0.4, 0.15, 0.25];
+/** How long the closing summary waits for the server's acks of the last execution reports. */
+const reportsAckWaitMs = 5_000;
+
 /** A tiny seeded generator (the demo replays the same fills every run; socket timing aside). */
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -152,6 +157,25 @@ class Account {
   }
 }
 
+type Say = (line: string) => void;
+
+/** The server the demo runs and what it runs on: a data folder held, a database, the settings store. */
+interface DemoServer {
+  server: SigplaneServer;
+  context: Awaited<ReturnType<typeof openContext>>;
+  settingsStore: ReceiverSettingsStore;
+  release(): void;
+  /** ws://127.0.0.1:port */
+  base: string;
+}
+
+/** What the master did: the positions it still holds, the last sequence, the summed publish-to-ack time. */
+interface MasterSession {
+  book: Map<string, MasterPosition>;
+  lastSequence: number;
+  ackTotalMs: number;
+}
+
 export async function demoCommand(argv: string[]): Promise<void> {
   const values = parseCommand(spec, argv);
   if (values === null) return;
@@ -160,7 +184,38 @@ export async function demoCommand(argv: string[]): Promise<void> {
   if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new UsageError('--signals must be 1..100000');
   if (!(intervalMs >= 0)) throw new UsageError('--interval-ms must be >= 0');
   const dataDir = (values.data as string | undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-demo-'));
+  const say: Say = (line) => void process.stdout.write(`${line}\n`);
 
+  const demo = await startDemoServer(dataDir);
+  say(`server on ${demo.base} (data in ${demo.context.dataDir})`);
+  const receiverUrl = `${demo.base}/v1/receiver`;
+  const created = await demo.context.store.createSubscription({ name: 'demo' });
+  await demo.context.store.addAllowedIp(created.subscriptionId, '127.0.0.1', {});
+  say(`subscription ${created.subscriptionId}, MAC key ${created.macKeyId}`);
+  const team = await issueAccounts(demo, created.subscriptionId, say);
+  for (const account of team) await account.start(receiverUrl);
+
+  const master = new MasterClient();
+  await master.connect(`${demo.base}/v1/master`, created.masterToken, {
+    signing: { version: 2, keyId: created.macKeyId, key: Buffer.from(created.macSecretHex, 'hex') },
+  });
+  const session = await runMasterSession(master, team, receiverUrl, count, intervalMs, say);
+  for (const account of team) await account.client!.waitFor(session.lastSequence, 15_000);
+
+  const prefix = `sp:${created.subscriptionId.replace(/-/g, '').slice(0, 6)}:`;
+  printHoldings(team, session.book, prefix, say);
+  printVerdicts(team, session.book, prefix, say);
+  await printReportsAcked(team, say);
+  say(`mean publish-to-ack round trip: ${(session.ackTotalMs / count).toFixed(2)} ms (includes the journal commit)`);
+  await master.close();
+  for (const account of team) await account.stop();
+  await demo.server.stop();
+  await demo.context.close();
+  demo.release();
+}
+
+/** Start-up: hold the data folder, open the database, start a server that sends each receiver license its copy settings. */
+async function startDemoServer(dataDir: string): Promise<DemoServer> {
   const lock = lockDataFolder(dataDir, 'sigplane demo');
   const context = await openContext(dataDir);
   // Copy settings of each receiver license, sent on subscribe and on change (as `sigplane serve` wires them).
@@ -178,88 +233,39 @@ export async function demoCommand(argv: string[]): Promise<void> {
     log,
   });
   await server.start();
-  const base = `ws://127.0.0.1:${server.port}`;
-  const receiverUrl = `${base}/v1/receiver`;
-  const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  say(`server on ${base} (data in ${context.dataDir})`);
+  return { server, context, settingsStore, release: () => lock.release(), base: `ws://127.0.0.1:${server.port}` };
+}
 
-  const created = await context.store.createSubscription({ name: 'demo' });
-  await context.store.addAllowedIp(created.subscriptionId, '127.0.0.1', {});
-  say(`subscription ${created.subscriptionId}, MAC key ${created.macKeyId}`);
-
-  const mids = new Map(instruments.map((i) => [i.symbol, i.start]));
+/** A receiver license per account, its copy settings stored, and its paper account at the instruments' start prices. */
+async function issueAccounts(demo: DemoServer, subscriptionId: string, say: Say): Promise<Account[]> {
   const team: Account[] = [];
   for (const a of accounts) {
-    const { token, tokenId } = await context.store.issueReceiverToken(created.subscriptionId, { label: a.name });
-    const stored = await settingsStore.update(tokenId, a.patch, { metadata: { via: 'demo' } });
-    const account = new Account(a.name, token, stored.settings, a.balance, context.dataDir, say);
+    const { token, tokenId } = await demo.context.store.issueReceiverToken(subscriptionId, { label: a.name });
+    const stored = await demo.settingsStore.update(tokenId, a.patch, { metadata: { via: 'demo' } });
+    const account = new Account(a.name, token, stored.settings, a.balance, demo.context.dataDir, say);
     for (const i of instruments) account.broker.setMid(mapSymbol(stored.settings, i.symbol), i.start);
     say(`${a.name.padEnd(6)} ${a.balance} USD account, ${a.describe} (settings revision ${stored.revision})`);
     team.push(account);
   }
-  for (const account of team) await account.start(receiverUrl);
+  return team;
+}
 
-  const master = new MasterClient();
-  await master.connect(`${base}/v1/master`, created.masterToken, {
-    signing: { version: 2, keyId: created.macKeyId, key: Buffer.from(created.macSecretHex, 'hex') },
-  });
-
+/**
+ * The master's session: `count` signals (opens, stop moves, partial and full
+ * closes) as the market moves; bob drops out after a third of them and
+ * resumes from his position map after two thirds.
+ */
+async function runMasterSession(master: MasterClient, team: Account[], receiverUrl: string, count: number, intervalMs: number, say: Say): Promise<MasterSession> {
+  const mids = new Map(instruments.map((i) => [i.symbol, i.start]));
   const book = new Map<string, MasterPosition>();
-  const volumes = [0.3, 0.5, 0.2, 0.4, 0.15, 0.25];
-  let nextPosition = 1;
+  const counter = { nextPosition: 1 };
   let ackTotalMs = 0;
   let lastSequence = 0;
   const bob = team[1]!;
   for (let i = 0; i < count; i++) {
-    // The market moves a little (well inside the server's 50 pip price guard), on every account.
-    for (const [n, inst] of instruments.entries()) {
-      const mid = Number((mids.get(inst.symbol)! + ((((i + 3) * (n + 5) * 7) % 11) - 5) * 0.4 * inst.pip).toFixed(inst.digits));
-      mids.set(inst.symbol, mid);
-      for (const account of team) account.broker.setMid(mapSymbol(account.settings, inst.symbol), mid);
-    }
-    const open = [...book.values()];
-    const step = i % 4;
-    let published: { sequence: number; status: string };
-    let what: string;
+    moveMarket(i, mids, team);
     const started = performance.now();
-    if (open.length < 3 || step === 0) {
-      const inst = instruments[i % instruments.length]!;
-      const mid = mids.get(inst.symbol)!;
-      const side = (i % 3 === 1 ? 1 : 0) as 0 | 1;
-      const dir = side === 0 ? 1 : -1;
-      const p: MasterPosition = {
-        id: String(nextPosition++),
-        symbol: inst.symbol,
-        side,
-        volume: volumes[i % volumes.length]!,
-        stopLoss: Number((mid - dir * 40 * inst.pip).toFixed(inst.digits)),
-        takeProfit: Number((mid + dir * 80 * inst.pip).toFixed(inst.digits)),
-      };
-      published = await master.publish({ symbol: p.symbol, orderType: side, volume: p.volume, price: mid, action: 1, positionId: p.id, stopLoss: p.stopLoss, takeProfit: p.takeProfit });
-      book.set(p.id, p);
-      what = `OPEN ${p.symbol} ${sideName(side)} ${p.volume} (position ${p.id})`;
-    } else {
-      const p = step === 2 ? (open.find((x) => x.volume >= 0.2) ?? open[0]!) : open[0]!;
-      const inst = instruments.find((x) => x.symbol === p.symbol)!;
-      const mid = mids.get(p.symbol)!;
-      const base = { symbol: p.symbol, orderType: p.side, price: mid, positionId: p.id };
-      if (step === 1) {
-        const dir = p.side === 0 ? 1 : -1;
-        p.stopLoss = Number((mid - dir * 25 * inst.pip).toFixed(inst.digits));
-        p.takeProfit = Number((mid + dir * 60 * inst.pip).toFixed(inst.digits));
-        published = await master.publish({ ...base, volume: p.volume, action: 2, stopLoss: p.stopLoss, takeProfit: p.takeProfit });
-        what = `MODIFY position ${p.id} stops`;
-      } else if (step === 2 && p.volume >= 0.2) {
-        const part = Number((Math.round(p.volume * 50) / 100).toFixed(2));
-        published = await master.publish({ ...base, volume: part, action: 4, stopLoss: p.stopLoss, takeProfit: p.takeProfit });
-        p.volume = Number((p.volume - part).toFixed(2));
-        what = `PARTIAL_CLOSE position ${p.id} ${part} of it (${p.volume} left)`;
-      } else {
-        published = await master.publish({ ...base, volume: p.volume, action: 3 });
-        book.delete(p.id);
-        what = `CLOSE position ${p.id} ${p.symbol}`;
-      }
-    }
+    const { published, what } = await publishStep(master, i, book, mids, counter);
     ackTotalMs += performance.now() - started;
     lastSequence = published.sequence;
     say(`master #${published.sequence} ${what} -> ${published.status}`);
@@ -274,10 +280,69 @@ export async function demoCommand(argv: string[]): Promise<void> {
     if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
   }
   if (bob.client === null) await bob.start(receiverUrl);
-  for (const account of team) await account.client!.waitFor(lastSequence, 15_000);
+  return { book, lastSequence, ackTotalMs };
+}
 
-  // ---- the accounts against the master ----
-  const prefix = `sp:${created.subscriptionId.replace(/-/g, '').slice(0, 6)}:`;
+/** The market moves a little at step `i` (well inside the server's 50 pip price guard), on every account. */
+function moveMarket(i: number, mids: Map<string, number>, team: Account[]): void {
+  for (const [n, inst] of instruments.entries()) {
+    const mid = Number((mids.get(inst.symbol)! + ((((i + 3) * (n + 5) * 7) % 11) - 5) * 0.4 * inst.pip).toFixed(inst.digits));
+    mids.set(inst.symbol, mid);
+    for (const account of team) account.broker.setMid(mapSymbol(account.settings, inst.symbol), mid);
+  }
+}
+
+/** Step `i` of the master: an open while it holds fewer than three (and every fourth step), else a stop move, a partial close or a close. */
+async function publishStep(
+  master: MasterClient,
+  i: number,
+  book: Map<string, MasterPosition>,
+  mids: Map<string, number>,
+  counter: { nextPosition: number },
+): Promise<{ published: { sequence: number; status: string }; what: string }> {
+  const open = [...book.values()];
+  const step = i % 4;
+  if (open.length < 3 || step === 0) {
+    const inst = instruments[i % instruments.length]!;
+    const mid = mids.get(inst.symbol)!;
+    const side = (i % 3 === 1 ? 1 : 0) as 0 | 1;
+    const dir = side === 0 ? 1 : -1;
+    const p: MasterPosition = {
+      id: String(counter.nextPosition++),
+      symbol: inst.symbol,
+      side,
+      volume: openVolumes[i % openVolumes.length]!,
+      stopLoss: Number((mid - dir * 40 * inst.pip).toFixed(inst.digits)),
+      takeProfit: Number((mid + dir * 80 * inst.pip).toFixed(inst.digits)),
+    };
+    const published = await master.publish({ symbol: p.symbol, orderType: side, volume: p.volume, price: mid, action: 1, positionId: p.id, stopLoss: p.stopLoss, takeProfit: p.takeProfit });
+    book.set(p.id, p);
+    return { published, what: `OPEN ${p.symbol} ${sideName(side)} ${p.volume} (position ${p.id})` };
+  }
+  const p = step === 2 ? (open.find((x) => x.volume >= 0.2) ?? open[0]!) : open[0]!;
+  const inst = instruments.find((x) => x.symbol === p.symbol)!;
+  const mid = mids.get(p.symbol)!;
+  const base = { symbol: p.symbol, orderType: p.side, price: mid, positionId: p.id };
+  if (step === 1) {
+    const dir = p.side === 0 ? 1 : -1;
+    p.stopLoss = Number((mid - dir * 25 * inst.pip).toFixed(inst.digits));
+    p.takeProfit = Number((mid + dir * 60 * inst.pip).toFixed(inst.digits));
+    const published = await master.publish({ ...base, volume: p.volume, action: 2, stopLoss: p.stopLoss, takeProfit: p.takeProfit });
+    return { published, what: `MODIFY position ${p.id} stops` };
+  }
+  if (step === 2 && p.volume >= 0.2) {
+    const part = Number((Math.round(p.volume * 50) / 100).toFixed(2));
+    const published = await master.publish({ ...base, volume: part, action: 4, stopLoss: p.stopLoss, takeProfit: p.takeProfit });
+    p.volume = Number((p.volume - part).toFixed(2));
+    return { published, what: `PARTIAL_CLOSE position ${p.id} ${part} of it (${p.volume} left)` };
+  }
+  const published = await master.publish({ ...base, volume: p.volume, action: 3 });
+  book.delete(p.id);
+  return { published, what: `CLOSE position ${p.id} ${p.symbol}` };
+}
+
+/** The closing table: each position the master holds, and what each account holds for it. */
+function printHoldings(team: Account[], book: Map<string, MasterPosition>, prefix: string, say: Say): void {
   say('');
   say(`master holds ${book.size} position(s):`);
   const cell = (text: string): string => text.padEnd(24);
@@ -290,6 +355,10 @@ export async function demoCommand(argv: string[]): Promise<void> {
     say(`  ${cell(`#${p.id} ${p.symbol} ${sideName(p.side)} ${p.volume}`)}${row.join('')}`);
   }
   say('');
+}
+
+/** Per account: does it hold the master's positions under its settings, and was no master position opened twice? Exit status 1 when not. */
+function printVerdicts(team: Account[], book: Map<string, MasterPosition>, prefix: string, say: Say): void {
   for (const account of team) {
     const problems = checkAccount(account, book, prefix);
     const opens = new Map<string, number>();
@@ -301,16 +370,13 @@ export async function demoCommand(argv: string[]): Promise<void> {
         `no master position opened twice: ${twice.length === 0 ? 'yes' : `NO (${twice.join(', ')})`}`,
     );
   }
-  // Execution reports: the server acks each one it journaled.
-  const until = Date.now() + 5_000;
+}
+
+/** Execution reports: the server acks each one it journaled (waited for up to reportsAckWaitMs). */
+async function printReportsAcked(team: Account[], say: Say): Promise<void> {
+  const until = Date.now() + reportsAckWaitMs;
   while (team.some((a) => a.client!.unackedReportCount > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   say(`execution reports acked by the server: ${team.map((a) => `${a.name} ${a.client!.counters.reportsAcked}`).join(', ')} (bob's since he reconnected)`);
-  say(`mean publish-to-ack round trip: ${(ackTotalMs / count).toFixed(2)} ms (includes the journal commit)`);
-  await master.close();
-  for (const account of team) await account.stop();
-  await server.stop();
-  await context.close();
-  lock.release();
 }
 
 /** What the account holds against the master's book under its settings; empty when it is exactly right. */

@@ -9,11 +9,9 @@
  * NOTIFY on the control channel, which running servers act on at once
  * (close the connections, isolate or lift the actor).
  */
-import { control } from '@sigplane/protocol';
+import { auditLog, control } from '@sigplane/protocol';
 import { parseCommand, required, UsageError, type CommandSpec, type OptionSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
-
-const overlapMinutesMax = 30 * 24 * 60;
 
 /** How long a replaced MAC key stays valid: rotate-credentials and import-mac-key (cli/mac-key-command.ts). */
 export const overlapMinutesOption: OptionSpec = {
@@ -25,8 +23,8 @@ export const overlapMinutesOption: OptionSpec = {
 /** --overlap-minutes as ms, or a UsageError. */
 export function overlapMsOption(value: string | boolean | undefined): number {
   const overlapMinutes = Number(value);
-  if (!Number.isInteger(overlapMinutes) || overlapMinutes < 0 || overlapMinutes > overlapMinutesMax) {
-    throw new UsageError(`--overlap-minutes must be a whole number from 0 to ${overlapMinutesMax}`);
+  if (!Number.isInteger(overlapMinutes) || overlapMinutes < 0 || overlapMinutes > control.macKeyOverlapMinutesMax) {
+    throw new UsageError(`--overlap-minutes must be a whole number from 0 to ${control.macKeyOverlapMinutesMax}`);
   }
   return overlapMinutes * 60_000;
 }
@@ -74,7 +72,7 @@ async function isolation(action: 'isolate' | 'lift', argv: string[]): Promise<vo
   if (values === null) return;
   const subscriptionId = uuidOption(required(values, 'subscription', spec), 'subscription');
   const reason = required(values, 'reason', spec).trim();
-  if (reason.length === 0 || reason.length > 500) throw new UsageError('--reason must be 1..500 characters');
+  if (reason.length === 0 || reason.length > auditLog.reasonCharsMax) throw new UsageError(`--reason must be 1..${auditLog.reasonCharsMax} characters`);
   const context = await openContext(values.data as string);
   try {
     const opts = { reason, audit: cliAuditContext() };
@@ -106,7 +104,7 @@ async function rotateCredentials(argv: string[]): Promise<void> {
   const subscriptionId = uuidOption(required(values, 'subscription', rotateSpec), 'subscription');
   const overlapMs = overlapMsOption(values['overlap-minutes']);
   const reason = values.reason === undefined ? undefined : String(values.reason).trim();
-  if (reason !== undefined && (reason.length === 0 || reason.length > 500)) throw new UsageError('--reason must be 1..500 characters');
+  if (reason !== undefined && (reason.length === 0 || reason.length > auditLog.reasonCharsMax)) throw new UsageError(`--reason must be 1..${auditLog.reasonCharsMax} characters`);
   const context = await openContext(values.data as string);
   try {
     const rotated = await context.store.rotateCredentials(subscriptionId, {

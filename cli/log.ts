@@ -63,7 +63,7 @@ export function scrubSecrets(line: string): string {
 }
 
 /** The process's logger: synchronous writes, so the last lines before an exit are not lost. */
-export const logger = pino(
+const logger = pino(
   {
     level: 'info',
     base: { pid: process.pid },

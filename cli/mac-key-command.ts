@@ -13,14 +13,13 @@
  * never printed, logged or echoed in an error.
  */
 import fs from 'node:fs';
-import { ConfigError, type ImportedKeyReport } from '../persistence/pg/config-store';
+import { importedMacSecret } from '@sigplane/protocol';
+import { ConfigError } from '../persistence/pg/config-errors';
+import type { ImportedKeyReport } from '../persistence/pg/mac-key-store';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 import { reasonOption, type ActionTable } from './admin-context';
 import { overlapMinutesOption, overlapMsOption } from './incident-command';
-
-/** More than a key and its line ending: a larger file is not a key file. */
-const macKeyFileBytesMax = 1024;
 
 export const macKeyFileOption = {
   type: 'string',
@@ -111,7 +110,7 @@ export function readMacKeyFile(path: string): string {
   } catch (error) {
     throw new UsageError(`--mac-key-file: cannot read the ${path === '-' ? 'key from stdin' : 'file'} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  if (bytes.length > macKeyFileBytesMax) throw new UsageError(`--mac-key-file: more than ${macKeyFileBytesMax} bytes: not a key file`);
+  if (bytes.length > importedMacSecret.keyFileBytesMax) throw new UsageError(`--mac-key-file: more than ${importedMacSecret.keyFileBytesMax} bytes: not a key file`);
   let text: string;
   try {
     text = strictUtf8.decode(bytes);
@@ -127,7 +126,7 @@ export function readMacKeyFile(path: string): string {
 function readBounded(source: string | number): Buffer {
   const fd = typeof source === 'number' ? source : fs.openSync(source, 'r');
   try {
-    const out = Buffer.alloc(macKeyFileBytesMax + 1);
+    const out = Buffer.alloc(importedMacSecret.keyFileBytesMax + 1);
     let length = 0;
     for (;;) {
       let n: number;

@@ -9,7 +9,7 @@ import { cliAuditContext, dataOption, openContext, uuidOption } from './context'
 import { incidentActions } from './incident-command';
 import { subscriptionAdminActions } from './subscription-admin-command';
 import { ownAction } from './admin-context';
-import type { CreatedSubscription, SubscriptionWithImportedKey } from '../persistence/pg/config-store';
+import type { CreatedSubscription, SubscriptionWithImportedKey } from '../persistence/pg/subscription-store';
 import { legacyV1SecretOption, macKeyActions, macKeyFileOption, macKeyUse, readMacKeyFile, warnAboutImportedKey, withCodeInMessage } from './mac-key-command';
 
 const spec: CommandSpec = {

@@ -3,11 +3,10 @@
  * `sigplane token revoke`: revoke a token (master or receiver) at once; every
  * running server closes the sessions it authenticated (close code 4004).
  */
-import { credentials } from '@sigplane/protocol';
+import { auditLog, credentials } from '@sigplane/protocol';
 import { parseCommand, required, UsageError, type CommandSpec } from './args';
 import { cliAuditContext, dataOption, openContext, uuidOption } from './context';
 import { tokenAdminActions } from './token-admin-command';
-import { masterTokenTtlDays } from '../persistence/pg/config-store';
 import { ownAction } from './admin-context';
 
 const spec: CommandSpec = {
@@ -17,7 +16,7 @@ const spec: CommandSpec = {
     subscription: { type: 'string', help: 'subscription id' },
     label: { type: 'string', help: 'who it is for (shown to operators)' },
     role: { type: 'string', help: 'receiver, or master (another master token for the provider)', default: 'receiver' },
-    'ttl-days': { type: 'string', help: `days until it expires (default: ${credentials.licenseTokenTtlDays}, a master token ${masterTokenTtlDays})` },
+    'ttl-days': { type: 'string', help: `days until it expires (default: ${credentials.licenseTokenTtlDays}, a master token ${credentials.masterTokenTtlDays})` },
     json: { type: 'boolean', help: 'print JSON instead of text', default: false },
     data: dataOption,
   },
@@ -53,7 +52,9 @@ export async function tokenCommand(argv: string[]): Promise<void> {
   const subscriptionId = required(values, 'subscription', spec);
   if (values.role !== 'receiver' && values.role !== 'master') throw new UsageError('--role must be receiver or master');
   const ttlDays = values['ttl-days'] === undefined ? undefined : Number(values['ttl-days']);
-  if (ttlDays !== undefined && (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > 3650)) throw new UsageError('--ttl-days must be a whole number from 1 to 3650');
+  if (ttlDays !== undefined && (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > credentials.tokenTtlDaysMax)) {
+    throw new UsageError(`--ttl-days must be a whole number from 1 to ${credentials.tokenTtlDaysMax}`);
+  }
   const context = await openContext(values.data as string);
   try {
     const issue = values.role === 'master' ? context.store.issueMasterToken : context.store.issueReceiverToken;
@@ -74,7 +75,7 @@ async function revoke(argv: string[]): Promise<void> {
   if (values === null) return;
   const tokenId = uuidOption(required(values, 'token-id', revokeSpec), 'token-id');
   const reason = values.reason === undefined ? undefined : String(values.reason).trim();
-  if (reason !== undefined && (reason.length === 0 || reason.length > 500)) throw new UsageError('--reason must be 1..500 characters');
+  if (reason !== undefined && (reason.length === 0 || reason.length > auditLog.reasonCharsMax)) throw new UsageError(`--reason must be 1..${auditLog.reasonCharsMax} characters`);
   const context = await openContext(values.data as string);
   try {
     const result = await context.store.revokeTokenDetailed(tokenId, { reason, audit: cliAuditContext() });

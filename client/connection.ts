@@ -5,6 +5,8 @@
  *
  * Timers use the real event loop; `clock` only stamps heartbeats.
  */
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { decodeFrame, encodeHeartbeat, safeInteger, type DecodedFrame } from '@sigplane/protocol';
 import { ClientErrorCode, SigplaneClientError } from './errors';
@@ -28,6 +30,19 @@ export interface ConnectionOptions {
   welcomeTimeoutMs?: number;
   /** Largest message accepted from the server. */
   maxPayloadBytes: number;
+}
+
+/** What the application sets of a client's connection: MasterConnectOptions and ReceiverConnectOptions both carry it. */
+export interface ClientConnectOptions {
+  /** Default: reconnect with jittered backoff; false: never. */
+  reconnect?: ReconnectOptions | false;
+  localAddress?: string;
+  heartbeatIntervalMs?: number;
+  silenceTimeoutMs?: number;
+  welcomeTimeoutMs?: number;
+  onClose?(code: number, reason: string, willReconnect: boolean): void;
+  onError?(error: SigplaneClientError): void;
+  onState?(state: string, sequence: number, reason: string): void;
 }
 
 export interface ConnectionHandlers {
@@ -166,31 +181,34 @@ export class Connection {
     socket.binaryType = 'nodebuffer';
     this.socket = socket;
 
-    socket.on('unexpected-response', (_req, res) => {
-      this.refusedStatus = res.statusCode ?? 0;
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.refusalCode = refusalCodeOf(Buffer.concat(chunks).toString('utf8'));
-        socket.terminate();
-      };
-      const timer = setTimeout(finish, refusalBodyWaitMs);
-      res.on('data', (chunk: Buffer) => {
-        if (bytes < refusalBodyBytesMax) chunks.push(chunk.subarray(0, refusalBodyBytesMax - bytes));
-        bytes += chunk.length;
-        if (bytes >= refusalBodyBytesMax) finish();
-      });
-      res.on('end', finish);
-      res.on('error', finish);
-    });
+    socket.on('unexpected-response', (_req, res) => this.onRefused(socket, res));
     socket.on('open', () => this.onOpen(socket));
     socket.on('message', (data, isBinary) => this.onMessage(socket, data as Buffer, isBinary));
     socket.on('error', (err) => this.onSocketError(socket, err));
     socket.on('close', (code, reason) => this.onSocketClose(socket, code, reason.toString('utf8')));
+  }
+
+  /** The upgrade was refused: keep the HTTP status and the body's code ({"code": ...}, read bounded), then end the socket. */
+  private onRefused(socket: WebSocket, res: IncomingMessage): void {
+    this.refusedStatus = res.statusCode ?? 0;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.refusalCode = refusalCodeOf(Buffer.concat(chunks).toString('utf8'));
+      socket.terminate();
+    };
+    const timer = setTimeout(finish, refusalBodyWaitMs);
+    res.on('data', (chunk: Buffer) => {
+      if (bytes < refusalBodyBytesMax) chunks.push(chunk.subarray(0, refusalBodyBytesMax - bytes));
+      bytes += chunk.length;
+      if (bytes >= refusalBodyBytesMax) finish();
+    });
+    res.on('end', finish);
+    res.on('error', finish);
   }
 
   private onOpen(socket: WebSocket): void {
@@ -303,4 +321,88 @@ function refusalCodeOf(body: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** What a client (MasterClient, ReceiverClient) does with its connection's events. */
+export interface ClientHooks {
+  /** The upgrade succeeded: the first frame goes now. */
+  onOpen(): void;
+  onFrame(frame: DecodedFrame): void;
+  /** A socket closed; 'close' is emitted right after. */
+  onSocketClosed(willReconnect: boolean): void;
+  /** Tells 'error' listeners, when there are any. */
+  emitError(error: Error): void;
+}
+
+/** A client's connection, not started yet, and the answer to its connect(). */
+export interface ClientSession<W> {
+  connection: Connection;
+  /**
+   * Resolves on the client's first 'welcome'; rejects with the error that
+   * ends the first session for good (HTTP 401/403, a malformed URL, any
+   * failure without reconnect) or DISCONNECTED when the socket closes for
+   * good before a welcome.
+   */
+  welcomed: Promise<W>;
+}
+
+/**
+ * The connection every client makes the same way: the application's
+ * listeners (onClose, onError, onState) on the client's events, 'heartbeat'
+ * and 'close' emitted by the client, `hooks` for the rest. The caller keeps
+ * the connection (its hooks send on it), then starts it.
+ */
+export function clientSession<W>(
+  client: EventEmitter,
+  hooks: ClientHooks,
+  url: string,
+  token: string,
+  options: ClientConnectOptions,
+  transport: { clock: () => number; maxPayloadBytes: number },
+): ClientSession<W> {
+  if (options.onClose) client.on('close', options.onClose);
+  if (options.onError) client.on('error', options.onError);
+  if (options.onState) client.on('state', (s: { state: string; sequence: number; reason: string }) => options.onState!(s.state, s.sequence, s.reason));
+  let connection!: Connection;
+  const welcomed = new Promise<W>((resolve, reject) => {
+    let settled = false;
+    client.once('welcome', (welcome: W) => {
+      settled = true;
+      resolve(welcome);
+    });
+    connection = new Connection(
+      {
+        url,
+        token,
+        localAddress: options.localAddress,
+        reconnect: options.reconnect,
+        clock: transport.clock,
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        silenceTimeoutMs: options.silenceTimeoutMs,
+        welcomeTimeoutMs: options.welcomeTimeoutMs,
+        maxPayloadBytes: transport.maxPayloadBytes,
+      },
+      {
+        onOpen: () => hooks.onOpen(),
+        onFrame: (frame) => hooks.onFrame(frame),
+        onHeartbeat: (rttMs) => client.emit('heartbeat', rttMs),
+        onError: (error, fatal) => {
+          hooks.emitError(error);
+          if (fatal && !settled) {
+            settled = true;
+            reject(error);
+          }
+        },
+        onClose: (code, reason, willReconnect) => {
+          hooks.onSocketClosed(willReconnect);
+          client.emit('close', code, reason, willReconnect);
+          if (!willReconnect && !settled) {
+            settled = true;
+            reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, `closed before welcome: ${code} ${reason}`));
+          }
+        },
+      },
+    );
+  });
+  return { connection, welcomed };
 }

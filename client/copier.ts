@@ -35,14 +35,15 @@
  * loses no report of an execution it remembered.
  */
 import { EventEmitter } from 'node:events';
-import { pipSize, Action, type Position, type ReceiverSettingsMessage } from '@sigplane/protocol';
+import { pipSize, Action, type CopySettings, type Position, type ReceiverSettingsMessage } from '@sigplane/protocol';
 import type { Broker, BrokerPosition, BrokerResult } from './broker';
 import type { ReceivedDelivery, ReceivedSnapshot } from './convert';
 import { localStops, mapSymbol, planOpen, roundToStep, SkipReason, targetVolume, type MasterPosition } from './copy-rules';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { copier as limits } from './limits';
 import { CopyStatus, PositionMap, type CopiedPosition } from './position-map';
-import { reportKey, type ExecutionReportInput, type ReceiverClient, type ReceiverConnectOptions } from './receiver-client';
+import type { ReceiverClient, ReceiverConnectOptions } from './receiver-client';
+import { reportKey, type ExecutionReportInput } from './report-outbox';
 
 export interface CopierOptions {
   broker: Broker;
@@ -361,9 +362,21 @@ export class Copier extends EventEmitter {
     this.signal = null;
     this.generatedAtMs = null;
     this.bind(snapshot.subscriptionId);
+    const held = await this.reconcileCopies(snapshot, await this.broker.positions());
+    await this.copyNewPositions(snapshot, settings, held);
+    await this.closeOrphans(snapshot.sequenceNumber);
+    this.map.lastSequence = snapshot.sequenceNumber;
+    await this.saveApplied();
+  }
+
+  /**
+   * Every copy against the snapshot: closed when the master no longer holds
+   * its position (or holds it on the other side), else brought to the
+   * master's volume and stops. Answers what the broker holds after.
+   */
+  private async reconcileCopies(snapshot: ReceivedSnapshot, held: BrokerPosition[]): Promise<BrokerPosition[]> {
     const sequence = snapshot.sequenceNumber;
     const master = new Map<string, Position>(snapshot.positions.map((p) => [p.positionId, p]));
-    let held = await this.broker.positions();
     for (const entry of this.map.entries()) {
       const p = master.get(entry.masterPositionId);
       if (p === undefined || (p.orderType !== entry.masterOrderType && entry.status !== CopyStatus.SKIPPED)) {
@@ -378,6 +391,12 @@ export class Copier extends EventEmitter {
       held = await this.broker.positions();
       if (entry.status === CopyStatus.COPIED) await this.syncStops(entry, sequence, held);
     }
+    return held;
+  }
+
+  /** The snapshot's positions no copy knows: opened, adopted when already held, or skipped when open positions are not copied. */
+  private async copyNewPositions(snapshot: ReceivedSnapshot, settings: ReceiverSettingsMessage, held: BrokerPosition[]): Promise<void> {
+    const sequence = snapshot.sequenceNumber;
     for (const [index, p] of snapshot.positions.entries()) {
       if (this.map.get(p.positionId) !== undefined) continue;
       if (p.orderType !== 0 && p.orderType !== 1) continue;
@@ -391,7 +410,10 @@ export class Copier extends EventEmitter {
       await this.openCopy(p.positionId, m, sequence, null, key, settings);
       held = await this.broker.positions();
     }
-    // Orphans: this subscription's key on a position no entry owns (a crash between a fill and the map write).
+  }
+
+  /** Orphans: this subscription's key on a position no entry owns (a crash between a fill and the map write): closed. */
+  private async closeOrphans(sequence: number): Promise<void> {
     const owned = this.map.tickets();
     for (const h of await this.broker.positions()) {
       if (h.comment.startsWith(this.keyPrefix()) && !owned.has(h.ticket)) {
@@ -407,8 +429,6 @@ export class Copier extends EventEmitter {
         });
       }
     }
-    this.map.lastSequence = sequence;
-    await this.saveApplied();
   }
 
   // ---- the operations ----
@@ -495,7 +515,13 @@ export class Copier extends EventEmitter {
     }
     const target = targetVolume(entry.localOpenVolume, entry.masterOpenVolume, entry.masterVolume, settings, spec);
     const holding = roundVolume(live.reduce((sum, t) => sum + held.find((h) => h.ticket === t)!.volume, 0));
-    let excess = roundToStep(holding - target, spec.volumeStep, 'nearest');
+    await this.reduceCopy(entry, sequence, held, live, roundToStep(holding - target, spec.volumeStep, 'nearest'));
+    const missing = roundToStep(target - holding, spec.volumeStep, 'nearest');
+    if (missing > volumeEpsilon && entry.masterPositionId.startsWith('v1:')) await this.growCopy(entry, sequence, held, missing, growKey, settings);
+  }
+
+  /** Close `excess` of the copy, from its newest live ticket back; a ticket closed whole leaves the copy. */
+  private async reduceCopy(entry: CopiedPosition, sequence: number, held: BrokerPosition[], live: string[], excess: number): Promise<void> {
     for (let i = live.length - 1; i >= 0 && excess > volumeEpsilon; i--) {
       const h = held.find((x) => x.ticket === live[i])!;
       const volume = Math.min(h.volume, excess);
@@ -513,29 +539,29 @@ export class Copier extends EventEmitter {
         profit: this.realized(h, result.price, volume),
       });
     }
-    const missing = roundToStep(target - holding, spec.volumeStep, 'nearest');
-    if (missing > volumeEpsilon && entry.masterPositionId.startsWith('v1:')) {
-      const key = growKey;
-      const existing = held.find((h) => h.comment === key && h.symbol === entry.localSymbol);
-      if (existing !== undefined) {
-        if (!entry.tickets.includes(existing.ticket)) entry.tickets.push(existing.ticket);
-      } else {
-        const stops = localStops({ ...settings, reverse: entry.reversed }, entry.masterStopLoss, entry.masterTakeProfit);
-        const result = await this.attempt(() =>
-          this.broker.open({ symbol: entry.localSymbol, orderType: entry.localOrderType, volume: missing, ...stops, comment: key }),
-        );
-        if (!result.ok) throw brokerFailure(`adding to ${entry.masterPositionId}`, result);
-        entry.tickets.push(result.ticket);
-        this.report(sequence, entry.masterPositionId, 'open', {
-          ticket: result.ticket,
-          volume: result.volume,
-          requested: missing,
-          price: result.price,
-          fillSide: entry.localOrderType,
-          master: this.signal,
-        });
-      }
+  }
+
+  /** Add `missing` to a v1 netting copy with a ticket under `key`: adopted when it was filled before a crash, else opened. */
+  private async growCopy(entry: CopiedPosition, sequence: number, held: BrokerPosition[], missing: number, key: string, settings: CopySettings): Promise<void> {
+    const existing = held.find((h) => h.comment === key && h.symbol === entry.localSymbol);
+    if (existing !== undefined) {
+      if (!entry.tickets.includes(existing.ticket)) entry.tickets.push(existing.ticket);
+      return;
     }
+    const stops = localStops({ ...settings, reverse: entry.reversed }, entry.masterStopLoss, entry.masterTakeProfit);
+    const result = await this.attempt(() =>
+      this.broker.open({ symbol: entry.localSymbol, orderType: entry.localOrderType, volume: missing, ...stops, comment: key }),
+    );
+    if (!result.ok) throw brokerFailure(`adding to ${entry.masterPositionId}`, result);
+    entry.tickets.push(result.ticket);
+    this.report(sequence, entry.masterPositionId, 'open', {
+      ticket: result.ticket,
+      volume: result.volume,
+      requested: missing,
+      price: result.price,
+      fillSide: entry.localOrderType,
+      master: this.signal,
+    });
   }
 
   /** Stops as the settings say (reverse as the copy was opened), on every ticket that differs. */

@@ -5,7 +5,9 @@
 export { MasterClient } from './master-client';
 export type { MasterConnectOptions, PublishResult, PublishSignal, SendSignalFields } from './master-client';
 export { ReceiverClient } from './receiver-client';
-export type { ReceiverConnectOptions, ReceiverCounters, ExecutionReportInput } from './receiver-client';
+export type { ReceiverConnectOptions, ReceiverCounters } from './receiver-client';
+export { ReportOutbox } from './report-outbox';
+export type { ExecutionReportInput, PendingReport, ReportAddResult, ReportOutboxCounters } from './report-outbox';
 export { ReceiverSequencer } from './receiver-sequencer';
 export type { DeliveryDecision, SnapshotDecision, SequencerCounters } from './receiver-sequencer';
 export { MasterOutbox, SentLog, planResend } from './master-outbox';

@@ -44,7 +44,7 @@ import { EventEmitter } from 'node:events';
 import { exactDecimal, rejectCodeName, safeInteger, stateName, type DecodedFrame, wire } from '@sigplane/protocol';
 
 type FrameOf<K extends DecodedFrame['kind']> = Extract<DecodedFrame, { kind: K }>;
-import { Connection, ClientCloseCode, type ReconnectOptions } from './connection';
+import { clientSession, ClientCloseCode, type ClientConnectOptions, type Connection } from './connection';
 import { toWelcome, type Welcome } from './convert';
 import { asError, ClientErrorCode, SigplaneClientError } from './errors';
 import { master as limits } from './limits';
@@ -75,13 +75,10 @@ export interface PublishResult {
 /** sendSignal's input: every field explicit, subscriptionId defaulting to the welcome's. */
 export type SendSignalFields = Omit<CraftedSignal, 'subscriptionId'> & { subscriptionId?: string };
 
-export interface MasterConnectOptions {
+export interface MasterConnectOptions extends ClientConnectOptions {
   signing: MasterSigning;
   /** ms since the epoch; stamps generatedAt and heartbeats. Default Date.now. */
   clock?: () => number;
-  /** Default: reconnect with jittered backoff; false: never. */
-  reconnect?: ReconnectOptions | false;
-  localAddress?: string;
   /**
    * Full sync (v2 only): the application's positions and the sequence they
    * are at. Called with the last sequence assigned to a publish: a snapshot
@@ -91,12 +88,6 @@ export interface MasterConnectOptions {
   snapshotProvider?: (lastAssignedSequence: number) => MasterSnapshot | Promise<MasterSnapshot>;
   outboxSignalsMax?: number;
   sentLogSignalsMax?: number;
-  heartbeatIntervalMs?: number;
-  silenceTimeoutMs?: number;
-  welcomeTimeoutMs?: number;
-  onClose?: (code: number, reason: string, willReconnect: boolean) => void;
-  onError?: (error: SigplaneClientError) => void;
-  onState?: (state: string, sequence: number, reason: string) => void;
 }
 
 interface Waiter {
@@ -167,52 +158,18 @@ export class MasterClient extends EventEmitter {
     this.clock = options.clock ?? Date.now;
     this.outbox = new MasterOutbox(options.outboxSignalsMax ?? limits.outboxSignalsMax);
     this.log = new SentLog(options.sentLogSignalsMax ?? limits.sentLogSignalsMax);
-    if (options.onClose) this.on('close', options.onClose);
-    if (options.onError) this.on('error', options.onError);
-    if (options.onState) this.on('state', (s: { state: string; sequence: number; reason: string }) => options.onState!(s.state, s.sequence, s.reason));
-    return new Promise<Welcome>((resolve, reject) => {
-      let settled = false;
-      this.once('welcome', (welcome: Welcome) => {
-        settled = true;
-        resolve(welcome);
-      });
-      this.connection = new Connection(
-        {
-          url,
-          token,
-          localAddress: options.localAddress,
-          reconnect: options.reconnect,
-          clock: this.clock,
-          heartbeatIntervalMs: options.heartbeatIntervalMs,
-          silenceTimeoutMs: options.silenceTimeoutMs,
-          welcomeTimeoutMs: options.welcomeTimeoutMs,
-          maxPayloadBytes: wire.masterFrameBytesMax,
-        },
-        {
-          onOpen: () => {
-            this.welcomed = false;
-          },
-          onFrame: (frame) => this.onFrame(frame),
-          onHeartbeat: (rttMs) => this.emit('heartbeat', rttMs),
-          onError: (error, fatal) => {
-            this.emitError(error);
-            if (fatal && !settled) {
-              settled = true;
-              reject(error);
-            }
-          },
-          onClose: (code, reason, willReconnect) => {
-            this.onSocketClosed(willReconnect);
-            this.emit('close', code, reason, willReconnect);
-            if (!willReconnect && !settled) {
-              settled = true;
-              reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, `closed before welcome: ${code} ${reason}`));
-            }
-          },
-        },
-      );
-      this.connection.start();
-    });
+    const hooks = {
+      onOpen: () => {
+        this.welcomed = false;
+      },
+      onFrame: (frame: DecodedFrame) => this.onFrame(frame),
+      onSocketClosed: (willReconnect: boolean) => this.onSocketClosed(willReconnect),
+      emitError: (error: Error) => this.emitError(error),
+    };
+    const session = clientSession<Welcome>(this, hooks, url, token, options, { clock: this.clock, maxPayloadBytes: wire.masterFrameBytesMax });
+    this.connection = session.connection;
+    this.connection.start();
+    return session.welcomed;
   }
 
   /** Number, sign and send the next signal; resolves on its ack, rejects with the reject's code. */

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import { ClientErrorCode, SigplaneClientError } from './errors';
 import { copier as limits } from './limits';
 import { writeFileAtomic } from './receiver-cursor';
-import type { ExecutionReportInput } from './receiver-client';
+import type { ExecutionReportInput } from './report-outbox';
 
 export const CopyStatus = {
   /** Local tickets hold the copy. */

@@ -28,11 +28,11 @@
  * Execution reports (sendExecutionReport): each is kept until the server
  * acks it and resent after every welcome (at most
  * executionReportsUnackedMax; past that the oldest is dropped and counted).
- * Resending is safe: the report's key makes it the same row.
+ * Resending is safe: the report's key makes it the same row. What is kept,
+ * refused and due again is client/report-outbox.ts; this class sends.
  */
 import { EventEmitter } from 'node:events';
 import {
-  decodeFrame,
   encodeFrame,
   rejectCodeName,
   safeInteger,
@@ -43,13 +43,10 @@ import {
   SettingsError,
   type ReceiverSettingsFrame,
   type ReceiverSettingsMessage,
-  checkExecutionReport,
   executionKindName,
-  executionReportObject,
   RejectCode,
-  type ExecutionReportRecord,
 } from '@sigplane/protocol';
-import { ClientCloseCode, Connection, type ReconnectOptions } from './connection';
+import { clientSession, ClientCloseCode, type ClientConnectOptions, type Connection } from './connection';
 import {
   toSafeNumber,
   toDelivery,
@@ -66,41 +63,9 @@ import { receiver as limits } from './limits';
 import { readCursor, writeCursor } from './receiver-cursor';
 import { ReceiverQueue } from './receiver-queue';
 import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
+import { ReportOutbox, type ExecutionReportInput, type PendingReport, type ReportOutboxCounters } from './report-outbox';
 
-/** One execution report as the client sends it (the connection names subscription and receiver). */
-export type ExecutionReportInput = Omit<ExecutionReportRecord, 'subscriptionId' | 'receiverId' | 'receivedAtMs'>;
-
-/** What makes two reports the same row on the server: (sequence, master position, kind). */
-export function reportKey(sequence: number, masterPositionId: string, kind: string): string {
-  return `${sequence}|${masterPositionId}|${kind}`;
-}
-
-/** Why the server would refuse `report` for good (checkExecutionReport on the frame as sent); null when it would not. */
-/** A report kept until the server acks it, with its frame, encoded once and sent again as it is. */
-interface PendingReport {
-  report: ExecutionReportInput;
-  frame: Uint8Array;
-}
-
-/**
- * The report's frame, or why the server would refuse it for good: checked
- * as the server checks it, on the frame decoded back (what the server will read).
- */
-function encodeCheckedReport(report: ExecutionReportInput, nowMs: number): { frame: Uint8Array } | { problem: string } {
-  let frame: Uint8Array;
-  let decoded: DecodedFrame | null;
-  try {
-    frame = encodeFrame({ executionReport: executionReportObject(report) });
-    decoded = decodeFrame(frame);
-  } catch (err) {
-    return { problem: `execution report: cannot be encoded (${asError(err).message})` };
-  }
-  if (decoded === null || decoded.kind !== 'executionReport') return { problem: 'execution report: cannot be encoded' };
-  const checked = checkExecutionReport(decoded.executionReport, nowMs);
-  return checked.ok ? { frame } : { problem: checked.message };
-}
-
-export interface ReceiverConnectOptions {
+export interface ReceiverConnectOptions extends ClientConnectOptions {
   /**
    * The last sequence this receiver executed, or a function asked at each
    * connect while the client itself knows none. Absent (and no cursor file):
@@ -116,29 +81,17 @@ export interface ReceiverConnectOptions {
    * deliveries (a change applies from the next delivery on).
    */
   onSettings?(settings: ReceiverSettingsMessage): void | Promise<void>;
-  onState?(state: string, sequence: number, reason: string): void;
-  onClose?(code: number, reason: string, willReconnect: boolean): void;
-  onError?(error: SigplaneClientError): void;
-  /** Default: reconnect with jittered backoff; false: never. */
-  reconnect?: ReconnectOptions | false;
-  localAddress?: string;
   clock?: () => number;
   /** Ack after this many executed signals (and whenever the queue runs dry). Default 1. */
   ackEvery?: number;
   /** Durable cursor: read at connect, replaced atomically after each execution. */
   cursorFile?: string;
   gapRetryMs?: number;
-  heartbeatIntervalMs?: number;
-  silenceTimeoutMs?: number;
-  welcomeTimeoutMs?: number;
 }
 
-export interface ReceiverCounters extends SequencerCounters {
+export interface ReceiverCounters extends SequencerCounters, ReportOutboxCounters {
   acksSent: number;
   reportsSent: number;
-  reportsAcked: number;
-  reportsRefused: number;
-  reportsDropped: number;
   handlerFailures: number;
   sessions: number;
 }
@@ -172,17 +125,16 @@ export class ReceiverClient extends EventEmitter {
   private waiters: SequenceWaiter[] = [];
   private closed = false;
   private lastWelcome: Welcome | null = null;
-  private readonly extra = { acksSent: 0, handlerFailures: 0, sessions: 0, reportsSent: 0, reportsAcked: 0, reportsRefused: 0, reportsDropped: 0 };
-  /** Execution reports not acked yet, oldest first. */
-  private readonly unackedReports = new Map<string, PendingReport>();
+  private readonly extra = { acksSent: 0, handlerFailures: 0, sessions: 0, reportsSent: 0 };
+  /** Execution reports not acked yet (client/report-outbox.ts). */
+  private readonly reports = new ReportOutbox(limits.executionReportsUnackedMax);
   private welcomed = false;
-  /** Sequences whose reports the server answered BUSY (a full ring): sent again after reportBusyRetryMs. */
-  private readonly busyReportSequences = new Set<number>();
+  /** Armed while reports the server answered BUSY (a full ring) wait reportBusyRetryMs to go again. */
   private busyReportTimer: NodeJS.Timeout | null = null;
 
   /** Execution reports waiting for the server's ack. */
   get unackedReportCount(): number {
-    return this.unackedReports.size;
+    return this.reports.size;
   }
 
   /**
@@ -190,25 +142,14 @@ export class ReceiverClient extends EventEmitter {
    * sent now when the session is welcomed, else after the next welcome.
    */
   sendExecutionReport(report: ExecutionReportInput): void {
-    // The server's own checks, here: a report it would refuse for good is refused now and never sent, so a
-    // server refusal (which names only the sequence) cannot take the valid reports of that sequence with it.
-    const checked = encodeCheckedReport(report, this.clock());
-    if ('problem' in checked) {
-      this.extra.reportsRefused++;
+    // The server's own checks, here: a report it would refuse for good is refused now and never sent (report-outbox.ts).
+    const added = this.reports.add(report, this.clock());
+    if (added.kind === 'refused') {
       this.emit('reportRefused', report);
-      this.emitError(new SigplaneClientError(RejectCode.REPORT_INVALID, checked.problem, { sequence: report.sequence }));
+      this.emitError(new SigplaneClientError(RejectCode.REPORT_INVALID, added.problem, { sequence: report.sequence }));
       return;
     }
-    const key = reportKey(report.sequence, report.masterPositionId, report.kind);
-    const pending: PendingReport = { report, frame: checked.frame };
-    this.unackedReports.delete(key);
-    this.unackedReports.set(key, pending);
-    while (this.unackedReports.size > limits.executionReportsUnackedMax) {
-      const oldest = this.unackedReports.keys().next().value as string;
-      this.unackedReports.delete(oldest);
-      this.extra.reportsDropped++;
-    }
-    if (this.welcomed) this.transmitReport(pending);
+    if (this.welcomed) this.transmitReport(added.pending);
   }
 
   private transmitReport(pending: PendingReport): void {
@@ -219,12 +160,8 @@ export class ReceiverClient extends EventEmitter {
     const kind = executionKindName(frame.kind);
     const sequence = safeInteger(frame.sequenceNumber);
     if (kind === null || sequence === null) return;
-    const key = reportKey(sequence, frame.masterPositionId, kind);
-    const pending = this.unackedReports.get(key);
-    if (pending === undefined) return;
-    this.unackedReports.delete(key);
-    this.extra.reportsAcked++;
-    this.emit('reportAck', pending.report);
+    const pending = this.reports.acked(sequence, frame.masterPositionId, kind);
+    if (pending !== undefined) this.emit('reportAck', pending.report);
   }
 
   /**
@@ -233,15 +170,13 @@ export class ReceiverClient extends EventEmitter {
    * them too, but a healthy connection may last for days).
    */
   private onReportBusy(sequence: number | null): void {
-    if (sequence === null || sequence < 1 || this.closed) return;
-    this.busyReportSequences.add(sequence);
+    if (this.closed || !this.reports.busy(sequence)) return;
     if (this.busyReportTimer !== null) return;
     this.busyReportTimer = setTimeout(() => {
       this.busyReportTimer = null;
-      const due = new Set(this.busyReportSequences);
-      this.busyReportSequences.clear();
+      const due = this.reports.takeBusyDue();
       if (!this.welcomed) return; // the next welcome sends every unacked report
-      for (const pending of this.unackedReports.values()) if (due.has(pending.report.sequence)) this.transmitReport(pending);
+      for (const pending of due) this.transmitReport(pending);
     }, limits.reportBusyRetryMs);
     this.busyReportTimer.unref();
   }
@@ -249,18 +184,12 @@ export class ReceiverClient extends EventEmitter {
   private stopReportBusyTimer(): void {
     if (this.busyReportTimer !== null) clearTimeout(this.busyReportTimer);
     this.busyReportTimer = null;
-    this.busyReportSequences.clear();
+    this.reports.clearBusy();
   }
 
   /** A report refused for good (REPORT_INVALID, REPORT_NOT_DELIVERED) is not resent: it would be refused again. */
   private onReportRefused(sequence: number | null): void {
-    for (const [key, pending] of this.unackedReports) {
-      if (pending.report.sequence === sequence) {
-        this.unackedReports.delete(key);
-        this.extra.reportsRefused++;
-        this.emit('reportRefused', pending.report);
-      }
-    }
+    for (const pending of this.reports.refused(sequence)) this.emit('reportRefused', pending.report);
   }
 
   /** The last sequence executed or covered by a snapshot; null while unknown. */
@@ -277,7 +206,7 @@ export class ReceiverClient extends EventEmitter {
   }
 
   get counters(): ReceiverCounters {
-    return { ...this.sequencer.counters, ...this.extra };
+    return { ...this.sequencer.counters, ...this.extra, ...this.reports.counters };
   }
 
   get welcome(): Welcome | null {
@@ -300,51 +229,17 @@ export class ReceiverClient extends EventEmitter {
     this.options = options;
     this.clock = options.clock ?? Date.now;
     this.sequencer = new ReceiverSequencer(initial, options.gapRetryMs ?? limits.gapRetryMs);
-    if (options.onClose) this.on('close', options.onClose);
-    if (options.onError) this.on('error', options.onError);
-    if (options.onState) this.on('state', (s: { state: string; sequence: number; reason: string }) => options.onState!(s.state, s.sequence, s.reason));
-    return new Promise<Welcome>((resolve, reject) => {
-      let settled = false;
-      this.once('welcome', (welcome: Welcome) => {
-        settled = true;
-        resolve(welcome);
-      });
-      this.connection = new Connection(
-        {
-          url,
-          token,
-          localAddress: options.localAddress,
-          reconnect: options.reconnect,
-          clock: this.clock,
-          heartbeatIntervalMs: options.heartbeatIntervalMs,
-          silenceTimeoutMs: options.silenceTimeoutMs,
-          welcomeTimeoutMs: options.welcomeTimeoutMs,
-          // A snapshot of snapshotPositionsMax positions is the largest frame.
-          maxPayloadBytes: wire.masterFrameBytesMax * 2,
-        },
-        {
-          onOpen: () => this.onOpen(),
-          onFrame: (frame) => this.onFrame(frame),
-          onHeartbeat: (rttMs) => this.emit('heartbeat', rttMs),
-          onError: (error, fatal) => {
-            this.emitError(error);
-            if (fatal && !settled) {
-              settled = true;
-              reject(error);
-            }
-          },
-          onClose: (code, reason, willReconnect) => {
-            this.onSocketClosed(willReconnect);
-            this.emit('close', code, reason, willReconnect);
-            if (!willReconnect && !settled) {
-              settled = true;
-              reject(new SigplaneClientError(ClientErrorCode.DISCONNECTED, `closed before welcome: ${code} ${reason}`));
-            }
-          },
-        },
-      );
-      this.connection.start();
-    });
+    const hooks = {
+      onOpen: () => this.onOpen(),
+      onFrame: (frame: DecodedFrame) => this.onFrame(frame),
+      onSocketClosed: (willReconnect: boolean) => this.onSocketClosed(willReconnect),
+      emitError: (error: Error) => this.emitError(error),
+    };
+    // A snapshot of snapshotPositionsMax positions is the largest frame.
+    const session = clientSession<Welcome>(this, hooks, url, token, options, { clock: this.clock, maxPayloadBytes: wire.masterFrameBytesMax * 2 });
+    this.connection = session.connection;
+    this.connection.start();
+    return session.welcomed;
   }
 
   /** Resolves once lastExecuted >= sequence; rejects with TIMEOUT (or CLOSED). */
@@ -466,7 +361,7 @@ export class ReceiverClient extends EventEmitter {
     this.connection?.markWelcomed();
     this.welcomed = true;
     // Subscribed and welcomed: whatever was reported and not acked goes again (the same key is the same row).
-    for (const pending of this.unackedReports.values()) this.transmitReport(pending);
+    for (const pending of this.reports.list()) this.transmitReport(pending);
     this.emit('welcome', this.lastWelcome);
   }
 

@@ -1,7 +1,7 @@
 /**
- * The security events of the refusals a shard decides itself: the actors'
- * (REPLAY, PRICE_DEVIATION, INVALID_FIELD, POSITION_UNKNOWN, ISOLATED,
- * DEGRADED_BUFFER_FULL) and the worker's (REPORT_NOT_DELIVERED). They are
+ * The security events of the refusals a shard decides itself, all the
+ * actors' (REPLAY, PRICE_DEVIATION, INVALID_FIELD, POSITION_UNKNOWN,
+ * ISOLATED, DEGRADED_BUFFER_FULL, STALE, REPORT_NOT_DELIVERED). They are
  * journaled in the batch whose commit precedes the refusal frame, as the
  * I/O thread's are journaled in the batch that follows its refusal.
  *

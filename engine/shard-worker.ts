@@ -1,53 +1,26 @@
 /**
- * A shard worker thread: owns the actors of the subscriptions that hash to
- * it, and its SQLite journal. One synchronous loop:
+ * A shard worker thread: the wiring of a ShardCore (engine/shard-core.ts,
+ * the actors of the subscriptions that hash to this shard and what they
+ * do) to the rings and this shard's SQLite journal. One synchronous loop:
  *
- *   drain a batch from the inbound ring -> actors -> effects
- *   -> ONE journal commit for the whole batch (group commit)
- *   -> only then the outbound frames (acks, deliveries) into the ring back.
+ *   drain a batch from the inbound ring -> core.onRecord (actors, effects)
+ *   -> core.tick (timers, refusal summaries)
+ *   -> core.flush: ONE journal commit for the whole batch, only then the
+ *      outbound records into the ring back.
  *
- * So an ack or a delivery never leaves for a signal the journal does not
- * hold. A failed commit sends nothing of the batch but BUSY answers
- * (refuseUncommitted), then the worker dies and the host restarts it from
- * the journal: at once, or, when the write found no space, once the disk
- * has room again (engine/shard-host.ts).
+ * A failed commit throws out of flush (having sent nothing of the batch but
+ * BUSY answers), and the worker dies; the host restarts it from the
+ * journal: at once, or, when the write found no space (exit code
+ * journalOutOfSpace), once the disk has room again (engine/shard-host.ts).
  */
 import { workerData, parentPort } from 'node:worker_threads';
-import { RingConsumer, RingProducer } from './ring-buffer';
-import {
-  engine as engineLimits,
-  subscriptionDefaults,
-  type SubscriptionSettings,
-  encodeAck,
-  encodeDelivery,
-  encodeExecutionReportAck,
-  encodeReject,
-  encodeSnapshot,
-  encodeStateChange,
-  encodeSyncRequest,
-  encodeWelcome,
-  type WelcomePacing,
-  executionKindNumber,
-  RejectCode,
-  type ExecutionReportRecord,
-  type SecurityEvent,
-} from '@sigplane/protocol';
-import { Audience, decodeInbound, encodeOutbound, shardExitCode, type ShardInbound, type ShardOutbound } from './shard-protocol';
+import { engine as engineLimits } from '@sigplane/protocol';
 import { threadMemory } from '../persistence/thread-memory';
-import { isOutOfSpace, Journal, type JournalBatch, type JournalSync } from '../persistence/journal';
-import {
-  createActor,
-  handle,
-  nextTimerAtMs,
-  restoreCursor,
-  restoreSignal,
-  restoreSnapshot,
-  restoreState,
-  type SubscriptionActor,
-} from '../actors/subscription-actor';
-import type { ActorContext, ActorEvent, Effect } from '../actors/actor-types';
-import { ShardSecurityEvents, type Peer, type RefusalBudget } from './shard-security-events';
-import { WindowBudget } from './window-budget';
+import { isOutOfSpace, Journal, type JournalSync } from '../persistence/journal';
+import { RingConsumer, RingProducer } from './ring-buffer';
+import { ShardCore } from './shard-core';
+import { encodeOutbound, shardExitCode, type ShardOutbound } from './shard-protocol';
+import type { RefusalBudget } from './shard-security-events';
 
 export interface ShardWorkerData {
   shardIndex: number;
@@ -67,303 +40,45 @@ const data = workerData as ShardWorkerData;
 const inbound = new RingConsumer(data.inRing);
 const outbound = new RingProducer(data.outRing);
 const journal = Journal.open(data.journalPath, { sync: data.journalSync });
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
-const actors = new Map<string, SubscriptionActor>();
-const windowBudget = new WindowBudget(data.windowRecordsMax ?? engineLimits.deliveryWindowRecordsPerShardMax);
-const settingsBySubscription = new Map<string, SubscriptionSettings>();
-/** The security events of this shard's own refusals: who was refused, and within what budget. */
-const refusalEvents = new ShardSecurityEvents(data.refusalBudget);
-/** Subscriptions whose actor asked for a tick, by when. */
-const timers = new Map<string, number>();
-
-let batch: JournalBatch & { executionReports: ExecutionReportRecord[] } = emptyBatch();
-let cursorUpdates = new Map<string, { subscriptionId: string; receiverId: string; sequence: number }>();
-let pendingOutbound: ShardOutbound[] = [];
-let recordsSeen = 0;
-const stats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
-
-function emptyBatch(): JournalBatch & { executionReports: ExecutionReportRecord[] } {
-  return { signals: [], snapshots: [], cursors: [], states: [], securityEvents: [], executionReports: [] };
-}
-
-function actorFor(subscriptionId: string): SubscriptionActor {
-  let actor = actors.get(subscriptionId);
-  if (actor === undefined) {
-    actor = createActor(subscriptionId, Date.now());
-    actors.set(subscriptionId, actor);
+/** The I/O thread always drains: a full ring back is waited out, never dropped. */
+function writeOutbound(message: ShardOutbound): void {
+  const bytes = encodeOutbound(message);
+  while (!outbound.tryWrite(bytes)) {
+    outbound.notify();
+    Atomics.wait(sleepCell, 0, 0, 1);
   }
-  return actor;
 }
 
-function contextFor(subscriptionId: string): ActorContext {
-  return {
-    nowMs: Date.now(),
-    settings: settingsBySubscription.get(subscriptionId) ?? subscriptionDefaults,
-    history: journal,
+const core = new ShardCore({
+  journal,
+  outbound: { write: writeOutbound, notify: () => outbound.notify() },
+  nowMs: () => Date.now(),
+  windowRecordsMax: data.windowRecordsMax ?? engineLimits.deliveryWindowRecordsPerShardMax,
+  refusalBudget: data.refusalBudget,
+});
+
+const onRecord = crashAfter(data.crashAfterRecords, (bytes: Uint8Array) => core.onRecord(bytes));
+
+/** The fault-injection hook: `onRecord` that throws once `records` were taken. */
+function crashAfter(records: number | undefined, onRecord: (bytes: Uint8Array) => void): (bytes: Uint8Array) => void {
+  if (records === undefined) return onRecord;
+  let seen = 0;
+  return (bytes) => {
+    seen++;
+    if (seen > records) throw new Error(`injected fault: shard ${data.shardIndex} crashes after ${records} records`);
+    onRecord(bytes);
   };
 }
 
-function recover(): { subscriptions: number; signals: number } {
-  let signals = 0;
-  journal.recover((r, signalsAfterSnapshot) => {
-    const actor = actorFor(r.subscriptionId);
-    const windowBefore = actor.window.count;
-    if (r.snapshot !== null) restoreSnapshot(actor, r.snapshot);
-    for (const record of signalsAfterSnapshot) {
-      restoreSignal(actor, record);
-      signals++;
-    }
-    for (const cursor of r.cursors) restoreCursor(actor, cursor.receiverId, cursor.sequence);
-    if (r.state !== null) restoreState(actor, r.state.state, r.state.reason);
-    windowBudget.touched(actor, windowBefore, actors);
-    scheduleTimer(r.subscriptionId, actor);
-  });
-  return { subscriptions: actors.size, signals };
-}
-
-function scheduleTimer(subscriptionId: string, actor: SubscriptionActor): void {
-  const at = nextTimerAtMs(actor);
-  if (at === null) timers.delete(subscriptionId);
-  else timers.set(subscriptionId, at);
-}
-
-function onRecord(bytes: Uint8Array): void {
-  recordsSeen++;
-  if (data.crashAfterRecords !== undefined && recordsSeen > data.crashAfterRecords) {
-    throw new Error(`injected fault: shard ${data.shardIndex} crashes after ${data.crashAfterRecords} records`);
-  }
-  const message: ShardInbound = decodeInbound(bytes);
-  if (message.t === 'stop') {
-    stopping = true;
-    return;
-  }
-  if (message.t === 'security') {
-    batch.securityEvents.push(message.ev);
-    return;
-  }
-  if (message.t === 'report') {
-    onReport(message.sub, message.conn, message.report, { role: 'receiver', remoteAddress: message.remoteAddress });
-    return;
-  }
-  if (message.settings !== undefined) settingsBySubscription.set(message.sub, message.settings);
-  if (message.ev.kind === 'masterAttach' && message.remoteAddress !== undefined) {
-    refusalEvents.attach(message.ev.connId, { role: 'master', remoteAddress: message.remoteAddress });
-  }
-  timedSequence = message.ev.kind === 'signal' ? message.ev.record.sequence : -1;
-  timedT0 = message.t0 ?? 0;
-  runEvent(message.sub, message.ev);
-  timedSequence = -1;
-}
-
-/** The signal whose ack and delivery are timed for metrics (a held one drained later is not). */
-let timedSequence = -1;
-let timedT0 = 0;
-
-/**
- * Execution reports: the highest sequence each receiver connection may
- * report. A live receiver had everything up to the actor's last sequence;
- * a catching-up one what was sent to it; and any receiver what it said it
- * executed when it subscribed (at most what the subscription accepted) or
- * what its cursor acknowledged.
- */
-const reportBound = new Map<number, number>();
-
-function raiseReportBound(conn: number, sequence: number): void {
-  if ((reportBound.get(conn) ?? 0) < sequence) reportBound.set(conn, sequence);
-}
-
-function onReport(sub: string, conn: number, report: ExecutionReportRecord, peer: Peer): void {
-  const actor = actors.get(sub);
-  let bound = reportBound.get(conn) ?? 0;
-  if (actor !== undefined) {
-    if (actor.liveReceivers.has(conn)) bound = Math.max(bound, actor.lastSequence);
-    bound = Math.max(bound, actor.cursors.get(report.receiverId) ?? 0);
-  }
-  if (actor === undefined || report.subscriptionId !== sub || report.sequence > bound) {
-    const message = `execution report: sequence ${report.sequence} was not delivered to this receiver`;
-    refuse(sub, conn, peer, RejectCode.REPORT_NOT_DELIVERED, message, report.sequence);
-    return;
-  }
-  batch.executionReports.push(report);
-  pendingOutbound.push({
-    t: 'send',
-    to: Audience.CONN,
-    sub,
-    conn,
-    frame: encodeExecutionReportAck(report.sequence, report.masterPositionId, executionKindNumber(report.kind)),
-    kind: 'reportAck',
-    seq: report.sequence,
-    t0: 0,
-    report: { kind: report.kind, outcome: report.outcome, delayMs: report.delayMs, slippagePips: report.slippagePips },
-  });
-}
-
-function runEvent(subscriptionId: string, event: ActorEvent): void {
-  const actor = actorFor(subscriptionId);
-  if (event.kind === 'receiverDetach') reportBound.delete(event.connId);
-  if (event.kind === 'masterDetach') refusalEvents.detach(event.connId);
-  const windowBefore = actor.window.count;
-  const effects = handle(actor, event, contextFor(subscriptionId));
-  windowBudget.touched(actor, windowBefore, actors);
-  if (event.kind === 'receiverSubscribe') {
-    const claimed = event.lastSequence ?? actor.cursors.get(event.receiverId) ?? 0;
-    raiseReportBound(event.connId, Math.min(claimed, actor.lastSequence));
-  }
-  const role = event.kind === 'masterAttach' ? 'master' : 'receiver';
-  const pacing = event.kind === 'masterAttach' ? event.pacing : undefined;
-  for (const effect of effects) execute(subscriptionId, effect, role, pacing);
-  scheduleTimer(subscriptionId, actor);
-}
-
-function send(
-  sub: string,
-  to: Audience,
-  conn: number,
-  frame: Uint8Array,
-  kind: Extract<ShardOutbound, { t: 'send' }>['kind'],
-  seq: number,
-  outcome?: string,
-): void {
-  const t0 = (kind === 'ack' || kind === 'delivery') && seq === timedSequence ? timedT0 : 0;
-  pendingOutbound.push(outcome === undefined ? { t: 'send', to, sub, conn, frame, kind, seq, t0 } : { t: 'send', to, sub, conn, frame, kind, seq, t0, outcome });
-}
-
-/**
- * A refusal this shard decided: its frame, and its security event in the
- * same batch, so journaled before the frame leaves (or counted, past the
- * subscription's budget, for the next summary).
- */
-function refuse(sub: string, conn: number, peer: Peer | undefined, code: RejectCode, message: string, sequence: number): void {
-  send(sub, Audience.CONN, conn, encodeReject(code, message, sequence), 'reject', sequence, code);
-  const event = refusalEvents.onRefusal({ subscriptionId: sub, peer, code, message, sequence }, Date.now());
-  if (event !== null) journalSecurityEvent(event);
-}
-
-/** Journaled with the batch; once committed, the I/O thread logs it (within its log budget). */
-function journalSecurityEvent(event: SecurityEvent): void {
-  batch.securityEvents.push(event);
-  pendingOutbound.push({ t: 'security', ev: event });
-}
-
-function execute(sub: string, effect: Effect, role: 'master' | 'receiver', pacing?: WelcomePacing): void {
-  switch (effect.kind) {
-    case 'persistSignal':
-      batch.signals.push(effect.record);
-      return;
-    case 'persistSnapshot':
-      batch.snapshots.push(effect.snapshot);
-      return;
-    case 'persistCursor': {
-      const key = `${effect.subscriptionId}\u0000${effect.receiverId}`;
-      const prior = cursorUpdates.get(key);
-      if (prior === undefined || prior.sequence < effect.sequence) cursorUpdates.set(key, { ...effect });
-      return;
-    }
-    case 'persistState':
-      batch.states.push({ subscriptionId: effect.subscriptionId, state: effect.state, sequence: effect.sequence, reason: effect.reason, atMs: Date.now() });
-      return;
-    case 'ack':
-      send(sub, Audience.CONN, effect.connId, encodeAck(effect.sequence, effect.status), 'ack', effect.sequence, effect.status);
-      return;
-    case 'reject':
-      refuse(sub, effect.connId, refusalEvents.peerOf(effect.connId), effect.code, effect.message, effect.sequence);
-      return;
-    case 'deliver':
-      send(sub, Audience.RECEIVERS, 0, encodeDelivery(effect.record), 'delivery', effect.record.sequence);
-      return;
-    case 'sendDeliveries':
-      for (const record of effect.records) {
-        raiseReportBound(effect.connId, record.sequence);
-        pendingOutbound.push({ t: 'send', to: Audience.CONN, sub, conn: effect.connId, frame: encodeDelivery(record), kind: 'delivery', seq: record.sequence, t0: 0 });
-      }
-      return;
-    case 'sendSnapshot':
-      if (effect.connId !== null) raiseReportBound(effect.connId, effect.sequence);
-      send(
-        sub,
-        effect.connId === null ? Audience.RECEIVERS : Audience.CONN,
-        effect.connId ?? 0,
-        encodeSnapshot(sub, effect.sequence, effect.positions),
-        'snapshot',
-        effect.sequence,
-      );
-      return;
-    case 'receiverLive':
-      pendingOutbound.push({ t: 'live', sub, conn: effect.connId });
-      return;
-    case 'stateChange':
-      send(sub, Audience.ALL, 0, encodeStateChange(effect.state, effect.sequence, effect.reason), 'state', effect.sequence);
-      pendingOutbound.push({ t: 'state', sub, state: effect.state, seq: effect.sequence });
-      return;
-    case 'syncRequest':
-      send(
-        sub,
-        effect.connId === null ? Audience.MASTERS : Audience.CONN,
-        effect.connId ?? 0,
-        encodeSyncRequest(effect.fromSequence, effect.toSequence, effect.full),
-        'sync',
-        effect.fromSequence,
-      );
-      return;
-    case 'welcome':
-      send(sub, Audience.CONN, effect.connId, encodeWelcome(sub, effect.state, effect.lastSequence, role, pacing), 'welcome', effect.lastSequence);
-      return;
-    default: {
-      const never: never = effect;
-      throw new Error(`unhandled effect ${JSON.stringify(never)}`);
-    }
-  }
-}
-
-function runDueTimers(nowMs: number): void {
-  for (const [subscriptionId, atMs] of timers) {
-    if (atMs <= nowMs) runEvent(subscriptionId, { kind: 'tick' });
-  }
-}
-
-/** Journal first, then the frames: the order that makes an ack mean durable. */
 function flush(): void {
-  for (const cursor of cursorUpdates.values()) batch.cursors.push(cursor);
-  const rows =
-    batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length + batch.executionReports.length;
-  if (rows > 0) {
-    const started = performance.now();
-    try {
-      journal.commit(batch);
-    } catch (error) {
-      refuseUncommitted();
-      if (isOutOfSpace(error)) stopForLackOfSpace();
-      throw error;
-    }
-    stats.journalCommits++;
-    stats.journalRows += rows;
-    stats.journalCommitMsTotal += performance.now() - started;
-    batch = emptyBatch();
-    cursorUpdates = new Map();
+  try {
+    core.flush();
+  } catch (error) {
+    if (isOutOfSpace(error)) stopForLackOfSpace();
+    throw error;
   }
-  if (pendingOutbound.length === 0) return;
-  for (const message of pendingOutbound) writeOutbound(message);
-  pendingOutbound = [];
-  outbound.notify();
-}
-
-/**
- * The batch's commit failed, so nothing of it may leave. Each answer to a
- * connection (an ack, a report ack, a reject decided on state that was not
- * committed) becomes BUSY for its sequence, which promises nothing: resend.
- * Deliveries, snapshots, welcomes and state changes are dropped. The worker
- * then dies and its actors with it (they had moved on past the commit); the
- * new worker rebuilds them from the journal and the connections resync.
- */
-function refuseUncommitted(): void {
-  for (const message of pendingOutbound) {
-    if (message.t !== 'send' || message.to !== Audience.CONN) continue;
-    if (message.kind !== 'ack' && message.kind !== 'reject' && message.kind !== 'reportAck') continue;
-    const frame = encodeReject(RejectCode.BUSY, 'the journal write failed: resend', message.seq);
-    writeOutbound({ t: 'send', to: Audience.CONN, sub: message.sub, conn: message.conn, frame, kind: 'reject', seq: message.seq, t0: 0, outcome: RejectCode.BUSY });
-  }
-  pendingOutbound = [];
-  outbound.notify();
 }
 
 /** No space for the journal: end with the code on which the host waits for space instead of counting a crash. */
@@ -376,44 +91,21 @@ function stopForLackOfSpace(): never {
   process.exit(shardExitCode.journalOutOfSpace);
 }
 
-/** The I/O thread always drains: a full ring back is waited out, never dropped. */
-function writeOutbound(message: ShardOutbound): void {
-  const bytes = encodeOutbound(message);
-  while (!outbound.tryWrite(bytes)) {
-    outbound.notify();
-    Atomics.wait(sleepCell, 0, 0, 1);
-  }
-}
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-
-let stopping = false;
-let lastStatsAtMs = 0;
-
 function loop(): void {
-  const recovered = recover();
-  pendingOutbound.push({ t: 'ready', subscriptions: recovered.subscriptions, signals: recovered.signals });
-  // The I/O thread learns every recovered state that is not ACTIVE (metrics; incident control lifts an
-  // actor recovered ISOLATED whose subscription an operator lifted meanwhile).
-  for (const actor of actors.values()) {
-    if (actor.state !== 'ACTIVE') pendingOutbound.push({ t: 'state', sub: actor.subscriptionId, state: actor.state, seq: actor.lastSequence });
-  }
+  core.recover();
   flush();
-  while (!stopping) {
+  let lastStatsAtMs = 0;
+  while (!core.stopping) {
     const taken = inbound.drain(engineLimits.shardBatchRecordsMax, onRecord);
     const nowMs = Date.now();
-    if (timers.size > 0) runDueTimers(nowMs);
-    for (const event of refusalEvents.summariesDue(nowMs)) journalSecurityEvent(event);
+    core.tick(nowMs);
     flush();
     if (nowMs - lastStatsAtMs >= 1000) {
       lastStatsAtMs = nowMs;
-      writeOutbound({ t: 'stats', ...stats, memory: threadMemory(), windowRecords: windowBudget.records });
+      writeOutbound({ t: 'stats', ...core.stats, memory: threadMemory(), windowRecords: core.windowRecords });
       outbound.notify();
     }
-    if (taken === 0 && !stopping) {
-      let waitMs: number = engineLimits.shardIdleWaitMs;
-      for (const atMs of timers.values()) waitMs = Math.max(0, Math.min(waitMs, atMs - nowMs));
-      inbound.waitSync(waitMs);
-    }
+    if (taken === 0 && !core.stopping) inbound.waitSync(core.waitMs(nowMs, engineLimits.shardIdleWaitMs));
   }
   journal.close();
   parentPort?.postMessage({ t: 'stopped' });

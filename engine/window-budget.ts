@@ -13,9 +13,10 @@
  * subscriptions least recently active are emptied, which changes no answer,
  * only where it is read from; they fill again as their signals arrive.
  *
- * The shard worker calls `touched` after every event an actor handles and
- * every journaled signal it restores; an eviction scans the actors (rare:
- * each frees a window's worth).
+ * The shard (engine/shard-core.ts) calls `touched` after every event an
+ * actor handles (an execution report touches no window) and every journaled
+ * signal it restores; an eviction scans the actors (rare: each frees a
+ * window's worth).
  */
 import { clearWindow } from '../actors/delivery-window';
 import type { SubscriptionActor } from '../actors/subscription-actor';

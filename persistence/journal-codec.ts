@@ -16,7 +16,10 @@
  */
 import { Packr } from 'msgpackr';
 import {
+  executionReports,
+  executionReportIdPattern,
   fields,
+  journalLimits,
   wire,
   Action,
   RejectCode,
@@ -64,23 +67,8 @@ export class JournalError extends Error {
   }
 }
 
-/**
- * Bounds the journal checks that proto/limits.ts has no name for yet
- * (to move there: the lead owns that file).
- */
-export const journalCodecLimits = {
-  /** Subscription and receiver ids: the seed's are UUIDs (36 characters). */
-  idLengthMax: 256,
-  /** A state change's reason. */
-  reasonLengthMax: 4096,
-  /** Strings of a security event (attacker-influenced: anything a frame can carry). */
-  securityTextLengthMax: wire.masterFrameBytesMax,
-  /** A signal's content is at most one master frame. */
-  contentBytesMax: wire.masterFrameBytesMax,
-} as const;
-
 /** Version of the tuple layouts below; stored as each blob's first element. */
-export const recordFormatVersion = 1;
+const recordFormatVersion = 1;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -97,7 +85,7 @@ function check(ok: boolean, code: JournalErrorCode, what: string, why: string): 
 }
 
 function isId(v: unknown): v is string {
-  return typeof v === 'string' && v.length >= 1 && v.length <= journalCodecLimits.idLengthMax;
+  return typeof v === 'string' && v.length >= 1 && v.length <= journalLimits.idCharsMax;
 }
 function isSequence(v: unknown, min: number): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
@@ -135,7 +123,7 @@ function signalFault(r: SignalRecord): string | null {
   if (!isFiniteNumber(r.takeProfit)) return 'takeProfit';
   if (!isDecimalId(r.magic)) return 'magic';
   if (r.signingVersion !== 1 && r.signingVersion !== 2) return 'signingVersion';
-  if (!(r.content instanceof Uint8Array) || r.content.length > journalCodecLimits.contentBytesMax) return 'content';
+  if (!(r.content instanceof Uint8Array) || r.content.length > journalLimits.signalContentBytesMax) return 'content';
   if (!isFiniteNumber(r.receivedAtMs)) return 'receivedAtMs';
   return null;
 }
@@ -187,13 +175,13 @@ export function checkState(s: { subscriptionId: string; state: string; sequence:
   check(isId(s.subscriptionId), JournalErrorCode.INVALID_RECORD, what, 'invalid subscriptionId');
   check(subscriptionStates.has(s.state), JournalErrorCode.INVALID_RECORD, what, `invalid state ${JSON.stringify(s.state)}`);
   check(isSequence(s.sequence, 0), JournalErrorCode.INVALID_RECORD, what, 'invalid sequence');
-  check(isText(s.reason, journalCodecLimits.reasonLengthMax), JournalErrorCode.INVALID_RECORD, what, 'invalid reason');
+  check(isText(s.reason, journalLimits.stateReasonCharsMax), JournalErrorCode.INVALID_RECORD, what, 'invalid reason');
   check(isFiniteNumber(s.atMs), JournalErrorCode.INVALID_RECORD, what, 'invalid atMs');
 }
 
 /** First failed check of a security event, or null. */
 export function securityEventFault(e: SecurityEvent): string | null {
-  const textMax = journalCodecLimits.securityTextLengthMax;
+  const textMax = journalLimits.securityTextCharsMax;
   if (e === null || typeof e !== 'object') return 'not an object';
   if (!isFiniteNumber(e.atMs)) return 'atMs';
   if (!securityCodes.has(e.code)) return 'code';
@@ -216,10 +204,10 @@ export function executionReportFault(r: ExecutionReportRecord): string | null {
   if (!isId(r.subscriptionId)) return 'subscriptionId';
   if (!isId(r.receiverId)) return 'receiverId';
   if (!isSequence(r.sequence, 1)) return 'sequence';
-  if (typeof r.masterPositionId !== 'string' || !/^[A-Za-z0-9:._-]{1,64}$/.test(r.masterPositionId)) return 'masterPositionId';
+  if (typeof r.masterPositionId !== 'string' || !executionReportIdPattern.test(r.masterPositionId)) return 'masterPositionId';
   if (!(executionKinds as readonly string[]).includes(r.kind)) return 'kind';
   if (!(executionOutcomes as readonly string[]).includes(r.outcome)) return 'outcome';
-  if (r.ticket !== null && !(typeof r.ticket === 'string' && r.ticket.length >= 1 && r.ticket.length <= 64)) return 'ticket';
+  if (r.ticket !== null && !(typeof r.ticket === 'string' && r.ticket.length >= 1 && r.ticket.length <= executionReports.idLengthMax)) return 'ticket';
   if (!isFiniteNumber(r.requestedVolume) || r.requestedVolume < 0) return 'requestedVolume';
   if (!isFiniteNumber(r.volume) || r.volume < 0) return 'volume';
   if (r.price !== null && (!isFiniteNumber(r.price) || r.price < 0)) return 'price';
@@ -227,7 +215,7 @@ export function executionReportFault(r: ExecutionReportRecord): string | null {
   if (r.delayMs !== null && !isSequence(r.delayMs, 0)) return 'delayMs';
   if (r.profit !== null && !isFiniteNumber(r.profit)) return 'profit';
   if (r.currency !== null && !(typeof r.currency === 'string' && /^[A-Z]{3,8}$/.test(r.currency))) return 'currency';
-  if (r.reason !== null && !(typeof r.reason === 'string' && r.reason.length >= 1 && r.reason.length <= 64)) return 'reason';
+  if (r.reason !== null && !(typeof r.reason === 'string' && r.reason.length >= 1 && r.reason.length <= executionReports.reasonLengthMax)) return 'reason';
   if (!isFiniteNumber(r.executedAtMs)) return 'executedAtMs';
   if (!isFiniteNumber(r.receivedAtMs)) return 'receivedAtMs';
   return null;

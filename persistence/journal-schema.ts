@@ -18,8 +18,8 @@
  */
 
 import Database from 'better-sqlite3';
-import type { SubscriptionState } from '@sigplane/protocol';
-import { JournalError, JournalErrorCode, journalCodecLimits } from './journal-codec';
+import { journalLimits, type SubscriptionState } from '@sigplane/protocol';
+import { JournalError, JournalErrorCode } from './journal-codec';
 
 /** 'SGPJ': marks the file as a sigplane journal. */
 export const journalApplicationId = 0x5347504a;
@@ -27,13 +27,13 @@ export const journalApplicationId = 0x5347504a;
 /** Bump together with a migration step in openSchema below. */
 export const journalSchemaVersion = 1;
 
-export const journalTables = ['signals', 'snapshots', 'states', 'cursors', 'security_events', 'execution_reports'] as const;
+const journalTables = ['signals', 'snapshots', 'states', 'cursors', 'security_events', 'execution_reports'] as const;
 
-const idCheck = (column: string): string => `CHECK (length(${column}) BETWEEN 1 AND ${journalCodecLimits.idLengthMax})`;
+const idCheck = (column: string): string => `CHECK (length(${column}) BETWEEN 1 AND ${journalLimits.idCharsMax})`;
 const stateCheck = `CHECK (state IN ('ACTIVE', 'DEGRADED', 'SYNCING', 'ISOLATED'))`;
 
 /** Schema version 1, created in one transaction on an empty file. */
-export const schemaV1 = `
+const schemaV1 = `
 CREATE TABLE signals (
   journal_id      INTEGER PRIMARY KEY AUTOINCREMENT,
   subscription_id TEXT    NOT NULL ${idCheck('subscription_id')},
@@ -95,7 +95,7 @@ CREATE TABLE security_events (
  * every writable open (so a journal written before it gains the table when
  * its shard opens it), inside the same transaction as the checks.
  */
-export const schemaExecutionReports = `
+const schemaExecutionReports = `
 CREATE TABLE IF NOT EXISTS execution_reports (
   journal_id         INTEGER PRIMARY KEY AUTOINCREMENT,
   subscription_id    TEXT    NOT NULL ${idCheck('subscription_id')},

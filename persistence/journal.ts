@@ -6,8 +6,17 @@
  * the batch is acked or delivered. After kill -9 and restart, `recover`
  * streams back what each subscription actor needs.
  *
- * Ownership: one shard worker thread opens and writes the file; any other
- * connection (shipper, tests) only reads.
+ * Connections (docs/threads.md): the file has two writers, each on its own
+ * connection through this class. The shard worker appends every batch
+ * (`commit`); the shipper thread's pruner
+ * (persistence/shipper/journal-pruner.ts) deletes rows already in Postgres
+ * and writes checkpoints (`prune`, `pruneShipped*`, `checkpoint`). SQLite's
+ * file lock serialises them: a writer holds the write lock for the length
+ * of its transaction, and the other waits for it up to its busy timeout
+ * (the shard journalLimits.busyTimeoutMs; the pruner, whose transactions
+ * are short, journalRetention.pruneBusyTimeoutMs). The shipper's reader
+ * (journal-reader.ts) opens the file read-only; in WAL mode readers wait for
+ * neither writer.
  *
  * Durability (`JournalSync`, PRAGMA synchronous):
  * - 'normal': WAL frames are written (page cache) at each commit and fsynced
@@ -28,7 +37,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryReader } from '../actors/actor-types';
 import {
-  journal as journalConfig,
+  journalLimits,
   type ExecutionReportRecord,
   type SecurityEvent,
   type SignalRecord,
@@ -52,12 +61,12 @@ import { openSchema, prepareAll, type Row } from './journal-schema';
 
 export { JournalError, JournalErrorCode } from './journal-codec';
 
-/** PRAGMA synchronous: 'normal' with WAL survives kill -9 but not power loss; 'full' survives both. */
-/** Shard i's journal file in the data folder (the shard writes it, the shipper reads it). */
+/** Shard i's journal file in the data folder (the shard appends to it; the shipper reads it and prunes it). */
 export function journalPathOf(dataDir: string, shard: number): string {
   return path.join(dataDir, `journal-shard-${shard}.sqlite`);
 }
 
+/** PRAGMA synchronous: 'normal' with WAL survives kill -9 but not power loss; 'full' survives both. */
 export type JournalSync = 'full' | 'normal';
 
 export interface JournalBatch {
@@ -101,23 +110,6 @@ export interface JournalStats {
   /** PRAGMA synchronous as the connection reports it. */
   sync: JournalSync;
 }
-
-/** The journal's own bounds and settings (to move into proto/limits.ts). */
-export const journalLimits = {
-  /** Signals read per query while recover streams a subscription. */
-  recoverSignalsPageMax: 512,
-  /** Signals one prune call deletes at most (a prune holds the write lock). */
-  pruneRowsMax: 5_000,
-  /** Largest `limit` readSignals accepts. */
-  readSignalsLimitMax: journalConfig.retainedSignalsPerSubscription,
-  /** WAL pages before an automatic checkpoint (SQLite's default, ~4 MiB). */
-  walAutocheckpointPages: 1000,
-  /** The WAL file is truncated back to this after a checkpoint. */
-  walSizeLimitBytes: 64 * 1024 * 1024,
-  busyTimeoutMs: 5_000,
-  /** Page cache (negative: KiB). */
-  cacheSizeKiB: 16 * 1024,
-} as const;
 
 /**
  * A write found no space left on the journal's filesystem (SQLITE_FULL): the

@@ -95,7 +95,7 @@ export function encodeSnapshotBody(body: Record<string, unknown>): Uint8Array {
 
 // ---- enum names <-> numbers ----
 
-export function rejectCodeNumber(code: RejectCode): number {
+function rejectCodeNumber(code: RejectCode): number {
   const n = RejectCodeEnum.values[code];
   if (n === undefined) throw new Error(`unknown reject code ${code}`);
   return n;
@@ -103,7 +103,7 @@ export function rejectCodeNumber(code: RejectCode): number {
 export function rejectCodeName(n: number): string {
   return RejectCodeEnum.valuesById[n] ?? 'REJECT_UNSPECIFIED';
 }
-export function stateNumber(state: SubscriptionState): number {
+function stateNumber(state: SubscriptionState): number {
   const n = StateEnum.values[state];
   if (n === undefined) throw new Error(`unknown state ${state}`);
   return n;
@@ -111,7 +111,7 @@ export function stateNumber(state: SubscriptionState): number {
 export function stateName(n: number): string {
   return StateEnum.valuesById[n] ?? 'STATE_UNSPECIFIED';
 }
-export const ackStatus = {
+const ackStatus = {
   ACCEPTED: AckStatusEnum.values.ACCEPTED as number,
   DUPLICATE: AckStatusEnum.values.DUPLICATE as number,
 } as const;
@@ -183,7 +183,7 @@ export function signalBodyFields(body: SignalBodyFrame): DecodedSignalBodyFields
  * receivers see it, every execution field whatever the signing version.
  * 64-bit ids travel as decimal strings: fromObject converts them exactly.
  */
-export function signalBodyObject(record: SignalBodyFields): Record<string, unknown> {
+function signalBodyObject(record: SignalBodyFields): Record<string, unknown> {
   return {
     subscriptionId: record.subscriptionId,
     sequenceNumber: record.sequence,

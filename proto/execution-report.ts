@@ -26,15 +26,16 @@ export function executionKindName(n: number): ExecutionKind | null {
 export function executionKindNumber(kind: ExecutionKind): number {
   return executionKinds.indexOf(kind) + 1;
 }
-export function executionOutcomeName(n: number): ExecutionOutcome | null {
+function executionOutcomeName(n: number): ExecutionOutcome | null {
   return n >= 1 && n <= executionOutcomes.length ? executionOutcomes[n - 1] : null;
 }
-export function executionOutcomeNumber(outcome: ExecutionOutcome): number {
+function executionOutcomeNumber(outcome: ExecutionOutcome): number {
   return executionOutcomes.indexOf(outcome) + 1;
 }
 
-const idPattern = /^[A-Za-z0-9:._-]{1,64}$/;
-const reasonPattern = /^[A-Za-z0-9_:.-]{1,64}$/;
+/** master_position_id and ticket (the journal checks them again with this). */
+export const executionReportIdPattern = new RegExp(`^[A-Za-z0-9:._-]{1,${limits.idLengthMax}}$`);
+const reasonPattern = new RegExp(`^[A-Za-z0-9_:.-]{1,${limits.reasonLengthMax}}$`);
 const currencyPattern = /^[A-Z]{3,8}$/;
 
 export type ReportCheck =
@@ -56,14 +57,14 @@ export function checkExecutionReport(f: ExecutionReportFrame, nowMs: number): Re
     sequence,
   });
   if (sequence < 1) return bad('sequence_number', 'must be >= 1');
-  if (typeof f.masterPositionId !== 'string' || !idPattern.test(f.masterPositionId)) return bad('master_position_id', 'must be 1..64 of [A-Za-z0-9:._-]');
+  if (typeof f.masterPositionId !== 'string' || !executionReportIdPattern.test(f.masterPositionId)) return bad('master_position_id', `must be 1..${limits.idLengthMax} of [A-Za-z0-9:._-]`);
   const kind = executionKindName(f.kind);
   if (kind === null) return bad('kind', 'unknown');
   const outcome = executionOutcomeName(f.outcome);
   if (outcome === null) return bad('outcome', 'unknown');
   const isSkip = kind === 'skip';
   if (isSkip !== (outcome === 'skipped' || outcome === 'rejected')) return bad('outcome', `does not fit kind ${kind}`);
-  if (f.ticket !== '' && !idPattern.test(f.ticket)) return bad('ticket', 'must be empty or 1..64 of [A-Za-z0-9:._-]');
+  if (f.ticket !== '' && !executionReportIdPattern.test(f.ticket)) return bad('ticket', `must be empty or 1..${limits.idLengthMax} of [A-Za-z0-9:._-]`);
   if (isSkip && f.ticket !== '') return bad('ticket', 'must be empty for a skip');
   if (!finiteIn(f.requestedVolume, 0, limits.volumeMax)) return bad('requested_volume', `must be finite, 0..${limits.volumeMax}`);
   if (!finiteIn(f.volume, 0, limits.volumeMax)) return bad('volume', `must be finite, 0..${limits.volumeMax}`);
@@ -79,7 +80,7 @@ export function checkExecutionReport(f: ExecutionReportFrame, nowMs: number): Re
     return bad('currency', 'must be empty or [A-Z]{3,8}');
   }
   if (isSkip !== (f.reason !== '')) return bad('reason', isSkip ? 'required for a skip' : 'only for a skip');
-  if (f.reason !== '' && !reasonPattern.test(f.reason)) return bad('reason', 'must be 1..64 of [A-Za-z0-9_:.-]');
+  if (f.reason !== '' && !reasonPattern.test(f.reason)) return bad('reason', `must be 1..${limits.reasonLengthMax} of [A-Za-z0-9_:.-]`);
   if (isSkip && (f.volume !== 0 || f.hasPrice || f.hasSlippage || f.hasProfit)) return bad('volume', 'a skip fills nothing');
   const claimedAtMs = safeInteger(f.executedAt);
   if (claimedAtMs === null || claimedAtMs < nowMs - limits.executedAgeMsMax) return bad('executed_at', 'must be within 30 days before now');

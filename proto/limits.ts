@@ -161,9 +161,34 @@ export const engine = {
   shardRestartWindowMs: 60_000,
 } as const;
 
-export const journal = {
-  /** Signals kept per subscription in the journal for receiver catch-up. */
-  retainedSignalsPerSubscription: 100_000,
+/** Signals kept per subscription in the journal for receiver catch-up. */
+const retainedSignalsPerSubscription = 100_000;
+
+/** A shard's SQLite journal (persistence/journal.ts, journal-codec.ts, journal-schema.ts). */
+export const journalLimits = {
+  retainedSignalsPerSubscription,
+  /** Signals read per query while recover streams a subscription. */
+  recoverSignalsPageMax: 512,
+  /** Signals one prune call deletes at most (a prune holds the write lock). */
+  pruneRowsMax: 5_000,
+  /** Largest `limit` readSignals accepts. */
+  readSignalsLimitMax: retainedSignalsPerSubscription,
+  /** WAL pages before an automatic checkpoint (SQLite's default, ~4 MiB). */
+  walAutocheckpointPages: 1000,
+  /** The WAL file is truncated back to this after a checkpoint. */
+  walSizeLimitBytes: 64 * 1024 * 1024,
+  /** How long a connection waits for the file's write lock (SQLite busy_timeout). */
+  busyTimeoutMs: 5_000,
+  /** Page cache (negative: KiB). */
+  cacheSizeKiB: 16 * 1024,
+  /** Subscription and receiver ids: the seed's are UUIDs (36 characters). */
+  idCharsMax: 256,
+  /** A state change's reason. */
+  stateReasonCharsMax: 4096,
+  /** Strings of a security event (attacker-influenced: anything a frame can carry). */
+  securityTextCharsMax: wire.masterFrameBytesMax,
+  /** A signal's content is at most one master frame. */
+  signalContentBytesMax: wire.masterFrameBytesMax,
 } as const;
 
 export const credentials = {
@@ -173,6 +198,20 @@ export const credentials = {
   tokenBytes: 32,
   /** Bytes of a v2 MAC key. */
   macKeyBytes: 32,
+  /**
+   * A master token lives 365 days by default: a Master EA runs unattended for
+   * months, so the seed's 30 days (receivers) would stop a provider's signals
+   * without warning; rotation with grace replaces it sooner when wanted.
+   */
+  masterTokenTtlDays: 365,
+  /** Longest license token lifetime accepted (10 years). */
+  tokenTtlDaysMax: 3650,
+  /** A license token's label (operators' note). */
+  tokenLabelCharsMax: 200,
+  /** A token's last_used_at is rewritten at most this often (saves a write per connection burst). */
+  tokenLastUsedResolutionSeconds: 60,
+  /** Master tokens revoked by one credential rotation (a subscription has one or two). */
+  rotationRevokedTokensMax: 1000,
 } as const;
 
 /** The journal -> Postgres shipper (persistence/shipper). */
@@ -219,6 +258,8 @@ export const shipper = {
   journalReadBusyTimeoutMs: 5_000,
   /** A stop() waits this long for the batch in flight, then terminates the thread (the server rolls back). */
   shipStopTimeoutMs: 35_000,
+  /** Shard journals one shipper thread ships at most. */
+  shardsMax: 1024,
 } as const;
 
 /**
@@ -271,6 +312,8 @@ export const control = {
   revokedTokenRememberMs: 60_000,
   /** `rotate-credentials`: how long the previous MAC key stays valid by default. */
   macKeyOverlapMsDefault: 60 * 60 * 1000,
+  /** Longest overlap of a replaced MAC key accepted by any rotation or import (30 days): the CLI and the admin API take minutes. */
+  macKeyOverlapMinutesMax: 30 * 24 * 60,
 } as const;
 
 /**
@@ -356,11 +399,14 @@ export const admin = {
   credentialLastUsedResolutionSeconds: 60,
   /** A request body kept in the audit log is cut to this many characters of JSON. */
   auditPayloadCharsMax: 4_096,
+  /** A request path kept in the audit log or a log line is cut to this many characters. */
+  pathCharsMax: 200,
+  /** A keyset page cursor as a client hands it back. */
+  cursorCharsMax: 200,
   /** GDPR export: rows of each kind included at most (the answer says when one was cut). */
   exportRowsMax: 10_000,
-  /** Free-text fields of the API: emails, names, reasons, filters. */
+  /** An email address (users; the admin API, the CLI, performance fees' subscribers). */
   emailLengthMax: 254,
-  userAgentCharsMax: 512,
   /**
    * Refusals before authentication (401, 413) per source address: each costs
    * an audit row (and a 401 a credential lookup), and anyone who reaches the
@@ -444,11 +490,21 @@ export const journalDisk = {
 
 /** The audit log's time partitions (migration 003, persistence/pg/audit-retention.ts). */
 export const auditLog = {
-  /** Month partitions created ahead of the current month by each maintenance run. */
+  /** Month partitions created ahead of the current month by each maintenance run... */
   partitionMonthsAhead: 3,
+  /** ...and the most a run may be asked to create ahead. */
+  partitionMonthsAheadMax: 24,
   /** Shortest and longest retention `sigplane audit-log maintain --retention-days` accepts. */
   retentionDaysMin: 30,
   retentionDaysMax: 36_500,
+  /** An operator's reason for an audited action (isolate, lift, revoke, rotate, erase...): kept in the audit row only. */
+  reasonCharsMax: 500,
+  /** A user agent kept in an audit row is cut to this. */
+  userAgentCharsMax: 512,
+  /** An error message kept in an audit row is cut to this. */
+  errorMessageCharsMax: 2000,
+  /** event_type, action and resource_type: VARCHAR(50) columns of the seed's audit_log. */
+  shortTextCharsMax: 50,
 } as const;
 
 /** Per-subscriber copy settings (proto/receiver-settings.ts, `sigplane receiver-settings`): bounds keep the row and the frame small. */
@@ -481,11 +537,75 @@ export const executionReports = {
   slippagePipsAbsMax: 1e6,
   /** delay_ms from the master's generated_at: at most 30 days. */
   delayMsMax: 30 * 86_400_000,
-  /** |profit| (the performance fees refuse above 1e13). */
+  /** |profit|; a closed result above it is refused as corrupt by the performance fees too. */
   profitAbsMax: 1e13,
   /** executed_at: not older than this (else REPORT_INVALID); later than now + the clock skew allowance, recorded as now. */
   executedAgeMsMax: 30 * 86_400_000,
   executedFutureMsMax: 60_000,
   /** Admin stats: longest time range one query covers. */
   statsRangeMsMax: 366 * 86_400_000,
+  /** Admin stats: skip and reject reasons listed at most (the rest are summed in `other`). */
+  statsSkipReasonsMax: 50,
+} as const;
+
+/** Subscriptions and their allowlists in Postgres (persistence/pg/); the admin API checks the same bounds. */
+export const subscriptionConfig = {
+  /** A subscription's name. */
+  nameCharsMax: 200,
+  /** An IP address or CIDR block as given (an allowlist entry, an audit filter). */
+  ipOrCidrCharsMax: 64,
+} as const;
+
+/** A MAC secret a provider brings (persistence/pg/imported-mac-secret.ts). */
+export const importedMacSecret = {
+  /** Longest legacy v1 secret accepted, in UTF-8 bytes (an MQL5 input string; HMAC hashes anything longer than 64 bytes anyway). */
+  legacyV1BytesMax: 256,
+  /** A legacy v1 secret shorter than a generated key's 32 random bytes is reported weak (SHORT). */
+  strongBytesMin: 32,
+  /** Estimated bits under this: a legacy v1 secret is reported weak (LOW_ENTROPY); a generated-format key is refused. */
+  strongBitsMin: 128,
+  /** Longer than any MAC key or legacy v1 secret, so that a wrong one is refused INVALID_MAC_KEY by the store, not by its length at the admin API... */
+  textCharsMax: 1024,
+  /** ...and the CLI's key file (more than a key and its line ending: a larger file is not a key file). */
+  keyFileBytesMax: 1024,
+} as const;
+
+/** Performance fees (persistence/pg/performance-fees.ts, migration 031). */
+export const performanceFees = {
+  /** Highest rate: 5000 basis points = 50% (also a CHECK of migration 031). */
+  rateBpMax: 5000,
+} as const;
+
+/** Secrets sealed at rest under the KEK (persistence/pg/secret-box.ts, kek-rotation.ts). */
+export const secretsAtRest = {
+  /** Largest secret sealed (HMAC keys are 32 bytes; a bound, not an expectation). */
+  sealedPlaintextBytesMax: 64 * 1024,
+  /** Rows re-wrapped per transaction by a KEK rotation. */
+  kekRewrapBatchRows: 500,
+} as const;
+
+/** Postgres: the pool, migrations, and the embedded server started when no database URL is given (persistence/pg/). */
+export const postgresLimits = {
+  /** Connections per pool. */
+  poolConnectionsMax: 10,
+  /** Waiting this long for a free connection is an error, not a hang. */
+  poolConnectTimeoutMs: 10_000,
+  /** An idle pooled connection is closed after this. */
+  poolIdleTimeoutMs: 30_000,
+  /** Largest migration file read (a bound, not a real expectation). */
+  migrationFileBytesMax: 1024 * 1024,
+  /** 5432 is usually taken by a system Postgres; this one is the embedded server's when it is free. */
+  embeddedPortDefault: 54329,
+  /** Bytes of randomness in the embedded server's generated superuser password. */
+  embeddedPasswordBytes: 24,
+  /** Lines of Postgres/initdb output kept to explain a failure. */
+  embeddedLogLinesMax: 40,
+  /** Longest wait for a started postmaster to be ready (crash recovery of a large cluster included). */
+  embeddedReadyWaitMs: 120_000,
+  /** How often postmaster.pid is read while waiting for it to say ready. */
+  embeddedReadyPollMs: 50,
+  /** Longest wait for a fast shutdown before an immediate one. */
+  embeddedStopWaitMs: 30_000,
+  /** Longest wait for one access check run as the postgres OS user. */
+  osUserCheckTimeoutMs: 10_000,
 } as const;

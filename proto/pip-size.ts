@@ -11,8 +11,8 @@
  *   6. everything else (5-digit FX) 0.0001.
  */
 
-export const pipSizeDefault = 0.0001;
-export const pipSizeJpy = 0.01;
+const pipSizeDefault = 0.0001;
+const pipSizeJpy = 0.01;
 
 const prefixPipSizes: ReadonlyArray<readonly [string, number]> = [
   ['XAU', 0.1],

@@ -75,9 +75,6 @@ export const copySettingsDefaults: Readonly<CopySettings> = Object.freeze({
   copyOpenPositions: true,
 });
 
-/** Bounds of what can be set: proto/limits.ts. */
-export const copySettingsLimits = copySettings;
-
 /** Stable codes of a refused setting; `field` names the key. */
 export const SettingsErrorCode = {
   NOT_AN_OBJECT: 'SETTINGS_NOT_AN_OBJECT',
@@ -118,8 +115,8 @@ function fail(code: SettingsErrorCode, field: string, message: string): never {
 }
 
 function checkSymbol(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > copySettingsLimits.symbolLengthMax || !symbolPattern.test(value)) {
-    fail(SettingsErrorCode.INVALID_SYMBOL, field, `a symbol is 1..${copySettingsLimits.symbolLengthMax} of A-Z a-z 0-9 . _ # + -`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > copySettings.symbolLengthMax || !symbolPattern.test(value)) {
+    fail(SettingsErrorCode.INVALID_SYMBOL, field, `a symbol is 1..${copySettings.symbolLengthMax} of A-Z a-z 0-9 . _ # + -`);
   }
   return value;
 }
@@ -134,8 +131,8 @@ function checkMagic(value: unknown, field: string): string {
 
 function checkList<T>(value: unknown, field: string, each: (v: unknown, f: string) => T): T[] {
   if (!Array.isArray(value)) fail(SettingsErrorCode.INVALID_TYPE, field, 'must be a list');
-  if (value.length > copySettingsLimits.filterEntriesMax) {
-    fail(SettingsErrorCode.TOO_MANY_ENTRIES, field, `at most ${copySettingsLimits.filterEntriesMax} entries`);
+  if (value.length > copySettings.filterEntriesMax) {
+    fail(SettingsErrorCode.TOO_MANY_ENTRIES, field, `at most ${copySettings.filterEntriesMax} entries`);
   }
   return [...new Set(value.map((v, i) => each(v, `${field}[${i}]`)))];
 }
@@ -152,15 +149,15 @@ function checkBoolean(value: unknown, field: string): boolean {
 }
 
 function checkAffix(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length > copySettingsLimits.symbolAffixLengthMax || !affixPattern.test(value)) {
-    fail(SettingsErrorCode.INVALID_SYMBOL, field, `at most ${copySettingsLimits.symbolAffixLengthMax} of A-Z a-z 0-9 . _ # + -`);
+  if (typeof value !== 'string' || value.length > copySettings.symbolAffixLengthMax || !affixPattern.test(value)) {
+    fail(SettingsErrorCode.INVALID_SYMBOL, field, `at most ${copySettings.symbolAffixLengthMax} of A-Z a-z 0-9 . _ # + -`);
   }
   return value;
 }
 
 /** One key's value, checked on its own. */
 function checkField(key: Key, value: unknown): CopySettings[Key] {
-  const l = copySettingsLimits;
+  const l = copySettings;
   switch (key) {
     case 'symbolPrefix':
     case 'symbolSuffix':

@@ -63,7 +63,7 @@ export const OrderType = {
  * A signal's execution fields as plain values: what a SignalBody carries,
  * named as the engine keeps them. The one list of them: a decoded body
  * gives them through `signalBodyFields` and a record goes back into a
- * body through `signalBodyObject` (proto/codec.ts).
+ * body for receivers through `encodeDelivery` (proto/codec.ts).
  */
 export interface SignalBodyFields {
   subscriptionId: string;

@@ -56,9 +56,6 @@ export interface V1Verification {
   payload: Buffer;
 }
 
-/** Length of a v1 signature: 32 bytes as lowercase hex. */
-export const v1SignatureHexLength = 64;
-
 const SIGNATURE_HEX = /^[0-9a-f]{64}$/;
 const DECIMAL = /^(?:0|-?[1-9][0-9]*)$/;
 const INT64_MIN = -(2n ** 63n);

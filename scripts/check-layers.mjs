@@ -185,6 +185,18 @@ export function checkLayers(root) {
       }
     }
   }
+  // Tests may import anything, but a package folder by a relative path resolves to its package.json's
+  // build (dist/), not its sources: a second copy of the package beside the one the code under test uses.
+  for (const file of listSources(root, 'test')) {
+    const text = stripComments(fs.readFileSync(file, 'utf8'));
+    for (const m of text.matchAll(importPattern)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (!spec.startsWith('.')) continue;
+      const folder = path.relative(root, path.resolve(path.dirname(file), spec));
+      const pkg = PACKAGES[folder];
+      if (pkg !== undefined) violations.push({ rule: 'package', message: `${rel(file)} imports the folder ${folder}/ (its build, not its sources): import it as ${pkg.name}` });
+    }
+  }
   for (const component of circles(edges)) {
     violations.push({ rule: 'circle', message: `import circle: ${component.map(rel).join(' -> ')}` });
   }

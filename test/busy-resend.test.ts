@@ -8,7 +8,7 @@
  * ACCEPTED, each signal delivered once, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MasterClient, ReceiverClient, type PublishResult } from '../client';
+import { MasterClient, ReceiverClient, type PublishResult } from '@sigplane/client';
 import { rejectCodeName, safeInteger, stateName } from '@sigplane/protocol';
 import { openMaster, range } from './support/e2e';
 import { scrapeMetrics } from './support/fault-server-process';

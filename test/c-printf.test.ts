@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDecimalsMax, formatFixed, formatFixedExact } from '@sigplane/protocol';
+import { Xorshift128Plus } from './support/prng';
 
 const bitsToDouble = (bits: bigint): number => new Float64Array(new BigUint64Array([bits]).buffer)[0];
 const doubleToBits = (x: number): bigint => new BigUint64Array(new Float64Array([x]).buffer)[0];
@@ -198,23 +199,13 @@ describe('against glibc printf', () => {
 });
 
 describe('fast path against the exact path', () => {
-  // xorshift128+ with a fixed seed: reproducible, no dependency.
-  let s0 = 0x243f6a8885a308d3n;
-  let s1 = 0x13198a2e03707344n;
-  const M = (1n << 64n) - 1n;
-  const next = (): bigint => {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x = (x ^ (x << 23n)) & M;
-    s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
-    return (s1 + y) & M;
-  };
+  // xorshift128+ with a fixed seed: reproducible.
+  const random = new Xorshift128Plus(0x243f6a8885a308d3n, 0x13198a2e03707344n);
 
   it('agrees on 200,000 random doubles across precisions 0..20', () => {
     const mismatches: string[] = [];
     for (let i = 0; i < 200_000; i++) {
-      const r = next();
+      const r = random.u64();
       let x: number;
       switch (i % 4) {
         case 0: // any finite-or-not bit pattern with exponent near the fast-path range

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MasterClient, ReceiverClient } from '../client';
+import { MasterClient, ReceiverClient } from '@sigplane/client';
 import { ConfigStore } from '../persistence/pg/config-store';
 import { SecretBox } from '../persistence/pg/secret-box';
 import { cliPath, listeningPort, runCli, type CliRun } from './support/cli-process';

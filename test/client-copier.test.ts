@@ -18,9 +18,9 @@ import {
   type ReceivedDelivery,
   type ReceivedSnapshot,
   type SignalFields,
-} from '../client';
+} from '@sigplane/client';
 import { resolveCopySettings, type CopySettings, type Position } from '@sigplane/protocol';
-import { Prng } from './actors/prng';
+import { Prng } from './support/prng';
 
 const subscriptionId = '0b5e6c1a-1111-4222-8333-444455556666';
 const keyPrefix = 'sp:0b5e6c:';

@@ -12,7 +12,7 @@
  * The server's side: test/master-resend.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MasterClient, ReceiverClient, SigplaneClientError, type MasterSigning, type MasterSnapshot, type PublishResult } from '../client';
+import { MasterClient, ReceiverClient, SigplaneClientError, type MasterSigning, type MasterSnapshot, type PublishResult } from '@sigplane/client';
 import type { Position } from '@sigplane/protocol';
 import { freeLocalPort } from '../persistence/pg/free-port';
 import { deliveredSequences, openReceiver, range, sleep, waitForDeliveries } from './support/e2e';

@@ -20,6 +20,7 @@ import { deliveredSequences, openWelcomed, range, sleep } from './support/e2e';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';
 import { WireClient } from './support/wire-client';
 import { cliPath, listeningPort } from './support/cli-process';
+import { Prng } from './support/prng';
 
 const cli = cliPath;
 
@@ -55,18 +56,6 @@ function killHard(child: ChildProcess): Promise<void> {
   });
 }
 
-/** A tiny seeded generator (mulberry32) so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('kill -9', () => {
   it('loses no acked signal and delivers none twice, across three hard kills', async () => {
     const store = new ConfigStore(database.pool, SecretBox.fromEnvironment({ SIGPLANE_KEK: kek }, { dataDir, allowGenerate: false }));
@@ -76,7 +65,7 @@ describe('kill -9', () => {
     await store.setSubscriptionSettings(created.subscriptionId, { rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 });
     const receiverToken = (await store.issueReceiverToken(created.subscriptionId, {})).token;
     const key = created.macSecretHex; // v1: the secret's text is the HMAC key
-    const random = prng(20261128);
+    const random = new Prng(20261128);
 
     const acked = new Set<number>();
     const executed: number[] = []; // what the receiver executed, across all sessions
@@ -109,7 +98,7 @@ describe('kill -9', () => {
       });
       const ackedBeforeRound = acked.size;
       // Send steadily; kill at a seeded moment while signals are in flight.
-      const killAfterMs = 150 + Math.floor(random() * 400);
+      const killAfterMs = 150 + Math.floor(random.next() * 400);
       const started = Date.now();
       while (Date.now() - started < killAfterMs) {
         for (let i = 0; i < 20; i++) master.send(v1Frame(key, v1Fields(created.subscriptionId, nextSequence++)));

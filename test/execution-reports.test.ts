@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
-import { Copier, MasterClient, PaperBroker, ReceiverClient, type ExecutionReportInput } from '../client';
+import { Copier, MasterClient, PaperBroker, ReceiverClient, type ExecutionReportInput } from '@sigplane/client';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore, type CreatedAdminUser } from '../persistence/pg/admin-store';
 import { createPool } from '../persistence/pg/pool';
@@ -199,26 +199,11 @@ describe('execution reports from the copier', () => {
     ws.send(subscribeFrame(4));
     await ws.waitFor((f) => f.kind === 'welcome');
 
+    // Every rule of checkExecutionReport, field by field: test/execution-report-check.test.ts. Here one of each
+    // kind through the server (a wire enum, a double, an int64, the shard's own bound), refused and changing nothing.
     const cases: [string, Record<string, unknown>, string][] = [
       ['kind unknown', { kind: 0 }, 'REPORT_INVALID'],
-      ['kind out of the enum', { kind: 9 }, 'REPORT_INVALID'],
-      ['outcome unknown', { outcome: 0 }, 'REPORT_INVALID'],
-      ['a skip that filled', { outcome: 1 }, 'REPORT_INVALID'],
-      ['a skip without reason', { reason: '' }, 'REPORT_INVALID'],
-      ['reason outside the charset', { reason: 'DROP TABLE; --' }, 'REPORT_INVALID'],
-      ['reason too long', { reason: 'A'.repeat(65) }, 'REPORT_INVALID'],
-      ['position id empty', { masterPositionId: '' }, 'REPORT_INVALID'],
-      ['position id too long', { masterPositionId: '1'.repeat(65) }, 'REPORT_INVALID'],
-      ['position id outside the charset', { masterPositionId: 'a b' }, 'REPORT_INVALID'],
       ['NaN volume', { kind: 1, outcome: 1, reason: '', ticket: 't1', volume: Number.NaN }, 'REPORT_INVALID'],
-      ['infinite price', { kind: 1, outcome: 1, reason: '', ticket: 't1', volume: 1, hasPrice: true, price: Number.POSITIVE_INFINITY }, 'REPORT_INVALID'],
-      ['negative requested volume', { requestedVolume: -1 }, 'REPORT_INVALID'],
-      ['profit on an open', { kind: 1, outcome: 1, reason: '', ticket: 't1', volume: 1, hasProfit: true, profit: 5, currency: 'USD' }, 'REPORT_INVALID'],
-      ['profit without currency', { kind: 3, outcome: 1, reason: '', ticket: 't1', volume: 1, hasProfit: true, profit: 5, currency: '' }, 'REPORT_INVALID'],
-      ['profit beyond 1e13', { kind: 3, outcome: 1, reason: '', ticket: 't1', volume: 1, hasProfit: true, profit: 1e14, currency: 'USD' }, 'REPORT_INVALID'],
-      ['negative delay', { delayMs: -5 }, 'REPORT_INVALID'],
-      ['executed more than 30 days ago', { executedAt: Date.now() - 31 * 86_400_000 }, 'REPORT_INVALID'],
-      ['sequence 0', { sequenceNumber: 0 }, 'REPORT_INVALID'],
       ['sequence beyond 2^53-1', { sequenceNumber: '18446744073709551615' }, 'SEQUENCE_OUT_OF_RANGE'],
       ['a sequence never delivered', { sequenceNumber: 99 }, 'REPORT_NOT_DELIVERED'],
     ];

@@ -11,17 +11,17 @@ import zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Packr } from 'msgpackr';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SignalRecord } from '@sigplane/protocol';
+import { journalLimits, type SignalRecord } from '@sigplane/protocol';
 import { crc32 } from '../persistence/crc32';
-import { Journal, JournalError, journalLimits, type JournalSync, type RecoveredSubscription } from '../persistence/journal';
+import { Journal, JournalError, type JournalSync, type RecoveredSubscription } from '../persistence/journal';
 import {
   batchOf,
   makeSecurityEvent,
   makeSignal,
   makeSnapshot,
-  seededRandom,
   signalRange,
 } from './fixtures/journal-records';
+import { Prng } from './support/prng';
 
 const root = path.resolve(__dirname, '..');
 let dir: string;
@@ -71,9 +71,9 @@ describe('crc32', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
     expect(crc32(new Uint8Array(0))).toBe(0);
     const zcrc = (zlib as unknown as { crc32?: (b: Uint8Array) => number }).crc32;
-    const random = seededRandom(7);
+    const random = new Prng(7);
     for (let n = 0; n < 200; n++) {
-      const bytes = Uint8Array.from({ length: n * 7 }, () => Math.floor(random() * 256));
+      const bytes = Uint8Array.from({ length: n * 7 }, () => Math.floor(random.next() * 256));
       if (zcrc !== undefined) expect(crc32(bytes)).toBe(zcrc(bytes));
     }
   });
@@ -490,6 +490,7 @@ describe('kill -9', () => {
   const sources = [
     ['test/fixtures/journal-writer.ts', 'dist/test/fixtures/journal-writer.js'],
     ['test/fixtures/journal-records.ts', 'dist/test/fixtures/journal-records.js'],
+    ['test/support/prng.ts', 'dist/test/support/prng.js'],
     ['persistence/journal.ts', 'dist/persistence/journal.js'],
     ['persistence/journal-codec.ts', 'dist/persistence/journal-codec.js'],
     ['persistence/journal-schema.ts', 'dist/persistence/journal-schema.js'],
@@ -540,11 +541,11 @@ describe('kill -9', () => {
   it('every acknowledged sequence survives SIGKILL at a random moment (5 runs)', async () => {
     assertFixtureBuilt();
     const seed = Number(process.env.JOURNAL_KILL_SEED ?? Date.now() % 1_000_000);
-    const random = seededRandom(seed);
+    const random = new Prng(seed);
     const modes: JournalSync[] = ['normal', 'full', 'normal', 'full', 'normal'];
     for (let run = 0; run < modes.length; run++) {
       const file = path.join(dir, `kill-${run}.sqlite`);
-      const killAfterMs = 20 + Math.floor(random() * 400);
+      const killAfterMs = 20 + Math.floor(random.next() * 400);
       const context = `run ${run} (sync ${modes[run]}, JOURNAL_KILL_SEED=${seed}, kill after ${killAfterMs} ms)`;
       // A second life on the same file: restart after a kill, write on, kill again.
       let acked = [0, 0];

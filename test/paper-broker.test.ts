@@ -5,8 +5,8 @@
  * books a fill and then throws.
  */
 import { describe, expect, it } from 'vitest';
-import { PaperBroker, PaperRejectCode, SimulatedCrash, type PaperSymbol } from '../client';
-import { Prng } from './actors/prng';
+import { PaperBroker, PaperRejectCode, SimulatedCrash, type PaperSymbol } from '@sigplane/client';
+import { Prng } from './support/prng';
 
 const eurusd: PaperSymbol = { symbol: 'EURUSD.m', digits: 5, volumeMin: 0.01, volumeMax: 10, volumeStep: 0.01, tickSize: 0.00001, tickValue: 1, spreadPoints: 10 };
 const gold: PaperSymbol = { symbol: 'GOLD', digits: 2, volumeMin: 0.1, volumeMax: 5, volumeStep: 0.1, tickSize: 0.01, tickValue: 1, spreadPoints: 30 };

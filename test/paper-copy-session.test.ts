@@ -70,7 +70,7 @@ import {
   type PaperExecution,
   type PaperSymbol,
   type SigplaneClientError,
-} from '../client';
+} from '@sigplane/client';
 import { filterReason, localOrderType, localStops, mapSymbol, sizeVolume, targetVolume } from '../client/copy-rules';
 import { AdminServer } from '../io/admin/admin-server';
 import { AdminStore } from '../persistence/pg/admin-store';
@@ -78,7 +78,7 @@ import { ReceiverSettingsStore } from '../persistence/pg/receiver-settings-store
 import { createPool } from '../persistence/pg/pool';
 import { startShipper, type Shipper } from '../persistence/shipper/shipper';
 import type { CopySettings } from '@sigplane/protocol';
-import { Prng } from './actors/prng';
+import { Prng } from './support/prng';
 import { sleep } from './support/e2e';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
 

@@ -15,18 +15,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { formatMinor, parsePeriod, performanceFee } from '../persistence/pg/performance-fees';
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Prng } from './support/prng';
 
 interface Run {
   fees: bigint[];
@@ -68,14 +57,14 @@ function cut(results: bigint[], cuts: number[]): bigint[][] {
   return periods;
 }
 
-function randomHistory(random: () => number): bigint[] {
-  const n = Math.floor(random() * 60);
-  const drift = random() * 2 - 1; // some histories mostly lose, some mostly win
-  return Array.from({ length: n }, () => BigInt(Math.round((random() * 2 - 1 + drift * 0.5) * 100_000)));
+function randomHistory(random: Prng): bigint[] {
+  const n = Math.floor(random.next() * 60);
+  const drift = random.next() * 2 - 1; // some histories mostly lose, some mostly win
+  return Array.from({ length: n }, () => BigInt(Math.round((random.next() * 2 - 1 + drift * 0.5) * 100_000)));
 }
 
-function randomCuts(random: () => number, length: number, count: number): number[] {
-  const cuts = Array.from({ length: count }, () => Math.floor(random() * (length + 1)));
+function randomCuts(random: Prng, length: number, count: number): number[] {
+  const cuts = Array.from({ length: count }, () => Math.floor(random.next() * (length + 1)));
   return cuts.sort((a, b) => a - b);
 }
 
@@ -99,10 +88,10 @@ describe('performanceFee: the worked example of docs/receivers.md', () => {
 describe('performanceFee: properties over random histories', () => {
   it('the mark is the highest period-end cumulative (at least 0), gains add up to it, and at a constant rate the fees add up to floor(rate x mark)', () => {
     for (let seed = 1; seed <= 2000; seed++) {
-      const random = prng(seed);
+      const random = new Prng(seed);
       const results = randomHistory(random);
-      const periods = cut(results, randomCuts(random, results.length, Math.floor(random() * 12)));
-      const rateBp = random() < 0.1 ? 0 : Math.floor(random() * 5001);
+      const periods = cut(results, randomCuts(random, results.length, Math.floor(random.next() * 12)));
+      const rateBp = random.next() < 0.1 ? 0 : Math.floor(random.next() * 5001);
       const run = runPeriods(periods, periods.map(() => rateBp));
       const finalMark = max0(run.cumulatives);
       expect(run.marks.at(-1) ?? 0n, `seed ${seed}`).toBe(finalMark);
@@ -119,10 +108,10 @@ describe('performanceFee: properties over random histories', () => {
 
   it('with a different rate every period each fee is the rate times the gain within one minor unit', () => {
     for (let seed = 1; seed <= 1000; seed++) {
-      const random = prng(10_000 + seed);
+      const random = new Prng(10_000 + seed);
       const results = randomHistory(random);
-      const periods = cut(results, randomCuts(random, results.length, 1 + Math.floor(random() * 10)));
-      const rates = periods.map(() => Math.floor(random() * 5001));
+      const periods = cut(results, randomCuts(random, results.length, 1 + Math.floor(random.next() * 10)));
+      const rates = periods.map(() => Math.floor(random.next() * 5001));
       const run = runPeriods(periods, rates);
       run.fees.forEach((fee, k) => {
         const exact = BigInt(rates[k]) * run.gains[k]; // fee x 10000, exactly
@@ -134,11 +123,11 @@ describe('performanceFee: properties over random histories', () => {
 
   it('a coarser cut of the same history never charges more, and no cut charges more than rate x the highest running cumulative', () => {
     for (let seed = 1; seed <= 1000; seed++) {
-      const random = prng(20_000 + seed);
+      const random = new Prng(20_000 + seed);
       const results = randomHistory(random);
-      const rateBp = Math.floor(random() * 5001);
-      const fine = randomCuts(random, results.length, 1 + Math.floor(random() * 12));
-      const coarse = fine.filter(() => random() < 0.5); // a subset of the period ends
+      const rateBp = Math.floor(random.next() * 5001);
+      const fine = randomCuts(random, results.length, 1 + Math.floor(random.next() * 12));
+      const coarse = fine.filter(() => random.next() < 0.5); // a subset of the period ends
       const fineFees = sum(runPeriods(cut(results, fine), fine.map(() => rateBp).concat(rateBp)).fees);
       const coarseFees = sum(runPeriods(cut(results, coarse), coarse.map(() => rateBp).concat(rateBp)).fees);
       expect(coarseFees, `seed ${seed}`).toBeLessThanOrEqual(fineFees);
@@ -150,11 +139,11 @@ describe('performanceFee: properties over random histories', () => {
 
   it('the order of results inside a period changes neither the fee nor the mark', () => {
     for (let seed = 1; seed <= 500; seed++) {
-      const random = prng(30_000 + seed);
+      const random = new Prng(30_000 + seed);
       const results = randomHistory(random);
-      const shuffled = [...results].sort(() => random() - 0.5);
-      const previousMark = BigInt(Math.floor(random() * 200_000));
-      const cumulativeBefore = BigInt(Math.round((random() * 2 - 1) * 200_000));
+      const shuffled = [...results].sort(() => random.next() - 0.5);
+      const previousMark = BigInt(Math.floor(random.next() * 200_000));
+      const cumulativeBefore = BigInt(Math.round((random.next() * 2 - 1) * 200_000));
       const a = performanceFee({ cumulativeBefore, results, previousMark, rateBp: 2000 });
       const b = performanceFee({ cumulativeBefore, results: shuffled, previousMark, rateBp: 2000 });
       expect([b.fee, b.mark, b.cumulative]).toEqual([a.fee, a.mark, a.cumulative]);

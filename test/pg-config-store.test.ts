@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier, type Pool, type PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, subscriptionDefaults } from '@sigplane/protocol';
-import { ConfigError, ConfigStore, masterTokenTtlDays } from '../persistence/pg/config-store';
+import { ConfigError } from '../persistence/pg/config-errors';
+import { ConfigStore } from '../persistence/pg/config-store';
 import { controlChannel, encodeControlMessage, parseControlMessage } from '../persistence/pg/control-channel';
 import { createPool } from '../persistence/pg/pool';
 import { SecretBox } from '../persistence/pg/secret-box';
@@ -74,7 +75,7 @@ describe('ConfigStore.createSubscription / issueReceiverToken', () => {
     expect(s.masterToken).toMatch(/^spm_/);
     expect(s.macKeyId).toMatch(/^k1-[0-9a-f]{8}$/);
     expect(s.macSecretHex).toMatch(/^[0-9a-f]{64}$/);
-    expect(s.masterTokenExpiresAt.getTime()).toBe(clockMs + masterTokenTtlDays * dayMs);
+    expect(s.masterTokenExpiresAt.getTime()).toBe(clockMs + credentials.masterTokenTtlDays * dayMs);
     const tok = await db.pool.query('SELECT role, token_hash, token_prefix FROM license_tokens WHERE token_id = $1', [
       s.masterTokenId,
     ]);
@@ -445,7 +446,7 @@ describe('ConfigStore incident response (state, audit row and NOTIFY in one tran
       expect(rotated.macKeyId).toMatch(/^k2-[0-9a-f]{8}$/);
       expect(rotated.revokedMasterTokenIds).toEqual([s.masterTokenId, second.tokenId].sort());
       expect(rotated.previousMacKeysValidUntil.getTime()).toBe(clockMs + 60_000);
-      expect(rotated.masterTokenExpiresAt.getTime()).toBe(clockMs + masterTokenTtlDays * dayMs);
+      expect(rotated.masterTokenExpiresAt.getTime()).toBe(clockMs + credentials.masterTokenTtlDays * dayMs);
       // Old master tokens refused, the new one accepted; the receiver license untouched.
       expect(await store.authenticate(s.masterHash, '203.0.113.7', 'master')).toEqual({ ok: false, reason: 'REVOKED' });
       expect(await store.authenticate(parseToken(second.token)!.hash, '203.0.113.7', 'master')).toEqual({ ok: false, reason: 'REVOKED' });

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { postgresLimits } from '@sigplane/protocol';
 import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { embeddedPostgresPortDefault, redactUrl, startEmbeddedPostgres } from '../persistence/pg/embedded';
+import { redactUrl, startEmbeddedPostgres } from '../persistence/pg/embedded';
 import { bindError, freeLocalPort } from '../persistence/pg/free-port';
 import { holdPort, releasePort } from './support/hold-port';
 
@@ -77,17 +78,17 @@ describe('startEmbeddedPostgres', () => {
 });
 
 describe('the port of the embedded Postgres', () => {
-  it(`takes another port when ${embeddedPostgresPortDefault} is taken, records it, and names that record when it is taken in turn`, async () => {
+  it(`takes another port when ${postgresLimits.embeddedPortDefault} is taken, records it, and names that record when it is taken in turn`, async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-embedded-'));
     dirs.push(dataDir);
     // Hold the default port unless something (another sigplane) already does.
-    const holder = (await bindError('127.0.0.1', embeddedPostgresPortDefault)) === null ? await holdPort(embeddedPostgresPortDefault) : null;
+    const holder = (await bindError('127.0.0.1', postgresLimits.embeddedPortDefault)) === null ? await holdPort(postgresLimits.embeddedPortDefault) : null;
     let port: number;
     try {
       const pg = await startEmbeddedPostgres(dataDir);
       port = Number(fs.readFileSync(path.join(dataDir, 'pg-port'), 'utf8'));
       try {
-        expect(port).not.toBe(embeddedPostgresPortDefault);
+        expect(port).not.toBe(postgresLimits.embeddedPortDefault);
         expect(new URL(pg.url).port).toBe(String(port));
       } finally {
         await pg.stop();

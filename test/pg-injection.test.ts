@@ -12,7 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, ConfigStore, type CreatedSubscription } from '../persistence/pg/config-store';
+import { ConfigError } from '../persistence/pg/config-errors';
+import { ConfigStore } from '../persistence/pg/config-store';
+import type { CreatedSubscription } from '../persistence/pg/subscription-store';
 import { SecretBox } from '../persistence/pg/secret-box';
 import { TenantError, withTenant, type Tenant } from '../persistence/pg/tenant';
 import { parseToken } from '../persistence/pg/tokens';

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiverClient, type ReceiverSettingsMessage } from '../client';
+import { ReceiverClient, type ReceiverSettingsMessage } from '@sigplane/client';
 import { SettingsError } from '@sigplane/protocol';
 import { ReceiverSettingsStore, ReceiverSettingsStoreError } from '../persistence/pg/receiver-settings-store';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';

@@ -14,7 +14,8 @@ import {
 import type { RingConsumerWorkerReport } from './fixtures/ring-consumer-worker';
 import type { RingEchoWorkerReport } from './fixtures/ring-echo-worker';
 import type { RingProducerWorkerReport } from './fixtures/ring-producer-worker';
-import { RingStream, RingStreamVerifier, Xorshift32 } from './fixtures/ring-stream';
+import { RingStream, RingStreamVerifier } from './fixtures/ring-stream';
+import { Xorshift32 } from './support/prng';
 
 function pattern(length: number, salt: number): Uint8Array {
   const bytes = new Uint8Array(length);
@@ -268,9 +269,9 @@ describe('ring records on one thread', () => {
     let salt = 0;
     let refusals = 0;
     for (let step = 0; step < 50_000; step++) {
-      const op = rng.nextUint32() % 4;
+      const op = rng.u32() % 4;
       if (op <= 1) {
-        const record = pattern(rng.nextInt(1, producer.recordBytesMax), salt++);
+        const record = pattern(rng.intModulo(1, producer.recordBytesMax), salt++);
         const position = header[writeIndexSlot] & (capacityBytes - 1);
         const spanBytes = recordSpanBytes(record.length);
         const tailBytes = capacityBytes - position;
@@ -287,7 +288,7 @@ describe('ring records on one thread', () => {
         if (expected === undefined) expect(got).toBeNull();
         else expectBytes(got, expected);
       } else {
-        const max = rng.nextInt(1, 5);
+        const max = rng.intModulo(1, 5);
         const expected = model.splice(0, max);
         const got: Uint8Array[] = [];
         expect(consumer.drain(max, (bytes) => got.push(bytes.slice()))).toBe(expected.length);
@@ -447,8 +448,8 @@ describe('ring across real threads', () => {
       while (verifier.count < streamRecords) {
         worker.throwIfFailed();
         let handled = 0;
-        if (rng.nextUint32() % 2 === 0) {
-          handled = consumer.drain(rng.nextInt(1, 256), check);
+        if (rng.u32() % 2 === 0) {
+          handled = consumer.drain(rng.intModulo(1, 256), check);
         } else {
           const copy = consumer.read();
           if (copy !== null) {
@@ -484,7 +485,7 @@ describe('ring across real threads', () => {
       let fullCount = 0;
       while (sequence < streamRecords) {
         worker.throwIfFailed();
-        const batchRecords = rng.nextInt(1, 64);
+        const batchRecords = rng.intModulo(1, 64);
         let written = 0;
         for (; written < batchRecords && sequence < streamRecords; written++) {
           const record = stream.record(sequence);
@@ -554,7 +555,7 @@ describe('ring across real threads', () => {
 /** Worker threads load compiled JS: fail loudly when it is missing or older than its source. */
 function compiledFixture(name: string): string {
   const root = path.resolve(__dirname, '..');
-  const sources = [`test/fixtures/${name}.ts`, 'test/fixtures/ring-stream.ts', 'engine/ring-buffer.ts', 'engine/ring-layout.ts'];
+  const sources = [`test/fixtures/${name}.ts`, 'test/fixtures/ring-stream.ts', 'test/support/prng.ts', 'engine/ring-buffer.ts', 'engine/ring-layout.ts'];
   for (const source of sources) {
     const compiled = path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
     if (!fs.existsSync(compiled)) {

@@ -8,7 +8,7 @@
  * once. Each test has its own server, so each has its own crash.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MasterClient, ReceiverClient, type PublishResult } from '../client';
+import { MasterClient, ReceiverClient, type PublishResult } from '@sigplane/client';
 import { safeInteger, stateName } from '@sigplane/protocol';
 import { deliveredSequences, range, sleep } from './support/e2e';
 import { subscribeFrame, v1Fields, v1Frame } from './support/signals';

@@ -25,7 +25,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { macV2, encodeFrame, encodeSnapshotBody } from '@sigplane/protocol';
-import { ConfigError } from '../persistence/pg/config-store';
+import { ConfigError } from '../persistence/pg/config-errors';
 import { openReceiver, openWelcomed, send } from './support/e2e';
 import { loadSigningVectors, type SigningVector } from './support/signing-vectors';
 import { startTestServer, type TestServer } from './support/test-server';

@@ -11,8 +11,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { postgresLimits } from '@sigplane/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedPostgresPortDefault } from '../persistence/pg/embedded';
 import { bindError, freeLocalPort } from '../persistence/pg/free-port';
 import { awaitStdout, cliPath, operatorEnv, runCli } from './support/cli-process';
 import { holdPort, releasePort } from './support/hold-port';
@@ -157,15 +157,15 @@ describe('the embedded Postgres port', () => {
     expect(run.stderr.trim()).toBe('SIGPLANE_EMBEDDED_PG_PORT must be a port 1..65535, got "54x"');
   });
 
-  it(`default ${embeddedPostgresPortDefault} taken (a server runs): the demo takes another port and runs to the end`, async () => {
+  it(`default ${postgresLimits.embeddedPortDefault} taken (a server runs): the demo takes another port and runs to the end`, async () => {
     // Hold the default port unless something (another sigplane) already does.
-    const holder = (await bindError('127.0.0.1', embeddedPostgresPortDefault)) === null ? await holdPort(embeddedPostgresPortDefault) : null;
+    const holder = (await bindError('127.0.0.1', postgresLimits.embeddedPortDefault)) === null ? await holdPort(postgresLimits.embeddedPortDefault) : null;
     try {
       const dataDir = newDataDir();
       const run = await runCli(['demo', '--signals', '4', '--interval-ms', '0', '--data', dataDir], { env: env({}), timeoutMs: 120_000 });
       expect({ code: run.code, errors: errorLines(run.stderr) }).toEqual({ code: 0, errors: [] });
       const port = Number(fs.readFileSync(path.join(dataDir, 'pg-port'), 'utf8'));
-      expect(port).not.toBe(embeddedPostgresPortDefault);
+      expect(port).not.toBe(postgresLimits.embeddedPortDefault);
       expect(run.stderr).toContain(`Postgres ready on 127.0.0.1:${port}`);
       for (const name of ['alice', 'bob', 'carol']) expect(run.stdout).toContain(`${name}: holds the master's`);
     } finally {

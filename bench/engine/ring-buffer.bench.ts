@@ -263,7 +263,7 @@ async function runScenario(scenario: CrossScenario): Promise<CrossThreadResult> 
   };
 }
 
-export async function runCrossThread(): Promise<CrossThreadResult[]> {
+async function runCrossThread(): Promise<CrossThreadResult[]> {
   const results: CrossThreadResult[] = [];
   for (const scenario of crossScenarios) {
     const result = await runScenario(scenario);

@@ -21,7 +21,7 @@ export const serverCpu = 1;
 export const loadCpu = 0;
 
 /** A CPU list as taskset takes it: '1', or every core ('0-1'). */
-export function allCpus(): string {
+function allCpus(): string {
   return `0-${os.cpus().length - 1}`;
 }
 
@@ -46,7 +46,7 @@ export function underTaskset(cpus: string | null, command: string, args: string[
 }
 
 /** Sets the CPU mask of a running process and all its threads (taskset -a -p). */
-export function pinProcess(pid: number, cpus: string): void {
+function pinProcess(pid: number, cpus: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 

@@ -25,7 +25,7 @@ export function cpuSecondsOf(pid: number): number | null {
   }
 }
 
-export function rssBytesOf(pid: number): number | null {
+function rssBytesOf(pid: number): number | null {
   try {
     const match = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match === null ? null : Number(match[1]) * 1024;
@@ -34,7 +34,7 @@ export function rssBytesOf(pid: number): number | null {
   }
 }
 
-export function pssBytesOf(pid: number): number | null {
+function pssBytesOf(pid: number): number | null {
   try {
     const match = /^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
     return match === null ? null : Number(match[1]) * 1024;

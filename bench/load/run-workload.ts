@@ -89,7 +89,7 @@ const receiverThreadsMax = 3;
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function defaultReceiverThreads(w: Workload): number {
+function defaultReceiverThreads(w: Workload): number {
   const deliveriesPerSecond = w.ratePerSecond * w.receiversPerSubscription;
   return Math.max(1, Math.min(receiverThreadsMax, Math.ceil(deliveriesPerSecond / deliveriesPerReceiverThread)));
 }

@@ -68,16 +68,6 @@ export function signalsOf(s: Schedule, sub: number): number {
   return Math.floor(s.total / s.subscriptions) + (sub < s.total % s.subscriptions ? 1 : 0);
 }
 
-/** Signals of subscription `sub` due inside the measured window (for the achieved rate). */
-export function measuredSignalsOf(s: Schedule, sub: number): number {
-  let count = 0;
-  const n = signalsOf(s, sub);
-  for (let seq = 1; seq <= n; seq++) {
-    const due = dueNsOf(s, sub, seq);
-    if (due >= s.measureFromNs && due < s.measureUntilNs) count++;
-  }
-  return count;
-}
 
 export function describeWorkload(w: Workload): string {
   return `${w.subscriptions} sub x ${w.receiversPerSubscription} recv @ ${w.ratePerSecond.toLocaleString('en')}/s`;

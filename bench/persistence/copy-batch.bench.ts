@@ -28,7 +28,7 @@ import path from 'node:path';
 import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types';
 import { Client } from 'pg';
-import type { SignalRecord } from '@sigplane/protocol';
+import { shipper, type SignalRecord } from '@sigplane/protocol';
 import { Journal, type JournalBatch } from '../../persistence/journal';
 import { redactUrl, startEmbeddedPostgres } from '../../persistence/pg/embedded';
 import { migrate } from '../../persistence/pg/migrate';
@@ -38,11 +38,10 @@ import type { SignalRow } from '../../persistence/shipper/journal-rows';
 import { ensureWatermarkRows, openSession } from '../../persistence/shipper/pg-session';
 import { readyBatch, shipBatch, watermarkFromText, type BatchSource } from '../../persistence/shipper/ship-batch';
 import { startShipper } from '../../persistence/shipper/shipper';
-import { shipperLimits } from '../../persistence/shipper/shipper-limits';
 import { freeLocalPort } from '../../persistence/pg/free-port';
 import { queryOnce } from '../pg-admin';
 
-const batchSizes = [500, shipperLimits.shipBatchRowsMax] as const;
+const batchSizes = [500, shipper.shipBatchRowsMax] as const;
 const insertRowsPerStatement = 1000;
 const contentBytes = 120;
 const drainSignals = 200_000;
@@ -213,7 +212,7 @@ export async function run(): Promise<Summary & { drain: { fresh: DrainResult; af
       const copyNode = `bench-copy-${n}`;
       await ensureWatermarkRows(copyClient, copyNode, 1);
       const source = memorySource(randomUUID(), content);
-      const limits = { rowsMax: n, bytesMax: shipperLimits.shipBatchBytesMax, copyChunkBytes: shipperLimits.copyChunkBytes, timeoutMs: 60_000 };
+      const limits = { rowsMax: n, bytesMax: shipper.shipBatchBytesMax, copyChunkBytes: shipper.copyChunkBytes, timeoutMs: 60_000 };
       cases.push(
         b.add(
           `COPY batch of ${n} signals`,
@@ -256,7 +255,7 @@ export async function run(): Promise<Summary & { drain: { fresh: DrainResult; af
     for (const [when, drain] of [['into the fresh database', drainFresh], [`after the cases above (signals then held ${Number(rows[0].n).toLocaleString('en')} rows)`, drainAfterLoad]] as const) {
       console.log(
         `drain ${when}: ${drain.signals.toLocaleString('en')} journaled signals shipped by the shipper thread in ${drain.seconds.toFixed(2)} s: ` +
-          `${drain.rowsPerSecond.toLocaleString('en')} rows/s (${drain.batches} batches of up to ${shipperLimits.shipBatchRowsMax})`,
+          `${drain.rowsPerSecond.toLocaleString('en')} rows/s (${drain.batches} batches of up to ${shipper.shipBatchRowsMax})`,
       );
     }
     return { ...summary, drain: { fresh: drainFresh, afterLoad: drainAfterLoad } };

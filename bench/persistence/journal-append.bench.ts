@@ -67,7 +67,7 @@ function appender(dir: string, name: string, sync: JournalSync, size: number): {
   return { journal, commitNext };
 }
 
-export interface LatencyResult {
+interface LatencyResult {
   name: string;
   count: number;
   p50Us: number;
@@ -104,7 +104,7 @@ function timed(name: string, count: number, warmup: number, fn: () => void, gapM
  * Per-commit latency, batch size 1: both sync modes back to back, sync full
  * paced, and a raw 4 KiB write + fdatasync back to back and paced.
  */
-export function measureCommitLatency(dir: string): LatencyResult[] {
+function measureCommitLatency(dir: string): LatencyResult[] {
   const results: LatencyResult[] = [];
   for (const sync of syncModes) {
     const { journal, commitNext } = appender(dir, 'latency', sync, 1);

@@ -3,7 +3,7 @@
  * code a client acts on without parsing the message. Store errors
  * (ConfigError) map onto them here, in one table.
  */
-import { ConfigError, type ConfigErrorCode } from '../../persistence/pg/config-store';
+import { ConfigError, type ConfigErrorCode } from '../../persistence/pg/config-errors';
 
 export const AdminErrorCode = {
   MISSING_CREDENTIAL: 'MISSING_CREDENTIAL',

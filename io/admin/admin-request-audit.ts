@@ -6,13 +6,12 @@
  * like a credential are replaced), cut to auditPayloadCharsMax; the path
  * is kept (ids only), never the query (it may hold an email).
  */
-import { admin } from '@sigplane/protocol';
+import { admin, auditLog } from '@sigplane/protocol';
 import type { AdminPrincipal } from '../../persistence/pg/admin-store';
-import type { AuditEntry } from '../../persistence/pg/config-store';
+import type { AuditEntry } from '../../persistence/pg/audit-append';
 import { isUuid } from './admin-input';
 import type { AdminRoute } from './admin-types';
 
-const pathCharsMax = 200;
 const redactedKey = /email|token|secret|password|key|authorization/i;
 
 export interface RequestRecord {
@@ -39,13 +38,13 @@ export function requestAuditEntry(r: RequestRecord): AuditEntry {
     resourceType: resourceId === null ? null : (r.route?.resource ?? null),
     resourceId,
     ipAddress: r.ipAddress,
-    userAgent: r.userAgent === null ? null : r.userAgent.slice(0, admin.userAgentCharsMax),
+    userAgent: r.userAgent === null ? null : r.userAgent.slice(0, auditLog.userAgentCharsMax),
     requestPayload: r.body === undefined ? undefined : redactedPayload(r.body),
     responseStatus: r.status,
     errorMessage: r.errorCode === null ? null : `${r.errorCode}: ${r.errorMessage ?? ''}`,
     metadata: {
       method: r.method.slice(0, 10),
-      path: r.path.slice(0, pathCharsMax),
+      path: r.path.slice(0, admin.pathCharsMax),
       role: r.principal?.role ?? null,
       credentialId: r.principal?.credentialId ?? null,
     },
@@ -53,7 +52,7 @@ export function requestAuditEntry(r: RequestRecord): AuditEntry {
 }
 
 /** The body with personal and secret fields replaced; too long a body is kept as its size only. */
-export function redactedPayload(body: unknown): unknown {
+function redactedPayload(body: unknown): unknown {
   const cleaned = redact(body, 0);
   const text = JSON.stringify(cleaned);
   if (text.length > admin.auditPayloadCharsMax) return { truncated: true, chars: text.length };

@@ -4,19 +4,13 @@
  * the stores. Handlers return data; io/admin/admin-server.ts does the HTTP.
  * docs/admin-api.md describes each one.
  */
-import { admin, control } from '@sigplane/protocol';
+import { admin, auditLog, control, credentials, importedMacSecret, subscriptionConfig } from '@sigplane/protocol';
 import type { AdminPrincipal } from '../../persistence/pg/admin-store';
 import { AdminErrorCode, AdminHttpError, invalidRequest } from './admin-errors';
 import { bodyFields, integerParam, queryParams, timeValue, uuidParam } from './admin-input';
 import { executionStatsRoutes } from './execution-stats-routes';
 import { performanceFeeRoutes } from './performance-fees-routes';
 import type { AdminRequest, AdminResult, AdminRoute } from './admin-types';
-
-const reasonCharsMax = 500;
-/** Longer than any MAC key or legacy v1 secret, so that a wrong one is refused INVALID_MAC_KEY by the store, not by its length here. */
-const macSecretCharsMax = 1024;
-const overlapMinutesMax = 30 * 24 * 60;
-const tokenTtlDaysMax = 3650;
 
 const ok = (body: unknown): AdminResult => ({ status: 200, body });
 const created = (body: unknown): AdminResult => ({ status: 201, body });
@@ -55,11 +49,11 @@ export const adminRoutes: readonly AdminRoute[] = [
     action: 'CREATE_SUBSCRIPTION',
     handle: async ({ body, audit }, { store }) => {
       const f = bodyFields(body, {
-        name: { type: 'string', required: true, maxChars: 200 },
+        name: { type: 'string', required: true, maxChars: subscriptionConfig.nameCharsMax },
         ownerEmail: { type: 'string', maxChars: admin.emailLengthMax },
         // Moving an existing Master EA: its id and its own MAC key (never echoed; the audit row redacts it).
         subscriptionId: { type: 'string', maxChars: 36 },
-        macSecret: { type: 'string', maxChars: macSecretCharsMax },
+        macSecret: { type: 'string', maxChars: importedMacSecret.textCharsMax },
         // The EA's v1 secret in any format, v1 only (imported-mac-secret.ts); not a secret, so named to stay in the audit row.
         legacyV1: { type: 'boolean' },
       });
@@ -109,7 +103,7 @@ export const adminRoutes: readonly AdminRoute[] = [
       resource: 'subscription',
       handle: async (request, { store }) => {
         const id = subscriptionId(request);
-        const f = bodyFields(request.body, { reason: { type: 'string', required: true, maxChars: reasonCharsMax } });
+        const f = bodyFields(request.body, { reason: { type: 'string', required: true, maxChars: auditLog.reasonCharsMax } });
         const opts = { reason: f.reason!, audit: request.audit };
         return ok(kind === 'isolate' ? await store.isolateSubscription(id, opts) : await store.liftIsolation(id, opts));
       },
@@ -124,8 +118,8 @@ export const adminRoutes: readonly AdminRoute[] = [
     handle: async (request, { store }) => {
       const id = subscriptionId(request);
       const f = bodyFields(request.body, {
-        overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
-        reason: { type: 'string', maxChars: reasonCharsMax },
+        overlapMinutes: { type: 'integer', min: 0, max: control.macKeyOverlapMinutesMax },
+        reason: { type: 'string', maxChars: auditLog.reasonCharsMax },
       });
       return ok(await store.rotateCredentials(id, { overlapMs: overlapMsOf(f.overlapMinutes), reason: f.reason, audit: request.audit, refuseWhileOverlapOpen: true }));
     },
@@ -139,10 +133,10 @@ export const adminRoutes: readonly AdminRoute[] = [
     handle: async (request, { store }) => {
       const id = subscriptionId(request);
       const f = bodyFields(request.body, {
-        macSecret: { type: 'string', required: true, maxChars: macSecretCharsMax },
+        macSecret: { type: 'string', required: true, maxChars: importedMacSecret.textCharsMax },
         legacyV1: { type: 'boolean' },
-        overlapMinutes: { type: 'integer', min: 0, max: overlapMinutesMax },
-        reason: { type: 'string', maxChars: reasonCharsMax },
+        overlapMinutes: { type: 'integer', min: 0, max: control.macKeyOverlapMinutesMax },
+        reason: { type: 'string', maxChars: auditLog.reasonCharsMax },
       });
       const opts = {
         macSecret: f.macSecret!,
@@ -177,8 +171,8 @@ export const adminRoutes: readonly AdminRoute[] = [
       const id = subscriptionId(request);
       const f = bodyFields(request.body, {
         role: { type: 'string', maxChars: 8 },
-        label: { type: 'string', maxChars: 200 },
-        ttlDays: { type: 'integer', min: 1, max: tokenTtlDaysMax },
+        label: { type: 'string', maxChars: credentials.tokenLabelCharsMax },
+        ttlDays: { type: 'integer', min: 1, max: credentials.tokenTtlDaysMax },
       });
       const role = f.role ?? 'receiver';
       if (role !== 'receiver' && role !== 'master') invalidRequest('role must be receiver or master');
@@ -195,7 +189,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     resource: 'license_token',
     handle: async (request, { store }) => {
       const tokenId = uuidParam(request.params[0] ?? '', 'token id');
-      const f = bodyFields(request.body, { reason: { type: 'string', maxChars: reasonCharsMax } });
+      const f = bodyFields(request.body, { reason: { type: 'string', maxChars: auditLog.reasonCharsMax } });
       return ok(await store.revokeTokenDetailed(tokenId, { reason: f.reason, audit: request.audit }));
     },
   },
@@ -219,7 +213,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     resource: 'subscription',
     handle: async (request, { store }) => {
       const id = subscriptionId(request);
-      const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: 64 }, expiresAt: { type: 'time' } });
+      const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: subscriptionConfig.ipOrCidrCharsMax }, expiresAt: { type: 'time' } });
       const ipId = await store.addAllowedIp(id, f.ip!, { expiresAt: f.expiresAt === undefined ? null : new Date(f.expiresAt), audit: request.audit });
       return created({ ipId, subscriptionId: id, ip: f.ip, expiresAt: f.expiresAt === undefined ? null : new Date(f.expiresAt) });
     },
@@ -232,7 +226,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     resource: 'subscription',
     handle: async (request, { adminStore }) => {
       const id = subscriptionId(request);
-      const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: 64 }, expiresAt: { type: 'time' } });
+      const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: subscriptionConfig.ipOrCidrCharsMax }, expiresAt: { type: 'time' } });
       return ok({ subscriptionId: id, ip: f.ip, ...(await adminStore.expireAllowedIp(id, f.ip!, f.expiresAt, { audit: request.audit })) });
     },
   },
@@ -244,7 +238,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     resource: 'subscription',
     handle: async (request, { store }) => {
       const id = subscriptionId(request);
-      const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: 64 } });
+      const f = bodyFields(request.body, { ip: { type: 'string', required: true, maxChars: subscriptionConfig.ipOrCidrCharsMax } });
       if (!(await store.removeAllowedIp(id, f.ip!, { audit: request.audit }))) {
         throw new AdminHttpError(404, 'UNKNOWN_ALLOWED_IP', `${f.ip} is not on the allowlist of ${id}`);
       }
@@ -321,7 +315,7 @@ export const adminRoutes: readonly AdminRoute[] = [
     resource: 'user',
     handle: async (request, { adminStore }) => {
       const userId = uuidParam(request.params[0] ?? '', 'user id');
-      const f = bodyFields(request.body, { reason: { type: 'string', required: true, maxChars: reasonCharsMax } });
+      const f = bodyFields(request.body, { reason: { type: 'string', required: true, maxChars: auditLog.reasonCharsMax } });
       return ok(await adminStore.eraseUser(userId, { reason: f.reason!, audit: request.audit }));
     },
   },

@@ -13,10 +13,11 @@
  * connection: the API is low-volume, and stop() leaves nothing open.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { admin } from '@sigplane/protocol';
+import { admin, auditLog } from '@sigplane/protocol';
 import { adminRoleRank, type AdminPrincipal, type AdminStore } from '../../persistence/pg/admin-store';
 import { adminTokenHash } from '../../persistence/pg/admin-tokens';
-import { normaliseIp, type ConfigStore } from '../../persistence/pg/config-store';
+import type { ConfigStore } from '../../persistence/pg/config-store';
+import { normaliseIp } from '../../persistence/pg/ip-address';
 import { writeSecurityHeaders } from '../http-headers';
 import { adminListener, listenExclusive } from '../listen-exclusive';
 import { loadNativeUws } from '../uws-native';
@@ -34,6 +35,8 @@ export interface AdminServerOptions {
   adminStore: AdminStore;
   tls?: { certFile: string; keyFile: string; passphrase?: string };
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** ms since the epoch for the unauthenticated throttle's buckets (default Date.now; tests move it by hand). */
+  clock?: () => number;
 }
 
 /** What is read from uWS's request before the handler returns (the request object dies then). */
@@ -58,9 +61,11 @@ export class AdminServer {
   port = 0;
   private listenSocket: us_listen_socket | null = null;
   private readonly uws = loadNativeUws();
-  private readonly throttle = new UnauthenticatedThrottle();
+  private readonly throttle: UnauthenticatedThrottle;
 
-  constructor(private readonly options: AdminServerOptions) {}
+  constructor(private readonly options: AdminServerOptions) {
+    this.throttle = new UnauthenticatedThrottle(options.clock);
+  }
 
   async start(): Promise<void> {
     const tls = this.options.tls;
@@ -167,7 +172,7 @@ export class AdminServer {
           audit: {
             userId: principal.userId,
             ipAddress: incoming.ipAddress,
-            userAgent: incoming.userAgent?.slice(0, admin.userAgentCharsMax) ?? null,
+            userAgent: incoming.userAgent?.slice(0, auditLog.userAgentCharsMax) ?? null,
             metadata: { via: 'admin-api', credentialId: principal.credentialId },
           },
         },
@@ -200,7 +205,7 @@ export class AdminServer {
   private refusal(error: unknown, incoming: Incoming): Answer {
     const known = asHttpError(error);
     if (known === null) {
-      this.log('error', 'admin request failed', { method: incoming.method, path: incoming.path.slice(0, 200), error: (error as Error).message });
+      this.log('error', 'admin request failed', { method: incoming.method, path: incoming.path.slice(0, admin.pathCharsMax), error: (error as Error).message });
       return { status: 500, body: { code: AdminErrorCode.INTERNAL, message: 'internal error (logged)' } };
     }
     const headers: Record<string, string> = { ...known.headers };

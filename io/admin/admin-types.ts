@@ -6,7 +6,8 @@
  * the other's file.
  */
 import type { AdminPrincipal, AdminRole, AdminStore } from '../../persistence/pg/admin-store';
-import type { AuditContext, ConfigStore } from '../../persistence/pg/config-store';
+import type { AuditContext } from '../../persistence/pg/audit-append';
+import type { ConfigStore } from '../../persistence/pg/config-store';
 
 export interface AdminDeps {
   store: ConfigStore;

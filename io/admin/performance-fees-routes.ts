@@ -11,12 +11,12 @@
  * | POST /admin/v1/tokens/:id/subscriber | admin | ASSIGN_SUBSCRIBER | {email} -> {tokenId, subscriptionId, userId, createdUser} |
  */
 import type { Pool } from 'pg';
-import { ConfigError } from '../../persistence/pg/config-store';
+import { admin, performanceFees } from '@sigplane/protocol';
+import { ConfigError } from '../../persistence/pg/config-errors';
 import {
   assignSubscriber,
   chargePerformanceFees,
   getFeeRate,
-  performanceFeeRateBpMax,
   setFeeRate,
   type LicenseFeeResult,
 } from '../../persistence/pg/performance-fees';
@@ -91,7 +91,7 @@ export const performanceFeeRoutes: readonly AdminRoute[] = [
     resource: 'subscription',
     handle: async ({ params, body }, { adminStore: { pool } }) => {
       const subscriptionId = uuidParam(params[0] ?? '', 'subscription id');
-      const fields = bodyFields(body, { rateBp: { type: 'integer', required: true, min: 0, max: performanceFeeRateBpMax } });
+      const fields = bodyFields(body, { rateBp: { type: 'integer', required: true, min: 0, max: performanceFees.rateBpMax } });
       await setFeeRate(pool, subscriptionId, fields.rateBp as number);
       return ok({ subscriptionId, rateBp: await getFeeRate(pool, subscriptionId) });
     },
@@ -104,7 +104,7 @@ export const performanceFeeRoutes: readonly AdminRoute[] = [
     resource: 'license_token',
     handle: async ({ params, body }, { adminStore: { pool } }) => {
       const tokenId = uuidParam(params[0] ?? '', 'token id');
-      const fields = bodyFields(body, { email: { type: 'string', required: true, maxChars: 254 } });
+      const fields = bodyFields(body, { email: { type: 'string', required: true, maxChars: admin.emailLengthMax } });
       const assigned = await assignSubscriber(pool, tokenId, fields.email as string);
       return ok({ tokenId: assigned.tokenId, subscriptionId: assigned.subscriptionId, userId: assigned.userId, createdUser: assigned.createdUser });
     },

@@ -4,30 +4,26 @@
  * allowlist expiry here; audit queries, billing reads and GDPR in their own
  * files (audit-query.ts, billing-read.ts, gdpr-store.ts), reached through
  * this class. The operations that act on running servers (isolate, lift,
- * revoke, rotate) stay in ConfigStore.
+ * revoke, rotate) are ConfigStore's (config-store.ts and the files it names).
  *
- * Same rules as config-store.ts: constant SQL text, values as parameters,
- * the clock injected, secrets returned once and stored as hashes.
+ * Same rules as the configuration stores (config-store.ts): constant SQL
+ * text, values as parameters, the clock injected, secrets returned once and
+ * stored as hashes.
  */
 import type { Pool, PoolClient } from 'pg';
 import { admin } from '@sigplane/protocol';
-import {
-  ConfigError,
-  configChange,
-  configChangeEntry,
-  mergeSettings,
-  parseIpOrCidr,
-  validateSettingsOverrides,
-  type AuditContext,
-  type ConfigStore,
-} from './config-store';
 import { adminTokenHash, generateAdminToken, sameHash } from './admin-tokens';
+import { auditedChange, auditedChangeEntry, type AuditContext } from './audit-append';
 import { queryAudit, type AuditFilter, type AuditRow } from './audit-query';
 import { readBilling, userRole, type BillingFilter, type BillingRow } from './billing-read';
 import { eraseUser, exportUser, findUserByEmail, type ErasedUser } from './gdpr-store';
+import { ConfigError } from './config-errors';
+import type { ConfigStore } from './config-store';
 import { notifyControl } from './control-channel';
+import { parseIpOrCidr } from './ip-address';
 import { withTransaction } from './pool';
 import { assertUuid, decodeCursor, encodeCursor, invalid, isBadTimestamp, normaliseEmail, pageSize, ts, type Page } from './store-checks';
+import { mergeSettings, validateSettingsOverrides } from './subscription-settings';
 import type { TenantRole } from './tenant';
 
 const dayMs = 24 * 3600 * 1000;
@@ -402,7 +398,7 @@ export class AdminStore {
         JSON.stringify(overrides),
       ]);
       if (opts.audit !== undefined) {
-        await this.#config.audit(configChangeEntry(opts.audit, configChange('CONFIG', 'UPDATE_SETTINGS', 'subscription', subscriptionId, { patch, overrides })), client);
+        await this.#config.audit(auditedChangeEntry(opts.audit, auditedChange('CONFIG', 'UPDATE_SETTINGS', 'subscription', subscriptionId, { patch, overrides })), client);
       }
       return { settings: { ...mergeSettings(overrides) }, overrides };
     });
@@ -430,7 +426,7 @@ export class AdminStore {
         if (rows.length === 0) throw new ConfigError('UNKNOWN_ALLOWED_IP', `${ip} is not on the allowlist of ${subscriptionId}`);
         if (opts.audit !== undefined) {
           const details = { ip, expiresAt: rows[0].expires_at.toISOString() };
-          await this.#config.audit(configChangeEntry(opts.audit, configChange('CONFIG', 'EXPIRE_IP', 'subscription', subscriptionId, details)), client);
+          await this.#config.audit(auditedChangeEntry(opts.audit, auditedChange('CONFIG', 'EXPIRE_IP', 'subscription', subscriptionId, details)), client);
         }
         // Running servers re-check their sessions once this commits.
         await notifyControl(client, { kind: 'ALLOWLIST', subscriptionId });
@@ -468,6 +464,6 @@ export class AdminStore {
   }
 
   eraseUser(userId: string, opts: { reason: string; audit?: AuditContext }): Promise<ErasedUser> {
-    return eraseUser(this.#pool, this.#config, this.#nowMs(), userId, opts);
+    return eraseUser(this.#pool, this.#nowMs(), userId, opts);
   }
 }

@@ -14,9 +14,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { credentials } from '@sigplane/protocol';
 import { tokenChecksumHex, tokenDisplayChars, tokenSecretHash } from './tokens';
 
-export const adminTokenPrefix = 'spa_';
+const adminTokenPrefix = 'spa_';
 /** "spa_" + 64 hex + "_" + 8 hex. */
-export const adminTokenLength = 4 + 64 + 1 + 8;
+const adminTokenLength = 4 + 64 + 1 + 8;
 const adminTokenPattern = /^spa_([0-9a-f]{64})_([0-9a-f]{8})$/;
 
 export interface GeneratedAdminToken {

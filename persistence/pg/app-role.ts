@@ -24,7 +24,7 @@
  */
 import type { Pool } from 'pg';
 
-export const applicationRole = 'sigplane_app';
+const applicationRole = 'sigplane_app';
 
 /** The URL of the server's runtime connections (see above). */
 export function applicationDatabaseUrl(ownerUrl: string, explicitUrl: string | undefined): { url: string; source: 'SIGPLANE_APP_DATABASE_URL' | 'owner with role option' } {

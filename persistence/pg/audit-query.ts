@@ -4,7 +4,7 @@
  * first, in keyset pages on (event_time, log_id).
  */
 import type { Pool } from 'pg';
-import { parseIpOrCidr } from './config-store';
+import { parseIpOrCidr } from './ip-address';
 import { assertUuid, decodeCursor, encodeCursor, invalid, isBadTimestamp, pageSize, type Page } from './store-checks';
 
 const eventTypePattern = /^[A-Z][A-Z0-9_]{0,49}$/;

@@ -39,7 +39,9 @@ export async function maintainAuditLog(pool: Pool, options: AuditMaintenanceOpti
   const monthsAhead = options.monthsAhead ?? auditLog.partitionMonthsAhead;
   const retentionDays = options.retentionDays ?? null;
   if (!Number.isFinite(nowMs)) throw new AuditRetentionError('nowMs must be a finite number');
-  if (!Number.isInteger(monthsAhead) || monthsAhead < 0 || monthsAhead > 24) throw new AuditRetentionError('monthsAhead must be 0..24');
+  if (!Number.isInteger(monthsAhead) || monthsAhead < 0 || monthsAhead > auditLog.partitionMonthsAheadMax) {
+    throw new AuditRetentionError(`monthsAhead must be 0..${auditLog.partitionMonthsAheadMax}`);
+  }
   if (
     retentionDays !== null &&
     (!Number.isInteger(retentionDays) || retentionDays < auditLog.retentionDaysMin || retentionDays > auditLog.retentionDaysMax)

@@ -4,7 +4,7 @@
  * decide which rows exist for the caller; the filters only narrow that.
  */
 import type { Pool } from 'pg';
-import { ConfigError } from './config-store';
+import { ConfigError } from './config-errors';
 import { assertUuid, decodeCursor, encodeCursor, invalid, isBadTimestamp, pageSize, type Page } from './store-checks';
 import { withTenant, type TenantRole } from './tenant';
 

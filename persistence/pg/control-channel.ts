@@ -118,7 +118,8 @@ export interface EndedSessions {
 /**
  * Of the given live sessions, those that the upgrade checks would refuse
  * now: an expired token, or an address without an unexpired allowlist
- * entry (the same rules as ConfigStore.authenticate). Bounded chunks.
+ * entry (the same rules as authenticate, token-authentication.ts).
+ * Bounded chunks.
  */
 export async function readEndedSessions(q: Queryable, sessions: readonly LiveSession[], nowMs: number): Promise<EndedSessions> {
   const tokenIds = [...new Set(sessions.map((s) => s.tokenId).filter(isUuid))];

@@ -28,18 +28,15 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { postgresLimits } from '@sigplane/protocol';
 import { bindError, freeLocalPort } from './free-port';
 import { postgresInstall } from './postgres-install';
 import { clusterReachableBy, installReachableBy, isRoot, postgresOsUser } from './postgres-os-user';
 import { runInitdb, startPostgres, type OsUser } from './postgres-process';
 
-/** 5432 is usually taken by a system Postgres; this one is ours when it is free. */
-export const embeddedPostgresPortDefault = 54329;
 /** The setting that chooses the port (read by cli/database.ts), named in errors. */
 export const embeddedPostgresPortSetting = 'SIGPLANE_EMBEDDED_PG_PORT';
 
-/** Bytes of randomness in the generated superuser password. */
-const passwordBytes = 24;
 const superuser = 'postgres';
 
 export interface EmbeddedPostgresOptions {
@@ -135,7 +132,7 @@ async function choosePort(dataDir: string, asked: number | undefined): Promise<{
       record: false,
     };
   }
-  const port = (await bindError('127.0.0.1', embeddedPostgresPortDefault)) === null ? embeddedPostgresPortDefault : await freeLocalPort();
+  const port = (await bindError('127.0.0.1', postgresLimits.embeddedPortDefault)) === null ? postgresLimits.embeddedPortDefault : await freeLocalPort();
   return { port, whenTaken: `stop what uses it, or choose another port with ${embeddedPostgresPortSetting}`, record: true };
 }
 
@@ -157,7 +154,7 @@ export async function startEmbeddedPostgres(dataDir: string, opts: EmbeddedPostg
     if (initialised) {
       throw new Error(`embedded Postgres: ${pgDir} exists but ${passwordFile} is missing; restore it or remove ${pgDir} to start afresh`);
     }
-    password = randomBytes(passwordBytes).toString('base64url');
+    password = randomBytes(postgresLimits.embeddedPasswordBytes).toString('base64url');
     fs.writeFileSync(passwordFile, password + '\n', { mode: 0o600, flag: 'wx' });
   }
   const urlOn = (port: number): string => `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;

@@ -9,6 +9,7 @@
  * admin store's pool.
  */
 import type { Pool } from 'pg';
+import { executionReports } from '@sigplane/protocol';
 
 export interface Percentiles {
   /** Rows with a value. */
@@ -34,8 +35,6 @@ export interface ExecutionReportStats {
   skipReasons: { reason: string; outcome: string; count: number }[];
 }
 
-/** Reasons listed at most (the rest are summed in `other`). */
-export const skipReasonsListedMax = 50;
 
 const numberOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -89,7 +88,7 @@ export async function executionReportStats(
     pool.query<{ reason: string; outcome: string | null; n: number }>(
       `SELECT reason, outcome, count(*)::int AS n FROM execution_reports
         WHERE ${where} AND kind = 'skip' AND reason IS NOT NULL
-        GROUP BY reason, outcome ORDER BY n DESC, reason LIMIT ${skipReasonsListedMax}`,
+        GROUP BY reason, outcome ORDER BY n DESC, reason LIMIT ${executionReports.statsSkipReasonsMax}`,
       params,
     ),
   ]);

@@ -6,7 +6,8 @@
  */
 import type { Pool } from 'pg';
 import { admin } from '@sigplane/protocol';
-import { ConfigError, type AuditContext, type ConfigStore } from './config-store';
+import { appendChangeAudit, auditedChange, type AuditContext } from './audit-append';
+import { ConfigError } from './config-errors';
 import { withTransaction } from './pool';
 import { assertReason, assertUuid, normaliseEmail, ts } from './store-checks';
 import { withTenant, type TenantRole } from './tenant';
@@ -119,7 +120,6 @@ export async function exportUser(pool: Pool, nowMs: number, userId: string): Pro
  */
 export async function eraseUser(
   pool: Pool,
-  config: ConfigStore,
   nowMs: number,
   userId: string,
   opts: { reason: string; audit?: AuditContext },
@@ -148,20 +148,8 @@ export async function eraseUser(
     );
     const auditRowsAnonymised = audit.rowCount ?? 0;
     const adminCredentialsRevoked = credentials.rowCount ?? 0;
-    const auditLogId = await config.audit(
-      {
-        userId: opts.audit?.userId ?? null,
-        ipAddress: opts.audit?.ipAddress ?? null,
-        userAgent: opts.audit?.userAgent ?? null,
-        eventType: 'GDPR',
-        action: 'ERASE',
-        resourceType: 'user',
-        resourceId: userId,
-        metadata: { ...opts.audit?.metadata, reason, auditRowsAnonymised, adminCredentialsRevoked },
-        eventTimeMs: nowMs,
-      },
-      client,
-    );
+    const details = { reason, auditRowsAnonymised, adminCredentialsRevoked };
+    const auditLogId = await appendChangeAudit(client, opts.audit, auditedChange('GDPR', 'ERASE', 'user', userId, details), nowMs);
     return { userId, erasedAt: new Date(nowMs), auditRowsAnonymised, adminCredentialsRevoked, auditLogId };
   });
 }

@@ -1,6 +1,7 @@
 /**
  * A MAC secret a provider brings (a Master EA moving to sigplane keeps its
- * key), as the config store checks it and as a mac_keys row seals it.
+ * key), as the configuration store checks it and as a mac_keys row seals it
+ * (mac-key-store.ts).
  *
  * Two kinds, and only these:
  * - **a key in the format sigplane generates** (64 lowercase hex
@@ -10,10 +11,11 @@
  * - **a legacy v1 secret**, only when the importer opts in (`legacyV1`): the
  *   seed let an EA sign v1 with any string, whose UTF-8 bytes (as MQL5's
  *   StringToCharArray gives them) are the HMAC key. Any such string of
- *   1..legacyV1Secret.bytesMax bytes with no control character. It verifies
- *   v1 only: no v2 key is ever derived from it. Under the minimums below it
- *   is reported weak (WEAK_MAC_KEY), not refused: the opt-in is the
- *   operator's informed choice, and the existing rotation replaces it.
+ *   1..legacyV1BytesMax bytes with no control character. It verifies v1
+ *   only: no v2 key is ever derived from it. Under the minimums of
+ *   proto/limits.ts `importedMacSecret` it is reported weak (WEAK_MAC_KEY),
+ *   not refused: the opt-in is the operator's informed choice, and the
+ *   existing rotation replaces it.
  *
  * What a row seals (its plaintext) says which kind it is: a generated-format
  * key is its 32 bytes; a legacy v1 secret is legacyV1Marker (itself 32
@@ -25,17 +27,7 @@
  *
  * No message here holds the secret or anything derived from it.
  */
-import { credentials } from '@sigplane/protocol';
-
-/** Limits of an imported legacy v1 secret. */
-export const legacyV1Secret = {
-  /** Longest accepted, in UTF-8 bytes (an MQL5 input string; HMAC hashes anything longer than 64 bytes anyway). */
-  bytesMax: 256,
-  /** Shorter than a generated key's 32 random bytes: reported weak (SHORT). */
-  strongBytesMin: 32,
-  /** Estimated bits (estimatedBits) under this: reported weak (LOW_ENTROPY); a generated-format key under it is refused. */
-  strongBitsMin: 128,
-} as const;
+import { credentials, importedMacSecret } from '@sigplane/protocol';
 
 export type WeakMacSecretReason = 'SHORT' | 'LOW_ENTROPY';
 
@@ -80,7 +72,7 @@ function invalidMacKey(message: string): never {
   throw new MacSecretError(message);
 }
 
-/** INVALID_MAC_KEY; config-store.ts turns it into its ConfigError. */
+/** INVALID_MAC_KEY; mac-key-store.ts turns it into its ConfigError. */
 export class MacSecretError extends Error {
   readonly code = 'INVALID_MAC_KEY';
 }
@@ -101,8 +93,8 @@ function parseGeneratedFormat(text: string): ImportedMacSecret {
   if (!macSecretHexPattern.test(text)) {
     invalidMacKey(`a MAC key is ${generatedFormat}; an EA's existing v1 secret in another format needs the legacy v1 opt-in (v1 only)`);
   }
-  if (estimatedBits(text) < legacyV1Secret.strongBitsMin) {
-    invalidMacKey(`a MAC key's characters must look random (under ${legacyV1Secret.strongBitsMin} estimated bits): a v2 key is never a weak one; use a generated key`);
+  if (estimatedBits(text) < importedMacSecret.strongBitsMin) {
+    invalidMacKey(`a MAC key's characters must look random (under ${importedMacSecret.strongBitsMin} estimated bits): a v2 key is never a weak one; use a generated key`);
   }
   return { plaintext: Buffer.from(text, 'hex'), legacyV1: false, weakness: [] };
 }
@@ -112,10 +104,10 @@ function parseLegacyV1Secret(text: string): ImportedMacSecret {
     invalidMacKey('a legacy v1 secret must not contain control characters, unpaired surrogates or a byte-order mark');
   }
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes < 1 || bytes > legacyV1Secret.bytesMax) invalidMacKey(`a legacy v1 secret is 1..${legacyV1Secret.bytesMax} UTF-8 bytes`);
+  if (bytes < 1 || bytes > importedMacSecret.legacyV1BytesMax) invalidMacKey(`a legacy v1 secret is 1..${importedMacSecret.legacyV1BytesMax} UTF-8 bytes`);
   const weakness: WeakMacSecretReason[] = [];
-  if (bytes < legacyV1Secret.strongBytesMin) weakness.push('SHORT');
-  if (estimatedBits(text) < legacyV1Secret.strongBitsMin) weakness.push('LOW_ENTROPY');
+  if (bytes < importedMacSecret.strongBytesMin) weakness.push('SHORT');
+  if (estimatedBits(text) < importedMacSecret.strongBitsMin) weakness.push('LOW_ENTROPY');
   const plaintext = Buffer.alloc(legacyV1Marker.length + bytes);
   legacyV1Marker.copy(plaintext);
   plaintext.write(text, legacyV1Marker.length, 'utf8');
@@ -126,7 +118,7 @@ function parseLegacyV1Secret(text: string): ImportedMacSecret {
 export function weakMacKeyWarning(weakness: readonly WeakMacSecretReason[]): MacKeyWarning | null {
   if (weakness.length === 0) return null;
   const why = weakness.map((r) =>
-    r === 'SHORT' ? `shorter than ${legacyV1Secret.strongBytesMin} bytes` : `under ${legacyV1Secret.strongBitsMin} estimated bits`,
+    r === 'SHORT' ? `shorter than ${importedMacSecret.strongBytesMin} bytes` : `under ${importedMacSecret.strongBitsMin} estimated bits`,
   );
   return {
     code: 'WEAK_MAC_KEY',
@@ -152,7 +144,7 @@ export function openedMacSecret(plaintext: Buffer): OpenedMacSecret {
  * alphabets score low ("0000…" is 0, "passwordpassword…" 88); a phrase or a
  * reused password can still score high, so passing is no proof of strength.
  */
-export function estimatedBits(text: string): number {
+function estimatedBits(text: string): number {
   const chars = Array.from(text);
   const counts = new Map<string, number>();
   for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);

@@ -17,12 +17,11 @@
  * column adds its table here.
  */
 import type { Pool } from 'pg';
-import { macKeyAad } from './config-store';
+import { secretsAtRest } from '@sigplane/protocol';
+import { macKeyAad } from './mac-key-store';
 import { withTransaction } from './pool';
 import type { SecretBox } from './secret-box';
 
-/** Rows re-wrapped per transaction. */
-export const kekRewrapBatchRows = 500;
 
 export interface RewrapProgress {
   rewrapped: number;
@@ -62,7 +61,7 @@ export async function rewrapSecrets(
   box: SecretBox,
   opts: { batchRows?: number; onProgress?: (p: RewrapProgress) => void } = {},
 ): Promise<RewrapResult> {
-  const batchRows = opts.batchRows ?? kekRewrapBatchRows;
+  const batchRows = opts.batchRows ?? secretsAtRest.kekRewrapBatchRows;
   if (!Number.isInteger(batchRows) || batchRows < 1 || batchRows > 10_000) throw new RangeError('batchRows must be 1..10000');
   const current = box.kekVersion;
   const known = new Set(box.versions());

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Pool } from 'pg';
+import { postgresLimits } from '@sigplane/protocol';
 import { withTransaction } from './pool';
 
 /**
@@ -20,10 +21,8 @@ import { withTransaction } from './pool';
  * 8 bytes of SHA-256("sigplane.migrate") as a signed bigint. Advisory locks are
  * per database, so databases on one server do not wait for each other.
  */
-export const migrationLockKey = '23283635031059816';
+const migrationLockKey = '23283635031059816';
 
-/** Largest migration file read (a bound, not a real expectation). */
-const migrationBytesMax = 1024 * 1024;
 const fileNamePattern = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
 
 export interface Migration {
@@ -64,7 +63,7 @@ export function loadMigrations(dir: string = migrationsDir()): Migration[] {
     const m = fileNamePattern.exec(file);
     if (m === null) throw new Error(`migration file name must be NNN_name.sql: ${file}`);
     const full = path.join(dir, file);
-    if (fs.statSync(full).size > migrationBytesMax) throw new Error(`migration too large: ${file}`);
+    if (fs.statSync(full).size > postgresLimits.migrationFileBytesMax) throw new Error(`migration too large: ${file}`);
     const sql = fs.readFileSync(full, 'utf8');
     if (/^\s*(BEGIN|COMMIT|ROLLBACK)\s*;/im.test(sql)) {
       throw new Error(`migration ${file} must not manage its own transaction`);

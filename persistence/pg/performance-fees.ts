@@ -27,15 +27,12 @@
  * license (its mark already includes later results).
  */
 import type { Pool, PoolClient } from 'pg';
-import { ConfigError } from './config-store';
-import { assertUuid, invalid } from './store-checks';
+import { executionReports, performanceFees } from '@sigplane/protocol';
+import { ConfigError } from './config-errors';
+import { assertUuid, invalid, normaliseEmail } from './store-checks';
 import { withTenant } from './tenant';
 
-/** Highest rate: 5000 basis points = 50% (also a CHECK of migration 031). */
-export const performanceFeeRateBpMax = 5000;
 const bpPerUnit = 10_000n;
-/** A closed result larger than this (account currency units) is refused as corrupt. */
-const resultAbsMax = 1e13;
 /** Advisory lock namespace of the fee run (pg_advisory_xact_lock(int, int)). */
 const lockNamespace = 0x66656573; // 'fees'
 
@@ -49,7 +46,7 @@ export interface PerformanceFeeInput {
   results: readonly bigint[];
   /** The high-water mark before the period (minor units, >= 0). */
   previousMark: bigint;
-  /** Fee rate in basis points, 0..performanceFeeRateBpMax. */
+  /** Fee rate in basis points, 0..performanceFees.rateBpMax. */
   rateBp: number;
 }
 
@@ -66,9 +63,9 @@ export interface PerformanceFeeOutput {
   mark: bigint;
 }
 
-export function assertRateBp(rateBp: number): void {
-  if (!Number.isInteger(rateBp) || rateBp < 0 || rateBp > performanceFeeRateBpMax) {
-    invalid(`fee rate must be a whole number of basis points from 0 to ${performanceFeeRateBpMax}`);
+function assertRateBp(rateBp: number): void {
+  if (!Number.isInteger(rateBp) || rateBp < 0 || rateBp > performanceFees.rateBpMax) {
+    invalid(`fee rate must be a whole number of basis points from 0 to ${performanceFees.rateBpMax}`);
   }
 }
 
@@ -141,7 +138,7 @@ export async function getFeeRate(pool: Pool | PoolClient, subscriptionId: string
   return rows[0]?.rate_bp ?? 0;
 }
 
-/** Set a subscription's fee rate (basis points, 0..5000). UNKNOWN_SUBSCRIPTION when absent. */
+/** Set a subscription's fee rate (basis points, 0..performanceFees.rateBpMax). UNKNOWN_SUBSCRIPTION when absent. */
 export async function setFeeRate(pool: Pool | PoolClient, subscriptionId: string, rateBp: number): Promise<void> {
   assertUuid(subscriptionId, 'subscriptionId');
   assertRateBp(rateBp);
@@ -172,8 +169,7 @@ export interface AssignedSubscriber {
  */
 export async function assignSubscriber(pool: Pool, tokenId: string, email: string): Promise<AssignedSubscriber> {
   assertUuid(tokenId, 'tokenId');
-  const address = typeof email === 'string' ? email.trim().toLowerCase() : '';
-  if (address.length < 3 || address.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(address)) invalid('bad email address');
+  const address = normaliseEmail(email);
   // As the admin tenant: the check below reads performance_fee_periods, under RLS (031).
   const adminUserId = await feeRunUser(pool);
   return withTenant(pool, { userId: adminUserId, role: 'admin' }, async (client) => {
@@ -205,9 +201,9 @@ export async function assignSubscriber(pool: Pool, tokenId: string, email: strin
 }
 
 /** The admin user that fee runs act as when no admin is named (made on first use). */
-export const feeRunUserEmail = 'performance-fees@sigplane.invalid';
+const feeRunUserEmail = 'performance-fees@sigplane.invalid';
 
-export async function feeRunUser(pool: Pool): Promise<string> {
+async function feeRunUser(pool: Pool): Promise<string> {
   await pool.query("INSERT INTO users (email, role, display_name) VALUES ($1, 'admin', 'performance fee run') ON CONFLICT (email) DO NOTHING", [feeRunUserEmail]);
   const { rows } = await pool.query<{ user_id: string; role: string }>('SELECT user_id, role FROM users WHERE email = $1', [feeRunUserEmail]);
   if (rows[0]?.role !== 'admin') throw new Error(`${feeRunUserEmail} exists and is not an admin user`);
@@ -341,109 +337,192 @@ function emptyResult(tokenId: string, subscriptionId: string, userId: string | n
 /** Closed results of one license: the WHERE both reads share ($1 license, $2 subscription). */
 const closedResults = `receiver_id = $1 AND subscription_id = $2 AND kind IN ('close', 'reduce') AND profit IS NOT NULL`;
 
+/** A license's high-water mark row (performance_fee_marks). */
+interface MarkRow {
+  mark_minor: string;
+  currency: string;
+  /** "YYYY-MM" */
+  last_period: string;
+  user_id: string;
+}
+
+/** What one license's period computes to, as the rows written record it. */
+interface Charge {
+  tokenId: string;
+  subscriptionId: string;
+  userId: string;
+  period: Period;
+  currency: string;
+  rateBp: number;
+  resultCount: number;
+  previousMark: bigint;
+  computed: PerformanceFeeOutput;
+}
+
+/**
+ * One license's period, in one transaction as the admin tenant: lock the
+ * license, skip it when computed, unassigned or behind its mark, check its
+ * results' currency, compute the fee from its closed results, then write
+ * the FEE entry (when not 0), the period row and the new mark.
+ */
 async function chargeLicense(pool: Pool, adminUserId: string, tokenId: string, subscriptionId: string, period: Period): Promise<LicenseFeeResult> {
   return withTenant(pool, { userId: adminUserId, role: 'admin' }, async (client) => {
     // One computation per license at a time (two runs at once serialise here).
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [lockNamespace, tokenId]);
-    const subscriber = await client.query<{ user_id: string }>('SELECT user_id FROM receiver_subscribers WHERE token_id = $1', [tokenId]);
-    const userId = subscriber.rows[0]?.user_id ?? null;
+    const userId = await subscriberOf(client, tokenId);
 
-    const done = await client.query<PeriodRow>(`SELECT ${periodColumns} FROM performance_fee_periods WHERE token_id = $1 AND period = $2`, [tokenId, period.date]);
-    if (done.rows.length > 0) return fromPeriodRow(done.rows[0], 'already-charged');
+    const done = await computedPeriod(client, tokenId, period);
+    if (done !== null) return fromPeriodRow(done, 'already-charged');
     if (userId === null) return emptyResult(tokenId, subscriptionId, null, 'unassigned', 'no subscriber user for this license (sigplane billing assign-subscriber)');
-
-    const marks = await client.query<{ mark_minor: string; currency: string; last_period: string; user_id: string }>(
-      "SELECT mark_minor::text AS mark_minor, currency, to_char(last_period, 'YYYY-MM') AS last_period, user_id FROM performance_fee_marks WHERE token_id = $1",
-      [tokenId],
-    );
-    const mark = marks.rows[0];
-    if (mark !== undefined && mark.last_period > period.label) {
+    const mark = await markOf(client, tokenId);
+    if (mark !== null && mark.last_period > period.label) {
       return emptyResult(tokenId, subscriptionId, userId, 'later-period-charged', `period ${mark.last_period} was computed already`);
     }
+    const currency = await resultsCurrency(client, tokenId, subscriptionId, period, mark);
+    if (!currency.ok) return emptyResult(tokenId, subscriptionId, userId, 'invalid-results', currency.detail);
 
-    const end = new Date(period.endMs);
-    const start = new Date(period.startMs);
-    const currencies = await client.query<{ currency: string | null; bad: number }>(
-      `SELECT currency,
-              count(*) FILTER (WHERE profit = 'NaN'::float8 OR abs(profit) > $4)::int AS bad
-         FROM execution_reports
-        WHERE ${closedResults} AND executed_at < $3
-        GROUP BY currency`,
-      [tokenId, subscriptionId, end, resultAbsMax],
-    );
-    const names = currencies.rows.map((r) => r.currency);
-    const bad = currencies.rows.reduce((n, r) => n + r.bad, 0);
-    const invalidResults = (detail: string): LicenseFeeResult => emptyResult(tokenId, subscriptionId, userId, 'invalid-results', detail);
-    if (bad > 0) return invalidResults(`${bad} closed result(s) with a profit that is not a finite amount below ${resultAbsMax}`);
-    if (names.length > 1) return invalidResults(`closed results in several currencies: ${names.map(String).join(', ')}`);
-    const currency = names[0] ?? mark?.currency ?? null;
-    if (currency === null || !/^[A-Z]{3}$/.test(currency)) return invalidResults(`account currency missing or not ISO 4217: ${String(currency)}`);
-    if (mark !== undefined && mark.currency !== currency) return invalidResults(`results in ${currency}, the mark in ${mark.currency}`);
-
-    // Each result in minor units, rounded half away from zero (numeric round).
-    const scale = 10n ** BigInt(minorUnitDigits(currency));
-    const before = await client.query<{ total: string }>(
-      `SELECT COALESCE(sum(round(profit::numeric * $4::numeric)), 0)::bigint::text AS total
-         FROM execution_reports WHERE ${closedResults} AND executed_at < $3`,
-      [tokenId, subscriptionId, start, scale.toString()],
-    );
-    const inPeriod = await client.query<{ minor: string }>(
-      `SELECT round(profit::numeric * $5::numeric)::bigint::text AS minor
-         FROM execution_reports WHERE ${closedResults} AND executed_at >= $3 AND executed_at < $4
-        ORDER BY executed_at, sequence, report_id`,
-      [tokenId, subscriptionId, start, end, scale.toString()],
-    );
+    const results = await closedResultsMinor(client, tokenId, subscriptionId, period, currency.code);
     const rateBp = await getFeeRate(client, subscriptionId);
-    const previousMark = mark === undefined ? 0n : BigInt(mark.mark_minor);
-    const computed = performanceFee({
-      cumulativeBefore: BigInt(before.rows[0].total),
-      results: inPeriod.rows.map((r) => BigInt(r.minor)),
-      previousMark,
-      rateBp,
-    });
+    const previousMark = mark === null ? 0n : BigInt(mark.mark_minor);
+    const computed = performanceFee({ cumulativeBefore: results.before, results: results.inPeriod, previousMark, rateBp });
+    const charge: Charge = { tokenId, subscriptionId, userId, period, currency: currency.code, rateBp, resultCount: results.inPeriod.length, previousMark, computed };
 
-    let ledgerEntryId: string | null = null;
-    if (computed.fee > 0n) {
-      const digits = minorUnitDigits(currency);
-      const description =
-        `performance fee ${period.label}: ${formatMinor(BigInt(rateBp), 2)}% of ${formatMinor(computed.gain, digits)} ${currency} ` +
-        `above the high-water mark ${formatMinor(previousMark, digits)} (cumulative closed profit ${formatMinor(computed.cumulative, digits)}); license ${tokenId}`;
-      const entry = await client.query<{ entry_id: string }>(
-        `INSERT INTO billing_ledger (user_id, subscription_id, entry_type, amount_minor, currency, description)
-         VALUES ($1, $2, 'FEE', $3::bigint, $4, $5) RETURNING entry_id`,
-        [userId, subscriptionId, computed.fee.toString(), currency, description],
-      );
-      ledgerEntryId = entry.rows[0].entry_id;
-    }
-    const row = await client.query<PeriodRow>(
-      `INSERT INTO performance_fee_periods (token_id, period, subscription_id, user_id, currency, rate_bp, result_count,
-                                            cumulative_minor, previous_mark_minor, mark_minor, fee_minor, ledger_entry_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, $11::bigint, $12)
-       RETURNING ${periodColumns}`,
-      [
-        tokenId,
-        period.date,
-        subscriptionId,
-        userId,
-        currency,
-        rateBp,
-        inPeriod.rows.length,
-        computed.cumulative.toString(),
-        previousMark.toString(),
-        computed.mark.toString(),
-        computed.fee.toString(),
-        ledgerEntryId,
-      ],
-    );
-    await client.query(
-      `INSERT INTO performance_fee_marks (token_id, subscription_id, user_id, currency, mark_minor, last_period)
-       VALUES ($1, $2, $3, $4, $5::bigint, $6)
-       ON CONFLICT (token_id) DO UPDATE
-         SET mark_minor = EXCLUDED.mark_minor, last_period = EXCLUDED.last_period, user_id = EXCLUDED.user_id, updated_at = NOW()`,
-      [tokenId, subscriptionId, userId, currency, computed.mark.toString(), period.date],
-    );
-    return fromPeriodRow(row.rows[0], 'charged');
+    const ledgerEntryId = computed.fee > 0n ? await writeFeeEntry(client, charge) : null;
+    const row = await writePeriod(client, charge, ledgerEntryId);
+    await writeMark(client, charge);
+    return fromPeriodRow(row, 'charged');
   });
+}
+
+/** The user who pays for the license, or null (receiver_subscribers). */
+async function subscriberOf(client: PoolClient, tokenId: string): Promise<string | null> {
+  const subscriber = await client.query<{ user_id: string }>('SELECT user_id FROM receiver_subscribers WHERE token_id = $1', [tokenId]);
+  return subscriber.rows[0]?.user_id ?? null;
+}
+
+/** The period's row when it was computed already, or null. */
+async function computedPeriod(client: PoolClient, tokenId: string, period: Period): Promise<PeriodRow | null> {
+  const done = await client.query<PeriodRow>(`SELECT ${periodColumns} FROM performance_fee_periods WHERE token_id = $1 AND period = $2`, [tokenId, period.date]);
+  return done.rows[0] ?? null;
+}
+
+async function markOf(client: PoolClient, tokenId: string): Promise<MarkRow | null> {
+  const marks = await client.query<MarkRow>(
+    "SELECT mark_minor::text AS mark_minor, currency, to_char(last_period, 'YYYY-MM') AS last_period, user_id FROM performance_fee_marks WHERE token_id = $1",
+    [tokenId],
+  );
+  return marks.rows[0] ?? null;
+}
+
+/**
+ * The one ISO 4217 currency of the license's closed results up to the
+ * period's end (or of its mark when it has none), or why there is none: a
+ * profit that is not a finite amount below executionReports.profitAbsMax,
+ * several currencies, a missing one, or one that differs from the mark's.
+ */
+async function resultsCurrency(
+  client: PoolClient,
+  tokenId: string,
+  subscriptionId: string,
+  period: Period,
+  mark: MarkRow | null,
+): Promise<{ ok: true; code: string } | { ok: false; detail: string }> {
+  const currencies = await client.query<{ currency: string | null; bad: number }>(
+    `SELECT currency,
+            count(*) FILTER (WHERE profit = 'NaN'::float8 OR abs(profit) > $4)::int AS bad
+       FROM execution_reports
+      WHERE ${closedResults} AND executed_at < $3
+      GROUP BY currency`,
+    [tokenId, subscriptionId, new Date(period.endMs), executionReports.profitAbsMax],
+  );
+  const names = currencies.rows.map((r) => r.currency);
+  const bad = currencies.rows.reduce((n, r) => n + r.bad, 0);
+  if (bad > 0) return { ok: false, detail: `${bad} closed result(s) with a profit that is not a finite amount below ${executionReports.profitAbsMax}` };
+  if (names.length > 1) return { ok: false, detail: `closed results in several currencies: ${names.map(String).join(', ')}` };
+  const currency = names[0] ?? mark?.currency ?? null;
+  if (currency === null || !/^[A-Z]{3}$/.test(currency)) return { ok: false, detail: `account currency missing or not ISO 4217: ${String(currency)}` };
+  if (mark !== null && mark.currency !== currency) return { ok: false, detail: `results in ${currency}, the mark in ${mark.currency}` };
+  return { ok: true, code: currency };
+}
+
+/**
+ * The license's closed results in minor units of `currency`, each rounded
+ * half away from zero (numeric round): their sum before the period, and
+ * the period's own in execution order.
+ */
+async function closedResultsMinor(
+  client: PoolClient,
+  tokenId: string,
+  subscriptionId: string,
+  period: Period,
+  currency: string,
+): Promise<{ before: bigint; inPeriod: bigint[] }> {
+  const scale = 10n ** BigInt(minorUnitDigits(currency));
+  const start = new Date(period.startMs);
+  const end = new Date(period.endMs);
+  const before = await client.query<{ total: string }>(
+    `SELECT COALESCE(sum(round(profit::numeric * $4::numeric)), 0)::bigint::text AS total
+       FROM execution_reports WHERE ${closedResults} AND executed_at < $3`,
+    [tokenId, subscriptionId, start, scale.toString()],
+  );
+  const inPeriod = await client.query<{ minor: string }>(
+    `SELECT round(profit::numeric * $5::numeric)::bigint::text AS minor
+       FROM execution_reports WHERE ${closedResults} AND executed_at >= $3 AND executed_at < $4
+      ORDER BY executed_at, sequence, report_id`,
+    [tokenId, subscriptionId, start, end, scale.toString()],
+  );
+  return { before: BigInt(before.rows[0].total), inPeriod: inPeriod.rows.map((r) => BigInt(r.minor)) };
+}
+
+/** The FEE entry of the subscriber's ledger, with a description that shows the computation; its entry_id. */
+async function writeFeeEntry(client: PoolClient, charge: Charge): Promise<string> {
+  const { computed, currency } = charge;
+  const digits = minorUnitDigits(currency);
+  const description =
+    `performance fee ${charge.period.label}: ${formatMinor(BigInt(charge.rateBp), 2)}% of ${formatMinor(computed.gain, digits)} ${currency} ` +
+    `above the high-water mark ${formatMinor(charge.previousMark, digits)} (cumulative closed profit ${formatMinor(computed.cumulative, digits)}); license ${charge.tokenId}`;
+  const entry = await client.query<{ entry_id: string }>(
+    `INSERT INTO billing_ledger (user_id, subscription_id, entry_type, amount_minor, currency, description)
+     VALUES ($1, $2, 'FEE', $3::bigint, $4, $5) RETURNING entry_id`,
+    [charge.userId, charge.subscriptionId, computed.fee.toString(), currency, description],
+  );
+  return entry.rows[0].entry_id;
+}
+
+/** The period row: the license's period is computed, once (primary key (license, period)). */
+async function writePeriod(client: PoolClient, charge: Charge, ledgerEntryId: string | null): Promise<PeriodRow> {
+  const row = await client.query<PeriodRow>(
+    `INSERT INTO performance_fee_periods (token_id, period, subscription_id, user_id, currency, rate_bp, result_count,
+                                          cumulative_minor, previous_mark_minor, mark_minor, fee_minor, ledger_entry_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, $11::bigint, $12)
+     RETURNING ${periodColumns}`,
+    [
+      charge.tokenId,
+      charge.period.date,
+      charge.subscriptionId,
+      charge.userId,
+      charge.currency,
+      charge.rateBp,
+      charge.resultCount,
+      charge.computed.cumulative.toString(),
+      charge.previousMark.toString(),
+      charge.computed.mark.toString(),
+      charge.computed.fee.toString(),
+      ledgerEntryId,
+    ],
+  );
+  return row.rows[0];
+}
+
+/** The license's new high-water mark and last period computed. */
+async function writeMark(client: PoolClient, charge: Charge): Promise<void> {
+  await client.query(
+    `INSERT INTO performance_fee_marks (token_id, subscription_id, user_id, currency, mark_minor, last_period)
+     VALUES ($1, $2, $3, $4, $5::bigint, $6)
+     ON CONFLICT (token_id) DO UPDATE
+       SET mark_minor = EXCLUDED.mark_minor, last_period = EXCLUDED.last_period, user_id = EXCLUDED.user_id, updated_at = NOW()`,
+    [charge.tokenId, charge.subscriptionId, charge.userId, charge.currency, charge.computed.mark.toString(), charge.period.date],
+  );
 }
 
 interface PeriodRow {

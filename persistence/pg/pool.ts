@@ -6,14 +6,8 @@
  */
 
 import { Pool, type PoolClient } from 'pg';
+import { postgresLimits } from '@sigplane/protocol';
 
-// Limits of the pool (to move to proto/limits.ts with the other limits).
-/** Connections per pool. */
-const poolConnectionsMax = 10;
-/** Waiting this long for a free connection is an error, not a hang. */
-const poolConnectTimeoutMs = 10_000;
-/** An idle connection is closed after this. */
-const poolIdleTimeoutMs = 30_000;
 
 export interface PoolOptions {
   max?: number;
@@ -30,9 +24,9 @@ export function createPool(url: string, opts: PoolOptions = {}): Pool {
   if (typeof url !== 'string' || url.length === 0) throw new Error('createPool: empty connection URL');
   const pool = new Pool({
     connectionString: url,
-    max: opts.max ?? poolConnectionsMax,
-    connectionTimeoutMillis: poolConnectTimeoutMs,
-    idleTimeoutMillis: poolIdleTimeoutMs,
+    max: opts.max ?? postgresLimits.poolConnectionsMax,
+    connectionTimeoutMillis: postgresLimits.poolConnectTimeoutMs,
+    idleTimeoutMillis: postgresLimits.poolIdleTimeoutMs,
     application_name: opts.applicationName ?? 'sigplane',
   });
   const onIdleError = opts.onIdleError ?? (() => undefined);

@@ -24,14 +24,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { postgresLimits } from '@sigplane/protocol';
 import { postgresPath, type PostgresInstall } from './postgres-install';
 import type { OsUser } from './postgres-process';
 
 /** Where root keeps what the `postgres` user must reach when the data folder is closed to it. */
 export const rootStateDir = '/var/lib/sigplane';
 const userName = 'postgres';
-/** Longest wait for one access check run as the postgres user. */
-const checkTimeoutMs = 10_000;
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -71,7 +70,7 @@ export function postgresOsUser(): OsUser {
 
 /** Whether `user` can run `command args` (exit status 0): what it can reach, with its real permissions. */
 function succeedsAs(user: OsUser, command: string, args: string[]): boolean {
-  const result = spawnSync(command, args, { uid: user.uid, gid: user.gid, cwd: '/', env: { PATH: process.env.PATH }, stdio: 'ignore', timeout: checkTimeoutMs });
+  const result = spawnSync(command, args, { uid: user.uid, gid: user.gid, cwd: '/', env: { PATH: process.env.PATH }, stdio: 'ignore', timeout: postgresLimits.osUserCheckTimeoutMs });
   return result.error === undefined && result.status === 0;
 }
 

@@ -13,7 +13,7 @@
  *   sigplane, which stops its server and journals before it stops Postgres)
  *   and a short environment: the locale and PATH, none of sigplane's
  *   settings or secrets (SIGPLANE_KEK, say).
- * - Stopped with SIGINT (fast shutdown), SIGQUIT after `stopWaitMs`. When
+ * - Stopped with SIGINT (fast shutdown), SIGQUIT after `postgresLimits.embeddedStopWaitMs`. When
  *   sigplane exits, every Postgres it started still running gets SIGINT; a
  *   SIGINT, SIGTERM or SIGHUP that nothing else in sigplane handles exits it
  *   as Node would have (128 + signal number), through that exit.
@@ -22,6 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { postgresLimits } from '@sigplane/protocol';
 import { initdbPath, postgresPath, type PostgresInstall } from './postgres-install';
 
 /** An OS user other than this process's, to run Postgres as (root runs it as `postgres`). */
@@ -31,14 +32,6 @@ export interface OsUser {
   gid: number;
 }
 
-/** Lines of Postgres/initdb output kept to explain a failure. */
-const logLinesMax = 40;
-/** Longest wait for a started postmaster to be ready (crash recovery of a large cluster included). */
-const readyWaitMs = 120_000;
-/** How often postmaster.pid is read while waiting for it to say ready. */
-const readyPollMs = 50;
-/** Longest wait for a fast shutdown before an immediate one. */
-const stopWaitMs = 30_000;
 
 /** The environment Postgres gets: the locale and PATH of this process, messages in English (C). */
 function postgresEnvironment(): NodeJS.ProcessEnv {
@@ -56,7 +49,7 @@ class OutputTail {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (line.trim() === '') continue;
       this.lines.push(line);
-      if (this.lines.length > logLinesMax) this.lines.shift();
+      if (this.lines.length > postgresLimits.embeddedLogLinesMax) this.lines.shift();
     }
   }
   has(pattern: RegExp): boolean {
@@ -181,14 +174,14 @@ export async function startPostgres(o: PostgresProcessOptions): Promise<Postgres
   stopChildrenOnExit();
   running.add(child);
 
-  const deadline = Date.now() + readyWaitMs;
+  const deadline = Date.now() + postgresLimits.embeddedReadyWaitMs;
   while (!hasExited && !(child.pid !== undefined && postmasterReady(o.pgData, child.pid))) {
     if (Date.now() > deadline) {
       child.kill('SIGQUIT');
       await exited;
-      throw new Error(`Postgres was not ready within ${readyWaitMs / 1000} s${tail.text()}`);
+      throw new Error(`Postgres was not ready within ${postgresLimits.embeddedReadyWaitMs / 1000} s${tail.text()}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, readyPollMs));
+    await new Promise((resolve) => setTimeout(resolve, postgresLimits.embeddedReadyPollMs));
   }
   if (hasExited) {
     const exit = await exited;
@@ -204,7 +197,7 @@ export async function startPostgres(o: PostgresProcessOptions): Promise<Postgres
       stopping ??= (async () => {
         if (hasExited) return;
         child.kill('SIGINT');
-        const timer = setTimeout(() => child.kill('SIGQUIT'), stopWaitMs);
+        const timer = setTimeout(() => child.kill('SIGQUIT'), postgresLimits.embeddedStopWaitMs);
         await exited;
         clearTimeout(timer);
       })();

@@ -31,12 +31,11 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { secretsAtRest } from '@sigplane/protocol';
 
-export const kekBytes = 32;
+const kekBytes = 32;
 const nonceBytes = 12;
 const authTagBytes = 16;
-/** Largest secret sealed (HMAC keys are 32 bytes; a bound, not an expectation). */
-const plaintextBytesMax = 64 * 1024;
 const aadDomain = 'sigplane.secret-box.v1';
 const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
 const kekFileName = 'kek';
@@ -189,7 +188,7 @@ export class SecretBox {
 
   seal(plaintext: Buffer, aad: SecretAad): SealedSecret {
     if (!Buffer.isBuffer(plaintext)) throw new Error('SecretBox.seal: plaintext must be a Buffer');
-    if (plaintext.length > plaintextBytesMax) throw new Error('SecretBox.seal: plaintext too large');
+    if (plaintext.length > secretsAtRest.sealedPlaintextBytesMax) throw new Error('SecretBox.seal: plaintext too large');
     const key = this.#keys.get(this.kekVersion);
     if (key === undefined) throw new Error('SecretBox: current key missing');
     const nonce = randomBytes(nonceBytes);

@@ -1,10 +1,10 @@
 /**
- * What the admin stores (admin-store.ts, audit-query.ts, billing-read.ts,
- * gdpr-store.ts) check alike: ids, emails, reasons, and the keyset pages
- * they answer with. Every refusal is a ConfigError INVALID_ARGUMENT.
+ * What the stores of persistence/pg/ check alike: ids, emails, reasons,
+ * free text, and the keyset pages the admin stores answer with. Every
+ * refusal is a ConfigError INVALID_ARGUMENT.
  */
-import { admin } from '@sigplane/protocol';
-import { ConfigError } from './config-store';
+import { admin, auditLog } from '@sigplane/protocol';
+import { ConfigError } from './config-errors';
 
 export interface Page<T> {
   items: T[];
@@ -16,8 +16,6 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const emailPattern = /^[^\s@]+@[^\s@]+$/;
 /** A cursor is base64url of [timestamptz text, uuid]; the text as Postgres printed it. */
 const cursorTimePattern = /^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]{8,15}[+-][0-9:]{2,5}$/;
-const cursorCharsMax = 200;
-const reasonLengthMax = 500;
 
 export function invalid(message: string): never {
   throw new ConfigError('INVALID_ARGUMENT', message);
@@ -33,10 +31,34 @@ export function normaliseEmail(value: unknown): string {
   return email;
 }
 
+/** An operator's reason, trimmed: 1..auditLog.reasonCharsMax characters. */
 export function assertReason(value: unknown): string {
   const text = typeof value === 'string' ? value.trim() : '';
-  if (text.length === 0 || text.length > reasonLengthMax) invalid(`reason must be 1..${reasonLengthMax} characters`);
+  if (text.length === 0 || text.length > auditLog.reasonCharsMax) invalid(`reason must be 1..${auditLog.reasonCharsMax} characters`);
   return text;
+}
+
+/** Postgres text cannot hold NUL (it would fail as SQLSTATE 22021): refused up front with a stable code. */
+const nulCharacter = /\u0000/;
+
+/** Optional text: absent, or a string of at most `max` characters without NUL. */
+export function assertText(value: string | null | undefined, what: string, max: number): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'string' || value.length > max) invalid(`${what} must be a string of at most ${max} characters`);
+  if (nulCharacter.test(value)) invalid(`${what} must not contain NUL characters`);
+}
+
+/** Required text: trimmed, 1..`max` characters, without NUL. */
+export function assertName(value: unknown, what: string, max: number): string {
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (text.length === 0 || text.length > max) invalid(`${what} must be 1..${max} characters`);
+  if (nulCharacter.test(text)) invalid(`${what} must not contain NUL characters`);
+  return text;
+}
+
+/** An operator's reason for a configuration change or an incident action: assertName's rule (assertReason, and no NUL). */
+export function assertNulFreeReason(value: unknown): string {
+  return assertName(value, 'reason', auditLog.reasonCharsMax);
 }
 
 export function pageSize(limit: number | undefined): number {
@@ -50,7 +72,7 @@ export function encodeCursor(time: string, id: string): string {
 }
 
 export function decodeCursor(cursor: string): { time: string; id: string } {
-  if (typeof cursor !== 'string' || cursor.length > cursorCharsMax || !/^[A-Za-z0-9_-]+$/.test(cursor)) invalid('bad cursor');
+  if (typeof cursor !== 'string' || cursor.length > admin.cursorCharsMax || !/^[A-Za-z0-9_-]+$/.test(cursor)) invalid('bad cursor');
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

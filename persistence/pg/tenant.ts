@@ -41,7 +41,7 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const tenantRoles: readonly string[] = ['admin', 'provider', 'subscriber'];
 
 /** The setting names the policies read (migration 006). */
-export const tenantSettings = { userId: 'app.current_user_id', role: 'app.user_role' } as const;
+const tenantSettings = { userId: 'app.current_user_id', role: 'app.user_role' } as const;
 
 function checkTenant(tenant: Tenant): void {
   if (typeof tenant !== 'object' || tenant === null) throw new TenantError('tenant must be an object');

@@ -22,7 +22,7 @@ import { crc32 } from '../crc32';
 
 export type TokenRole = 'master' | 'receiver';
 
-export const tokenPrefixes: Readonly<Record<TokenRole, string>> = { master: 'spm_', receiver: 'spr_' };
+const tokenPrefixes: Readonly<Record<TokenRole, string>> = { master: 'spm_', receiver: 'spr_' };
 
 /** Characters of a token an operator may see (prefix + 8 hex), stored as token_prefix. */
 export const tokenDisplayChars = 12;

@@ -36,11 +36,11 @@
  * - snapshots: not shipped; journal.prune keeps only the latest.
  */
 import fs from 'node:fs';
-import { actor as actorLimits, journal as journalConfig, journalRetention, type SnapshotRecord } from '@sigplane/protocol';
+import { actor as actorLimits, journalLimits, journalRetention, type SnapshotRecord } from '@sigplane/protocol';
 import { listPositions } from '../../actors/positions-book';
 import { catchUpSnapshotBatches } from '../../actors/receiver-catch-up';
 import { createActor, restoreSignal, restoreSnapshot } from '../../actors/subscription-actor';
-import { Journal, journalLimits } from '../journal';
+import { Journal } from '../journal';
 import type { ShipTableName } from './journal-rows';
 import { emptyPruneCounts, type PruneCounts } from './shipper-status';
 
@@ -60,7 +60,7 @@ export const retentionLimits: RetentionLimits = {
   pruneSubscriptionsPerPassMax: journalRetention.pruneSubscriptionsPerPassMax,
   checkpointReplaySignalsMax: journalRetention.checkpointReplaySignalsMax,
   pruneBusyTimeoutMs: journalRetention.pruneBusyTimeoutMs,
-  retainedSignalsPerSubscription: journalConfig.retainedSignalsPerSubscription,
+  retainedSignalsPerSubscription: journalLimits.retainedSignalsPerSubscription,
 };
 
 /**

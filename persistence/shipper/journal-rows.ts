@@ -68,7 +68,6 @@ export interface ShipRowOf {
   security_events: SecurityEventRow;
   execution_reports: ExecutionReportRow;
 }
-export type ShipRow = ShipRowOf[ShipTableName];
 
 /** How one journal table is read and checked. */
 export interface JournalRowsSpec<T extends ShipTableName> {
@@ -122,7 +121,7 @@ function textBytes(...values: unknown[]): number {
   return n;
 }
 
-export const signalRows: JournalRowsSpec<'signals'> = {
+const signalRows: JournalRowsSpec<'signals'> = {
   table: 'signals',
   selectAfterSql:
     'SELECT journal_id, subscription_id, sequence, record, checksum FROM signals WHERE journal_id > ? ORDER BY journal_id LIMIT ?',
@@ -144,7 +143,7 @@ export const signalRows: JournalRowsSpec<'signals'> = {
   timeMs: (row) => row.record.receivedAtMs,
 };
 
-export const cursorRows: JournalRowsSpec<'cursors'> = {
+const cursorRows: JournalRowsSpec<'cursors'> = {
   table: 'cursors',
   selectAfterSql: 'SELECT journal_id, subscription_id, receiver_id, sequence FROM cursors WHERE journal_id > ? ORDER BY journal_id LIMIT ?',
   check(raw, filePath) {
@@ -164,7 +163,7 @@ export const cursorRows: JournalRowsSpec<'cursors'> = {
   timeMs: () => null,
 };
 
-export const stateRows: JournalRowsSpec<'states'> = {
+const stateRows: JournalRowsSpec<'states'> = {
   table: 'states',
   selectAfterSql:
     'SELECT journal_id, subscription_id, state, sequence, reason, at_ms FROM states WHERE journal_id > ? ORDER BY journal_id LIMIT ?',
@@ -186,7 +185,7 @@ export const stateRows: JournalRowsSpec<'states'> = {
   timeMs: (row) => row.atMs,
 };
 
-export const securityEventRows: JournalRowsSpec<'security_events'> = {
+const securityEventRows: JournalRowsSpec<'security_events'> = {
   table: 'security_events',
   selectAfterSql:
     'SELECT journal_id, at_ms, code, subscription_id, role, remote_address, sequence, detail FROM security_events ' +
@@ -222,7 +221,7 @@ function withRefusalCode(event: SecurityEvent): SecurityEvent {
 }
 const upgradeRefusalCodes: ReadonlySet<string> = new Set(Object.values(UpgradeRefusalCode));
 
-export const executionReportRows: JournalRowsSpec<'execution_reports'> = {
+const executionReportRows: JournalRowsSpec<'execution_reports'> = {
   table: 'execution_reports',
   selectAfterSql:
     'SELECT journal_id, subscription_id, receiver_id, sequence, master_position_id, kind, outcome, ticket, requested_volume, volume, ' +

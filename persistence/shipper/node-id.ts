@@ -14,7 +14,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const nodeIdFileName = 'node-id';
-const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Characters of a node id at most. */
+export const nodeIdCharsMax = 128;
+/** 1..nodeIdCharsMax of [A-Za-z0-9._-], starting with a letter or digit. */
+export const nodeIdPattern = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${nodeIdCharsMax - 1}}$`);
 
 /** Reads `<dataDir>/node-id`, or creates it (atomically: temp file, fsync, rename). */
 export function loadOrCreateNodeId(dataDir: string): string {
@@ -45,6 +48,6 @@ export function loadOrCreateNodeId(dataDir: string): string {
 }
 
 function checkNodeId(id: string, file: string): string {
-  if (!nodeIdPattern.test(id)) throw new Error(`${file} does not hold a node id (1..128 of [A-Za-z0-9._-])`);
+  if (!nodeIdPattern.test(id)) throw new Error(`${file} does not hold a node id (1..${nodeIdCharsMax} of [A-Za-z0-9._-])`);
   return id;
 }

@@ -50,7 +50,7 @@ const signalColumns =
   'subscription_id, sequence, generated_at, symbol, order_type, volume, price, action, position_id, stop_loss, take_profit, magic, signing_version, content, received_at';
 const signalColumnCount = signalColumns.split(',').length;
 
-export const signalsPg: PgTableSpec<'signals'> = {
+const signalsPg: PgTableSpec<'signals'> = {
   table: 'signals',
   target: 'signals',
   staging: 'ship_stage_signals',
@@ -127,7 +127,7 @@ export const signalsPg: PgTableSpec<'signals'> = {
   },
 };
 
-export const cursorsPg: PgTableSpec<'cursors'> = {
+const cursorsPg: PgTableSpec<'cursors'> = {
   table: 'cursors',
   target: 'receiver_cursors',
   staging: 'ship_stage_cursors',
@@ -148,7 +148,7 @@ export const cursorsPg: PgTableSpec<'cursors'> = {
   direct: null,
 };
 
-export const statesPg: PgTableSpec<'states'> = {
+const statesPg: PgTableSpec<'states'> = {
   table: 'states',
   target: 'subscription_states',
   staging: 'ship_stage_states',
@@ -172,7 +172,7 @@ export const statesPg: PgTableSpec<'states'> = {
   direct: null,
 };
 
-export const securityEventsPg: PgTableSpec<'security_events'> = {
+const securityEventsPg: PgTableSpec<'security_events'> = {
   table: 'security_events',
   target: 'security_events',
   staging: 'ship_stage_security_events',
@@ -214,7 +214,7 @@ export const securityEventsPg: PgTableSpec<'security_events'> = {
  * report resent by a receiver, journaled again after the first was pruned,
  * or replayed in a batch lands once. The first one wins.
  */
-export const executionReportsPg: PgTableSpec<'execution_reports'> = {
+const executionReportsPg: PgTableSpec<'execution_reports'> = {
   table: 'execution_reports',
   target: 'execution_reports',
   staging: 'ship_stage_execution_reports',

@@ -90,7 +90,7 @@ export function readyBatch<T extends ShipTableName>(table: T, rows: ShipRowOf[T]
 }
 
 /** The rows in binary COPY format, cut into chunks of at most chunkBytes. */
-export function encodeBinaryChunks<R>(encode: (row: R, writer: BinaryCopyWriter) => void, rows: readonly R[], chunkBytes: number): Buffer[] {
+function encodeBinaryChunks<R>(encode: (row: R, writer: BinaryCopyWriter) => void, rows: readonly R[], chunkBytes: number): Buffer[] {
   const writer = new BinaryCopyWriter(Math.max(64 * 1024, rows.length * binaryRowBytesGuess));
   for (const row of rows) encode(row, writer);
   return writer.finish(chunkBytes);
@@ -165,10 +165,6 @@ function sameLimits(a: BatchReadLimits, b: BatchReadLimits): boolean {
   return a.rowsMax === b.rowsMax && a.bytesMax === b.bytesMax && a.copyChunkBytes === b.copyChunkBytes;
 }
 
-export function journalSource<T extends ShipTableName>(reader: JournalReader, table: T): JournalSource<T> {
-  return new JournalSource(reader, table);
-}
-
 export interface BatchLimits {
   rowsMax: number;
   bytesMax: number;
@@ -208,7 +204,7 @@ export function watermarkFromText(text: unknown): number {
 }
 
 /** The rows in COPY text, cut into chunks of about chunkBytes. */
-export function encodeChunks<T extends ShipTableName>(spec: PgTableSpec<T>, rows: readonly ShipRowOf[T][], chunkBytes: number): Buffer[] {
+function encodeChunks<T extends ShipTableName>(spec: PgTableSpec<T>, rows: readonly ShipRowOf[T][], chunkBytes: number): Buffer[] {
   const chunks: Buffer[] = [];
   let chunk = '';
   for (const row of rows) {

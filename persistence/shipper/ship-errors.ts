@@ -14,7 +14,7 @@ export const ShipErrorCode = {
   JOURNAL_BEHIND_WATERMARK: 'SHIP_JOURNAL_BEHIND_WATERMARK',
   /** The watermark row did not move as the transaction expected: nothing was committed. */
   WATERMARK_CONFLICT: 'SHIP_WATERMARK_CONFLICT',
-  /** A shipping transaction outlived shipperLimits.shipBatchTimeoutMs: its connection was destroyed. */
+  /** A shipping transaction outlived shipper.shipBatchTimeoutMs (proto/limits.ts): its connection was destroyed. */
   BATCH_TIMEOUT: 'SHIP_BATCH_TIMEOUT',
   /** Postgres could not be reached or the connection broke. */
   POSTGRES_UNREACHABLE: 'SHIP_POSTGRES_UNREACHABLE',

@@ -28,6 +28,7 @@ import { JournalReader, journalPathOf } from './journal-reader';
 import { shipTableNames, type ShipTableName } from './journal-rows';
 import { ensureWatermarkRows, openSession, readWatermarks } from './pg-session';
 import { JournalSource, shipBatch, type BatchResult, type FaultHook } from './ship-batch';
+import { nodeIdCharsMax } from './node-id';
 import { errorCode, errorMessage, isConnectionError } from './ship-errors';
 import type { ShipperLimits } from './shipper-limits';
 import { initialStatus, journalDiskLevel, type JournalDiskLevel, type ShipFailure, type ShipperStatus } from './shipper-status';
@@ -85,7 +86,7 @@ export class ShipLoop {
   constructor(private readonly options: ShipLoopOptions) {
     const { shardCount, nodeId } = options;
     if (!Number.isInteger(shardCount) || shardCount < 1) throw new RangeError(`shardCount must be a positive integer, got ${shardCount}`);
-    if (typeof nodeId !== 'string' || nodeId.length < 1 || nodeId.length > 128) throw new RangeError(`nodeId must be 1..128 characters`);
+    if (typeof nodeId !== 'string' || nodeId.length < 1 || nodeId.length > nodeIdCharsMax) throw new RangeError(`nodeId must be 1..${nodeIdCharsMax} characters`);
     this.now = options.now ?? Date.now;
     this.readers = Array.from({ length: shardCount }, () => null);
     this.sources = Array.from({ length: shardCount }, () => null);

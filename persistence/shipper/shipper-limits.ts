@@ -1,6 +1,4 @@
-/** The shipper's bounds and timings live with every other limit, in proto/limits.ts. */
-import { shipper } from '@sigplane/protocol';
+/** The shipper's bounds and timings (proto/limits.ts `shipper`) as startShipper takes them: each may be overridden. */
+import type { shipper } from '@sigplane/protocol';
 
-export const shipperLimits = shipper;
-
-export type ShipperLimits = { -readonly [K in keyof typeof shipperLimits]: number };
+export type ShipperLimits = { -readonly [K in keyof typeof shipper]: number };

@@ -100,11 +100,11 @@ export interface ShipperStatus {
   memory?: ThreadMemory;
 }
 
-export function emptyTableStatus(): ShipTableStatus {
+function emptyTableStatus(): ShipTableStatus {
   return { watermark: 0, lagRows: 0, oldestUnshippedAtMs: null, error: null };
 }
 
-export function emptyShardStatus(shard: number): ShipShardStatus {
+function emptyShardStatus(shard: number): ShipShardStatus {
   const tables = Object.fromEntries(shipTableNames.map((t) => [t, emptyTableStatus()])) as Record<ShipTableName, ShipTableStatus>;
   return { shard, journal: 'missing', journalBytes: 0, tables };
 }

@@ -51,7 +51,7 @@ export type ShipperWorkerMessage =
   | { t: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };
 
 /** Exit code of a thread ended by a fault hook. */
-export const faultExitCode = 70;
+const faultExitCode = 70;
 
 function faultHook(spec: ShipFaultSpec | null) {
   if (spec === null) return undefined;

@@ -42,7 +42,7 @@ import {
   type SnapshotRecord,
 } from '@sigplane/protocol';
 import { MemoryHistory, SUB, T0, signal } from './fixtures';
-import { Prng } from './prng';
+import { Prng } from '../support/prng';
 
 const limits = { deliveryWindowMax: 16, heldSignalsMax: 8, catchUpBatchMax: 4, syncRetryMs: 2_000, degradedEscalateMs: 10_000 };
 const retainedSignals = 60;
@@ -73,7 +73,7 @@ interface Receiver {
 const sorted = (positions: Position[]) => [...positions].sort((a, b) => (a.positionId < b.positionId ? -1 : 1));
 
 /**
- * The actor as engine/shard-worker.ts `recover` rebuilds it from the
+ * The actor as engine/shard-core.ts `recover` rebuilds it from the
  * journal (persistence/journal.ts `recover`): the latest snapshot, the
  * signals after it, the latest cursor of each receiver, the latest state.
  */

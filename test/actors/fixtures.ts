@@ -4,7 +4,15 @@
  */
 import type { ActorContext, Effect, HistoryReader } from '../../actors/actor-types';
 import { createActor, handle, type ActorLimits, type SubscriptionActor } from '../../actors/subscription-actor';
-import { subscriptionDefaults, type SubscriptionSettings, Action, OrderType, type SignalRecord } from '@sigplane/protocol';
+import { skipReport } from '../support/reports';
+import {
+  subscriptionDefaults,
+  type SubscriptionSettings,
+  Action,
+  OrderType,
+  type ExecutionReportRecord,
+  type SignalRecord,
+} from '@sigplane/protocol';
 
 export const SUB = 'a6f1b0d2-0000-4000-8000-000000000001';
 export const T0 = 1_700_000_000_000;
@@ -43,11 +51,16 @@ export function signal(sequence: number, fields: Partial<SignalRecord> = {}): Si
   return record;
 }
 
-export function contentOf(r: SignalRecord): Uint8Array {
+function contentOf(r: SignalRecord): Uint8Array {
   return encoder.encode(
     [r.subscriptionId, r.sequence, r.generatedAtMs, r.symbol, r.orderType, r.volume, r.price, r.action,
       r.positionId, r.stopLoss, r.takeProfit, r.magic, r.signingVersion].join('|'),
   );
+}
+
+/** A receiver's execution report (a skip of position 11) of `sequence`, as the I/O thread hands it to the shard. */
+export function report(sequence: number, receiverId: string, fields: Partial<ExecutionReportRecord> = {}): ExecutionReportRecord {
+  return { ...skipReport(sequence, '11', { executedAtMs: T0 }), subscriptionId: SUB, receiverId, receivedAtMs: T0, ...fields };
 }
 
 /** v2 signal on a position. */
@@ -116,12 +129,8 @@ export class Harness {
   }
 }
 
-export function kinds(effects: Effect[]): string[] {
-  return effects.map((e) => e.kind);
-}
-
 /** A compact, comparable form of an effect. */
-export function brief(e: Effect): string {
+function brief(e: Effect): string {
   switch (e.kind) {
     case 'ack': return `ack ${e.sequence} ${e.status} @${e.connId}`;
     case 'reject': return `reject ${e.sequence} ${e.code} @${e.connId}`;
@@ -136,6 +145,8 @@ export function brief(e: Effect): string {
     case 'receiverLive': return `receiverLive @${e.connId}`;
     case 'syncRequest': return `syncRequest @${e.connId} ${e.fromSequence}-${e.toSequence}${e.full ? ' full' : ''}`;
     case 'welcome': return `welcome @${e.connId} ${e.state} ${e.lastSequence}`;
+    case 'persistReport': return `persistReport ${e.report.sequence} ${e.report.masterPositionId}`;
+    case 'reportAck': return `reportAck ${e.report.sequence} ${e.report.masterPositionId} @${e.connId}`;
   }
 }
 

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MasterClient, ReceiverClient, type PublishResult } from '../../client';
+import { MasterClient, ReceiverClient, type PublishResult } from '@sigplane/client';
 import type { SigplaneClientError } from '../../client/errors';
 import { journalPathOf } from '../../persistence/journal';
 import { range } from '../support/e2e';

@@ -22,7 +22,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { journalPathOf } from '../../persistence/journal';
 import type { ConfigStore } from '../../persistence/pg/config-store';
 import { safeInteger } from '@sigplane/protocol';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { openWelcomed, range, sleep } from '../support/e2e';
 import {

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalPathOf } from '../../persistence/journal';
 import { rejectCodeName, safeInteger, rateLimits } from '@sigplane/protocol';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import { answerFor, deliveredSequences, openMaster, openReceiver, range, sleep, waitForDeliveries } from '../support/e2e';
 import { faultSeed, scrapeMetrics, soak, until } from '../support/fault-server-process';
 import { v1Fields, v1Frame, v2Body, v2Frame } from '../support/signals';

@@ -1,63 +1,12 @@
 /**
- * The seeded randomness every fuzz generator draws from (xoshiro128**: fast,
- * 32 bits per step, 128 bits of state), and the seed plumbing: a run prints
- * its seed, and SIGPLANE_FUZZ_SEED replays it exactly.
+ * The seeded randomness every fuzz generator draws from (xoshiro128** of
+ * test/support/prng.ts: fast, 32 bits per step, 128 bits of state) with the
+ * draws fuzzing needs, and the seed plumbing: a run prints its seed, and
+ * SIGPLANE_FUZZ_SEED replays it exactly.
  */
+import { Xoshiro128 } from '../support/prng';
 
-export class FuzzRandom {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  constructor(readonly seed: number) {
-    // splitmix32 spreads one 32-bit seed over the four words (never all zero).
-    let s = seed >>> 0;
-    const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next() | 1;
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  u32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return result;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    return this.u32() / 4294967296;
-  }
-
-  /** Integer in [min, max] (both inclusive; max - min < 2^32). */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  chance(probability: number): boolean {
-    return this.next() < probability;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('pick from an empty list');
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-
+export class FuzzRandom extends Xoshiro128 {
   /** Index into `weights` drawn proportionally to them. */
   weighted(weights: readonly number[]): number {
     let total = 0;
@@ -96,10 +45,6 @@ export class FuzzRandom {
   fork(): FuzzRandom {
     return new FuzzRandom(this.u32());
   }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
 
 /**

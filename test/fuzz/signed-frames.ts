@@ -63,7 +63,7 @@ export function v2Frame(cred: Credentials, fields: Record<string, unknown>): Uin
   return encodeFrame({ signalV2: { body, keyId: cred.keyId, mac: macV2(cred.key, body) } });
 }
 
-export function poisonField(fieldNumber: number, value: bigint): Uint8Array {
+function poisonField(fieldNumber: number, value: bigint): Uint8Array {
   return new WireWriter().tag(fieldNumber, WireType.VARINT).varint(value).finish();
 }
 

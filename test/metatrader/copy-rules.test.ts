@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pipSize, copySettingsDefaults, type CopySettings, type LotMode } from '@sigplane/protocol';
 import { planOpen, roundToStep, targetVolume, type SymbolSpec } from '../../client/copy-rules';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import { bits } from './support/selftest';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
 

@@ -23,12 +23,12 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Copier, PaperBroker, ReceiverClient, type SigplaneClientError } from '../../client';
+import { Copier, PaperBroker, ReceiverClient, type SigplaneClientError } from '@sigplane/client';
 import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
 import type { CopySettings } from '@sigplane/protocol';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import type { TestServer } from '../support/test-server';
 import type { EaProcess, EaSymbol } from './support/ea-process';
 import {

@@ -20,12 +20,12 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Copier, PaperBroker, ReceiverClient } from '../../client';
+import { Copier, PaperBroker, ReceiverClient } from '@sigplane/client';
 import { mapSymbol } from '../../client/copy-rules';
 import { createPool } from '../../persistence/pg/pool';
 import { ReceiverSettingsStore } from '../../persistence/pg/receiver-settings-store';
 import { exactDecimal, safeInteger } from '@sigplane/protocol';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import { openReceiver } from '../support/e2e';
 import type { TestServer } from '../support/test-server';
 import type { EaProcess } from './support/ea-process';

@@ -19,7 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import { TcpProxy } from '../support/tcp-proxy';
 import { startTestServer, type TestServer } from '../support/test-server';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import { TcpProxy } from '../support/tcp-proxy';
 import type { TestServer } from '../support/test-server';
 import { accountSymbols, type EaTestBed, freePort, holdings, MasterTrader, masterEa, receiverEa, startEaTestBed } from './support/session';

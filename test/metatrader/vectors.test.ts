@@ -41,7 +41,7 @@ import {
   SubscriptionState,
   type SignalRecord,
 } from '@sigplane/protocol';
-import { Prng } from '../actors/prng';
+import { Prng } from '../support/prng';
 import { bits, fromBits, selftest } from './support/selftest';
 import { eaBinaries, eaBuildTimeoutMs } from './support/ea-build';
 

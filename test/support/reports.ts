@@ -2,7 +2,7 @@
  * Building execution reports for tests: a skip (the report that needs no
  * fill), every field overridable.
  */
-import type { ExecutionReportInput } from '../../client';
+import type { ExecutionReportInput } from '@sigplane/client';
 
 export function skipReport(sequence: number, masterPositionId: string, overrides: Partial<ExecutionReportInput> = {}): ExecutionReportInput {
   return {

@@ -27,7 +27,7 @@ export interface IdleMemoryResult {
 const fdHeadroom = 500;
 const settleMs = 2_000;
 
-export function openFilesSoftLimit(): number | null {
+function openFilesSoftLimit(): number | null {
   try {
     const match = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
     if (match === null) return null;
@@ -37,7 +37,7 @@ export function openFilesSoftLimit(): number | null {
   }
 }
 
-export function checkOpenFilesFor(connections: number): void {
+function checkOpenFilesFor(connections: number): void {
   const limit = openFilesSoftLimit();
   if (limit !== null && limit < connections + fdHeadroom) {
     throw new Error(

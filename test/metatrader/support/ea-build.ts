@@ -44,7 +44,7 @@ function compilerVersion(): string {
 }
 
 /** A hash of everything that goes into the binaries. */
-export function buildHash(): string {
+function buildHash(): string {
   const hash = crypto.createHash('sha256');
   hash.update(compilerVersion());
   for (const file of sourceFiles(mql5Root)) {
