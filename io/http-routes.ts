@@ -23,7 +23,7 @@ export interface HttpRouteDeps {
 }
 
 /** One whole answer, corked, with the security headers. */
-export function answer(res: HttpResponse, tls: boolean, status: string, contentType: string, body: string, csp?: string): void {
+function answer(res: HttpResponse, tls: boolean, status: string, contentType: string, body: string, csp?: string): void {
   res.cork(() => {
     res.writeStatus(status);
     writeSecurityHeaders(res, { tls, csp });

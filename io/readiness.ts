@@ -28,10 +28,10 @@ export interface Readiness {
 }
 
 /** When the database check itself failed (threw or rejected). */
-export const databaseCheckFailed: Readiness = { ready: false, body: '{"ready":false,"reasons":["database check failed"]}' };
+const databaseCheckFailed: Readiness = { ready: false, body: '{"ready":false,"reasons":["database check failed"]}' };
 
 /** Readiness once the database answered `databaseReachable`. */
-export function readinessOf(databaseReachable: boolean, sources: ReadinessSources): Readiness {
+function readinessOf(databaseReachable: boolean, sources: ReadinessSources): Readiness {
   const reasons: string[] = [];
   if (!databaseReachable) reasons.push('database unreachable');
   if (sources.escalated() !== null) reasons.push('a shard is down');
