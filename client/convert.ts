@@ -93,6 +93,8 @@ export function toSignalFields(source: DeliveryFrame | ReceivedDelivery | Signal
   if (body === null || body === undefined) {
     throw new SigplaneClientError(ClientErrorCode.PROTOCOL, 'delivery without a signal');
   }
+  // The protocol's fields, under the SDK's names (generatedAt), 64-bit integers refused beyond 2^53-1.
+  // A literal: spreading the fields and adding generatedAt cost four times as much per delivery.
   const f = signalBodyFields(body);
   return {
     subscriptionId: f.subscriptionId,

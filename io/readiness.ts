@@ -17,8 +17,8 @@ export interface ReadinessSources {
   escalated: () => Error | null;
   /** The journals' filesystem: free space against the reserve. */
   journalSpace: () => JournalSpaceStatus;
-  /** The journal -> Postgres shipper, when one runs. */
-  shipperStatus?: () => ShipperStatus;
+  /** The journal -> Postgres shipper's status; undefined when none runs. */
+  shipperStatus: () => ShipperStatus | undefined;
 }
 
 export interface Readiness {
@@ -38,7 +38,7 @@ function readinessOf(databaseReachable: boolean, sources: ReadinessSources): Rea
   // The journals' filesystem: 'low' (below the reserve) and 'full' (a journal write found no space) refuse new signals.
   const space = sources.journalSpace();
   if (space.level !== 'ok') reasons.push(`journal disk ${space.level}`);
-  const shipping = sources.shipperStatus?.();
+  const shipping = sources.shipperStatus();
   const body = JSON.stringify({
     ready: reasons.length === 0,
     reasons,

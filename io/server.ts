@@ -202,10 +202,10 @@ export class SigplaneServer {
       tls: tls !== undefined,
       metrics: this.metrics,
       readiness: {
-        databaseReady: this.options.databaseReady,
+        databaseReady: () => this.options.databaseReady(),
         escalated: () => this.supervision.escalated,
         journalSpace: () => this.shards.journalSpace(),
-        shipperStatus: this.options.shipperStatus,
+        shipperStatus: () => this.options.shipperStatus?.(),
       },
       statusToken: this.options.statusToken ?? null,
       status: this.status,
