@@ -23,6 +23,7 @@ import * as copyBatch from './persistence/copy-batch.bench';
 import * as journalAppend from './persistence/journal-append.bench';
 import * as shipOutage from './persistence/ship-outage.bench';
 import * as frameCodec from './proto/frame-codec.bench';
+import * as masterSignal from './io/master-signal.bench';
 import { machineInfo } from './load/machine-info';
 import { cpuMark, fsTypeOf, otherProcessesCores } from './machine';
 import { resultsMarkdown, significant, writeSection, type MachineInfo, type SuiteReport } from './results-markdown';
@@ -133,6 +134,12 @@ const suites: RunnableSuite[] = [
     what: 'proto/frame-codec.bench.ts: protobuf frames and the ring record of a signal, per signal',
     run: frameCodec.run,
     extra: frameCodecExtra,
+  }),
+  runnable({
+    title: 'master-signal',
+    what: "io/master-signal.bench.ts: a master's signal on the I/O thread, decoded frame to SignalRecord (MAC, body, field rules, freshness)",
+    run: masterSignal.run,
+    extra: noExtra,
   }),
   runnable({
     title: 'actor-step',

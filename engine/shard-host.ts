@@ -13,6 +13,16 @@
  * and starts again from its journal once free space is back at the resume
  * mark. Nothing loops on a full disk.
  *
+ * A full ring refuses a record (BUSY), except a connection's detach: the
+ * actor would keep a closed connection (among its live receivers, its
+ * masters, and the worker its report bound) for as long as it runs. A
+ * detach the ring has no room for waits in its shard's bounded backlog and
+ * is written before any new record (a new record that finds the backlog
+ * still waiting is refused), and at the latest when the worker next
+ * answers or reports (at least once a second). A worker that lets
+ * engine.shardDetachBacklogMax detaches pile up is ended and restarted
+ * from its journal, which rebuilds its actors without any connection.
+ *
  * Ring ownership (see docs/threads.md):
  *   inbound  ring of shard i: written by the I/O thread, read by worker i
  *   outbound ring of shard i: written by worker i, read by the I/O thread
@@ -76,6 +86,8 @@ export interface ShardHostOptions {
   crashAfterRecords?: { shardIndex: number; records: number };
   /** Test hook: rings of this size instead of engineLimits.ringBytes (a small ring fills, answering BUSY). */
   ringBytes?: number;
+  /** Test hook: detaches kept per shard while its ring is full, instead of engineLimits.shardDetachBacklogMax. */
+  detachBacklogMax?: number;
   /** Test hook: each worker's delivery windows hold this many signals together instead of engineLimits.deliveryWindowRecordsPerShardMax. */
   windowRecordsPerShardMax?: number;
   /** Test hook: the shards' own refusals recorded one by one (securityEvents limits otherwise). */
@@ -94,6 +106,15 @@ interface Shard {
   pumping: boolean;
   /** The worker thread has exited (a dead, escalated shard stays in place with this set). */
   exited: boolean;
+  /** Detaches its ring had no room for, oldest first: written before any new record (see the header). */
+  detachBacklog: ShardInbound[];
+  /** Why the host ended this worker itself (a detach backlog past its bound); null: it was not. */
+  endedBy: Error | null;
+}
+
+/** A connection's detach: the one record that must reach its actor, full ring or not. */
+function isDetach(message: ShardInbound): boolean {
+  return message.t === 'event' && (message.ev.kind === 'masterDetach' || message.ev.kind === 'receiverDetach');
 }
 
 export class ShardHost {
@@ -144,6 +165,11 @@ export class ShardHost {
     return this.sendToShard(this.shardOf(subscriptionId), message);
   }
 
+  /**
+   * False when the record was refused (its ring full, the journal disk
+   * short, the shard down). A detach is never refused for a full ring: it
+   * waits in the shard's backlog (see the header).
+   */
   sendToShard(shardIndex: number, message: ShardInbound): boolean {
     const shard = this.shards[shardIndex];
     // A dead shard's ring has no reader: what went in would never be answered.
@@ -152,19 +178,49 @@ export class ShardHost {
       this.diskRefusals++;
       return false;
     }
-    if (!shard.producer.tryWrite(encodeInbound(message))) {
-      this.busyRejects++;
-      return false;
-    }
+    // Detaches kept back go first: no new record overtakes them into the ring.
+    if (shard.detachBacklog.length !== 0 && !this.flushDetaches(shard)) return this.ringFull(shard, message);
+    if (!shard.producer.tryWrite(encodeInbound(message))) return this.ringFull(shard, message);
     shard.producer.notify();
     return true;
   }
 
-  ringDepths(): { shard: number; inboundBytes: number; outboundBytes: number }[] {
+  /** The shard's ring has no room for `message`: a detach waits in the backlog, anything else is refused (BUSY). */
+  private ringFull(shard: Shard, message: ShardInbound): boolean {
+    if (!isDetach(message)) {
+      this.busyRejects++;
+      return false;
+    }
+    if (shard.detachBacklog.length < (this.options.detachBacklogMax ?? engineLimits.shardDetachBacklogMax)) {
+      shard.detachBacklog.push(message);
+      return true;
+    }
+    // Its worker has not taken its ring for that many closes: a restart from its journal forgets every connection instead.
+    if (shard.endedBy === null) {
+      shard.endedBy = new Error(`shard ${shard.index}: ${shard.detachBacklog.length} connection detaches waited for room in its ring: restarted from its journal`);
+      void shard.worker.terminate();
+    }
+    return true;
+  }
+
+  /** Writes the detaches kept back, oldest first, as far as the ring has room; true when none is left. */
+  private flushDetaches(shard: Shard): boolean {
+    const backlog = shard.detachBacklog;
+    let written = 0;
+    while (written < backlog.length && shard.producer.tryWrite(encodeInbound(backlog[written]!))) written++;
+    if (written > 0) {
+      backlog.splice(0, written);
+      shard.producer.notify();
+    }
+    return backlog.length === 0;
+  }
+
+  ringDepths(): { shard: number; inboundBytes: number; outboundBytes: number; detachBacklog: number }[] {
     return this.shards.map((s) => ({
       shard: s.index,
       inboundBytes: s.producer.depthBytes(),
       outboundBytes: s.consumer.depthBytes(),
+      detachBacklog: s.detachBacklog.length,
     }));
   }
 
@@ -219,6 +275,8 @@ export class ShardHost {
       stopping: false,
       pumping: true,
       exited: false,
+      detachBacklog: [],
+      endedBy: null,
     };
     let lastError: Error | null = null;
     worker.on('error', (error) => {
@@ -230,7 +288,7 @@ export class ShardHost {
       // Take whatever the worker managed to send before it died: it was committed.
       this.drain(shard, Number.MAX_SAFE_INTEGER);
       if (shard.stopping || this.stopped) return;
-      const error = lastError ?? new Error(`shard ${index} exited with code ${code}`);
+      const error = shard.endedBy ?? lastError ?? new Error(`shard ${index} exited with code ${code}`);
       markFailed(error);
       this.restart(shard, error, code);
     });
@@ -311,6 +369,8 @@ export class ShardHost {
       });
       if (taken > 0) this.options.onOutboundBatchEnd();
       else await shard.consumer.waitAsync(isReady ? 1_000 : 100);
+      // The worker took records meanwhile (it answers after each batch, and reports once a second): room for those kept back.
+      if (shard.detachBacklog.length !== 0 && !shard.exited) this.flushDetaches(shard);
     }
   }
 }

@@ -53,6 +53,14 @@ export interface ConnectionData {
 
 export type Socket = WebSocket<ConnectionData>;
 
+/** Close a connection with a code and a reason, once (a connection already closing is left as it is). */
+export function closeSocket(ws: Socket, code: number, reason: string): void {
+  const data = ws.getUserData();
+  if (data.closed) return;
+  data.closed = true;
+  ws.end(code, reason);
+}
+
 interface SubscriptionConnections {
   masters: Set<Socket>;
   receivers: Set<Socket>;

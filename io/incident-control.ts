@@ -24,7 +24,7 @@ import type { ControlMessage, EndedSessions, LiveSession } from '../persistence/
 import type { ConnectionData, ConnectionRegistry, Socket } from './connections';
 import type { ControlTarget } from './control-listener';
 
-/** Close codes of operator actions (see CloseCode in io/server.ts). */
+/** Close codes of operator actions (see CloseCode in io/close-codes.ts). */
 export const IncidentCloseCode = {
   ISOLATED: 4003,
   REVOKED: 4004,

@@ -33,14 +33,16 @@ import {
   checkFreshness,
   checkPosition,
   checkSignalFields,
+  checkSignalFieldsV2,
   decodeSignalBody,
   decodeSnapshotBody,
   encodeHeartbeat,
   exactDecimal,
   positionFromFrame,
+  signalBodyFields,
+  signalRecord,
   safeInteger,
   type DecodedFrame,
-  type SignalBodyFrame,
   type SignalV1Frame,
   type SignedFrame,
   type WelcomePacing,
@@ -289,46 +291,20 @@ export function signalFromV2(
 ): SignalRecord | (Rejection & { sequence: number }) {
   const macProblem = verifySigned(s, keys);
   if (macProblem !== null) return { ...macProblem, sequence: 0 };
-  const body: SignalBodyFrame | null = decodeSignalBody(s.body);
+  const body = decodeSignalBody(s.body);
   if (body === null || body.subscriptionId === '' || body.symbol === '') {
     return { code: RejectCode.MALFORMED, message: 'body is not a SignalBody', sequence: 0 };
   }
-  const sequence = safeInteger(body.sequenceNumber);
-  if (body.subscriptionId.toLowerCase() !== subscriptionId) {
+  const fields = signalBodyFields(body);
+  const sequence = fields.sequence;
+  if (fields.subscriptionId.toLowerCase() !== subscriptionId) {
     return { code: RejectCode.WRONG_SUBSCRIPTION, message: 'signal is for another subscription', sequence: sequence ?? 0 };
   }
-  const generatedAtMs = safeInteger(body.generatedAt);
-  const fieldProblem = checkSignalFields({
-    version: 2,
-    subscriptionId: body.subscriptionId,
-    sequence,
-    symbol: body.symbol,
-    orderType: body.orderType,
-    volume: body.volume,
-    price: body.price,
-    action: body.action,
-    positionId: exactDecimal(body.positionId),
-    stopLoss: body.stopLoss,
-    takeProfit: body.takeProfit,
-  });
+  const fieldProblem = checkSignalFieldsV2(fields);
   if (fieldProblem !== null) return { ...fieldProblem, sequence: sequence ?? 0 };
-  const judged = judgedFresh(generatedAtMs, nowMs, settings, (generatedAtMs) => ({
-    subscriptionId,
-    sequence: sequence!,
-    generatedAtMs,
-    symbol: body.symbol,
-    orderType: body.orderType,
-    volume: body.volume,
-    price: body.price,
-    action: body.action,
-    positionId: exactDecimal(body.positionId),
-    stopLoss: body.stopLoss,
-    takeProfit: body.takeProfit,
-    magic: exactDecimal(body.magic),
-    signingVersion: 2,
-    content: Uint8Array.from(s.body),
-    receivedAtMs: nowMs,
-  }));
+  const judged = judgedFresh(fields.generatedAtMs, nowMs, settings, (generatedAtMs) =>
+    signalRecord(fields, subscriptionId, sequence!, generatedAtMs, 2, Uint8Array.from(s.body), nowMs),
+  );
   return 'code' in judged ? { ...judged, sequence: sequence! } : judged;
 }
 

@@ -200,6 +200,12 @@ async function admitted(refuser: Refuser, deps: UpgradeDeps): Promise<boolean> {
   return ok;
 }
 
+/**
+ * An upgrade on /v1/master or /v1/receiver, in order: the source address's
+ * rate, the checks that need no store, the Bearer token's form, then the
+ * store (token, role, expiry, revocation, allowlist, a flood cooldown, a
+ * master's MAC keys); only then the 101. Any refusal answers and records.
+ */
 export function handleUpgrade(
   res: HttpResponse,
   req: HttpRequest,
@@ -209,63 +215,97 @@ export function handleUpgrade(
 ): void {
   const request = readRequest(req);
   const refuser = refuserFor(res, role, deps);
-  const { remoteAddress, reqId, refuse } = refuser;
-
   void (async () => {
     if (!(await admitted(refuser, deps))) return;
     const early = refusalBeforeAuthentication(request);
-    if (early !== null) return refuse(early);
-    const match = /^Bearer ([A-Za-z0-9_\-]+)$/.exec(request.authorization);
-    if (match === null) return refuse(UpgradeRefusalCode.MISSING_TOKEN);
-    const tokenHash = deps.tokenHash(match[1]!);
-    if (tokenHash === null) return refuse(UpgradeRefusalCode.MALFORMED_TOKEN);
-
-    let data: ConnectionData;
-    try {
-      const result = await deps.authenticator.authenticate(tokenHash, remoteAddress, role);
-      if (!result.ok) return refuse(result.reason);
-      const coolingDownMs = deps.floodCooldownMs?.(result.tokenId) ?? 0;
-      if (coolingDownMs > 0) return refuse(UpgradeRefusalCode.RATE_LIMITED, result.subscriptionId, Math.ceil(coolingDownMs / 1000));
-      const macKeys =
-        role === 'master'
-          ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) =>
-              macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null, k.legacyV1 === true),
-            )
-          : [];
-      data = connectionData(result, macKeys);
-    } catch {
-      // The store did not answer, or its answer is unusable: refuse, never leave the request hanging.
-      return refuse(UpgradeRefusalCode.UNAVAILABLE);
-    }
-    if (refuser.aborted()) return;
-    deps.log('info', 'upgrade accepted', { reqId, role, connId: data.connId, subscriptionId: data.subscriptionId, tokenId: data.tokenId, remoteAddress });
-    // Corked, unless uWS's cork-after-async-upgrade bug was seen (io/async-upgrade-guard.ts).
-    deps.upgradeGuard.upgrade(
-      data.connId,
-      (fn) => res.cork(fn),
-      () => res.upgrade(data, request.secWebSocketKey, request.secWebSocketProtocol, request.secWebSocketExtensions, context),
-    );
+    if (early !== null) return refuser.refuse(early);
+    const tokenHash = bearerTokenHash(request.authorization, refuser, deps);
+    if (tokenHash === null) return;
+    const data = await authenticated(tokenHash, role, refuser, deps);
+    if (data === null || refuser.aborted()) return;
+    upgradeTo(data, res, context, request, refuser, deps);
   })();
+}
 
-  function connectionData(result: Extract<AuthResult, { ok: true }>, macKeys: MacKey[]): ConnectionData {
-    const settings = result.settings;
-    return {
-      connId: deps.allocateConnId(),
-      role,
-      subscriptionId: result.subscriptionId,
-      tokenId: result.tokenId,
-      remoteAddress,
-      settings,
-      macKeys,
-      bucket: new TokenBucket(settings.rateLimitPerSecond, settings.rateLimitBurst, Date.now()),
-      subscribed: false,
-      live: false,
-      closed: false,
-      rateLimitedUnreported: 0,
-      rateLimitedReportedAtMs: 0,
-      rateLimitedInWindow: 0,
-      rateLimitedWindowStartMs: 0,
-      busyFromSequence: 0,
-    };
+/** The SHA-256 hash of the Bearer token; null when there is none to look up (refused: answered). */
+function bearerTokenHash(authorization: string, refuser: Refuser, deps: UpgradeDeps): string | null {
+  const match = /^Bearer ([A-Za-z0-9_\-]+)$/.exec(authorization);
+  if (match === null) {
+    refuser.refuse(UpgradeRefusalCode.MISSING_TOKEN);
+    return null;
   }
+  const tokenHash = deps.tokenHash(match[1]!);
+  if (tokenHash === null) refuser.refuse(UpgradeRefusalCode.MALFORMED_TOKEN);
+  return tokenHash;
+}
+
+/**
+ * The store's answer for the token from this address in this role, and the
+ * connection's data when it lets it in; null when refused (already answered).
+ */
+async function authenticated(tokenHash: string, role: Role, refuser: Refuser, deps: UpgradeDeps): Promise<ConnectionData | null> {
+  const { remoteAddress, refuse } = refuser;
+  try {
+    const result = await deps.authenticator.authenticate(tokenHash, remoteAddress, role);
+    if (!result.ok) {
+      refuse(result.reason);
+      return null;
+    }
+    const coolingDownMs = deps.floodCooldownMs?.(result.tokenId) ?? 0;
+    if (coolingDownMs > 0) {
+      refuse(UpgradeRefusalCode.RATE_LIMITED, result.subscriptionId, Math.ceil(coolingDownMs / 1000));
+      return null;
+    }
+    const macKeys =
+      role === 'master'
+        ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) =>
+            macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null, k.legacyV1 === true),
+          )
+        : [];
+    return connectionData(result, macKeys, role, remoteAddress, deps);
+  } catch {
+    // The store did not answer, or its answer is unusable: refuse, never leave the request hanging.
+    refuse(UpgradeRefusalCode.UNAVAILABLE);
+    return null;
+  }
+}
+
+/** The 101: corked, unless uWS's cork-after-async-upgrade bug was seen (io/async-upgrade-guard.ts). */
+function upgradeTo(data: ConnectionData, res: HttpResponse, context: us_socket_context_t, request: UpgradeRequest, refuser: Refuser, deps: UpgradeDeps): void {
+  deps.log('info', 'upgrade accepted', {
+    reqId: refuser.reqId,
+    role: data.role,
+    connId: data.connId,
+    subscriptionId: data.subscriptionId,
+    tokenId: data.tokenId,
+    remoteAddress: data.remoteAddress,
+  });
+  deps.upgradeGuard.upgrade(
+    data.connId,
+    (fn) => res.cork(fn),
+    () => res.upgrade(data, request.secWebSocketKey, request.secWebSocketProtocol, request.secWebSocketExtensions, context),
+  );
+}
+
+/** What uWS keeps for the connection: who it is, its subscription's settings and keys, its token bucket. */
+function connectionData(result: Extract<AuthResult, { ok: true }>, macKeys: MacKey[], role: Role, remoteAddress: string, deps: UpgradeDeps): ConnectionData {
+  const settings = result.settings;
+  return {
+    connId: deps.allocateConnId(),
+    role,
+    subscriptionId: result.subscriptionId,
+    tokenId: result.tokenId,
+    remoteAddress,
+    settings,
+    macKeys,
+    bucket: new TokenBucket(settings.rateLimitPerSecond, settings.rateLimitBurst, Date.now()),
+    subscribed: false,
+    live: false,
+    closed: false,
+    rateLimitedUnreported: 0,
+    rateLimitedReportedAtMs: 0,
+    rateLimitedInWindow: 0,
+    rateLimitedWindowStartMs: 0,
+    busyFromSequence: 0,
+  };
 }

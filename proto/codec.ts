@@ -9,7 +9,7 @@
  * or null beyond 2^53-1.
  */
 import protobuf from 'protobufjs';
-import type { Position, RejectCode, SignalRecord, SubscriptionState } from './records';
+import type { DecodedSignalBodyFields, Position, RejectCode, SignalBodyFields, SignalRecord, SubscriptionState } from './records';
 import { sigplaneSchema } from './sigplane-schema';
 import type { DecodedFrame, Int64, PositionFrame, SignalBodyFrame, SnapshotBodyFrame } from './wire-types';
 
@@ -155,9 +155,35 @@ export function encodeHeartbeat(sentAtMs: number): Uint8Array {
   return encodeFrame({ heartbeat: { sentAt: sentAtMs } });
 }
 
-/** The signal as receivers see it: every execution field, whatever the signing version.
- * 64-bit ids travel as decimal strings: fromObject converts them exactly. */
-function signalBodyObject(record: SignalRecord): Record<string, unknown> {
+/**
+ * A decoded SignalBody's execution fields (records.ts SignalBodyFields):
+ * sequence and generated_at as JS numbers (null beyond 2^53-1), position
+ * id and magic as their exact decimals. What the I/O thread checks and
+ * keeps of a v2 signal, and what a receiver's client is delivered.
+ */
+export function signalBodyFields(body: SignalBodyFrame): DecodedSignalBodyFields {
+  return {
+    subscriptionId: body.subscriptionId,
+    sequence: safeInteger(body.sequenceNumber),
+    generatedAtMs: safeInteger(body.generatedAt),
+    symbol: body.symbol,
+    orderType: body.orderType,
+    volume: body.volume,
+    price: body.price,
+    action: body.action,
+    positionId: exactDecimal(body.positionId),
+    stopLoss: body.stopLoss,
+    takeProfit: body.takeProfit,
+    magic: exactDecimal(body.magic),
+  };
+}
+
+/**
+ * The reverse: a signal's fields as a SignalBody object for the encoder, as
+ * receivers see it, every execution field whatever the signing version.
+ * 64-bit ids travel as decimal strings: fromObject converts them exactly.
+ */
+function signalBodyObject(record: SignalBodyFields): Record<string, unknown> {
   return {
     subscriptionId: record.subscriptionId,
     sequenceNumber: record.sequence,

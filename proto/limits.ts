@@ -136,6 +136,17 @@ export const engine = {
   /** Records a shard worker takes from its ring in one batch (one journal commit). */
   shardBatchRecordsMax: 1024,
   /**
+   * Connection detaches (masterDetach, receiverDetach) one shard's ring had
+   * no room for, kept by the I/O thread and written before any new record
+   * once it has: a lost detach would leave the closed connection in its
+   * actor's state for as long as the worker runs. About 150 bytes each:
+   * 2.5 MiB at most per shard. A worker that leaves this many waiting has
+   * not taken its ring for that many closes: it is restarted from its
+   * journal, which rebuilds its actors without any connection (its
+   * connections resync, as after a crash; engine/shard-host.ts).
+   */
+  shardDetachBacklogMax: 16_384,
+  /**
    * How long a worker's consumer spins checking its ring before it sleeps:
    * waking a sleeping thread on the other core costs ~50 us, so records a
    * little apart are taken without one. A time, not a count of checks: the

@@ -202,19 +202,28 @@ export function checkPosition(p: {
  * returned. Freshness is separate (`checkFreshness`).
  */
 export function checkSignalFields(signal: SignalFieldsV1 | SignalFieldsV2): RuleResult {
-  const common =
+  return signal.version === 1 ? checkCommonSignalFields(signal) : checkSignalFieldsV2(signal);
+}
+
+/** The v2 rules of checkSignalFields, for fields that carry no `version` (a decoded body's: codec.ts `signalBodyFields`). */
+export function checkSignalFieldsV2(signal: Omit<SignalFieldsV2, 'version'>): RuleResult {
+  return (
+    checkCommonSignalFields(signal) ??
+    checkAction(signal.action) ??
+    checkPositionId(signal.positionId) ??
+    checkStopLevel(signal.stopLoss, 'stop_loss') ??
+    checkStopLevel(signal.takeProfit, 'take_profit')
+  );
+}
+
+function checkCommonSignalFields(signal: CommonSignalFields): RuleResult {
+  return (
     checkSubscriptionId(signal.subscriptionId) ??
     checkSequence(signal.sequence) ??
     checkSymbol(signal.symbol) ??
     checkVolume(signal.volume) ??
     checkPrice(signal.price) ??
-    checkOrderType(signal.orderType);
-  if (common !== null || signal.version === 1) return common;
-  return (
-    checkAction(signal.action) ??
-    checkPositionId(signal.positionId) ??
-    checkStopLevel(signal.stopLoss, 'stop_loss') ??
-    checkStopLevel(signal.takeProfit, 'take_profit')
+    checkOrderType(signal.orderType)
   );
 }
 

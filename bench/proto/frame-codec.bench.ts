@@ -23,58 +23,13 @@ import {
   decodeSignalBody,
   encodeDelivery,
   encodeFrame,
-  encodeSignalBody,
   type SignalRecord,
-  macV2,
-  signV1,
 } from '@sigplane/protocol';
 import { decodeInbound, encodeInbound, type ShardInbound } from '../../engine/shard-protocol';
-import { benchEpochMs, benchSubscriptionId, benchV1Secret, v1Fields, v1Record } from '../signal-fixtures';
+import { benchEpochMs, v1FrameObject, v1Record, v2Body, v2Frame } from '../signal-fixtures';
 
 const inputCount = 64;
 const firstSequence = 1_000_000;
-const v2KeyId = '2026-11';
-const v2Key = new Uint8Array(32).map((_, j) => (j * 13 + 5) & 0xff);
-
-function v1FrameObject(sequence: number): Record<string, unknown> {
-  const fields = v1Fields(sequence);
-  return {
-    signalV1: {
-      subscriptionId: fields.subscriptionId,
-      sequenceNumber: fields.sequence,
-      generatedAt: fields.generatedAt,
-      symbol: fields.symbol,
-      orderType: fields.orderType,
-      volume: fields.volume,
-      price: fields.price,
-      signature: signV1(benchV1Secret, fields),
-    },
-  };
-}
-
-/** A v2 OPEN with stops and a magic number: every SignalBody field set. */
-function v2Body(sequence: number): Uint8Array {
-  return encodeSignalBody({
-    subscriptionId: benchSubscriptionId,
-    sequenceNumber: sequence,
-    generatedAt: benchEpochMs + sequence * 250,
-    symbol: 'EURUSD',
-    orderType: 0,
-    volume: 0.25,
-    price: 1.08765 + (sequence % 8) / 100_000,
-    action: 1,
-    positionId: String(5_000_000_000 + sequence),
-    stopLoss: 1.08265,
-    takeProfit: 1.09765,
-    magic: '20260101',
-  });
-}
-
-function v2Frame(sequence: number): Uint8Array {
-  const body = v2Body(sequence);
-  return encodeFrame({ signalV2: { body, keyId: v2KeyId, mac: macV2(v2Key, body) } });
-}
-
 function inboundMessage(record: SignalRecord, connId: number): ShardInbound {
   return { t: 'event', sub: record.subscriptionId, ev: { kind: 'signal', connId, record }, t0: 12_345.678 };
 }
