@@ -132,7 +132,7 @@ const serverClose = {
   title: 'Close codes (server)',
   surface: 'The close code (and reason) of a WebSocket session the server ends.',
   carriedBy: ['the WebSocket close frame'],
-  definedIn: ['io/server.ts CloseCode', 'io/incident-control.ts IncidentCloseCode', 'io/receiver-connection.ts'],
+  definedIn: ['io/close-codes.ts CloseCode', 'io/incident-control.ts IncidentCloseCode', 'io/receiver-connection.ts'],
   kind: 'close',
   codes: {
     1001: { name: 'SHUTDOWN', meaning: 'The server is stopping.' },

@@ -30,7 +30,7 @@ import { shardExitCode } from '../engine/shard-protocol';
 import { AdminErrorCode, AdminHttpError, asHttpError, configErrorStatus, invalidRequest } from '../io/admin/admin-errors';
 import { IncidentCloseCode } from '../io/incident-control';
 import { receiverSettingsUnavailableCloseCode } from '../io/receiver-connection';
-import { CloseCode } from '../io/server';
+import { CloseCode } from '../io/close-codes';
 import { backpressureCloseCode } from '../io/slow-connections';
 import { refusals } from '../io/upgrade';
 import { JournalError, JournalErrorCode, checkCursor } from '../persistence/journal-codec';
@@ -151,6 +151,17 @@ describe('the error catalogue holds every code defined', () => {
       for (const [code, entry] of Object.entries(group.codes)) expect({ code, name: entry.name }).toEqual({ code, name: names[code] });
     }
     expect(errorCatalogue.shardExit.codes[shardExitCode.journalOutOfSpace].name).toBe('journalOutOfSpace');
+  });
+
+  it('every close code written as a number (a `...CloseCode = N` constant, a close or end call) is in a close group', () => {
+    const numbered = /\w*CloseCode\s*=\s*(\d{4})\b|(?:closeSocket|\.end|\.drop|\.close)\([^,()]*,\s*(\d{4})\b/g;
+    const found = sources()
+      .filter((s) => s.file.startsWith(`io${path.sep}`) || s.file.startsWith(`client${path.sep}`))
+      .flatMap((s) => [...s.text.matchAll(numbered)].map((m) => ({ file: s.file, code: m[1] ?? m[2]! })));
+    expect(found.length).toBeGreaterThan(0);
+    // 1006 is what the WebSocket layer reports for a socket closed without a close frame (io/async-upgrade-guard.ts reads it): no one sends it.
+    const closeCodes = [...Object.keys(errorCatalogue.serverClose.codes), ...Object.keys(errorCatalogue.clientClose.codes), '1006'];
+    expect(found.filter((f) => !closeCodes.includes(f.code))).toEqual([]);
   });
 });
 
