@@ -88,11 +88,20 @@ const groupOfClass: Record<string, ErrorCatalogueGroup> = {
   UsageError: 'cli',
 };
 
-/** What `new XError(` is given as its code where it is a literal: `new XError('CODE'` or `new AdminHttpError(404, 'CODE'`. */
+/**
+ * What `new XError(` is given as its code where it is a literal:
+ * `new XError('CODE'`, `new AdminHttpError(404, 'CODE'`, and a UsageError's
+ * code after its message, `new UsageError(message, 'CODE')` on one line.
+ */
 function literalCodeSites(): { file: string; errorClass: string; status: number | null; code: string }[] {
-  const site = /new (\w+Error)\(\s*(?:(\d{3}),\s*)?'([A-Z][A-Z0-9_]*)'/g;
+  const site = /new (\w+Error)\(\s*(?:(\d{3}),\s*)?'([A-Z][A-Z0-9_]*)'|new (UsageError)\(.*, '([A-Z][A-Z0-9_]*)'\)/g;
   return sources().flatMap(({ file, text }) =>
-    [...text.matchAll(site)].map((m) => ({ file, errorClass: m[1]!, status: m[2] === undefined ? null : Number(m[2]), code: m[3]! })),
+    [...text.matchAll(site)].map((m) => ({
+      file,
+      errorClass: m[1] ?? m[4]!,
+      status: m[2] === undefined ? null : Number(m[2]),
+      code: m[3] ?? m[5]!,
+    })),
   );
 }
 
