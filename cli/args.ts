@@ -3,6 +3,7 @@
  * every subcommand and a clear error (exit 2) for anything unknown.
  */
 import { parseArgs } from 'node:util';
+import { SigplaneError } from '@sigplane/protocol';
 import { scrubSecrets } from './log';
 
 export interface OptionSpec {
@@ -17,7 +18,14 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
 }
 
-export class UsageError extends Error {}
+/** USAGE, or INVALID_SETTING (ConfigError in config.ts): the command stops with exit 2 (main.ts). */
+export type UsageErrorCode = 'USAGE' | 'INVALID_SETTING';
+
+export class UsageError extends SigplaneError<UsageErrorCode> {
+  constructor(message: string, code: UsageErrorCode = 'USAGE') {
+    super(code, message);
+  }
+}
 
 function helpText(spec: CommandSpec): string {
   const lines = [`usage: ${spec.usage}`, '', spec.summary, '', 'options:'];

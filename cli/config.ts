@@ -17,7 +17,7 @@ export class ConfigError extends UsageError {
     readonly source: string,
     detail: string,
   ) {
-    super(source === `--${key}` ? `--${key} ${detail}` : source === 'rule' ? `setting ${key} ${detail}` : `${source} (setting ${key}) ${detail}`);
+    super(source === `--${key}` ? `--${key} ${detail}` : source === 'rule' ? `setting ${key} ${detail}` : `${source} (setting ${key}) ${detail}`, 'INVALID_SETTING');
   }
 }
 

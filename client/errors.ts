@@ -3,6 +3,7 @@
  * server RejectCode name (REPLAY, SIGNATURE_INVALID, ...) or one of the
  * client's own codes below.
  */
+import { SigplaneError } from '@sigplane/protocol';
 
 export const ClientErrorCode = {
   /** publish() while the outbox holds outboxSignalsMax unacked signals. */
@@ -42,9 +43,8 @@ export const ClientErrorCode = {
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
-export class SigplaneClientError extends Error {
-  /** A RejectCode name or a ClientErrorCode. */
-  readonly code: string;
+/** `code`: a RejectCode name or a ClientErrorCode. */
+export class SigplaneClientError extends SigplaneError {
   /** The sequence concerned, when known (decimal string beyond 2^53-1). */
   readonly sequence: number | string | null;
   /** For UPGRADE_REFUSED: the HTTP status of the refusal. */
@@ -57,9 +57,8 @@ export class SigplaneClientError extends Error {
     message: string,
     options: { sequence?: number | string | null; httpStatus?: number | null; refusalCode?: string | null; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SigplaneClientError';
-    this.code = code;
     this.sequence = options.sequence ?? null;
     this.httpStatus = options.httpStatus ?? null;
     this.refusalCode = options.refusalCode ?? null;

@@ -47,7 +47,7 @@
  * that looks corrupt stops the thread instead of handing on wrong bytes.
  */
 
-import { engine } from '@sigplane/protocol';
+import { engine, SigplaneError } from '@sigplane/protocol';
 import {
   capacitySlot,
   consumerSleepingSlot,
@@ -70,12 +70,9 @@ export const RingErrorCode = {
 } as const;
 export type RingErrorCode = (typeof RingErrorCode)[keyof typeof RingErrorCode];
 
-export class RingError extends Error {
-  constructor(
-    readonly code: RingErrorCode,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
+export class RingError extends SigplaneError<RingErrorCode> {
+  constructor(code: RingErrorCode, message: string) {
+    super(code, `${code}: ${message}`);
     this.name = 'RingError';
   }
 }

@@ -43,7 +43,7 @@ export interface UpgradeDeps {
 }
 
 /** Each refusal's HTTP status, and the security event's detail (ours, never the client's bytes). */
-const refusals: Record<UpgradeRefusalCode, { status: string; detail: string }> = {
+export const refusals: Record<UpgradeRefusalCode, { status: string; detail: string }> = {
   QUERY_NOT_ALLOWED: { status: '400 Bad Request', detail: 'a query string on a WebSocket path (not kept)' },
   CREDENTIAL_IN_URL: { status: '400 Bad Request', detail: 'a credential-shaped value or name in the query string (not kept): treat it as leaked' },
   NOT_A_WEBSOCKET_UPGRADE: { status: '400 Bad Request', detail: 'not a WebSocket upgrade (method, Upgrade or Sec-WebSocket-Key)' },

@@ -34,6 +34,7 @@ import {
   type SignalRecord,
   type SnapshotRecord,
   checkPosition,
+  SigplaneError,
 } from '@sigplane/protocol';
 import { crc32 } from './crc32';
 
@@ -58,12 +59,10 @@ export const JournalErrorCode = {
 } as const;
 export type JournalErrorCode = (typeof JournalErrorCode)[keyof typeof JournalErrorCode];
 
-export class JournalError extends Error {
-  readonly code: JournalErrorCode;
+export class JournalError extends SigplaneError<JournalErrorCode> {
   constructor(code: JournalErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
+    super(code, `${code}: ${message}`, options);
     this.name = 'JournalError';
-    this.code = code;
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import { copySettings } from './limits';
 import { encodeFrame, exactDecimal } from './codec';
+import { SigplaneError } from './sigplane-error';
 import type { Int64, ReceiverSettingsFrame } from './wire-types';
 
 export const LotMode = {
@@ -91,13 +92,13 @@ export const SettingsErrorCode = {
 } as const;
 export type SettingsErrorCode = (typeof SettingsErrorCode)[keyof typeof SettingsErrorCode];
 
-export class SettingsError extends Error {
+export class SettingsError extends SigplaneError<SettingsErrorCode> {
   constructor(
-    readonly code: SettingsErrorCode,
+    code: SettingsErrorCode,
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
+    super(code, `${field}: ${message}`);
     this.name = 'SettingsError';
   }
 }

@@ -3,6 +3,7 @@
  * code a client acts on without parsing the message. Store errors
  * (ConfigError) map onto them here, in one table.
  */
+import { SigplaneError } from '@sigplane/protocol';
 import { ConfigError, type ConfigErrorCode } from '../../persistence/pg/config-errors';
 
 export const AdminErrorCode = {
@@ -19,15 +20,15 @@ export const AdminErrorCode = {
   INTERNAL: 'INTERNAL',
 } as const;
 
-export class AdminHttpError extends Error {
+export class AdminHttpError extends SigplaneError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
     /** Extra answer headers (`allow` of a 405). */
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message);
+    super(code, message);
     this.name = 'AdminHttpError';
   }
 }
@@ -36,7 +37,7 @@ export function invalidRequest(message: string): never {
   throw new AdminHttpError(400, AdminErrorCode.INVALID_REQUEST, message);
 }
 
-const configErrorStatus: Record<ConfigErrorCode, number> = {
+export const configErrorStatus: Record<ConfigErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   INVALID_MAC_KEY: 400,
   UNKNOWN_SUBSCRIPTION: 404,

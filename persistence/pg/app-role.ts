@@ -23,6 +23,7 @@
  * sigplane_app, owner of no table.
  */
 import type { Pool } from 'pg';
+import { SigplaneError } from '@sigplane/protocol';
 
 const applicationRole = 'sigplane_app';
 
@@ -35,7 +36,12 @@ export function applicationDatabaseUrl(ownerUrl: string, explicitUrl: string | u
   return { url: url.toString(), source: 'owner with role option' };
 }
 
-export class ApplicationRoleError extends Error {}
+/** APPLICATION_ROLE_UNSAFE: the connection would not be bound by row-level security; the server does not serve. */
+export class ApplicationRoleError extends SigplaneError<'APPLICATION_ROLE_UNSAFE'> {
+  constructor(message: string) {
+    super('APPLICATION_ROLE_UNSAFE', message);
+  }
+}
 
 /** Refuses (throws) unless this pool's connections are bound by row-level security and own nothing. */
 export async function assertApplicationRole(pool: Pool): Promise<{ currentUser: string }> {

@@ -10,7 +10,7 @@
  * the application role.
  */
 import type { Pool } from 'pg';
-import { auditLog } from '@sigplane/protocol';
+import { auditLog, SigplaneError } from '@sigplane/protocol';
 
 export interface AuditMaintenanceOptions {
   /** Default Date.now(). */
@@ -30,8 +30,10 @@ export interface AuditMaintenanceResult {
   deleted: number;
 }
 
-export class AuditRetentionError extends Error {
-  readonly code = 'INVALID_ARGUMENT';
+export class AuditRetentionError extends SigplaneError<'INVALID_ARGUMENT'> {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
 }
 
 export async function maintainAuditLog(pool: Pool, options: AuditMaintenanceOptions = {}): Promise<AuditMaintenanceResult> {

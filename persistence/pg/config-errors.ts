@@ -4,6 +4,7 @@
  * into HTTP answers by the admin API (io/admin/admin-errors.ts) and into
  * messages by the CLI. A refusal changes nothing.
  */
+import { SigplaneError } from '@sigplane/protocol';
 
 export type ConfigErrorCode =
   | 'INVALID_ARGUMENT'
@@ -22,12 +23,9 @@ export type ConfigErrorCode =
   | 'ALREADY_ERASED'
   | 'EMAIL_TAKEN';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly code: ConfigErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class ConfigError extends SigplaneError<ConfigErrorCode> {
+  constructor(code: ConfigErrorCode, message: string) {
+    super(code, message);
     this.name = 'ConfigError';
   }
 }

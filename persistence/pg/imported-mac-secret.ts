@@ -27,7 +27,7 @@
  *
  * No message here holds the secret or anything derived from it.
  */
-import { credentials, importedMacSecret } from '@sigplane/protocol';
+import { credentials, importedMacSecret, SigplaneError } from '@sigplane/protocol';
 
 export type WeakMacSecretReason = 'SHORT' | 'LOW_ENTROPY';
 
@@ -73,8 +73,10 @@ function invalidMacKey(message: string): never {
 }
 
 /** INVALID_MAC_KEY; mac-key-store.ts turns it into its ConfigError. */
-export class MacSecretError extends Error {
-  readonly code = 'INVALID_MAC_KEY';
+export class MacSecretError extends SigplaneError<'INVALID_MAC_KEY'> {
+  constructor(message: string) {
+    super('INVALID_MAC_KEY', message);
+  }
 }
 
 const generatedFormat = `${credentials.macKeyBytes * 2} lowercase hex characters (${credentials.macKeyBytes} bytes), the format sigplane generates`;

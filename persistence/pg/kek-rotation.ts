@@ -17,7 +17,7 @@
  * column adds its table here.
  */
 import type { Pool } from 'pg';
-import { secretsAtRest } from '@sigplane/protocol';
+import { secretsAtRest, SigplaneError } from '@sigplane/protocol';
 import { macKeyAad } from './mac-key-store';
 import { withTransaction } from './pool';
 import type { SecretBox } from './secret-box';
@@ -38,12 +38,9 @@ export interface RewrapResult {
   kekVersion: number;
 }
 
-export class KekRotationError extends Error {
-  constructor(
-    readonly code: 'KEK_VERSION_UNKNOWN' | 'KEK_OPEN_FAILED',
-    message: string,
-  ) {
-    super(message);
+export class KekRotationError extends SigplaneError<'KEK_VERSION_UNKNOWN' | 'KEK_OPEN_FAILED'> {
+  constructor(code: 'KEK_VERSION_UNKNOWN' | 'KEK_OPEN_FAILED', message: string) {
+    super(code, message);
     this.name = 'KekRotationError';
   }
 }

@@ -13,6 +13,7 @@ import type { Pool } from 'pg';
 import {
   copySettingsDefaults,
   resolveCopySettings,
+  SigplaneError,
   validateCopySettingsOverrides,
   type CopySettings,
   type ReceiverSettingsMessage,
@@ -25,12 +26,9 @@ export const ReceiverSettingsStoreErrorCode = {
   UNKNOWN_RECEIVER_TOKEN: 'UNKNOWN_RECEIVER_TOKEN',
 } as const;
 
-export class ReceiverSettingsStoreError extends Error {
-  constructor(
-    readonly code: keyof typeof ReceiverSettingsStoreErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class ReceiverSettingsStoreError extends SigplaneError<keyof typeof ReceiverSettingsStoreErrorCode> {
+  constructor(code: keyof typeof ReceiverSettingsStoreErrorCode, message: string) {
+    super(code, message);
     this.name = 'ReceiverSettingsStoreError';
   }
 }

@@ -17,6 +17,7 @@
  * application connects as a member of sigplane_app (migration 007).
  */
 import type { Pool, PoolClient } from 'pg';
+import { SigplaneError } from '@sigplane/protocol';
 import { withTransaction } from './pool';
 
 export type TenantRole = 'admin' | 'provider' | 'subscriber';
@@ -29,10 +30,9 @@ export interface Tenant {
 
 export type TenantErrorCode = 'INVALID_TENANT';
 
-export class TenantError extends Error {
-  readonly code: TenantErrorCode = 'INVALID_TENANT';
+export class TenantError extends SigplaneError<TenantErrorCode> {
   constructor(message: string) {
-    super(message);
+    super('INVALID_TENANT', message);
     this.name = 'TenantError';
   }
 }

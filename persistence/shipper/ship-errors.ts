@@ -3,6 +3,8 @@
  * on `code`). Journal corruption keeps the journal's own code
  * (JOURNAL_CORRUPT, persistence/journal-codec.ts).
  */
+import { SigplaneError } from '@sigplane/protocol';
+
 export const ShipErrorCode = {
   /** A journal row is valid for the journal but cannot go to Postgres as it is (e.g. a subscription id that is no UUID). */
   UNSHIPPABLE_ROW: 'SHIP_UNSHIPPABLE_ROW',
@@ -27,12 +29,10 @@ export const ShipErrorCode = {
 } as const;
 export type ShipErrorCode = (typeof ShipErrorCode)[keyof typeof ShipErrorCode];
 
-export class ShipError extends Error {
-  readonly code: ShipErrorCode;
+export class ShipError extends SigplaneError<ShipErrorCode> {
   constructor(code: ShipErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
+    super(code, `${code}: ${message}`, options);
     this.name = 'ShipError';
-    this.code = code;
   }
 }
 
