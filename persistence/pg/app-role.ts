@@ -63,7 +63,7 @@ export async function assertApplicationRole(pool: Pool): Promise<{ currentUser: 
   if (!row.member) problems.push(`is not a member of ${applicationRole}`);
   if (row.owned !== '0') problems.push(`owns (or inherits the owner of) ${row.owned} table(s)`);
   if (problems.length > 0) {
-    throw new ApplicationRoleError(`the server's database role ${row.current_user} ${problems.join(', ')}: row-level security would not bind it (docs/postgres.md, "The application role")`);
+    throw new ApplicationRoleError(`the server's database role ${row.current_user} ${problems.join(', ')}: row-level security would not bind it (docs/postgres.md, "Roles and row-level security")`);
   }
   return { currentUser: row.current_user };
 }
