@@ -92,6 +92,12 @@ private:
    long              m_snapshotRetryDelayMs;
    ulong             m_snapshotSequence;
    long              m_snapshotSentAtMs;
+   // The highest signal a snapshot dropped from the outbox while it was on
+   // this connection unanswered (0: none). Its answer still comes, before the
+   // snapshot's (the server answers a connection's frames in order), and may
+   // carry the snapshot's own sequence: it must not be taken for the answer to
+   // the snapshot.
+   ulong             m_droppedInFlightUpTo;
    int               m_serverState;
    // Counters (the status of the C++ terminal loop reads them).
    long              m_signalsPublished;
@@ -110,6 +116,33 @@ private:
       if(!m_ws.SendBinary(frame))
          return false;
       m_framesSent++;
+      return true;
+     }
+
+   /** The highest outbox sequence sent on this connection and not answered (0: none). */
+   ulong             InFlightMax(void) const
+     {
+      ulong highest = 0;
+      for(int i = 0; i < m_store.OutboxSlots(); i++)
+        {
+         ulong s = m_store.OutboxSequence(i);
+         if(s != 0 && s <= m_busy.sentUpTo && s > highest)
+            highest = s;
+        }
+      return highest;
+     }
+
+   /**
+    * An answer to a signal the last snapshot dropped while it was in flight:
+    * true when it is one (it is then done with). Answers come in order, so
+    * the one for the highest dropped signal is the last of them.
+    */
+   bool              AnswersDroppedSignal(ulong s)
+     {
+      if(s == 0 || s > m_droppedInFlightUpTo)
+         return false;
+      if(s == m_droppedInFlightUpTo)
+         m_droppedInFlightUpTo = 0;
       return true;
      }
 
@@ -288,6 +321,9 @@ private:
       if(!SendPaced(m_frame, nowMs))
          return;
       // The snapshot covers every signal up to its sequence: the outbox is done with.
+      ulong inFlight = InFlightMax();
+      if(inFlight > m_droppedInFlightUpTo)
+         m_droppedInFlightUpTo = inFlight;
       m_store.RemoveOutboxRange(1, (ulong)SP_SEQUENCE_MAX);
       m_busy.Reset();
       m_busy.sentUpTo = sequence;
@@ -379,6 +415,8 @@ private:
      {
       ulong s = m_in.ack.sequence;
       m_acks++;
+      if(AnswersDroppedSignal(s))
+         return;
       m_store.RemoveOutboxRange(s, s);
       long delay = 0;
       OnBusyAction(m_busy.Answered(s, true, SP_OUTBOX_SIGNALS_MAX, delay), delay, nowMs);
@@ -397,6 +435,11 @@ private:
          long delay = 0;
          OnBusyAction(m_busy.Busy(s, InFlight(), delay), delay, nowMs);
          PlatformLog(SP_LOG_DEBUG, "REFUSED_FOR_NOW", what);
+         return;
+        }
+      if(!inOutbox && AnswersDroppedSignal(s))
+        {
+         PlatformLog(SP_LOG_DEBUG, "REJECT_IGNORED", what + " (a signal the snapshot replaced)");
          return;
         }
       bool snapshotAnswer = !inOutbox && m_snapshotSentAtMs > 0 && nowMs - m_snapshotSentAtMs < SP_SNAPSHOT_ANSWER_WINDOW_MS &&
@@ -530,6 +573,7 @@ private:
            {
             m_welcomed = false;
             m_openedAtMs = nowMs;
+            m_droppedInFlightUpTo = 0;
            }
          else
             if(event == SP_WS_EVENT_MESSAGE)
@@ -571,6 +615,7 @@ public:
       m_snapshotRetryDelayMs = SP_SNAPSHOT_RETRY_MIN_MS;
       m_snapshotSequence = 0;
       m_snapshotSentAtMs = 0;
+      m_droppedInFlightUpTo = 0;
       m_serverState = 0;
       m_signalsPublished = 0;
       m_acks = 0;

@@ -135,8 +135,13 @@ export class EaProcess {
   }
 
   /** The last lines, for failure messages. */
-  describe(from = Math.max(0, this.lines.length - 30)): string {
-    return `${this.lines.slice(from).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr.slice(-2000)}`;
+  describe(from = 0): string {
+    // Status replies are what a wait polls with; the lines worth reading are the others, and the last status.
+    const lines = this.lines.slice(from);
+    const others = lines.filter((l) => l.reply !== 'status').slice(-40);
+    const lastStatus = [...lines].reverse().find((l) => l.reply === 'status');
+    const shown = lastStatus === undefined ? others : [...others, lastStatus];
+    return `${shown.map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr.slice(-2000)}`;
   }
 
   waitLine(check: (l: EaLine) => boolean, timeoutMs = 20_000, from = 0): Promise<EaLine> {
