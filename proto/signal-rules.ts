@@ -9,7 +9,7 @@
  * STALE / FUTURE for freshness.
  */
 import { fields as fieldLimits } from './limits';
-import { RejectCode } from './records';
+import { RejectCode, type Position } from './records';
 
 export interface RuleViolation {
   code: RejectCode;
@@ -166,17 +166,7 @@ const V1_POSITION_ID_PREFIX = 'v1:';
  *   one signal's 100 lots); open_price, stop_loss, take_profit >= 0 and
  *   finite; magic a decimal uint64 ('' is 0); opened_sequence 0..2^53-1.
  */
-export function checkPosition(p: {
-  positionId: string;
-  symbol: string;
-  orderType: number;
-  volume: number;
-  openPrice: number;
-  stopLoss: number;
-  takeProfit: number;
-  magic: string;
-  openedSequence: number;
-}): RuleResult {
+export function checkPosition(p: Position): RuleResult {
   const id = p.positionId;
   const idProblem =
     typeof id === 'string' && id.startsWith(V1_POSITION_ID_PREFIX)
