@@ -158,7 +158,11 @@ export const engine = {
    * Cores (os.availableParallelism(), which a taskset mask narrows) below
    * which a consumer never spins (engine/spin-policy.ts): with one or two
    * the spin takes the core the producer, the load or Postgres needs, and
-   * delays the very records it waits for. MEASUREMENT_SPIN
+   * delays the very records it waits for (an earlier prototype: a 121 us
+   * hand-off back with the spin, 16 us without; issue 16). Measured here
+   * 2026-12-08, 2-vCPU EPYC, pinned, 1,000/s x 10: 60 us of server CPU per
+   * delivery without the spin, 54 us with it allowed, within the noise of
+   * that shared machine (docs/benchmarks.md, "Changes for speed").
    */
   ringSpinCoresMin: 3,
   /** Above it, a consumer spins only while at least this share of its recent waits ended within ringSpinMs... */
