@@ -48,6 +48,7 @@
  */
 
 import { engine, SigplaneError } from '@sigplane/protocol';
+import { SpinPolicy } from './spin-policy';
 import {
   capacitySlot,
   consumerSleepingSlot,
@@ -277,6 +278,7 @@ export class RingConsumer {
   private writeIndexSeen: number;
   private draining = false;
   private sleeps = 0;
+  private readonly spinPolicy = new SpinPolicy();
 
   constructor(sab: SharedArrayBuffer) {
     this.ring = new RingViews(sab);
@@ -351,22 +353,36 @@ export class RingConsumer {
 
   /**
    * For worker threads: returns at once if records are waiting, else spins
-   * engine.ringSpinMs checking, then sleeps (Atomics.wait) until the
-   * producer's notify() or `timeoutMs`. Returns whether records are waiting.
+   * up to engine.ringSpinMs checking when that pays (SpinPolicy), then
+   * sleeps (Atomics.wait) until the producer's notify() or `timeoutMs`.
+   * Returns whether records are waiting.
    */
   waitSync(timeoutMs: number): boolean {
     this.assertNotDraining();
-    const spinEndMs = performance.now() + engine.ringSpinMs;
-    for (let i = 1; ; i++) {
-      if (this.hasRecords()) return true;
-      // The clock costs more than a check: read it every spinChecksPerClockRead checks.
-      if (i % spinChecksPerClockRead === 0 && performance.now() >= spinEndMs) break;
+    if (this.hasRecords()) return true;
+    const spinning = this.spinPolicy.shouldSpin();
+    const startMs = performance.now();
+    if (spinning) {
+      const spinEndMs = startMs + engine.ringSpinMs;
+      for (let i = 1; ; i++) {
+        if (this.hasRecords()) {
+          this.spinPolicy.record(true);
+          return true;
+        }
+        // The clock costs more than a check: read it every spinChecksPerClockRead checks.
+        if (i % spinChecksPerClockRead === 0 && performance.now() >= spinEndMs) break;
+      }
     }
     const writeIndexSeen = this.announceSleep();
-    if (writeIndexSeen === null) return true;
+    if (writeIndexSeen === null) {
+      this.spinPolicy.record(!spinning || performance.now() - startMs <= engine.ringSpinMs);
+      return true;
+    }
     this.sleeps += 1;
-    Atomics.wait(this.ring.header, writeIndexSlot, writeIndexSeen, timeoutMs);
+    const result = Atomics.wait(this.ring.header, writeIndexSlot, writeIndexSeen, timeoutMs);
     Atomics.store(this.ring.header, consumerSleepingSlot, 0);
+    // Would a spin have caught these records? Only a wake within the spin window says yes.
+    if (result !== 'timed-out') this.spinPolicy.record(performance.now() - startMs <= engine.ringSpinMs);
     return this.hasRecords();
   }
 

@@ -21,6 +21,7 @@
  * Journal on a temporary file, its own clock and a list.
  */
 import {
+  engine as engineLimits,
   encodeAck,
   encodeDelivery,
   encodeExecutionReportAck,
@@ -78,6 +79,8 @@ export interface ShardCoreOptions {
   windowRecordsMax: number;
   /** The shard's own refusals recorded one by one (securityEvents limits otherwise). */
   refusalBudget?: RefusalBudget;
+  /** A batch of cursor updates alone is committed at most this often (engine.cursorCommitIntervalMs). */
+  cursorCommitIntervalMs?: number;
 }
 
 /** The worker's counters (its 'stats' record). */
@@ -115,6 +118,9 @@ export class ShardCore {
   private stopRequested = false;
   /** Set by a failed commit: the actors moved on past what the journal holds, so nothing more may run. */
   private failure: unknown = null;
+  private readonly cursorCommitIntervalMs: number;
+  /** When cursors were last committed (with anything, or alone). */
+  private lastCursorCommitAtMs = -Infinity;
   readonly stats: ShardCoreStats = { journalCommits: 0, journalRows: 0, journalCommitMsTotal: 0 };
 
   constructor(options: ShardCoreOptions) {
@@ -123,6 +129,7 @@ export class ShardCore {
     this.nowMs = options.nowMs;
     this.windowBudget = new WindowBudget(options.windowRecordsMax);
     this.refusalEvents = new ShardSecurityEvents(options.refusalBudget);
+    this.cursorCommitIntervalMs = options.cursorCommitIntervalMs ?? engineLimits.cursorCommitIntervalMs;
   }
 
   /** A 'stop' record came: the worker finishes this batch and ends its loop. */
@@ -208,11 +215,22 @@ export class ShardCore {
     for (const event of this.refusalEvents.summariesDue(nowMs)) this.journalSecurityEvent(event);
   }
 
-  /** How long the worker may sleep on an empty ring: at most idleWaitMs, and not past the next timer. */
+  /**
+   * How long the worker may sleep on an empty ring: at most idleWaitMs, and
+   * not past the next actor timer, refusal summary or cursor commit due.
+   */
   waitMs(nowMs: number, idleWaitMs: number): number {
     let waitMs = idleWaitMs;
-    for (const atMs of this.timers.values()) waitMs = Math.max(0, Math.min(waitMs, atMs - nowMs));
-    return waitMs;
+    for (const atMs of this.timers.values()) waitMs = Math.min(waitMs, atMs - nowMs);
+    const summaryAtMs = this.refusalEvents.nextSummaryAtMs();
+    if (summaryAtMs !== null) waitMs = Math.min(waitMs, summaryAtMs - nowMs);
+    if (this.cursorUpdates.size > 0) waitMs = Math.min(waitMs, this.lastCursorCommitAtMs + this.cursorCommitIntervalMs - nowMs);
+    return Math.max(0, waitMs);
+  }
+
+  /** Cursor updates held back for a later commit (the next batch that commits anyway, or the interval). */
+  get pendingCursors(): number {
+    return this.cursorUpdates.size;
   }
 
   /**
@@ -223,9 +241,19 @@ export class ShardCore {
   flush(): void {
     this.assertAlive();
     const batch = this.batch;
-    for (const cursor of this.cursorUpdates.values()) batch.cursors.push(cursor);
-    const rows =
-      batch.signals.length + batch.snapshots.length + batch.cursors.length + batch.states.length + batch.securityEvents.length + batch.executionReports.length;
+    const otherRows = batch.signals.length + batch.snapshots.length + batch.states.length + batch.securityEvents.length + batch.executionReports.length;
+    // Cursors are advisory (a receiver states its last executed sequence on
+    // subscribe): they ride with the next commit that happens anyway, and
+    // alone commit at most once per cursorCommitIntervalMs, not per ack
+    // (docs/reliability.md, "Receiver cursors").
+    let cursorsAtMs = -Infinity;
+    if (this.cursorUpdates.size > 0) {
+      cursorsAtMs = this.nowMs();
+      if (otherRows > 0 || this.stopRequested || cursorsAtMs - this.lastCursorCommitAtMs >= this.cursorCommitIntervalMs) {
+        for (const cursor of this.cursorUpdates.values()) batch.cursors.push(cursor);
+      }
+    }
+    const rows = otherRows + batch.cursors.length;
     if (rows > 0) {
       const started = performance.now();
       try {
@@ -238,8 +266,11 @@ export class ShardCore {
       this.stats.journalCommits++;
       this.stats.journalRows += rows;
       this.stats.journalCommitMsTotal += performance.now() - started;
+      if (batch.cursors.length > 0) {
+        this.lastCursorCommitAtMs = cursorsAtMs;
+        this.cursorUpdates = new Map();
+      }
       this.batch = emptyBatch();
-      this.cursorUpdates = new Map();
     }
     if (this.pendingOutbound.length === 0) return;
     for (const message of this.pendingOutbound) this.outbound.write(message);

@@ -91,21 +91,33 @@ function stopForLackOfSpace(): never {
   process.exit(shardExitCode.journalOutOfSpace);
 }
 
+/**
+ * Stats go to the I/O thread at most every shardStatsIntervalMs, and only
+ * after something happened (records taken, a commit): an idle worker sends
+ * nothing and sleeps until records come or something is due.
+ */
 function loop(): void {
   core.recover();
   flush();
-  let lastStatsAtMs = 0;
+  let lastStatsAtMs = -Infinity;
+  let statsDirty = true;
   while (!core.stopping) {
     const taken = inbound.drain(engineLimits.shardBatchRecordsMax, onRecord);
     const nowMs = Date.now();
+    const commitsBefore = core.stats.journalCommits;
     core.tick(nowMs);
     flush();
-    if (nowMs - lastStatsAtMs >= 1000) {
+    if (taken > 0 || core.stats.journalCommits !== commitsBefore) statsDirty = true;
+    if (statsDirty && nowMs - lastStatsAtMs >= engineLimits.shardStatsIntervalMs) {
       lastStatsAtMs = nowMs;
+      statsDirty = false;
       writeOutbound({ t: 'stats', ...core.stats, memory: threadMemory(), windowRecords: core.windowRecords });
       outbound.notify();
     }
-    if (taken === 0 && !core.stopping) inbound.waitSync(core.waitMs(nowMs, engineLimits.shardIdleWaitMs));
+    if (taken === 0 && !core.stopping) {
+      const statsWaitMs = statsDirty ? Math.max(0, lastStatsAtMs + engineLimits.shardStatsIntervalMs - nowMs) : engineLimits.shardIdleWaitMs;
+      inbound.waitSync(Math.min(statsWaitMs, core.waitMs(nowMs, engineLimits.shardIdleWaitMs)));
+    }
   }
   journal.close();
   parentPort?.postMessage({ t: 'stopped' });

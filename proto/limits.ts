@@ -154,8 +154,40 @@ export const engine = {
    * ~25 us once a check stopped building its assertion message.
    */
   ringSpinMs: 0.1,
-  /** Longest a shard worker sleeps before checking timers. */
-  shardIdleWaitMs: 50,
+  /**
+   * Cores (os.availableParallelism(), which a taskset mask narrows) below
+   * which a consumer never spins (engine/spin-policy.ts): with one or two
+   * the spin takes the core the producer, the load or Postgres needs, and
+   * delays the very records it waits for (an earlier prototype: a 121 us
+   * hand-off back with the spin, 16 us without; issue 16). Measured here
+   * 2026-12-08, 2-vCPU EPYC, pinned, 1,000/s x 10: 60 us of server CPU per
+   * delivery without the spin, 54 us with it allowed, within the noise of
+   * that shared machine (docs/benchmarks.md, "Changes for speed").
+   */
+  ringSpinCoresMin: 3,
+  /** Above it, a consumer spins only while at least this share of its recent waits ended within ringSpinMs... */
+  ringSpinHitShareMin: 0.5,
+  /** ...an exponential average in which the latest wait weighs this much (about the last 16 count). */
+  ringSpinHitShareWeight: 1 / 16,
+  /**
+   * Longest a shard worker sleeps with nothing due. Only a safety bound: it
+   * wakes for records, and sleeps no longer than its next actor timer,
+   * refusal summary, cursor commit or stats report (each while one is
+   * pending). The 50 ms this was cost ~20 wake-ups a second per idle worker.
+   */
+  shardIdleWaitMs: 60_000,
+  /**
+   * A batch of receiver cursor updates alone (DeliveryAcks and nothing
+   * else) is committed at most this often; cursors otherwise ride with the
+   * next commit that happens anyway. A cursor is advisory (a receiver states
+   * its last executed sequence on subscribe), so a crash loses at most this
+   * much cursor advance: re-deliveries the receiver's own dedup absorbs
+   * (docs/reliability.md, "Receiver cursors"). Per ack it cost a commit, and
+   * an fsync under journal sync full.
+   */
+  cursorCommitIntervalMs: 1_000,
+  /** A shard worker reports its stats (counters, memory) at most this often, and only after something changed. */
+  shardStatsIntervalMs: 1_000,
   /** Shard workers restarted more often than this within the window escalate. */
   shardRestartsMax: 3,
   shardRestartWindowMs: 60_000,
