@@ -49,6 +49,10 @@ export interface ConnectionData {
    * would open a gap (DEGRADED) that the master never meant.
    */
   busyFromSequence: number;
+  /** Receivers: the highest DeliveryAck held back, 0 when none; the highest forwarded to the shard, and when (io/receiver-ack-forwarding.ts). */
+  ackHeld: number;
+  ackForwarded: number;
+  ackForwardedAtMs: number;
 }
 
 export type Socket = WebSocket<ConnectionData>;

@@ -16,6 +16,10 @@ export interface FrameContext {
   takeToken(ws: Socket, nowMs: number, sequence: number): boolean;
   /** Hand a record to the subscription's shard; false when its ring is full. */
   toShard(subscriptionId: string, message: ShardInbound): boolean;
+  /** A receiver's DeliveryAck (cumulative): to its shard, the highest per connection at most once per interval (io/receiver-ack-forwarding.ts). */
+  deliveryAck(ws: Socket, sequence: number, nowMs: number): void;
+  /** A connection closes, before its detach: a receiver's held ack goes to the shard. */
+  closing(ws: Socket): void;
   /** A receiver license's copy settings as a ReceiverSettings frame; absent: the server sends none. */
   loadReceiverSettings?(tokenId: string): Promise<Uint8Array>;
 }

@@ -39,6 +39,7 @@ import { OutboundRouter } from './outbound-router';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
 import { SubscriptionRateLimiter } from './rate-limit/subscription-limiter';
+import { ReceiverAckForwarding } from './receiver-ack-forwarding';
 import { receiverSettingsFrames, resendReceiverSettings } from './receiver-settings-frames';
 import { SecurityEventLog } from './security-event-log';
 import { registerServerGauges } from './server-gauges';
@@ -69,6 +70,7 @@ export class SigplaneServer {
   private readonly sends: CorkedSends;
   private readonly router: OutboundRouter;
   private readonly securityLog: SecurityEventLog;
+  private readonly ackForwarding: ReceiverAckForwarding;
   private readonly subscriptionLimiter: SubscriptionRateLimiter;
   private readonly upgradeLimit: RateLimit;
   /** Tokens whose session was closed for flooding, refused at upgrade for a while (io/flood-cooldown.ts). */
@@ -142,12 +144,21 @@ export class SigplaneServer {
       recordSecurityEvent: (event) => securityLog.record(event),
       log,
     });
+    const ackForwarding = (this.ackForwarding = new ReceiverAckForwarding({
+      metrics,
+      toShard: (subscriptionId, message) => shards.send(subscriptionId, message),
+      nowMs: () => Date.now(),
+    }));
     // Each method is the part's own (bound, no wrapper in between): the frame handlers call these for every frame.
     this.frames = {
       sendTo,
       takeToken: rateLimit.takeToken.bind(rateLimit),
       toShard: (subscriptionId, message) => shards.send(subscriptionId, message),
       reject: this.rejectFrame.bind(this),
+      deliveryAck: ackForwarding.ack.bind(ackForwarding),
+      closing: (ws) => {
+        if (ws.getUserData().role === 'receiver') ackForwarding.receiverClosing(ws);
+      },
       loadReceiverSettings,
     };
     this.status = new StatusBoard({
@@ -227,6 +238,7 @@ export class SigplaneServer {
     this.control = null;
     this.incident.stop();
     await this.shards.stop();
+    this.ackForwarding.stop();
     await this.rateLimitBackend.close();
   }
 
