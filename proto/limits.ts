@@ -48,6 +48,14 @@ export const wire = {
   /** A connection being rate limited yields one security event per this interval, with the count. */
   rateLimitedEventIntervalMs: 1_000,
   /**
+   * Frames of one connection answered BUSY (a full ring: the server is
+   * overloaded) yield one security event per this interval, with the count
+   * and the first sequence refused, not one each: recording each would
+   * cost the I/O thread and the journal most exactly when they have least
+   * to spare. Each frame is still answered BUSY.
+   */
+  busyEventIntervalMs: 1_000,
+  /**
    * A receiver's DeliveryAcks go to its shard at most once per this
    * interval per connection, the highest one (an ack is cumulative;
    * io/receiver-ack-forwarding.ts): each forwarded ack is a ring record
