@@ -14,6 +14,8 @@ export { MasterOutbox, SentLog, planResend } from './master-outbox';
 export { BusyWindow } from './busy-window';
 export type { BusyAction } from './busy-window';
 export { ReceiverQueue } from './receiver-queue';
+export { ReceiverAcks } from './receiver-acks';
+export type { ReceiverAckPolicy } from './receiver-acks';
 export { encodeSignalFrame, encodeSignalBodyBytes, encodeSnapshotFrame } from './master-frames';
 export type { CraftedSignal, MasterSnapshot } from './master-frames';
 export type { MasterSigning } from './signing';

@@ -42,6 +42,19 @@ export const receiver = {
   executionReportsUnackedMax: 4_096,
   /** After the server answered a report BUSY (its ring was full), the reports of that sequence go again this much later. */
   reportBusyRetryMs: 200,
+  /**
+   * Acks (client/receiver-acks.ts). An ack is cumulative, so in a burst one
+   * ack per ackIntervalMs stands for all: each ack costs the server a frame
+   * and a cursor record, and acking each delivery of 1,000/s x 10 cost it
+   * a fifth of a core (docs/benchmarks.md). 100 ms keeps the server's
+   * cursor, which only matters to a receiver that resumes without its own,
+   * a tenth of a second behind.
+   */
+  ackIntervalMs: 100,
+  /** Acks sent at once before the interval applies: a receiver getting a signal now and then acks each one. */
+  ackBurst: 16,
+  /** In a burst, an ack after this many executed signals at the latest (ReceiverConnectOptions.ackEvery). */
+  ackEveryDefault: 256,
 } as const;
 
 export const copier = {

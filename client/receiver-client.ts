@@ -61,6 +61,7 @@ import {
 import { asError, ClientErrorCode, SigplaneClientError } from './errors';
 import { receiver as limits } from './limits';
 import { readCursor, writeCursor } from './receiver-cursor';
+import { ReceiverAcks } from './receiver-acks';
 import { ReceiverQueue } from './receiver-queue';
 import { ReceiverSequencer, type SequencerCounters } from './receiver-sequencer';
 import { ReportOutbox, type ExecutionReportInput, type PendingReport, type ReportOutboxCounters } from './report-outbox';
@@ -82,8 +83,17 @@ export interface ReceiverConnectOptions extends ClientConnectOptions {
    */
   onSettings?(settings: ReceiverSettingsMessage): void | Promise<void>;
   clock?: () => number;
-  /** Ack after this many executed signals (and whenever the queue runs dry). Default 1. */
+  /**
+   * Acks are cumulative and coalesced (client/receiver-acks.ts): each
+   * executed signal is acked at once while the ack budget lasts (ackBurst
+   * acks, one more per ackIntervalMs); past it, in a burst, the highest
+   * executed sequence is acked within ackIntervalMs or after ackEvery
+   * executions, whichever first. 1 acks every execution at once.
+   * Default 256 (client/limits.ts receiver.ackEveryDefault).
+   */
   ackEvery?: number;
+  /** See ackEvery. Default 100 (receiver.ackIntervalMs). */
+  ackIntervalMs?: number;
   /** Durable cursor: read at connect, replaced atomically after each execution. */
   cursorFile?: string;
   gapRetryMs?: number;
@@ -120,12 +130,12 @@ export class ReceiverClient extends EventEmitter {
   /** The drain loop while it runs (a handler may be in progress). */
   private draining: Promise<void> | null = null;
   private session = 0;
-  private unackedCount = 0;
+  private acks: ReceiverAcks | null = null;
   private gapTimer: NodeJS.Timeout | null = null;
   private waiters: SequenceWaiter[] = [];
   private closed = false;
   private lastWelcome: Welcome | null = null;
-  private readonly extra = { acksSent: 0, handlerFailures: 0, sessions: 0, reportsSent: 0 };
+  private readonly extra = { handlerFailures: 0, sessions: 0, reportsSent: 0 };
   /** Execution reports not acked yet (client/report-outbox.ts). */
   private readonly reports = new ReportOutbox(limits.executionReportsUnackedMax);
   private welcomed = false;
@@ -206,7 +216,7 @@ export class ReceiverClient extends EventEmitter {
   }
 
   get counters(): ReceiverCounters {
-    return { ...this.sequencer.counters, ...this.extra, ...this.reports.counters };
+    return { ...this.sequencer.counters, ...this.extra, acksSent: this.acks?.acksSent ?? 0, ...this.reports.counters };
   }
 
   get welcome(): Welcome | null {
@@ -216,9 +226,13 @@ export class ReceiverClient extends EventEmitter {
   /** Resolves on the first welcome; rejects when the first session cannot be had (HTTP 401/403, a bad cursor file, or any failure without reconnect). */
   connect(url: string, token: string, options: ReceiverConnectOptions): Promise<Welcome> {
     if (this.connection !== null) throw new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, 'connect() was already called');
-    const ackEvery = options.ackEvery ?? 1;
+    const ackEvery = options.ackEvery ?? limits.ackEveryDefault;
     if (!Number.isSafeInteger(ackEvery) || ackEvery < 1) {
       return Promise.reject(new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, `ackEvery ${ackEvery} is not a positive integer`));
+    }
+    const ackIntervalMs = options.ackIntervalMs ?? limits.ackIntervalMs;
+    if (!(Number.isFinite(ackIntervalMs) && ackIntervalMs > 0)) {
+      return Promise.reject(new SigplaneClientError(ClientErrorCode.INVALID_ARGUMENT, `ackIntervalMs ${ackIntervalMs} is not a positive number`));
     }
     let initial: number | null;
     try {
@@ -228,6 +242,7 @@ export class ReceiverClient extends EventEmitter {
     }
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    this.acks = new ReceiverAcks({ ackEvery, ackIntervalMs, ackBurst: limits.ackBurst }, this.clock, (sequence) => this.sendAck(sequence));
     this.sequencer = new ReceiverSequencer(initial, options.gapRetryMs ?? limits.gapRetryMs);
     const hooks = {
       onOpen: () => this.onOpen(),
@@ -288,6 +303,8 @@ export class ReceiverClient extends EventEmitter {
     // The handler in progress finishes while the socket is still open: the execution
     // reports it makes (its fills happened) are sent before the close frame, not lost.
     await this.draining;
+    // What was executed and not acked yet is acked before the socket closes.
+    this.acks?.flush();
     this.stopReportBusyTimer();
     await (this.connection?.close() ?? Promise.resolve());
   }
@@ -312,7 +329,7 @@ export class ReceiverClient extends EventEmitter {
     this.clearQueue();
     this.sequencer.onReconnect();
     this.stopGapTimer();
-    this.unackedCount = 0;
+    this.acks?.forget();
     let cursor = this.sequencer.lastExecuted;
     if (cursor === null && typeof this.options?.lastSequence === 'function') cursor = this.options.lastSequence();
     const subscribe = cursor === null ? { hasLastSequence: false, lastSequence: 0 } : { hasLastSequence: true, lastSequence: cursor };
@@ -367,6 +384,7 @@ export class ReceiverClient extends EventEmitter {
 
   private onSocketClosed(willReconnect: boolean): void {
     this.welcomed = false;
+    this.acks?.forget();
     this.clearQueue();
     this.stopGapTimer();
     this.stopReportBusyTimer();
@@ -478,6 +496,10 @@ export class ReceiverClient extends EventEmitter {
     this.emit('settings', settings);
   }
 
+  private sendAck(sequence: number): boolean {
+    return this.connection?.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } })) ?? false;
+  }
+
   /** Ask the server for a full snapshot (a resync); false when not connected. */
   requestSnapshot(): boolean {
     return this.connection?.send(encodeFrame({ syncRequest: { fromSequence: 0, toSequence: 0, full: true } })) ?? false;
@@ -498,12 +520,7 @@ export class ReceiverClient extends EventEmitter {
         this.emitError(new SigplaneClientError(ClientErrorCode.CURSOR_UNREADABLE, `cursor write failed: ${asError(err).message}`, { cause: err }));
       }
     }
-    this.unackedCount++;
-    const queueEmpty = this.queue.length === 0;
-    if (session === this.session && (ackNow || queueEmpty || this.unackedCount >= (options.ackEvery ?? 1))) {
-      if (this.connection?.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }))) this.extra.acksSent++;
-      this.unackedCount = 0;
-    }
+    if (session === this.session) this.acks?.executed(sequence, ackNow);
     if (!this.sequencer.gapOpen) this.stopGapTimer();
     if (this.waiters.length > 0) {
       const still: SequenceWaiter[] = [];

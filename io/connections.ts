@@ -49,6 +49,14 @@ export interface ConnectionData {
    * would open a gap (DEGRADED) that the master never meant.
    */
   busyFromSequence: number;
+  /** Frames answered BUSY not yet recorded as a security event, the first sequence among them (0: none), and when the last event was (io/busy-refusal-events.ts). */
+  busyUnreported: number;
+  busyUnreportedFromSequence: number;
+  busyReportedAtMs: number;
+  /** Receivers: the highest DeliveryAck held back, 0 when none; the highest forwarded to the shard, and when (io/receiver-ack-forwarding.ts). */
+  ackHeld: number;
+  ackForwarded: number;
+  ackForwardedAtMs: number;
 }
 
 export type Socket = WebSocket<ConnectionData>;

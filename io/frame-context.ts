@@ -1,7 +1,8 @@
 /**
  * What a connection's frame handlers may do, implemented by the server:
- * answer, reject (which also records a security event), rate-limit, and
- * hand records to the subscription's shard.
+ * answer, reject (which also records a security event; BUSY ones summed per
+ * connection, io/busy-refusal-events.ts), rate-limit, and hand records to
+ * the subscription's shard.
  */
 import { RejectCode, decodeFrame, type DecodedFrame } from '@sigplane/protocol';
 import type { ShardInbound } from '../engine/shard-protocol';
@@ -16,6 +17,12 @@ export interface FrameContext {
   takeToken(ws: Socket, nowMs: number, sequence: number): boolean;
   /** Hand a record to the subscription's shard; false when its ring is full. */
   toShard(subscriptionId: string, message: ShardInbound): boolean;
+  /** A receiver's DeliveryAck (cumulative): to its shard, the highest per connection at most once per interval (io/receiver-ack-forwarding.ts). */
+  deliveryAck(ws: Socket, sequence: number, nowMs: number): void;
+  /** A connection closes, before its detach: a receiver's held ack goes to the shard; BUSY refusals not yet recorded are. */
+  closing(ws: Socket): void;
+  /** A frame arrived on a connection with BUSY refusals not yet recorded: record them once their interval has passed. */
+  busyEventsDue(ws: Socket, nowMs: number): void;
   /** A receiver license's copy settings as a ReceiverSettings frame; absent: the server sends none. */
   loadReceiverSettings?(tokenId: string): Promise<Uint8Array>;
 }
@@ -36,6 +43,7 @@ export function admitFrame(
     ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
     return null;
   }
+  if (ws.getUserData().busyUnreported !== 0) ctx.busyEventsDue(ws, nowMs);
   const frame = decodeFrame(new Uint8Array(message));
   if (frame === null) {
     ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);

@@ -126,6 +126,8 @@ export class Metrics {
   readonly operatorCloses = new Counter('sigplane_operator_closes_total', 'Connections closed because what let them in ended, by reason: an operator action (ISOLATED, REVOKED), an expired token (EXPIRED), an allowlist change (IP_NOT_ALLOWED).');
   readonly policyCloses = new Counter('sigplane_policy_closes_total', 'Connections the server closed for what they sent, by reason (RATE_LIMITED: kept sending past its limit).');
   readonly securityEventsDropped = new Counter('sigplane_security_events_dropped_total', 'Security events not journaled because a ring was full.');
+  readonly receiverAcks = new Counter('sigplane_receiver_acks_total', 'DeliveryAck frames received from receivers.');
+  readonly receiverCursorUpdates = new Counter('sigplane_receiver_cursor_updates_total', 'Receiver cursor updates handed to the shards: the highest DeliveryAck of a connection, at most one per receiverAckForwardIntervalMs.');
   readonly ingestToAck = new Histogram('sigplane_ingest_to_ack_seconds', 'From a signal frame arriving to its ack being sent.');
   readonly ingestToDelivery = new Histogram('sigplane_ingest_to_delivery_seconds', 'From a signal frame arriving to its live delivery being sent.');
   readonly executionReports = new Counter('sigplane_execution_reports_total', 'Execution reports journaled and acked, by kind and outcome (a resent report counts again).');
@@ -147,7 +149,7 @@ export class Metrics {
 
   render(): string {
     let out = '';
-    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rateLimitHits, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.policyCloses, this.securityEventsDropped, this.executionReports]) {
+    for (const c of [this.signalsAccepted, this.signalsDuplicate, this.rateLimitHits, this.rejects, this.upgradesRefused, this.deliveries, this.backpressureDrops, this.operatorCloses, this.policyCloses, this.securityEventsDropped, this.receiverAcks, this.receiverCursorUpdates, this.executionReports]) {
       out += c.render();
     }
     out += this.ingestToAck.render();

@@ -1,6 +1,7 @@
 /**
  * Frames from a receiver, on the I/O thread: subscribe (once, first),
- * delivery acks (the receiver's cursor), sync requests after a gap,
+ * delivery acks (the receiver's cursor, cumulative: forwarded coalesced by
+ * io/receiver-ack-forwarding.ts), sync requests after a gap,
  * execution reports (checked here field by field, then journaled and acked
  * by the shard), and heartbeats. Everything that touches the subscription goes to its shard.
  * With a settings source, subscribe first sends the license's copy
@@ -67,8 +68,8 @@ export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: bo
       if (!data.subscribed) return ctx.reject(ws, RejectCode.UNSUPPORTED, 'subscribe first', 0);
       const sequence = safeInteger(frame.deliveryAck.sequenceNumber);
       if (sequence === null || sequence < 1) return ctx.reject(ws, RejectCode.INVALID_FIELD, 'bad sequence', 0);
-      // A cursor update lost to a full ring is repaired by the next ack: no answer needed.
-      ctx.toShard(sub, { t: 'event', sub, ev: { kind: 'deliveryAck', connId: data.connId, receiverId: data.tokenId, sequence } });
+      // No answer: the highest ack goes to the shard, coalesced (a full ring holds it for the next flush).
+      ctx.deliveryAck(ws, sequence, nowMs);
       return;
     }
     case 'syncRequest': {

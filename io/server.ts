@@ -19,10 +19,11 @@
  *   security events io/security-event-log.ts
  *   readiness       io/readiness.ts; gauges: io/server-gauges.ts
  */
-import { rateLimits as rateLimitDefaults, encodeReject, wire, type RejectCode, type SubscriptionState } from '@sigplane/protocol';
+import { rateLimits as rateLimitDefaults, encodeReject, RejectCode, wire, type SubscriptionState } from '@sigplane/protocol';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { ShardHost } from '../engine/shard-host';
 import { AsyncUpgradeGuard } from './async-upgrade-guard';
+import { BusyRefusalEvents } from './busy-refusal-events';
 import { CloseCode } from './close-codes';
 import { closeSocket, ConnectionRegistry, type Socket } from './connections';
 import { ControlListener } from './control-listener';
@@ -39,6 +40,7 @@ import { OutboundRouter } from './outbound-router';
 import { rateLimitKeyOfAddress } from './rate-limit/address-key';
 import { RateLimitBackend, type RateLimit } from './rate-limit/rate-limit-backend';
 import { SubscriptionRateLimiter } from './rate-limit/subscription-limiter';
+import { ReceiverAckForwarding } from './receiver-ack-forwarding';
 import { receiverSettingsFrames, resendReceiverSettings } from './receiver-settings-frames';
 import { SecurityEventLog } from './security-event-log';
 import { registerServerGauges } from './server-gauges';
@@ -69,6 +71,8 @@ export class SigplaneServer {
   private readonly sends: CorkedSends;
   private readonly router: OutboundRouter;
   private readonly securityLog: SecurityEventLog;
+  private readonly ackForwarding: ReceiverAckForwarding;
+  private readonly busyEvents: BusyRefusalEvents;
   private readonly subscriptionLimiter: SubscriptionRateLimiter;
   private readonly upgradeLimit: RateLimit;
   /** Tokens whose session was closed for flooding, refused at upgrade for a while (io/flood-cooldown.ts). */
@@ -142,12 +146,24 @@ export class SigplaneServer {
       recordSecurityEvent: (event) => securityLog.record(event),
       log,
     });
+    const busyEvents = (this.busyEvents = new BusyRefusalEvents((event) => securityLog.record(event)));
+    const ackForwarding = (this.ackForwarding = new ReceiverAckForwarding({
+      metrics,
+      toShard: (subscriptionId, message) => shards.send(subscriptionId, message),
+      nowMs: () => Date.now(),
+    }));
     // Each method is the part's own (bound, no wrapper in between): the frame handlers call these for every frame.
     this.frames = {
       sendTo,
       takeToken: rateLimit.takeToken.bind(rateLimit),
       toShard: (subscriptionId, message) => shards.send(subscriptionId, message),
       reject: this.rejectFrame.bind(this),
+      deliveryAck: ackForwarding.ack.bind(ackForwarding),
+      closing: (ws) => {
+        if (ws.getUserData().role === 'receiver') ackForwarding.receiverClosing(ws);
+        busyEvents.closing(ws, Date.now());
+      },
+      busyEventsDue: busyEvents.due.bind(busyEvents),
       loadReceiverSettings,
     };
     this.status = new StatusBoard({
@@ -227,6 +243,7 @@ export class SigplaneServer {
     this.control = null;
     this.incident.stop();
     await this.shards.stop();
+    this.ackForwarding.stop();
     await this.rateLimitBackend.close();
   }
 
@@ -249,11 +266,12 @@ export class SigplaneServer {
     return this.supervision.escalated;
   }
 
-  /** A frame refused: answered with its stable code, counted, recorded as a security event. */
+  /** A frame refused: answered with its stable code, counted, recorded as a security event (BUSY ones summed per connection). */
   private rejectFrame(ws: Socket, code: RejectCode, message: string, sequence: number): void {
     const data = ws.getUserData();
     this.metrics.rejects.inc({ code });
     this.sends.sendTo(ws, encodeReject(code, message, sequence));
+    if (code === RejectCode.BUSY) return this.busyEvents.refused(ws, sequence, Date.now());
     this.securityLog.record({
       atMs: Date.now(),
       code,

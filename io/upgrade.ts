@@ -307,5 +307,11 @@ function connectionData(result: Extract<AuthResult, { ok: true }>, macKeys: MacK
     rateLimitedInWindow: 0,
     rateLimitedWindowStartMs: 0,
     busyFromSequence: 0,
+    busyUnreported: 0,
+    busyUnreportedFromSequence: 0,
+    busyReportedAtMs: 0,
+    ackHeld: 0,
+    ackForwarded: 0,
+    ackForwardedAtMs: 0,
   };
 }

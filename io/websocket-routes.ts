@@ -116,6 +116,8 @@ function onClose(ws: Socket, code: number, deps: WebSocketRouteDeps): void {
   }
   if (!deps.connections.remove(ws)) return;
   deps.log('info', 'connection closed', { connId: data.connId, role: data.role, subscriptionId: data.subscriptionId });
+  // Before the detach: the ack a receiver's connection holds (an orderly close loses no cursor advance), its BUSY refusals not yet recorded.
+  deps.frames.closing(ws);
   const kind = data.role === 'master' ? 'masterDetach' : 'receiverDetach';
   deps.frames.toShard(data.subscriptionId, { t: 'event', sub: data.subscriptionId, ev: { kind, connId: data.connId } });
 }

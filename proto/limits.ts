@@ -47,6 +47,23 @@ export const wire = {
   rateLimitedFramesPerSecondMax: 1_000,
   /** A connection being rate limited yields one security event per this interval, with the count. */
   rateLimitedEventIntervalMs: 1_000,
+  /**
+   * Frames of one connection answered BUSY (a full ring: the server is
+   * overloaded) yield one security event per this interval, with the count
+   * and the first sequence refused, not one each: recording each would
+   * cost the I/O thread and the journal most exactly when they have least
+   * to spare. Each frame is still answered BUSY.
+   */
+  busyEventIntervalMs: 1_000,
+  /**
+   * A receiver's DeliveryAcks go to its shard at most once per this
+   * interval per connection, the highest one (an ack is cumulative;
+   * io/receiver-ack-forwarding.ts): each forwarded ack is a ring record
+   * and a cursor row in the shard's commit. 100 ms is 10 cursor records a
+   * second per receiver at any ack rate, and a cursor (advisory: a
+   * receiver subscribes with its own) at most a tenth of a second behind.
+   */
+  receiverAckForwardIntervalMs: 100,
   /** After that close, the token may not open a session for this long (429 RATE_LIMITED with Retry-After)... */
   floodCooldownMs: 10_000,
   /** ...remembered for at most this many tokens (oldest forgotten first). */

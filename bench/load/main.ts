@@ -65,6 +65,11 @@ const spec: CommandSpec = {
     'journal-sync': { type: 'string', help: "the 'sigplane' system's journal sync ('full' is the server's default; 'sigplane-sync-normal' is always normal)", default: 'full' },
     shards: { type: 'string', help: 'sigplane shard worker threads', default: '1' },
     'receiver-ack-every': { type: 'string', help: 'sigplane and JetStream receivers ack after this many deliveries', default: '100' },
+    'receiver-ack-interval-ms': {
+      type: 'string',
+      help: "sigplane receivers ack as the SDK does (client/receiver-acks.ts: at once while its budget lasts, else within this many ms or after --receiver-ack-every); 0: every --receiver-ack-every-th delivery only",
+      default: '0',
+    },
     'cpu-prof-dir': { type: 'string', help: 'run the sigplane server with --cpu-prof into this folder' },
     'no-write': { type: 'boolean', help: 'print the section instead of writing RESULTS.md and charts' },
     'from-json': { type: 'string', help: 'write the section and charts from a report saved by an earlier run of this version (no load is run)' },
@@ -82,6 +87,10 @@ function positiveInteger(value: unknown, name: string): number {
 
 function makeAdapter(name: SystemName, values: Record<string, string | boolean | undefined>): SystemAdapter {
   const receiverAckEvery = positiveInteger(values['receiver-ack-every'], 'receiver-ack-every');
+  const receiverAckIntervalMs = Number(values['receiver-ack-interval-ms']);
+  if (!(Number.isInteger(receiverAckIntervalMs) && receiverAckIntervalMs >= 0)) {
+    throw new UsageError(`--receiver-ack-interval-ms must be a non-negative integer, got ${String(values['receiver-ack-interval-ms'])}`);
+  }
   const sigplane = (journalSync: 'full' | 'normal', systemName: 'sigplane' | 'sigplane-sync-normal'): SigplaneAdapter =>
     new SigplaneAdapter({
       name: systemName,
@@ -89,6 +98,7 @@ function makeAdapter(name: SystemName, values: Record<string, string | boolean |
       shards: positiveInteger(values.shards, 'shards'),
       journalSync,
       receiverAckEvery,
+      receiverAckIntervalMs,
       cpuProfileDir: values['cpu-prof-dir'] as string | undefined,
     });
   switch (name) {

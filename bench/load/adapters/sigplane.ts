@@ -4,7 +4,8 @@
  * fresh data folder. Masters send signed v1 signals over /v1/master; the ack
  * is sigplane's Ack, sent only after the journal commit. Receivers hold
  * licence tokens, subscribe from sequence 0 and acknowledge every
- * `receiverAckEvery`-th delivery (their cursor), as the SDK's `ackEvery` does.
+ * `receiverAckEvery`-th delivery (their cursor), or, with
+ * `receiverAckIntervalMs`, as the SDK does (client/receiver-acks.ts).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import WebSocket from 'ws';
-import { BusyWindow, clientLimits, type BusyAction } from '@sigplane/client';
+import { BusyWindow, clientLimits, ReceiverAcks, type BusyAction } from '@sigplane/client';
 import { abnormalCloseCode } from '../../../io/async-upgrade-guard';
 import { ConfigStore } from '../../../persistence/pg/config-store';
 import { migrate } from '../../../persistence/pg/migrate';
@@ -33,6 +34,8 @@ export interface SigplaneOptions {
   shards: number;
   journalSync: 'full' | 'normal';
   receiverAckEvery: number;
+  /** Above 0: receivers ack as the SDK's ReceiverAcks with this ackIntervalMs (and ackEvery receiverAckEvery). */
+  receiverAckIntervalMs?: number;
   /** Run the server under `node --cpu-prof` into this folder (written when it stops). */
   cpuProfileDir?: string;
 }
@@ -55,6 +58,7 @@ interface SigplaneReceiverTarget extends ReceiverTarget {
   url: string;
   token: string;
   ackEvery: number;
+  ackIntervalMs: number;
 }
 
 /** The same Postgres server URL naming another database. */
@@ -138,7 +142,11 @@ export class SigplaneAdapter implements SystemAdapter {
     this.durability = options.journalSync === 'full' ? 'durable' : 'crash-safe';
     this.description =
       `sigplane serve (${options.shards} shard worker${options.shards === 1 ? '' : 's'}, journal sync ${options.journalSync}, shipper to Postgres on); ` +
-      `signed v1 signals; ack = Ack after the journal commit; receivers ack every ${options.receiverAckEvery} deliveries`;
+      `signed v1 signals; ack = Ack after the journal commit; receivers ack ${
+        (options.receiverAckIntervalMs ?? 0) > 0
+          ? `as the SDK does (within ${options.receiverAckIntervalMs} ms, or every ${options.receiverAckEvery} deliveries)`
+          : `every ${options.receiverAckEvery} deliveries`
+      }`;
   }
 
   get serverPid(): number | null {
@@ -232,6 +240,7 @@ export class SigplaneAdapter implements SystemAdapter {
         url: `${base}/v1/receiver`,
         token: tokens[r % tokens.length],
         ackEvery: this.options.receiverAckEvery,
+        ackIntervalMs: this.options.receiverAckIntervalMs ?? 0,
       })),
     );
     return { masters, receivers };
@@ -337,12 +346,19 @@ export const openSigplaneReceiver: ReceiverOpener = async (target, onDelivery) =
   const ws = await openUntilWelcome(t.url, t.token, (open) =>
     open.send(encodeFrame({ subscribe: { hasLastSequence: true, lastSequence: 0 } }), { binary: true }),
   );
+  const sendAck = (sequence: number): boolean => {
+    ws.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }), { binary: true });
+    return true;
+  };
+  const sdkAcks =
+    t.ackIntervalMs > 0 ? new ReceiverAcks({ ackEvery: t.ackEvery, ackIntervalMs: t.ackIntervalMs, ackBurst: clientLimits.receiver.ackBurst }, Date.now, sendAck) : null;
   let unacked = 0;
   ws.on('message', (data: Buffer) => {
     const frame = decodeFrame(data);
     if (frame?.kind !== 'delivery') return;
     const sequence = safeInteger(frame.delivery.sequenceNumber) ?? -1;
     onDelivery(sequence);
+    if (sdkAcks !== null) return sdkAcks.executed(sequence);
     if (++unacked >= t.ackEvery) {
       unacked = 0;
       ws.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }), { binary: true });

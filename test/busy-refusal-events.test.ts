@@ -1,0 +1,62 @@
+/**
+ * Overloaded (4 KiB rings, a burst of signals), the server answers every
+ * refused frame BUSY but records its refusals as one security event per
+ * connection per wire.busyEventIntervalMs, whose detail starts with the
+ * count (io/busy-refusal-events.ts): the events are few, and their counts
+ * add up to exactly the BUSY answers sent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejectCodeName, safeInteger, wire } from '@sigplane/protocol';
+import { openMaster, range } from './support/e2e';
+import { v2Body, v2Frame } from './support/signals';
+import { startTestServer, type TestServer } from './support/test-server';
+import { until } from './support/fault-server-process';
+
+let t: TestServer;
+const unlimited = { rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 };
+/** The security events the server logged (within its log budget, far above what a summary makes). */
+const logged: Array<Record<string, unknown>> = [];
+
+beforeAll(async () => {
+  t = await startTestServer({
+    shardCount: 1,
+    ringBytes: 4096,
+    log: (_level, message, fields) => {
+      if (message === 'security event' && fields !== undefined) logged.push(fields);
+    },
+  });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('BUSY refusals as security events', () => {
+  it('every refused frame is answered BUSY; the refusals are recorded as a few counted summaries that add up to them', async () => {
+    const s = await t.subscription({ settings: unlimited });
+    const master = await openMaster(t, s);
+    const startMs = Date.now();
+    const count = 2_000;
+    for (const sequence of range(1, count)) master.send(v2Frame(s.macKey, s.macKeyId, v2Body(s.subscriptionId, sequence)));
+    await master.waitFor(() => master.ofKind('ack').length + master.ofKind('reject').length >= count, 20_000);
+    const rejects = master.ofKind('reject');
+    expect(rejects.length, 'the burst overflowed the ring').toBeGreaterThan(0);
+    expect(new Set(rejects.map((f) => rejectCodeName(f.reject.code)))).toEqual(new Set(['BUSY']));
+    const acked = master.ofKind('ack').length;
+    // Each refused frame has its own answer, naming its sequence.
+    expect(rejects.map((f) => safeInteger(f.reject.sequenceNumber))).toEqual(range(acked + 1, count));
+    await master.close();
+    const elapsedMs = Date.now() - startMs;
+
+    const busyEvents = () => logged.filter((e) => e.code === 'BUSY' && e.subscriptionId === s.subscriptionId);
+    const countOf = (e: Record<string, unknown>) => Number(/^([0-9]+) frame\(s\) refused BUSY/.exec(String(e.detail))?.[1] ?? NaN);
+    // The close records what was left over.
+    await until('the summaries to add up to the BUSY answers', () => busyEvents().reduce((n, e) => n + countOf(e), 0) === rejects.length, 10_000);
+    const events = busyEvents();
+    // One per interval while refusing, and one at the close.
+    expect(events.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / wire.busyEventIntervalMs) + 2);
+    expect(events.length).toBeLessThan(rejects.length);
+    // The first summary names the first sequence refused.
+    expect(events[0]!.sequence).toBe(acked + 1);
+    expect(String(events[0]!.detail)).toContain(`from sequence ${acked + 1}`);
+  });
+});
