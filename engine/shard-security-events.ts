@@ -104,12 +104,12 @@ export class ShardSecurityEvents {
     return null;
   }
 
-  /** Every count since the last summary as one event each, once per summaryIntervalMs (empty in between). */
   /** When summariesDue next has something to say (refusals not recorded one by one wait for it), or null. */
   nextSummaryAtMs(): number | null {
     return this.unrecorded.size === 0 ? null : this.lastSummaryAtMs + limits.summaryIntervalMs;
   }
 
+  /** Every count since the last summary as one event each, once per summaryIntervalMs (empty in between). */
   summariesDue(nowMs: number): SecurityEvent[] {
     if (nowMs - this.lastSummaryAtMs < limits.summaryIntervalMs) return [];
     this.lastSummaryAtMs = nowMs;
