@@ -17,9 +17,9 @@ export interface ReferencePrice {
 }
 
 /**
- * symbol -> reference, the least recently priced first. At most
- * actor.referencePricesMax symbols: past it the least recently priced is
- * forgotten (its next price is checked against nothing, like a first one).
+ * symbol -> reference. At most actor.referencePricesMax symbols: past it
+ * the least recently priced (the oldest atMs) is forgotten (its next price
+ * is checked against nothing, like a first one).
  */
 export type PriceGuard = Map<string, ReferencePrice>;
 
@@ -58,8 +58,26 @@ export function checkPrice(
 export function recordPrice(guard: PriceGuard, symbol: string, price: number, atMs: number, symbolsMax: number = actorLimits.referencePricesMax): void {
   if (!(price > 0)) return;
   if (!Number.isFinite(price)) throw new Error(`recordPrice: price of ${symbol} is not finite`);
-  // Re-inserted: the Map's order is least recently priced first.
-  guard.delete(symbol);
-  if (guard.size >= symbolsMax) guard.delete(guard.keys().next().value!);
+  const reference = guard.get(symbol);
+  if (reference !== undefined) {
+    // Updated in place: this runs for every accepted signal.
+    reference.price = price;
+    reference.atMs = atMs;
+    return;
+  }
+  if (guard.size >= symbolsMax) guard.delete(leastRecentlyPriced(guard));
   guard.set(symbol, { price, atMs });
+}
+
+/** The symbol priced longest ago: a scan, run only when a new symbol finds the guard full. */
+function leastRecentlyPriced(guard: PriceGuard): string {
+  let oldest = '';
+  let oldestAtMs = Infinity;
+  for (const [symbol, reference] of guard) {
+    if (reference.atMs < oldestAtMs) {
+      oldest = symbol;
+      oldestAtMs = reference.atMs;
+    }
+  }
+  return oldest;
 }

@@ -55,7 +55,7 @@ describe('price guard', () => {
     recordPrice(guard, 'USDJPY', 150, 2, 3);
     recordPrice(guard, 'EURUSD', 1.1, 3, 3); // priced again: now the most recent
     recordPrice(guard, 'XAUUSD', 2000, 4, 3);
-    expect([...guard.keys()]).toEqual(['USDJPY', 'EURUSD', 'XAUUSD']);
+    expect([...guard.keys()].sort()).toEqual(['EURUSD', 'USDJPY', 'XAUUSD']);
     expect(checkPrice(guard, 'GBPUSD', 9, 5, settings)).toBeNull(); // forgotten: checked against nothing
     expect(checkPrice(guard, 'EURUSD', 9, 5, settings)).toMatch(/pips/);
   });
