@@ -15,6 +15,8 @@ export { BusyWindow } from './busy-window';
 export type { BusyAction } from './busy-window';
 export { ReceiverQueue } from './receiver-queue';
 export { ReceiverAcks } from './receiver-acks';
+/** The receiver's defaults (ackEvery, ackIntervalMs, the ack budget, gap retry, ...), as connect() applies them. */
+export { receiver as receiverDefaults } from './limits';
 export type { ReceiverAckPolicy } from './receiver-acks';
 export { encodeSignalFrame, encodeSignalBodyBytes, encodeSnapshotFrame } from './master-frames';
 export type { CraftedSignal, MasterSnapshot } from './master-frames';

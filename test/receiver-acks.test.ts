@@ -14,8 +14,8 @@
  */
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiverClient } from '@sigplane/client';
-import { encodeFrame } from '@sigplane/protocol';
+import { ReceiverClient, receiverDefaults } from '@sigplane/client';
+import { encodeFrame, wire } from '@sigplane/protocol';
 import { journalPathOf } from '../persistence/journal';
 import { openMaster, openReceiver, range, waitForDeliveries } from './support/e2e';
 import { scrapeMetrics, until } from './support/fault-server-process';
@@ -70,14 +70,19 @@ describe('the SDK acks cumulatively', () => {
     const receiver = new ReceiverClient();
     await receiver.connect(t.receiverUrl, s.receiverToken, { lastSequence: 0, reconnect: false, onSignal: () => undefined, onSnapshot: () => undefined });
     const acksBefore = await metric('sigplane_receiver_acks_total');
+    const startMs = Date.now();
     try {
       await publish(s, 1, count);
       await receiver.waitFor(count, 30_000);
       // Connected all along: the held ack goes without a close.
       await until('the server cursor to reach the last sequence', () => journaledCursor(s, s.receiverTokenId) === count, 30_000);
       const sent = receiver.counters.acksSent;
+      const elapsedMs = Date.now() - startMs;
       expect(sent).toBeGreaterThan(0);
-      expect(sent, 'far fewer acks than deliveries').toBeLessThanOrEqual(count / 4);
+      // The policy's bound, however long the run took: the budget, one per interval, one per ackEvery executions.
+      const { ackBurst, ackIntervalMs, ackEveryDefault } = receiverDefaults;
+      expect(sent, 'at most the ack policy allows').toBeLessThanOrEqual(ackBurst + Math.ceil(elapsedMs / ackIntervalMs) + Math.ceil(count / ackEveryDefault) + 1);
+      expect(sent, 'fewer acks than deliveries').toBeLessThan(count);
       expect(await metric('sigplane_receiver_acks_total')).toBe(acksBefore + sent);
     } finally {
       await receiver.close();
@@ -128,13 +133,17 @@ describe('the I/O thread forwards acks to the shard coalesced', () => {
     expect(await waitForDeliveries(raw, count, 20_000)).toEqual(range(1, count));
     const acksBefore = await metric('sigplane_receiver_acks_total');
     const updatesBefore = await metric('sigplane_receiver_cursor_updates_total');
+    const startMs = Date.now();
     for (const sequence of range(1, count)) raw.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }));
     await until('every ack to be received', async () => (await metric('sigplane_receiver_acks_total')) === acksBefore + count, 20_000);
     await raw.close();
     await until('the server cursor to reach the last ack', () => journaledCursor(s, s.receiverTokenId) === count, 30_000);
+    const elapsedMs = Date.now() - startMs;
     const updates = (await metric('sigplane_receiver_cursor_updates_total')) - updatesBefore;
     expect(updates).toBeGreaterThanOrEqual(1);
-    expect(updates, 'far fewer cursor records than acks').toBeLessThanOrEqual(count / 4);
+    // One forward per interval (the first at once), and what was held at the close: however long the run took.
+    expect(updates, 'at most one cursor record per interval').toBeLessThanOrEqual(Math.ceil(elapsedMs / wire.receiverAckForwardIntervalMs) + 2);
+    expect(updates, 'fewer cursor records than acks').toBeLessThan(count);
 
     // Without lastSequence the server's cursor says where to resume: right after the last ack.
     await publish(s, count + 1, count + 3);
