@@ -17,7 +17,7 @@ export function describeRun(r: RunResult): string {
     `delivery p50 ${significant(d.p50Us)} p99 ${significant(d.p99Us)} max ${significant(d.maxUs)} µs,`,
     `ack p99 ${significant(r.ack.p99Us)} µs,`,
     `${significant(r.deliveriesPerSecond)} deliveries/s,`,
-    `lost ${r.lost}${unacceptedSignals(r) > 0 ? ` (of ${unacceptedSignals(r)} signals never accepted)` : ''}, dup ${r.duplicates}${r.resent > 0 ? `, resent ${r.resent} (BUSY)` : ''}${r.refused > 0 ? `, refused ${r.refused} ${JSON.stringify(r.refusedCodes)}` : ''},`,
+    `lost ${r.lost}${unacceptedSignals(r) > 0 ? ` (of ${unacceptedSignals(r)} signals never accepted)` : ''}, dup ${r.duplicates}${r.resent > 0 ? `, resent ${r.resent} (BUSY)` : ''}${r.receiverReconnects > 0 ? `, receivers closed by the server and resumed ${r.receiverReconnects}` : ''}${r.refused > 0 ? `, refused ${r.refused} ${JSON.stringify(r.refusedCodes)}` : ''},`,
     `server ${r.serverCpuCores === null ? '?' : r.serverCpuCores.toFixed(2)} cores, load ${r.loadCpuCores.toFixed(2)} cores`,
   ];
   if (r.loadSaturation !== null) parts.push(`[load side: ${r.loadSaturation}]`);

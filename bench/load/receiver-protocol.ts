@@ -33,6 +33,8 @@ export interface ReceiverWorkerReport {
   duplicates: number;
   outOfOrder: number;
   unexpected: number;
+  /** Times the server closed one of these receivers and it resumed from its last sequence on a new connection. */
+  reconnects: number;
   /** Event-loop utilization of this thread over the measured window (1: saturated). */
   eventLoopUtilization: number;
 }

@@ -80,6 +80,7 @@ function report(): void {
       duplicates,
       outOfOrder,
       unexpected,
+      reconnects: links.reduce((n, link) => n + (link?.reconnects ?? 0), 0),
       eventLoopUtilization: eluWindow ?? performance.eventLoopUtilization(eluStart).utilization,
     },
   });

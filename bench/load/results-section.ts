@@ -148,6 +148,8 @@ function compareSection(title: string, intro: string[], result: CompareResult, l
     if (resent.length > 0) lines.push(`Signals sent again after BUSY (a full shard ring; each still counted from its first due time): ${resent.join(', ')}.`, '');
     const outOfOrder = names.flatMap((n) => (result.runs[i][n] ?? []).filter((r) => r.outOfOrder > 0).map((r) => `${n} ${r.outOfOrder}`));
     if (outOfOrder.length > 0) lines.push(`Delivered out of order: ${outOfOrder.join(', ')}.`, '');
+    const reconnects = names.flatMap((n) => (result.runs[i][n] ?? []).filter((r) => r.receiverReconnects > 0).map((r) => `${n} ${r.receiverReconnects}`));
+    if (reconnects.length > 0) lines.push(`Receivers the server closed (it closes a receiver too slow for its subscription with BACKPRESSURE), each resuming from its last sequence on a new connection: ${reconnects.join(', ')}.`, '');
     const why = names.flatMap((n) => (result.runs[i][n] ?? []).filter((r) => r.loadSaturation !== null).map((r) => `${n}: ${r.loadSaturation}`));
     if (why.length > 0) lines.push(`† load side may have been the bottleneck: ${[...new Set(why)].join('; ')}.`, '');
   }

@@ -42,6 +42,8 @@ export interface RunResult {
   lost: number;
   duplicates: number;
   outOfOrder: number;
+  /** Receivers the server closed (sigplane: too slow, BACKPRESSURE) that resumed from their last sequence. */
+  receiverReconnects: number;
   serverCpuCores: number | null;
   serverPeakRssBytes: number | null;
   /** CPU of the whole load process (all its threads), in cores. */
@@ -223,6 +225,7 @@ export async function runWorkload(adapter: SystemAdapter, w: Workload, options: 
       lost: reports.reduce((n, r) => n + r.lost, 0),
       duplicates: reports.reduce((n, r) => n + r.duplicates + r.unexpected, 0),
       outOfOrder: reports.reduce((n, r) => n + r.outOfOrder, 0),
+      receiverReconnects: reports.reduce((n, r) => n + r.reconnects, 0),
       serverCpuCores: measured.serverCpuCores,
       serverPeakRssBytes: measured.serverPeakRssBytes,
       loadCpuCores: measured.loadCpuCores,

@@ -51,6 +51,8 @@ export interface MasterLink {
 
 export interface ReceiverLink {
   close(): Promise<void>;
+  /** Times the server closed this receiver and it resumed on a new connection (systems whose receivers do; none: 0). */
+  readonly reconnects?: number;
 }
 
 export interface SystemAdapter {

@@ -46,6 +46,8 @@ const tokensPerSubscriptionMax = 20;
 const setupConcurrency = 8;
 /** Far above any bench rate: the rate limiters (per connection, per subscription, per address) must not be what is measured. */
 const benchRateLimitPerSecond = 1_000_000;
+/** A receiver the server closed tries to open a new connection this often until it gets one. */
+const receiverReconnectDelayMs = 100;
 
 interface SigplaneMasterTarget extends MasterTarget {
   url: string;
@@ -54,7 +56,7 @@ interface SigplaneMasterTarget extends MasterTarget {
   macSecretHex: string;
 }
 
-interface SigplaneReceiverTarget extends ReceiverTarget {
+export interface SigplaneReceiverTarget extends ReceiverTarget {
   url: string;
   token: string;
   ackEvery: number;
@@ -341,28 +343,80 @@ export class SigplaneAdapter implements SystemAdapter {
   }
 }
 
+/**
+ * A sigplane receiver as the SDK runs one: it subscribes from the last
+ * sequence it got, acks as configured, and when the server closes it (a
+ * slow receiver is closed with BACKPRESSURE, docs/protocol.md "Slow
+ * receivers") it opens a new connection and resumes from its last sequence,
+ * as a real receiver does. Without that, a receiver the server cut because
+ * the load host starved its thread would count what followed as lost.
+ * `reconnects` says how often it happened.
+ */
 export const openSigplaneReceiver: ReceiverOpener = async (target, onDelivery) => {
   const t = target as SigplaneReceiverTarget;
-  const ws = await openUntilWelcome(t.url, t.token, (open) =>
-    open.send(encodeFrame({ subscribe: { hasLastSequence: true, lastSequence: 0 } }), { binary: true }),
-  );
-  const sendAck = (sequence: number): boolean => {
-    ws.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }), { binary: true });
-    return true;
+  let lastSequence = 0;
+  let reconnects = 0;
+  let closing = false;
+  let ws: WebSocket;
+
+  /** Listens from the socket's open on, before the welcome: a catch-up can arrive in the same read as it. */
+  const listen = (socket: WebSocket): void => {
+    const sendAck = (sequence: number): boolean => {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }), { binary: true });
+      return true;
+    };
+    // Held acks belong to one connection (client/receiver-acks.ts): the next subscribe states the last sequence.
+    const sdkAcks =
+      t.ackIntervalMs > 0 ? new ReceiverAcks({ ackEvery: t.ackEvery, ackIntervalMs: t.ackIntervalMs, ackBurst: clientLimits.receiver.ackBurst }, Date.now, sendAck) : null;
+    let unacked = 0;
+    socket.on('message', (data: Buffer) => {
+      const frame = decodeFrame(data);
+      if (frame?.kind !== 'delivery') return;
+      const sequence = safeInteger(frame.delivery.sequenceNumber) ?? -1;
+      if (sequence > lastSequence) lastSequence = sequence;
+      onDelivery(sequence);
+      if (sdkAcks !== null) return sdkAcks.executed(sequence);
+      if (++unacked >= t.ackEvery) {
+        unacked = 0;
+        sendAck(sequence);
+      }
+    });
+    socket.once('close', () => sdkAcks?.forget());
   };
-  const sdkAcks =
-    t.ackIntervalMs > 0 ? new ReceiverAcks({ ackEvery: t.ackEvery, ackIntervalMs: t.ackIntervalMs, ackBurst: clientLimits.receiver.ackBurst }, Date.now, sendAck) : null;
-  let unacked = 0;
-  ws.on('message', (data: Buffer) => {
-    const frame = decodeFrame(data);
-    if (frame?.kind !== 'delivery') return;
-    const sequence = safeInteger(frame.delivery.sequenceNumber) ?? -1;
-    onDelivery(sequence);
-    if (sdkAcks !== null) return sdkAcks.executed(sequence);
-    if (++unacked >= t.ackEvery) {
-      unacked = 0;
-      ws.send(encodeFrame({ deliveryAck: { sequenceNumber: sequence } }), { binary: true });
+
+  const connect = async (): Promise<WebSocket> => {
+    const socket = await openUntilWelcome(t.url, t.token, (open) => {
+      listen(open);
+      open.send(encodeFrame({ subscribe: { hasLastSequence: true, lastSequence } }), { binary: true });
+    });
+    socket.once('close', () => {
+      if (!closing) void resume();
+    });
+    return socket;
+  };
+
+  const resume = async (): Promise<void> => {
+    reconnects++;
+    while (!closing) {
+      try {
+        ws = await connect();
+        if (closing) await closeSocket(ws);
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, receiverReconnectDelayMs));
+      }
     }
-  });
-  return { close: () => closeSocket(ws) };
+  };
+
+  ws = await connect();
+  return {
+    close: () => {
+      closing = true;
+      return closeSocket(ws);
+    },
+    get reconnects() {
+      return reconnects;
+    },
+  };
 };
