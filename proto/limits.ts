@@ -424,6 +424,8 @@ export const operations = {
   statusSnapshotMinIntervalMs: 250,
   /** Subscriptions listed on the status page (the busiest first); the totals cover all. */
   statusSubscriptionsMax: 200,
+  /** Subscriptions whose accepted signals the status page counts (io/status/status-board.ts); past it the oldest is forgotten. */
+  statusTrackedSubscriptionsMax: 100_000,
 } as const;
 
 /** The admin HTTP API (io/admin/) and its credentials (persistence/pg/admin-store.ts). */
