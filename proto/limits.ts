@@ -48,8 +48,8 @@ export const wire = {
   /** A connection being rate limited yields one security event per this interval, with the count. */
   rateLimitedEventIntervalMs: 1_000,
   /**
-   * Frames of one connection answered BUSY (a full ring: the server is
-   * overloaded) yield one security event per this interval, with the count
+   * Frames of one connection answered BUSY (a full ring, a journal disk
+   * short of space) yield one security event per this interval, with the count
    * and the first sequence refused, not one each: recording each would
    * cost the I/O thread and the journal most exactly when they have least
    * to spare. Each frame is still answered BUSY.
