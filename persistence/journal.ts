@@ -154,7 +154,7 @@ export class Journal implements HistoryReader {
     ).immediate;
   }
 
-  /** Creates the folder (0700) and file (0600) if needed, tightens existing ones (persistence/journal-files.ts), sets WAL and pragmas, creates or checks the schema. */
+  /** Creates the folder (0700) and file (0600) if needed, tightens an existing file and its -wal and -shm (persistence/journal-files.ts), sets WAL and pragmas, creates or checks the schema. */
   static open(filePath: string, options: { sync: JournalSync; busyTimeoutMs?: number }): Journal {
     if (options.sync !== 'full' && options.sync !== 'normal') {
       throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `sync must be 'full' or 'normal', got ${String(options.sync)}`);
