@@ -1,7 +1,9 @@
 /**
- * Frames answered BUSY (a full ring: the server is overloaded) as security
- * events, on the I/O thread. Each frame is answered BUSY; the events are
- * summed per connection: one per wire.busyEventIntervalMs, "N frame(s)
+ * Frames answered BUSY (the engine could not take them: a full ring, or a
+ * journal disk short of space; io/shard-supervision.ts answers what a shard
+ * stopped for lack of space never took) as security events, on the I/O
+ * thread. Each frame is answered BUSY; the events are summed per
+ * connection: one per wire.busyEventIntervalMs, "N frame(s)
  * refused BUSY from sequence X", whose detail starts with the count as the
  * RATE_LIMITED summaries' does (docs/security.md counts refusals, not rows).
  * Recording each refusal (a log line and a journal record) would cost the
@@ -46,7 +48,7 @@ export class BusyRefusalEvents {
       role: data.role,
       remoteAddress: data.remoteAddress,
       sequence: from === 0 ? null : from,
-      detail: `${data.busyUnreported} frame(s) refused BUSY${from === 0 ? '' : ` from sequence ${from}`} (a full ring: the server is overloaded)`,
+      detail: `${data.busyUnreported} frame(s) refused BUSY${from === 0 ? '' : ` from sequence ${from}`} (engine busy: a full ring or a journal disk short of space)`,
     });
     data.busyReportedAtMs = nowMs;
     data.busyUnreported = 0;

@@ -110,7 +110,15 @@ export class SigplaneServer {
     });
     const shards = this.shards;
     const shardOf = (subscriptionId: string): number => shards.shardOf(subscriptionId);
-    this.supervision = new ShardSupervision({ connections, shardOf, reports, sends, metrics, log });
+    this.supervision = new ShardSupervision({
+      connections,
+      shardOf,
+      reports,
+      sends,
+      metrics,
+      log,
+      busyRefused: (ws, sequence, nowMs) => this.busyEvents.refused(ws, sequence, nowMs),
+    });
     const securityLog = (this.securityLog = new SecurityEventLog({
       metrics,
       shardOf,

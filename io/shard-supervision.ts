@@ -6,13 +6,14 @@
  * escalates: its connections are closed and /readyz reports it. The
  * journal disk (engine/journal-space.ts): its level changes are logged; a
  * worker stopped for lack of space keeps its connections open, and what it
- * never took from its ring is answered BUSY, as a full ring answers.
+ * never took from its ring is answered BUSY, as a full ring answers, and
+ * recorded as those are (io/busy-refusal-events.ts: summed per connection).
  */
 import { encodeReject, RejectCode } from '@sigplane/protocol';
 import type { JournalSpaceLevel, JournalSpaceStatus } from '../engine/journal-space';
 import type { ShardInbound } from '../engine/shard-protocol';
 import { CloseCode } from './close-codes';
-import { closeSocket, type ConnectionRegistry } from './connections';
+import { closeSocket, type ConnectionRegistry, type Socket } from './connections';
 import type { CorkedSends } from './corked-sends';
 import type { Metrics } from './metrics';
 import type { ServerLog } from './server-options';
@@ -26,6 +27,8 @@ export interface ShardSupervisionDeps {
   sends: CorkedSends;
   metrics: Metrics;
   log: ServerLog;
+  /** A frame of this connection was answered BUSY: recorded as the other BUSY answers are (io/busy-refusal-events.ts). */
+  busyRefused: (ws: Socket, sequence: number, nowMs: number) => void;
 }
 
 export class ShardSupervision {
@@ -84,6 +87,7 @@ export class ShardSupervision {
     if (ws === undefined) return;
     this.deps.metrics.rejects.inc({ code: RejectCode.BUSY });
     this.deps.sends.sendTo(ws, encodeReject(RejectCode.BUSY, message, sequence));
+    this.deps.busyRefused(ws, sequence, Date.now());
   }
 
   private closeConnectionsOf(shardIndex: number, reason: string): void {

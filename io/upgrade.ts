@@ -113,21 +113,31 @@ function readRequest(req: HttpRequest): UpgradeRequest {
   };
 }
 
+/** A refusal the checks that need no store decided; `detail` when the security event can say more than refusals[code].detail. */
+interface EarlyRefusal {
+  code: UpgradeRefusalCode;
+  detail?: string;
+}
+
 /**
  * The checks that need no store, in order. The query comes before the
  * WebSocket checks: a credential in a URL is worth knowing about (and
- * recording as such) whatever else is wrong with the request.
+ * recording as such, saying which: io/upgrade-query.ts) whatever else is
+ * wrong with the request.
  */
-function refusalBeforeAuthentication(r: UpgradeRequest): UpgradeRefusalCode | null {
-  if (r.headerBytes > wire.upgradeHeaderBytesMax) return UpgradeRefusalCode.HEADERS_TOO_LARGE;
+function refusalBeforeAuthentication(r: UpgradeRequest): EarlyRefusal | null {
+  if (r.headerBytes > wire.upgradeHeaderBytesMax) return { code: UpgradeRefusalCode.HEADERS_TOO_LARGE };
   const query = queryRefusal(r.query);
-  if (query !== null) return query;
+  if (query !== null) {
+    if (query.found === null) return { code: query.code };
+    return { code: query.code, detail: `a credential in the query string: ${query.found} (not kept): treat it as leaked` };
+  }
   // RFC 6455 4.2.1.
   if (r.method !== 'get' || r.upgrade.toLowerCase() !== 'websocket' || !webSocketKey.test(r.secWebSocketKey)) {
-    return UpgradeRefusalCode.NOT_A_WEBSOCKET_UPGRADE;
+    return { code: UpgradeRefusalCode.NOT_A_WEBSOCKET_UPGRADE };
   }
-  if (r.secWebSocketVersion !== '13') return UpgradeRefusalCode.UNSUPPORTED_WEBSOCKET_VERSION;
-  if (r.authorization.length > wire.authorizationHeaderBytesMax) return UpgradeRefusalCode.AUTHORIZATION_TOO_LARGE;
+  if (r.secWebSocketVersion !== '13') return { code: UpgradeRefusalCode.UNSUPPORTED_WEBSOCKET_VERSION };
+  if (r.authorization.length > wire.authorizationHeaderBytesMax) return { code: UpgradeRefusalCode.AUTHORIZATION_TOO_LARGE };
   return null;
 }
 
@@ -136,7 +146,8 @@ interface Refuser {
   remoteAddress: string;
   reqId: string;
   aborted(): boolean;
-  refuse(reason: UpgradeRefusalCode, subscriptionId?: string | null, retryAfterSeconds?: number): void;
+  /** `detail`: the security event's, when it says more than refusals[reason].detail. */
+  refuse(reason: UpgradeRefusalCode, subscriptionId?: string | null, retryAfterSeconds?: number, detail?: string): void;
 }
 
 function refuserFor(res: HttpResponse, role: Role, deps: UpgradeDeps): Refuser {
@@ -146,7 +157,7 @@ function refuserFor(res: HttpResponse, role: Role, deps: UpgradeDeps): Refuser {
   res.onAborted(() => {
     aborted = true;
   });
-  const refuse = (reason: UpgradeRefusalCode, subscriptionId: string | null = null, retryAfterSeconds = 0): void => {
+  const refuse = (reason: UpgradeRefusalCode, subscriptionId: string | null = null, retryAfterSeconds = 0, detail?: string): void => {
     deps.onRefused(reason);
     deps.log('warn', 'upgrade refused', { reqId, role, reason, remoteAddress, subscriptionId });
     deps.recordSecurityEvent({
@@ -156,7 +167,7 @@ function refuserFor(res: HttpResponse, role: Role, deps: UpgradeDeps): Refuser {
       role,
       remoteAddress,
       sequence: null,
-      detail: retryAfterSeconds > 0 ? `flood cooldown of this token: retry after ${retryAfterSeconds} s` : refusals[reason].detail,
+      detail: detail ?? (retryAfterSeconds > 0 ? `flood cooldown of this token: retry after ${retryAfterSeconds} s` : refusals[reason].detail),
     });
     if (aborted) return;
     res.cork(() => {
@@ -183,7 +194,8 @@ export function refuseNonUpgrade(res: HttpResponse, req: HttpRequest, role: Role
   const refuser = refuserFor(res, role, deps);
   void (async () => {
     if (!(await admitted(refuser, deps))) return;
-    refuser.refuse(refusalBeforeAuthentication(request) ?? UpgradeRefusalCode.NOT_A_WEBSOCKET_UPGRADE);
+    const early = refusalBeforeAuthentication(request) ?? { code: UpgradeRefusalCode.NOT_A_WEBSOCKET_UPGRADE };
+    refuser.refuse(early.code, null, 0, early.detail);
   })();
 }
 
@@ -218,7 +230,7 @@ export function handleUpgrade(
   void (async () => {
     if (!(await admitted(refuser, deps))) return;
     const early = refusalBeforeAuthentication(request);
-    if (early !== null) return refuser.refuse(early);
+    if (early !== null) return refuser.refuse(early.code, null, 0, early.detail);
     const tokenHash = bearerTokenHash(request.authorization, refuser, deps);
     if (tokenHash === null) return;
     const data = await authenticated(tokenHash, role, refuser, deps);

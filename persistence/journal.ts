@@ -57,6 +57,7 @@ import {
   encodeSnapshot,
   type Blob,
 } from './journal-codec';
+import { prepareOwnerOnlyJournal } from './journal-files';
 import { openSchema, prepareAll, type Row } from './journal-schema';
 
 export { JournalError, JournalErrorCode } from './journal-codec';
@@ -153,12 +154,12 @@ export class Journal implements HistoryReader {
     ).immediate;
   }
 
-  /** Creates the folder and file if needed, sets WAL and pragmas, creates or checks the schema. */
+  /** Creates the folder (0700) and file (0600) if needed, tightens an existing file and its -wal and -shm (persistence/journal-files.ts), sets WAL and pragmas, creates or checks the schema. */
   static open(filePath: string, options: { sync: JournalSync; busyTimeoutMs?: number }): Journal {
     if (options.sync !== 'full' && options.sync !== 'normal') {
       throw new JournalError(JournalErrorCode.INVALID_ARGUMENT, `sync must be 'full' or 'normal', got ${String(options.sync)}`);
     }
-    fs.mkdirSync(path.dirname(filePath), { recursive: true });
+    prepareOwnerOnlyJournal(filePath);
     const db = new Database(filePath, { timeout: options.busyTimeoutMs ?? journalLimits.busyTimeoutMs });
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });

@@ -48,8 +48,8 @@ export const wire = {
   /** A connection being rate limited yields one security event per this interval, with the count. */
   rateLimitedEventIntervalMs: 1_000,
   /**
-   * Frames of one connection answered BUSY (a full ring: the server is
-   * overloaded) yield one security event per this interval, with the count
+   * Frames of one connection answered BUSY (a full ring, a journal disk
+   * short of space) yield one security event per this interval, with the count
    * and the first sequence refused, not one each: recording each would
    * cost the I/O thread and the journal most exactly when they have least
    * to spare. Each frame is still answered BUSY.
@@ -424,6 +424,8 @@ export const operations = {
   statusSnapshotMinIntervalMs: 250,
   /** Subscriptions listed on the status page (the busiest first); the totals cover all. */
   statusSubscriptionsMax: 200,
+  /** Subscriptions whose accepted signals the status page counts (io/status/status-board.ts); past it the oldest is forgotten. */
+  statusTrackedSubscriptionsMax: 100_000,
 } as const;
 
 /** The admin HTTP API (io/admin/) and its credentials (persistence/pg/admin-store.ts). */

@@ -107,6 +107,43 @@ describe('Journal.open', () => {
     expect(() => openJournal('newer.sqlite')).toThrow(/schema version 2; this build reads version 1/);
   });
 
+  describe("owner-only files (they hold paying subscribers' signals)", () => {
+    /** Permission bits of a file or folder, in octal. */
+    const modeOf = (file: string): string => (fs.statSync(file).mode & 0o777).toString(8);
+    let umask: number;
+    // The usual umask (022) would let SQLite's own 0644 through: the journal must not depend on the umask.
+    beforeEach(() => {
+      umask = process.umask(0o022);
+    });
+    afterEach(() => {
+      process.umask(umask);
+    });
+
+    it('creates the file and its -wal and -shm 0600, and the folder it makes 0700', () => {
+      const folder = path.join(dir, 'data');
+      const file = path.join(folder, 'journal-shard-0.sqlite');
+      const j = Journal.open(file, { sync: 'normal' });
+      opened.push(j);
+      j.commit(batchOf({ signals: [makeSignal('s', 1)] }));
+      expect(fs.existsSync(`${file}-wal`) && fs.existsSync(`${file}-shm`)).toBe(true);
+      expect([modeOf(folder), modeOf(file), modeOf(`${file}-wal`), modeOf(`${file}-shm`)]).toEqual(['700', '600', '600', '600']);
+    });
+
+    it('tightens at open a file and companions left readable by others (another connection keeping them)', () => {
+      const file = path.join(dir, 'journal-shard-0.sqlite');
+      const shard = Journal.open(file, { sync: 'normal' });
+      opened.push(shard);
+      shard.commit(batchOf({ signals: [makeSignal('s', 1)] }));
+      const files = [file, `${file}-wal`, `${file}-shm`];
+      for (const f of files) fs.chmodSync(f, 0o644); // as an earlier build left them
+      // A second connection, as the shipper's pruner opens one beside the shard's.
+      const pruner = Journal.open(file, { sync: 'full' });
+      opened.push(pruner);
+      expect(files.map(modeOf)).toEqual(['600', '600', '600']);
+      expect(pruner.readSignals('s', 1, 1, 1).map((s) => s.sequence)).toEqual([1]);
+    });
+  });
+
   it('refuses use after close; close is idempotent', () => {
     const j = openJournal();
     j.close();
@@ -493,6 +530,7 @@ describe('kill -9', () => {
     ['test/support/prng.ts', 'dist/test/support/prng.js'],
     ['persistence/journal.ts', 'dist/persistence/journal.js'],
     ['persistence/journal-codec.ts', 'dist/persistence/journal-codec.js'],
+    ['persistence/journal-files.ts', 'dist/persistence/journal-files.js'],
     ['persistence/journal-schema.ts', 'dist/persistence/journal-schema.js'],
     ['persistence/crc32.ts', 'dist/persistence/crc32.js'],
   ];

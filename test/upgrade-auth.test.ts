@@ -3,15 +3,28 @@
  * code, and is counted. Clients bind other 127.x addresses to test the IP
  * allowlist.
  */
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './support/test-server';
 import { WireClient, type UpgradeRefusal } from './support/wire-client';
+import { until } from './support/fault-server-process';
+import { journalPathOf } from '../persistence/journal';
 import { generateToken } from '../persistence/pg/tokens';
 
 let t: TestServer;
+/** Every line the server logged, as JSON text. */
+const logLines: string[] = [];
+/** The security events the server logged. */
+const loggedEvents: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
-  t = await startTestServer({ shardCount: 1 });
+  t = await startTestServer({
+    shardCount: 1,
+    log: (level, message, fields) => {
+      logLines.push(JSON.stringify({ level, message, ...fields }));
+      if (message === 'security event' && fields !== undefined) loggedEvents.push(fields);
+    },
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -96,6 +109,46 @@ describe('upgrade', () => {
     expect(code(await refusal(`${t.receiverUrl}?x=${s.receiverToken}`, s.receiverToken))).toBe('CREDENTIAL_IN_URL');
     expect(code(await refusal(`${t.masterUrl}?${s.masterToken}`, s.masterToken))).toBe('CREDENTIAL_IN_URL');
     expect(code(await refusal(`${t.masterUrl}?%6Bey=${s.masterToken.replace('_', '%5F')}`, s.masterToken))).toBe('CREDENTIAL_IN_URL');
+  });
+
+  it('says which credential it found in the URL (its parameter, its kind), never the credential itself', async () => {
+    const s = await t.subscription();
+    const password = 'hunter2-7f3e';
+    const cases: { query: string; found: string }[] = [
+      { query: `token=${s.receiverToken}`, found: 'parameter "token", a receiver token' },
+      { query: `lang=en&access_token=${s.receiverToken}`, found: 'parameter "token", a receiver token' },
+      { query: `%6Bey=${s.masterToken.replace('_', '%5F')}`, found: 'parameter "key", a master token' },
+      { query: `x=${s.masterToken}`, found: 'a master token' },
+      { query: `${s.receiverToken}=1`, found: 'a receiver token' },
+      { query: `password=${password}`, found: 'parameter "password"' },
+    ];
+    // One source address per case: each event is found by it.
+    const addressOf = (i: number): string => `127.0.7.${i + 1}`;
+    for (const [i, { query }] of cases.entries()) {
+      const r = await refusal(`${t.receiverUrl}?${query}`, null, { localAddress: addressOf(i) });
+      expect([r.status, code(r)], query).toEqual([400, 'CREDENTIAL_IN_URL']);
+    }
+    const eventOf = (i: number) => loggedEvents.find((e) => e.code === 'CREDENTIAL_IN_URL' && e.remoteAddress === addressOf(i));
+    await until('a logged event per case', () => cases.every((_c, i) => eventOf(i) !== undefined), 10_000);
+    for (const [i, { found }] of cases.entries()) {
+      expect(eventOf(i)!.detail, cases[i]!.query).toBe(`a credential in the query string: ${found} (not kept): treat it as leaked`);
+    }
+
+    // Never the credential: not in the log, not in the events journaled (read from the journal's files themselves).
+    const secrets = [s.receiverToken.split('_')[1]!, s.masterToken.split('_')[1]!, password];
+    const journal = journalPathOf(t.dataDir, 0);
+    const journalText = (): string =>
+      ['', '-wal']
+        .map((suffix) => `${journal}${suffix}`)
+        .filter((file) => fs.existsSync(file))
+        .map((file) => fs.readFileSync(file).toString('latin1'))
+        .join('');
+    await until('the events journaled', () => cases.every(({ found }) => journalText().includes(found)), 10_000);
+    const logged = logLines.join('\n');
+    for (const secret of secrets) {
+      expect(logged.includes(secret), 'a credential in the log').toBe(false);
+      expect(journalText().includes(secret), 'a credential in the journal').toBe(false);
+    }
   });
 
   it('takes no query string at all on either path', async () => {

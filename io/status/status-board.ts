@@ -49,9 +49,6 @@ export interface StatusSnapshot {
   subscriptions: SubscriptionStatus[];
 }
 
-/** Subscriptions whose accepted count is kept; past it the oldest is forgotten. */
-const trackedSubscriptionsMax = 100_000;
-
 export class StatusBoard {
   private readonly accepted = new Map<string, number>();
   private readonly startedAtMs: number;
@@ -64,7 +61,7 @@ export class StatusBoard {
   /** On the hot path: one map update per accepted signal. */
   onAccepted(subscriptionId: string): void {
     const count = this.accepted.get(subscriptionId);
-    if (count === undefined && this.accepted.size >= trackedSubscriptionsMax) this.accepted.delete(this.accepted.keys().next().value!);
+    if (count === undefined && this.accepted.size >= operations.statusTrackedSubscriptionsMax) this.accepted.delete(this.accepted.keys().next().value!);
     this.accepted.set(subscriptionId, (count ?? 0) + 1);
   }
 

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { journalFolderMode } from '../journal-files';
 
 const nodeIdFileName = 'node-id';
 /** Characters of a node id at most. */
@@ -27,7 +28,7 @@ export function loadOrCreateNodeId(dataDir: string): string {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: journalFolderMode }); // the journals' folder: owner-only
   const id = randomUUID();
   const temp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(temp, 'w', 0o600);

@@ -51,7 +51,12 @@ export interface TestServer {
 }
 
 export interface TestServerOptions
-  extends Partial<Pick<ServerOptions, 'shardCount' | 'journalSync' | 'crashShardAfterRecords' | 'ringBytes' | 'windowRecordsPerShardMax' | 'shardRefusalBudget' | 'tls' | 'rateLimits' | 'statusToken' | 'log'>> {
+  extends Partial<
+    Pick<
+      ServerOptions,
+      'shardCount' | 'journalSync' | 'crashShardAfterRecords' | 'ringBytes' | 'windowRecordsPerShardMax' | 'shardRefusalBudget' | 'tls' | 'rateLimits' | 'statusToken' | 'log' | 'journalDiskReserve'
+    >
+  > {
   /** Listen on the operators' control channel (isolate, lift, revoke act on live connections). */
   control?: boolean;
   /** Send receiver licenses' copy settings (receiver_settings) on subscribe and on change. */
@@ -93,6 +98,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ringBytes: options.ringBytes,
       windowRecordsPerShardMax: options.windowRecordsPerShardMax,
       shardRefusalBudget: options.shardRefusalBudget,
+      journalDiskReserve: options.journalDiskReserve,
       controlDatabaseUrl: options.control === true ? appUrl : undefined,
       receiverSettings: options.receiverSettings === true ? (tokenId) => receiverSettings.load(tokenId) : undefined,
       tls: options.tls,
