@@ -1,11 +1,13 @@
 // The shared code's pure parts, one command per stdin line, one answer per
 // stdout line, for test/metatrader/*.test.ts to compare with RFC vectors,
-// the v1 fixtures, glibc's printf, the TypeScript codec and copy rules.
+// the v1 fixtures, glibc's printf, the TypeScript codec, copy rules and
+// receiver ack policy.
 // Doubles travel as their 16 hex digit bit patterns, so nothing is rounded
 // on the way.
 #include <Sigplane/Signing.mqh>
 #include <Sigplane/WsClient.mqh>
 #include <Sigplane/CopyRules.mqh>
+#include <Sigplane/ReceiverAcks.mqh>
 
 #include <iostream>
 #include <sstream>
@@ -370,6 +372,34 @@ int main() {
       std::string v, step, mode;
       in >> v >> step >> mode;
       out = BitsOf(SpRoundToStep(Bits(v), Bits(step), mode == "down"));
+    } else if (command == "ack-limits") {
+      out = std::to_string(SP_RECEIVER_ACK_INTERVAL_MS) + " " + std::to_string(SP_RECEIVER_ACK_BURST) + " " + std::to_string(SP_RECEIVER_ACK_EVERY);
+    } else if (command == "acks") {
+      // acks START EVENT...: one SpReceiverAcks from START (ms); events KIND[SEQ]@MS, in order:
+      //   xSEQ executed, sSEQ snapshot applied, t timer, d deinit, g connection gone (forget).
+      // Answers the acks sent, SEQ@MS each, in order (the EA sends when Executed or Due says so, and at deinit).
+      long start;
+      in >> start;
+      SpReceiverAcks acks;
+      acks.Start(start);
+      std::string event;
+      std::ostringstream o;
+      while (in >> event) {
+        size_t at = event.find('@');
+        char kind = event[0];
+        ulong sequence = at > 1 ? std::strtoull(event.substr(1, at - 1).c_str(), nullptr, 10) : 0;
+        long ms = std::atol(event.substr(at + 1).c_str());
+        bool send = false;
+        if (kind == 'x' || kind == 's') send = acks.Executed(sequence, kind == 's', ms);
+        else if (kind == 't') send = acks.Due(ms);
+        else if (kind == 'd') send = acks.Holding();
+        else if (kind == 'g') acks.Forget();
+        if (send) {
+          o << (o.tellp() > 0 ? " " : "") << acks.Pending() << "@" << ms;
+          acks.Done(true);
+        }
+      }
+      out = o.str() + (o.tellp() > 0 ? " " : "") + "sent=" + std::to_string(acks.Sent());
     } else {
       out = "unknown command";
     }

@@ -146,7 +146,7 @@ static std::string Status() {
 #ifdef SP_EXPERT_RECEIVER
   o << "\"status\",\"welcomed\":" << (g_receiver.Welcomed() ? "true" : "false") << ",\"hasLastSequence\":" << (g_receiver.HasLastSequence() ? "true" : "false")
     << ",\"lastSequence\":" << g_receiver.LastSequence() << ",\"copies\":" << g_receiver.Copies() << ",\"unackedReports\":" << g_receiver.UnackedReports()
-    << ",\"settingsRevision\":" << g_receiver.SettingsRevision() << ",\"deliveries\":" << g_receiver.DeliveriesApplied()
+    << ",\"settingsRevision\":" << g_receiver.SettingsRevision() << ",\"deliveries\":" << g_receiver.DeliveriesApplied() << ",\"acksSent\":" << g_receiver.AcksSent()
     << ",\"snapshots\":" << g_receiver.SnapshotsApplied() << ",\"failures\":" << g_receiver.ApplyFailures() << ",\"state\":" << g_receiver.ServerState();
 #endif
   return o.str();

@@ -80,6 +80,15 @@
 #define SP_REPORTS_UNACKED_MAX 4096
 // After a report was answered BUSY, the reports of that sequence go again this much later.
 #define SP_REPORT_BUSY_RETRY_MS 200
+// Acks (ReceiverAcks.mqh), the same policy and numbers as the TypeScript SDK's: client/limits.ts receiver
+// (ackIntervalMs, ackBurst, ackEveryDefault; exported as receiverDefaults). An ack is cumulative, so in a burst
+// one ack per interval stands for all: each costs the server an ack frame and a cursor record.
+// Executed sequences are acked at once while the budget lasts: SP_RECEIVER_ACK_BURST acks, one more per interval
+// (1000 / SP_RECEIVER_ACK_INTERVAL_MS a second: the interval must divide 1000).
+#define SP_RECEIVER_ACK_INTERVAL_MS 100
+#define SP_RECEIVER_ACK_BURST 16
+// Past the budget, in a burst, an ack after this many executed deliveries at the latest.
+#define SP_RECEIVER_ACK_EVERY 256
 // Attempts of one broker operation on transient refusals (requotes) before the delivery fails and comes again.
 #define SP_BROKER_ATTEMPTS_MAX 4
 // Copies the position map holds (wire.snapshotPositionsMax).

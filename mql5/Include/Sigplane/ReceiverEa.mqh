@@ -9,11 +9,13 @@
 // deliveries or a snapshot, in order:
 //
 //   Delivery            ordered by ReceiverSequencer.mqh: the next one is
-//                       applied (Copier.mqh), written, acked (DeliveryAck),
-//                       and its reports sent; a duplicate is ignored; a gap
-//                       asks for the missing range (repeated every
-//                       SP_GAP_RETRY_MS while it stays open)
-//   Snapshot            reconciled (Copier.mqh), then acked
+//                       applied (Copier.mqh), written, acked (DeliveryAck,
+//                       by ReceiverAcks.mqh's policy: at once while its
+//                       budget lasts, else held for the timer), and its
+//                       reports sent; a duplicate is ignored; a gap asks for
+//                       the missing range (repeated every SP_GAP_RETRY_MS
+//                       while it stays open)
+//   Snapshot            reconciled (Copier.mqh), written, then acked at once
 //   ExecutionReportAck  the report is forgotten (memory and file)
 //   Reject              REPORT_INVALID / REPORT_NOT_DELIVERED: the reports
 //                       of that sequence are forgotten; BUSY or
@@ -23,6 +25,12 @@
 //                       closes the connection)
 // A delivery whose apply fails half way is not acked: the connection is
 // dropped and the reconnect delivers it again.
+//
+// Apply, write, ack: an ack (sent or held) is only ever of a sequence the
+// position map has written. A held ack goes from the timer (OnTimer) when
+// the budget has a token again, and at once at deinit; one still held when
+// the connection ends (or the process dies) is lost work only: the next
+// Subscribe states the last sequence written.
 //
 // Common subset of MQL5 and C++.
 #ifndef SIGPLANE_RECEIVER_EA_MQH
@@ -34,6 +42,7 @@
 #include <Sigplane/Frames.mqh>
 #include <Sigplane/WsClient.mqh>
 #include <Sigplane/ReceiverSequencer.mqh>
+#include <Sigplane/ReceiverAcks.mqh>
 #include <Sigplane/ExecutionReports.mqh>
 #include <Sigplane/Copier.mqh>
 
@@ -56,6 +65,7 @@ private:
    SpInbound         m_in;
    SpFrameEncoder    m_encoder;
    SpReceiverSequencer m_sequencer;
+   SpReceiverAcks    m_acks;
    SpCopier          m_copier;
    SpExecutionReport m_report;
    ByteBuffer        m_message;
@@ -113,16 +123,25 @@ private:
         }
      }
 
-   void              Ack(ulong sequence)
+   /** Send the ack m_acks holds (nothing is held after, sent or not). */
+   void              SendAck(void)
      {
-      m_encoder.DeliveryAck(sequence, m_frame);
-      Send(m_frame);
+      m_encoder.DeliveryAck(m_acks.Pending(), m_frame);
+      m_acks.Done(Send(m_frame));
+     }
+
+   /** `sequence` was applied and written: acked now, or held (`now`: a snapshot, acked at once). */
+   void              Ack(ulong sequence, bool now, long nowMs)
+     {
+      if(m_acks.Executed(sequence, now, nowMs))
+         SendAck();
      }
 
    void              OnOpen(long nowMs)
      {
       m_welcomed = false;
       m_openedAtMs = nowMs;
+      m_acks.Forget();
       m_sequencer.Reset(m_copier.HasLast(), m_copier.LastSequence());
       m_sequencer.OnReconnect();
       m_encoder.Subscribe(m_copier.HasLast(), m_copier.LastSequence(), m_frame);
@@ -202,7 +221,7 @@ private:
         }
       m_deliveries++;
       m_sequencer.Executed(sequence, nowMs);
-      Ack(sequence);
+      Ack(sequence, false, nowMs);
       SendOutgoing();
      }
 
@@ -228,7 +247,7 @@ private:
       m_snapshots++;
       m_sequencer.SnapshotApplied(sequence, nowMs);
       PlatformLog(SP_LOG_INFO, "SNAPSHOT_APPLIED", "snapshot at " + SpUlongToDecimal(sequence) + " with " + IntegerToString(m_in.snapshot.positions.count) + " positions");
-      Ack(sequence);
+      Ack(sequence, true, nowMs);
       SendOutgoing();
      }
 
@@ -280,6 +299,7 @@ private:
      {
       m_welcomed = false;
       m_subscribed = false;
+      m_acks.Forget();
       int code = m_ws.CloseCode();
       int status = m_ws.RefusedStatus();
       long delay = 0;
@@ -326,6 +346,9 @@ private:
         }
       if(!m_welcomed)
          return;
+      // A held ack whose token has come (after this poll's deliveries: one ack stands for them too).
+      if(m_acks.Due(nowMs))
+         SendAck();
       ulong syncFrom = 0;
       if(m_sequencer.Tick(nowMs, syncFrom))
         {
@@ -380,6 +403,7 @@ public:
       if(problem != "")
          return problem;
       m_sequencer.Reset(m_copier.HasLast(), m_copier.LastSequence());
+      m_acks.Start(PlatformMonotonicMs());
       m_initialized = true;
       PlatformLog(SP_LOG_INFO, "STARTED", "state " + name + ": " + IntegerToString(m_copier.Copies()) + " copies, last sequence " +
                   (m_copier.HasLast() ? SpUlongToDecimal(m_copier.LastSequence()) : "none") + ", " + IntegerToString(m_copier.UnackedCount()) +
@@ -391,6 +415,9 @@ public:
      {
       if(!m_initialized)
          return;
+      // What was executed (and written) and not acked yet goes before the close frame.
+      if(m_acks.Holding())
+         SendAck();
       m_ws.Stop();
       m_copier.Close();
       m_initialized = false;
@@ -407,6 +434,7 @@ public:
    int               UnackedReports(void) const { return m_copier.UnackedCount(); }
    ulong             SettingsRevision(void) const { return m_copier.Revision(); }
    long              DeliveriesApplied(void) const { return m_deliveries; }
+   long              AcksSent(void) const { return m_acks.Sent(); }
    long              SnapshotsApplied(void) const { return m_snapshots; }
    long              ApplyFailures(void) const { return m_failures; }
    int               ServerState(void) const { return m_serverState; }
