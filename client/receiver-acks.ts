@@ -68,8 +68,7 @@ export class ReceiverAcks {
   /** Held until the budget has a token again. */
   private armTimer(nowMs: number): void {
     if (this.timer !== null) return;
-    const missing = 1 - this.budget.available(nowMs);
-    const delayMs = Math.max(1, Math.ceil(missing * this.policy.ackIntervalMs));
+    const delayMs = Math.max(1, this.budget.msUntil(nowMs));
     this.timer = setTimeout(() => {
       this.timer = null;
       this.budget.take(this.clock());

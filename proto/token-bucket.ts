@@ -51,6 +51,14 @@ export class TokenBucket {
     return this.creditTokenMs / MS_PER_SECOND;
   }
 
+  /** Whole milliseconds from `nowMs` until `n` tokens are there (0: they are); exact for an integer rate. */
+  msUntil(nowMs: number, n = 1): number {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError('n must be a positive integer');
+    this.refill(nowMs);
+    const missing = n * MS_PER_SECOND - this.creditTokenMs;
+    return missing <= 0 ? 0 : Math.ceil(missing / this.ratePerSecond);
+  }
+
   private refill(nowMs: number): void {
     const elapsedMs = nowMs - this.lastRefillMs;
     if (!(elapsedMs > 0 && elapsedMs < Infinity)) return; // same instant, clock went back, NaN or infinite

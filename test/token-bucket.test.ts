@@ -30,6 +30,24 @@ describe('TokenBucket', () => {
     expect(bucket.take(T0 + 200)).toBe(true);
   });
 
+  it('says in whole milliseconds when the next token comes, exactly (the SDK arms its held-ack timer with it)', () => {
+    const bucket = new TokenBucket(10, 16, T0);
+    expect(bucket.msUntil(T0)).toBe(0);
+    drain(bucket, T0);
+    expect(bucket.msUntil(T0)).toBe(100);
+    // 70 ms later 0.7 of a token is there: 30 ms to go, not 31 ((1 - 0.7) * 100 in floats is 30.000000000000004).
+    expect(bucket.msUntil(T0 + 70)).toBe(30);
+    expect(bucket.take(T0 + 99)).toBe(false);
+    expect(bucket.take(T0 + 100)).toBe(true);
+    expect(bucket.msUntil(T0 + 100, 2)).toBe(200);
+    // A rate that does not divide 1000: rounded up to a whole millisecond, never early.
+    const third = new TokenBucket(3, 1, T0);
+    expect(third.take(T0)).toBe(true);
+    expect(third.msUntil(T0)).toBe(334);
+    expect(third.take(T0 + 333)).toBe(false);
+    expect(third.take(T0 + 334)).toBe(true);
+  });
+
   it('never holds more than the burst, however long it idles', () => {
     const bucket = new TokenBucket(1000, 7, T0);
     drain(bucket, T0);
