@@ -10,6 +10,7 @@
  */
 import protobuf from 'protobufjs';
 import type { DecodedSignalBodyFields, Position, RejectCode, SignalBodyFields, SignalRecord, SubscriptionState } from './records';
+import { encodeAckFrame, encodeDeliveryFrame } from './hot-frames';
 import { sigplaneSchema } from './sigplane-schema';
 import type { DecodedFrame, Int64, PositionFrame, SignalBodyFrame, SnapshotBodyFrame } from './wire-types';
 
@@ -119,7 +120,7 @@ const ackStatus = {
 // ---- frames the server sends ----
 
 export function encodeAck(sequence: number, status: 'ACCEPTED' | 'DUPLICATE'): Uint8Array {
-  return encodeFrame({ ack: { sequenceNumber: sequence, status: ackStatus[status] } });
+  return encodeAckFrame(sequence, ackStatus[status]) ?? encodeFrame({ ack: { sequenceNumber: sequence, status: ackStatus[status] } });
 }
 
 export function encodeReject(code: RejectCode, message: string, sequence: number): Uint8Array {
@@ -200,8 +201,9 @@ function signalBodyObject(record: SignalBodyFields): Record<string, unknown> {
   };
 }
 
-export function encodeDelivery(record: SignalRecord): Uint8Array {
-  return encodeFrame({
+/** The Frame object of a Delivery of `record`, as protobufjs takes it (encodeDelivery's fallback and reference). */
+export function deliveryFrameObject(record: SignalRecord): Record<string, unknown> {
+  return {
     delivery: {
       subscriptionId: record.subscriptionId,
       sequenceNumber: record.sequence,
@@ -209,7 +211,12 @@ export function encodeDelivery(record: SignalRecord): Uint8Array {
       signingVersion: record.signingVersion,
       acceptedAt: record.receivedAtMs,
     },
-  });
+  };
+}
+
+/** Written directly by hot-frames.ts (the same bytes as protobufjs writes); protobufjs for what that does not take. */
+export function encodeDelivery(record: SignalRecord): Uint8Array {
+  return encodeDeliveryFrame(record) ?? encodeFrame(deliveryFrameObject(record));
 }
 
 /** A decoded Position as the engine keeps it; null when opened_sequence is beyond 2^53-1. */

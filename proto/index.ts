@@ -40,6 +40,7 @@ export import SnapshotBodyType = codecModule.SnapshotBodyType;
 export import decodeFrame = codecModule.decodeFrame;
 export import decodeSignalBody = codecModule.decodeSignalBody;
 export import decodeSnapshotBody = codecModule.decodeSnapshotBody;
+export import deliveryFrameObject = codecModule.deliveryFrameObject;
 export import encodeAck = codecModule.encodeAck;
 export import encodeDelivery = codecModule.encodeDelivery;
 export import encodeExecutionReportAck = codecModule.encodeExecutionReportAck;

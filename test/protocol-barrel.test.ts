@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest';
 
 const protoDir = path.resolve(__dirname, '../proto');
 const barrelSource = fs.readFileSync(path.join(protoDir, 'index.ts'), 'utf8');
-/** The generated schema is the codec's own; nothing outside proto/ reads it. */
-const internalModules = new Set(['index', 'sigplane-schema']);
+/** The generated schema and the direct frame writers are the codec's own; nothing outside proto/ reads them. */
+const internalModules = new Set(['index', 'sigplane-schema', 'hot-frames']);
 
 function packageModules(): string[] {
   return fs

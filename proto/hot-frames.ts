@@ -1,0 +1,223 @@
+/**
+ * The two frames the shard encodes for every accepted signal, the Delivery
+ * to its receivers and the Ack to its master, written straight into one
+ * buffer of their exact size. protobufjs builds a list of operations per
+ * field before it writes (about 4 KB of short-lived objects per signal for
+ * these two frames, most of what the shard allocates per signal:
+ * docs/benchmarks.md); this writes the same bytes without them.
+ *
+ * The same bytes, not merely equivalent ones: fields in field-number order,
+ * every field the codec's object sets written even when it is zero (as
+ * protobufjs writes a field its fromObject set), 64-bit integers as
+ * varints of their exact value. test/hot-frames.test.ts compares both
+ * encoders byte for byte. A record outside what this writes exactly (an
+ * integer beyond 2^53-1, a negative one, a 64-bit decimal that is not
+ * plain digits, text that is not ASCII) gets null, and the codec falls
+ * back to protobufjs.
+ *
+ * Field numbers and wire types: proto/sigplane.proto (Frame.delivery = 8,
+ * Frame.ack = 4; Delivery, SignalBody, Ack).
+ */
+import type { SignalRecord } from './records';
+
+const wireVarint = 0;
+const wireFixed64 = 1;
+const wireLengthDelimited = 2;
+
+const tag = (field: number, wireType: number): number => (field << 3) | wireType;
+
+const frameDelivery = tag(8, wireLengthDelimited);
+const frameAck = tag(4, wireLengthDelimited);
+
+const delivery = {
+  subscriptionId: tag(1, wireLengthDelimited),
+  sequenceNumber: tag(2, wireVarint),
+  signal: tag(3, wireLengthDelimited),
+  signingVersion: tag(4, wireVarint),
+  acceptedAt: tag(5, wireVarint),
+} as const;
+
+const body = {
+  subscriptionId: tag(1, wireLengthDelimited),
+  sequenceNumber: tag(2, wireVarint),
+  generatedAt: tag(3, wireVarint),
+  symbol: tag(4, wireLengthDelimited),
+  orderType: tag(5, wireVarint),
+  volume: tag(6, wireFixed64),
+  price: tag(7, wireFixed64),
+  action: tag(8, wireVarint),
+  positionId: tag(9, wireVarint),
+  stopLoss: tag(10, wireFixed64),
+  takeProfit: tag(11, wireFixed64),
+  magic: tag(12, wireVarint),
+} as const;
+
+const ack = {
+  sequenceNumber: tag(1, wireVarint),
+  status: tag(2, wireVarint),
+} as const;
+
+const uint64Max = (1n << 64n) - 1n;
+/** Decimal strings of at most this many digits are below 2^53 and are read as numbers. */
+const safeDecimalDigitsMax = 15;
+const digitsOnly = /^[0-9]{1,20}$/;
+
+/** A non-negative integer to write as a varint: a number up to 2^53-1, or a bigint up to 2^64-1. */
+type Unsigned = number | bigint;
+
+function isUnsignedSafe(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+/** A uint64 field's decimal string ('' is 0) as a value to write, or null when it is not plain digits below 2^64. */
+function decimalUint64(text: string): Unsigned | null {
+  if (text === '') return 0;
+  if (!digitsOnly.test(text)) return null;
+  if (text.length <= safeDecimalDigitsMax) return Number(text);
+  const value = BigInt(text);
+  return value <= uint64Max ? value : null;
+}
+
+function varintSize(value: Unsigned): number {
+  if (typeof value === 'bigint') {
+    let size = 1;
+    for (let v = value >> 7n; v > 0n; v >>= 7n) size++;
+    return size;
+  }
+  let size = 1;
+  for (let v = Math.floor(value / 128); v > 0; v = Math.floor(v / 128)) size++;
+  return size;
+}
+
+/** Writes into a buffer sized in advance; `at` is where the next byte goes. */
+class FrameWriter {
+  readonly bytes: Buffer;
+  private readonly view: DataView;
+  at = 0;
+
+  constructor(size: number) {
+    this.bytes = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
+  }
+
+  varint(value: Unsigned): void {
+    if (typeof value === 'bigint') {
+      let v = value;
+      while (v >= 0x80n) {
+        this.bytes[this.at++] = Number(v & 0x7fn) | 0x80;
+        v >>= 7n;
+      }
+      this.bytes[this.at++] = Number(v);
+      return;
+    }
+    let v = value;
+    while (v >= 0x80) {
+      this.bytes[this.at++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.bytes[this.at++] = v;
+  }
+
+  double(value: number): void {
+    this.view.setFloat64(this.at, value, true);
+    this.at += 8;
+  }
+
+  string(value: string, byteLength: number): void {
+    this.varint(byteLength);
+    this.at += this.bytes.write(value, this.at, byteLength, 'utf8');
+  }
+}
+
+/** Bytes of a length-delimited field's payload behind its tag: the length varint and the payload. */
+const delimited = (payloadBytes: number): number => varintSize(payloadBytes) + payloadBytes;
+
+/** `Frame { delivery }` for `record`, as codec.ts encodeDelivery writes it; null when the record needs protobufjs. */
+export function encodeDeliveryFrame(record: SignalRecord): Uint8Array | null {
+  const { sequence, generatedAtMs, receivedAtMs, orderType, action, signingVersion } = record;
+  if (!isUnsignedSafe(sequence) || !isUnsignedSafe(generatedAtMs) || !isUnsignedSafe(receivedAtMs)) return null;
+  if (!(Number.isInteger(orderType) && orderType >= 0 && orderType <= 0x7fffffff)) return null;
+  if (!(Number.isInteger(action) && action >= 0 && action <= 0x7fffffff)) return null;
+  if (!(Number.isInteger(signingVersion) && signingVersion >= 0 && signingVersion <= 0xffffffff)) return null;
+  const positionId = decimalUint64(record.positionId);
+  const magic = decimalUint64(record.magic);
+  if (positionId === null || magic === null) return null;
+
+  const subscriptionIdBytes = Buffer.byteLength(record.subscriptionId, 'utf8');
+  const symbolBytes = Buffer.byteLength(record.symbol, 'utf8');
+  // Non-ASCII text goes to protobufjs, whose own UTF-8 writer (short strings) may differ from Buffer's on lone surrogates.
+  if (subscriptionIdBytes !== record.subscriptionId.length || symbolBytes !== record.symbol.length) return null;
+  const bodyBytes =
+    1 + delimited(subscriptionIdBytes) +
+    1 + varintSize(sequence) +
+    1 + varintSize(generatedAtMs) +
+    1 + delimited(symbolBytes) +
+    1 + varintSize(orderType) +
+    1 + 8 +
+    1 + 8 +
+    1 + varintSize(action) +
+    1 + varintSize(positionId) +
+    1 + 8 +
+    1 + 8 +
+    1 + varintSize(magic);
+  const deliveryBytes =
+    1 + delimited(subscriptionIdBytes) +
+    1 + varintSize(sequence) +
+    1 + delimited(bodyBytes) +
+    1 + varintSize(signingVersion) +
+    1 + varintSize(receivedAtMs);
+  const w = new FrameWriter(1 + delimited(deliveryBytes));
+
+  w.varint(frameDelivery);
+  w.varint(deliveryBytes);
+  w.varint(delivery.subscriptionId);
+  w.string(record.subscriptionId, subscriptionIdBytes);
+  w.varint(delivery.sequenceNumber);
+  w.varint(sequence);
+  w.varint(delivery.signal);
+  w.varint(bodyBytes);
+  w.varint(body.subscriptionId);
+  w.string(record.subscriptionId, subscriptionIdBytes);
+  w.varint(body.sequenceNumber);
+  w.varint(sequence);
+  w.varint(body.generatedAt);
+  w.varint(generatedAtMs);
+  w.varint(body.symbol);
+  w.string(record.symbol, symbolBytes);
+  w.varint(body.orderType);
+  w.varint(orderType);
+  w.varint(body.volume);
+  w.double(record.volume);
+  w.varint(body.price);
+  w.double(record.price);
+  w.varint(body.action);
+  w.varint(action);
+  w.varint(body.positionId);
+  w.varint(positionId);
+  w.varint(body.stopLoss);
+  w.double(record.stopLoss);
+  w.varint(body.takeProfit);
+  w.double(record.takeProfit);
+  w.varint(body.magic);
+  w.varint(magic);
+  w.varint(delivery.signingVersion);
+  w.varint(signingVersion);
+  w.varint(delivery.acceptedAt);
+  w.varint(receivedAtMs);
+  if (w.at !== w.bytes.length) throw new Error(`encodeDeliveryFrame wrote ${w.at} of ${w.bytes.length} bytes`);
+  return w.bytes;
+}
+
+/** `Frame { ack }`, as codec.ts encodeAck writes it; null when the sequence needs protobufjs. */
+export function encodeAckFrame(sequence: number, status: number): Uint8Array | null {
+  if (!isUnsignedSafe(sequence) || !(Number.isInteger(status) && status >= 0 && status <= 0x7fffffff)) return null;
+  const ackBytes = 1 + varintSize(sequence) + 1 + varintSize(status);
+  const w = new FrameWriter(1 + delimited(ackBytes));
+  w.varint(frameAck);
+  w.varint(ackBytes);
+  w.varint(ack.sequenceNumber);
+  w.varint(sequence);
+  w.varint(ack.status);
+  w.varint(status);
+  return w.bytes;
+}
