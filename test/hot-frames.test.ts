@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, deliveryFrameObject, encodeAck, encodeDelivery, encodeFrame, FrameType, safeInteger, type SignalRecord } from '@sigplane/protocol';
 import { encodeAckFrame, encodeDeliveryFrame } from '../proto/hot-frames';
+import { makeSignal } from './fixtures/journal-records';
 import { Prng } from './support/prng';
 
 const maxSafe = Number.MAX_SAFE_INTEGER;
@@ -18,25 +19,10 @@ function reference(record: SignalRecord): Uint8Array {
   return FrameType.encode(FrameType.fromObject(deliveryFrameObject(record))).finish();
 }
 
+const subscriptionId = '6f1c2b1e-8f0a-4e59-9a43-0d6b1f0f7c2a';
+
 function record(overrides: Partial<SignalRecord> = {}): SignalRecord {
-  return {
-    subscriptionId: '6f1c2b1e-8f0a-4e59-9a43-0d6b1f0f7c2a',
-    sequence: 42,
-    generatedAtMs: 1_767_225_600_123,
-    symbol: 'EURUSD',
-    orderType: 0,
-    volume: 0.1,
-    price: 1.08765,
-    action: 0,
-    positionId: '',
-    stopLoss: 0,
-    takeProfit: 0,
-    magic: '',
-    signingVersion: 1,
-    content: new Uint8Array([1, 2, 3]),
-    receivedAtMs: 1_767_225_600_456,
-    ...overrides,
-  };
+  return makeSignal(subscriptionId, 42, overrides);
 }
 
 const uint64Texts = ['', '0', '1', '127', '128', '16383', '16384', '999999999999999', '9007199254740991', '9007199254740993', '12345678901234567890', uint64Max];
@@ -86,7 +72,7 @@ describe('direct Delivery frames', () => {
     expect(body.symbol).toBe('EURUSD');
     expect(body.positionId.toString()).toBe(uint64Max);
     expect(body.magic.toString()).toBe('42');
-    expect([body.volume, body.price, body.stopLoss, body.takeProfit]).toEqual([0.1, 1.08765, 1.07, 1.1]);
+    expect([body.volume, body.price, body.stopLoss, body.takeProfit]).toEqual([r.volume, r.price, 1.07, 1.1]);
     expect(safeInteger(d.acceptedAt)).toBe(r.receivedAtMs);
   });
 
