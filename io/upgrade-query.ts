@@ -49,8 +49,8 @@ const credentialShapes: readonly { shape: RegExp; what: string }[] = [
   { shape: /[A-Za-z0-9+/]{43}=/, what: 'a base64 key (a MAC key or KEK)' },
 ];
 
-/** A parameter named like a credential (`token`, `access_token`, `api-key`, `auth`, `license`...), whatever its value; group 1 is the listed word. */
-const credentialName = /^(?:.*[_.-])?(token|auth|authorization|bearer|key|apikey|secret|password|passwd|license|licence|credential|signature)s?$/i;
+/** A parameter named like a credential (`token`, `access_token`, `api-key`, `auth`, `license`, `mac`...), whatever its value; group 1 is the listed word. */
+const credentialName = /^(?:.*[_.-])?(token|auth|authorization|bearer|key|apikey|secret|password|passwd|license|licence|credential|signature|mac|hmac)s?$/i;
 
 /** The refusal an upgrade's query string (`req.getQuery()`, without the `?`) earns; null for none or an empty one. */
 export function queryRefusal(query: string): QueryRefusal | null {

@@ -121,6 +121,8 @@ describe('upgrade', () => {
       { query: `x=${s.masterToken}`, found: 'a master token' },
       { query: `${s.receiverToken}=1`, found: 'a receiver token' },
       { query: `password=${password}`, found: 'parameter "password"' },
+      { query: 'mac=3f2a', found: 'parameter "mac"' },
+      { query: 'x-hmac=3f2a', found: 'parameter "hmac"' },
     ];
     // One source address per case: each event is found by it.
     const addressOf = (i: number): string => `127.0.7.${i + 1}`;
