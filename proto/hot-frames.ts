@@ -91,18 +91,44 @@ function varintSize(value: Unsigned): number {
   return size;
 }
 
-/** Writes into a buffer sized in advance; `at` is where the next byte goes. */
+/** Every tag here fits one byte (field numbers up to 15). */
+const tagBytes = 1;
+const doubleFieldBytes = tagBytes + 8;
+const uintFieldBytes = (value: Unsigned): number => tagBytes + varintSize(value);
+/** A string or message field: tag, length varint, payload. */
+const delimitedFieldBytes = (payloadBytes: number): number => tagBytes + varintSize(payloadBytes) + payloadBytes;
+
+/** Writes fields into a buffer sized in advance; `at` is where the next byte goes. */
 class FrameWriter {
   readonly bytes: Buffer;
-  private readonly view: DataView;
   at = 0;
 
   constructor(size: number) {
     this.bytes = Buffer.allocUnsafe(size);
-    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
   }
 
-  varint(value: Unsigned): void {
+  uintField(tag: number, value: Unsigned): void {
+    this.varint(tag);
+    this.varint(value);
+  }
+
+  doubleField(tag: number, value: number): void {
+    this.varint(tag);
+    this.at = this.bytes.writeDoubleLE(value, this.at);
+  }
+
+  stringField(tag: number, value: string, byteLength: number): void {
+    this.messageHeader(tag, byteLength);
+    this.at += this.bytes.write(value, this.at, byteLength, 'utf8');
+  }
+
+  /** A message field's tag and length; its fields follow. */
+  messageHeader(tag: number, byteLength: number): void {
+    this.varint(tag);
+    this.varint(byteLength);
+  }
+
+  private varint(value: Unsigned): void {
     if (typeof value === 'bigint') {
       let v = value;
       while (v >= 0x80n) {
@@ -119,28 +145,17 @@ class FrameWriter {
     }
     this.bytes[this.at++] = v;
   }
-
-  double(value: number): void {
-    this.view.setFloat64(this.at, value, true);
-    this.at += 8;
-  }
-
-  string(value: string, byteLength: number): void {
-    this.varint(byteLength);
-    this.at += this.bytes.write(value, this.at, byteLength, 'utf8');
-  }
 }
 
-/** Bytes of a length-delimited field's payload behind its tag: the length varint and the payload. */
-const delimited = (payloadBytes: number): number => varintSize(payloadBytes) + payloadBytes;
+const isUintUpTo = (value: number, max: number): boolean => Number.isInteger(value) && value >= 0 && value <= max;
+const int32Max = 0x7fffffff;
+const uint32Max = 0xffffffff;
 
 /** `Frame { delivery }` for `record`, as codec.ts encodeDelivery writes it; null when the record needs protobufjs. */
 export function encodeDeliveryFrame(record: SignalRecord): Uint8Array | null {
   const { sequence, generatedAtMs, receivedAtMs, orderType, action, signingVersion } = record;
   if (!isUnsignedSafe(sequence) || !isUnsignedSafe(generatedAtMs) || !isUnsignedSafe(receivedAtMs)) return null;
-  if (!(Number.isInteger(orderType) && orderType >= 0 && orderType <= 0x7fffffff)) return null;
-  if (!(Number.isInteger(action) && action >= 0 && action <= 0x7fffffff)) return null;
-  if (!(Number.isInteger(signingVersion) && signingVersion >= 0 && signingVersion <= 0xffffffff)) return null;
+  if (!isUintUpTo(orderType, int32Max) || !isUintUpTo(action, int32Max) || !isUintUpTo(signingVersion, uint32Max)) return null;
   const positionId = decimalUint64(record.positionId);
   const magic = decimalUint64(record.magic);
   if (positionId === null || magic === null) return null;
@@ -150,76 +165,53 @@ export function encodeDeliveryFrame(record: SignalRecord): Uint8Array | null {
   // Non-ASCII text goes to protobufjs, whose own UTF-8 writer (short strings) may differ from Buffer's on lone surrogates.
   if (subscriptionIdBytes !== record.subscriptionId.length || symbolBytes !== record.symbol.length) return null;
   const bodyBytes =
-    1 + delimited(subscriptionIdBytes) +
-    1 + varintSize(sequence) +
-    1 + varintSize(generatedAtMs) +
-    1 + delimited(symbolBytes) +
-    1 + varintSize(orderType) +
-    1 + 8 +
-    1 + 8 +
-    1 + varintSize(action) +
-    1 + varintSize(positionId) +
-    1 + 8 +
-    1 + 8 +
-    1 + varintSize(magic);
+    delimitedFieldBytes(subscriptionIdBytes) +
+    uintFieldBytes(sequence) +
+    uintFieldBytes(generatedAtMs) +
+    delimitedFieldBytes(symbolBytes) +
+    uintFieldBytes(orderType) +
+    2 * doubleFieldBytes +
+    uintFieldBytes(action) +
+    uintFieldBytes(positionId) +
+    2 * doubleFieldBytes +
+    uintFieldBytes(magic);
   const deliveryBytes =
-    1 + delimited(subscriptionIdBytes) +
-    1 + varintSize(sequence) +
-    1 + delimited(bodyBytes) +
-    1 + varintSize(signingVersion) +
-    1 + varintSize(receivedAtMs);
-  const w = new FrameWriter(1 + delimited(deliveryBytes));
+    delimitedFieldBytes(subscriptionIdBytes) +
+    uintFieldBytes(sequence) +
+    delimitedFieldBytes(bodyBytes) +
+    uintFieldBytes(signingVersion) +
+    uintFieldBytes(receivedAtMs);
+  const w = new FrameWriter(delimitedFieldBytes(deliveryBytes));
 
-  w.varint(frameDelivery);
-  w.varint(deliveryBytes);
-  w.varint(delivery.subscriptionId);
-  w.string(record.subscriptionId, subscriptionIdBytes);
-  w.varint(delivery.sequenceNumber);
-  w.varint(sequence);
-  w.varint(delivery.signal);
-  w.varint(bodyBytes);
-  w.varint(body.subscriptionId);
-  w.string(record.subscriptionId, subscriptionIdBytes);
-  w.varint(body.sequenceNumber);
-  w.varint(sequence);
-  w.varint(body.generatedAt);
-  w.varint(generatedAtMs);
-  w.varint(body.symbol);
-  w.string(record.symbol, symbolBytes);
-  w.varint(body.orderType);
-  w.varint(orderType);
-  w.varint(body.volume);
-  w.double(record.volume);
-  w.varint(body.price);
-  w.double(record.price);
-  w.varint(body.action);
-  w.varint(action);
-  w.varint(body.positionId);
-  w.varint(positionId);
-  w.varint(body.stopLoss);
-  w.double(record.stopLoss);
-  w.varint(body.takeProfit);
-  w.double(record.takeProfit);
-  w.varint(body.magic);
-  w.varint(magic);
-  w.varint(delivery.signingVersion);
-  w.varint(signingVersion);
-  w.varint(delivery.acceptedAt);
-  w.varint(receivedAtMs);
+  w.messageHeader(frameDelivery, deliveryBytes);
+  w.stringField(delivery.subscriptionId, record.subscriptionId, subscriptionIdBytes);
+  w.uintField(delivery.sequenceNumber, sequence);
+  w.messageHeader(delivery.signal, bodyBytes);
+  w.stringField(body.subscriptionId, record.subscriptionId, subscriptionIdBytes);
+  w.uintField(body.sequenceNumber, sequence);
+  w.uintField(body.generatedAt, generatedAtMs);
+  w.stringField(body.symbol, record.symbol, symbolBytes);
+  w.uintField(body.orderType, orderType);
+  w.doubleField(body.volume, record.volume);
+  w.doubleField(body.price, record.price);
+  w.uintField(body.action, action);
+  w.uintField(body.positionId, positionId);
+  w.doubleField(body.stopLoss, record.stopLoss);
+  w.doubleField(body.takeProfit, record.takeProfit);
+  w.uintField(body.magic, magic);
+  w.uintField(delivery.signingVersion, signingVersion);
+  w.uintField(delivery.acceptedAt, receivedAtMs);
   if (w.at !== w.bytes.length) throw new Error(`encodeDeliveryFrame wrote ${w.at} of ${w.bytes.length} bytes`);
   return w.bytes;
 }
 
 /** `Frame { ack }`, as codec.ts encodeAck writes it; null when the sequence needs protobufjs. */
 export function encodeAckFrame(sequence: number, status: number): Uint8Array | null {
-  if (!isUnsignedSafe(sequence) || !(Number.isInteger(status) && status >= 0 && status <= 0x7fffffff)) return null;
-  const ackBytes = 1 + varintSize(sequence) + 1 + varintSize(status);
-  const w = new FrameWriter(1 + delimited(ackBytes));
-  w.varint(frameAck);
-  w.varint(ackBytes);
-  w.varint(ack.sequenceNumber);
-  w.varint(sequence);
-  w.varint(ack.status);
-  w.varint(status);
+  if (!isUnsignedSafe(sequence) || !isUintUpTo(status, int32Max)) return null;
+  const ackBytes = uintFieldBytes(sequence) + uintFieldBytes(status);
+  const w = new FrameWriter(delimitedFieldBytes(ackBytes));
+  w.messageHeader(frameAck, ackBytes);
+  w.uintField(ack.sequenceNumber, sequence);
+  w.uintField(ack.status, status);
   return w.bytes;
 }

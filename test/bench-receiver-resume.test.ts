@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSigplaneReceiver, type SigplaneReceiverTarget } from '../bench/load/adapters/sigplane';
 import { openMaster, range, send, sleep } from './support/e2e';
+import { until } from './support/fault-server-process';
 import { v1Fields, v1Frame } from './support/signals';
 import { startTestServer, type TestServer, type TestSubscription } from './support/test-server';
 import type { WireClient } from './support/wire-client';
@@ -34,14 +35,6 @@ async function publish(master: WireClient, s: TestSubscription, from: number, to
   }
 }
 
-async function until(what: string, condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('the bench receiver', () => {
   it('resumes from its last sequence on a new connection when the server closes it, and counts it', async () => {
     const s = await t.subscription();
@@ -51,18 +44,18 @@ describe('the bench receiver', () => {
     try {
       const master = await openMaster(t, s);
       await publish(master, s, 1, 3);
-      await until('3 deliveries', () => delivered.length >= 3);
+      await until('3 deliveries', () => delivered.length >= 3, waitMs);
       expect(receiver.reconnects).toBe(0);
 
       await t.store.isolateSubscription(s.subscriptionId, { reason: 'bench receiver test' });
       expect(await master.waitForClose(waitMs)).toBe(closeIsolated);
-      await until('the receiver was closed', () => (receiver.reconnects ?? 0) >= 1);
+      await until('the receiver was closed', () => (receiver.reconnects ?? 0) >= 1, waitMs);
       await sleep(300); // a few refused reopen attempts while isolated
       await t.store.liftIsolation(s.subscriptionId, { reason: 'bench receiver test' });
 
       const again = await openMaster(t, s);
       await publish(again, s, 4, 6);
-      await until('6 deliveries', () => delivered.length >= 6);
+      await until('6 deliveries', () => delivered.length >= 6, waitMs);
       await again.close();
       expect(delivered).toEqual(range(1, 6));
       expect(receiver.reconnects).toBe(1);
