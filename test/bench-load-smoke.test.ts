@@ -1,7 +1,7 @@
 /**
  * The load generator of `npm run bench:load` keeps working: a few seconds
  * at a low rate against a real sigplane server (its own process, on the
- * test Postgres), the ws relay, and the bench's own nats-server (core and
+ * test Postgres), the ws relay, the floor (sigplane's shape alone), and the bench's own nats-server (core and
  * JetStream), redis-server (pub/sub and Streams with appendfsync always)
  * and Postgres (INSERT + NOTIFY), with exact loss and duplicate counts,
  * and the RESULTS.md section and charts built from the results. Nothing
@@ -19,7 +19,7 @@ import { PostgresNotifyAdapter } from '../bench/load/adapters/postgres-notify';
 import { RedisAdapter } from '../bench/load/adapters/redis';
 import { RedisStreamsAdapter } from '../bench/load/adapters/redis-streams';
 import { SigplaneAdapter } from '../bench/load/adapters/sigplane';
-import { WsRelayAdapter } from '../bench/load/adapters/ws-relay';
+import { floorAdapter, wsRelayAdapter } from '../bench/load/adapters/ws-relay';
 import { machineInfo } from '../bench/load/machine-info';
 import { loadSection } from '../bench/load/results-section';
 import { runWorkload, type RunResult } from '../bench/load/run-workload';
@@ -101,12 +101,13 @@ describe('load generator (bench/load) against real servers', () => {
   beforeAll(() => {
     adapters.push(
       new SigplaneAdapter({ databaseServerUrl: inject('databaseUrl'), shards: 1, journalSync: 'normal', receiverAckEvery: 10 }),
-      new WsRelayAdapter(),
+      wsRelayAdapter(),
       new NatsAdapter(),
       new RedisAdapter(),
       new RedisStreamsAdapter(),
       new NatsJetStreamAdapter(10),
       new PostgresNotifyAdapter(),
+      floorAdapter(),
     );
   });
 
@@ -181,6 +182,17 @@ describe('load generator (bench/load) against real servers', () => {
     results.push(r);
   }, 120_000);
 
+  it("the floor (sigplane's shape with none of its work, its own process): acked after its SQLite commit, delivered exactly once", async () => {
+    const floor = adapters[7];
+    await floor.start();
+    expect(floor.durability).toBe('durable');
+    expect(floor.description).toContain('synchronous FULL');
+    const r = await runWorkload(floor, workload);
+    expectComplete(r, 'floor');
+    expect(r.serverCpuCores).toBeGreaterThan(0);
+    results.push(r);
+  }, 120_000);
+
   it('runs one system alone: the other servers are stopped meanwhile, and all continue after', async () => {
     const started = adapters.filter((a) => a.serverPid !== null);
     expect(started).toHaveLength(adapters.length);
@@ -206,7 +218,7 @@ describe('load generator (bench/load) against real servers', () => {
   }, 60_000);
 
   it('turns the runs into the load section of RESULTS.md, which replaces only itself', async () => {
-    expect(results.map((r) => r.system)).toEqual(['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify']);
+    expect(results.map((r) => r.system)).toEqual(['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify', 'floor']);
     const idle = [await measureIdleMemory(adapters[0], 20, 1)];
     expect(idle[0].bytesPerConnection).not.toBeNull();
     const byName = (rs: RunResult[]): Record<string, RunResult[]> => Object.fromEntries(rs.map((r) => [r.system, [r]]));
@@ -244,7 +256,7 @@ describe('load generator (bench/load) against real servers', () => {
     });
     expect(section).toContain('## End-to-end load');
     expect(section).toContain('strictly more work');
-    for (const name of ['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify']) {
+    for (const name of ['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify', 'floor']) {
       expect(section).toMatch(new RegExp(`^\\| ${name} \\| `, 'm')); // the systems table
     }
     // Table rows say what each system's ack means (then † when the load side may have been the bottleneck).

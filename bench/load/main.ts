@@ -29,7 +29,7 @@ import { PostgresNotifyAdapter } from './adapters/postgres-notify';
 import { RedisAdapter } from './adapters/redis';
 import { RedisStreamsAdapter } from './adapters/redis-streams';
 import { SigplaneAdapter } from './adapters/sigplane';
-import { WsRelayAdapter } from './adapters/ws-relay';
+import { floorAdapter, wsRelayAdapter } from './adapters/ws-relay';
 import { writeCharts } from './charts';
 import { killAllServers } from './child-server';
 import { machineInfo } from './machine-info';
@@ -120,7 +120,9 @@ function makeAdapter(name: SystemName, values: Record<string, string | boolean |
     case 'postgres-notify':
       return new PostgresNotifyAdapter();
     case 'ws-relay':
-      return new WsRelayAdapter();
+      return wsRelayAdapter();
+    case 'floor':
+      return floorAdapter();
   }
 }
 

@@ -50,7 +50,7 @@ export interface Plan {
 export function planFor(quick: boolean, roundsFlag: string | undefined): Plan {
   const rounds = roundsFlag === undefined ? (quick ? 1 : 3) : Number(roundsFlag);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new UsageError(`--rounds must be 1..20, got ${roundsFlag}`);
-  const ingestSystems: SystemName[] = ['sigplane', 'nats', 'nats-jetstream', 'redis-streams'];
+  const ingestSystems: SystemName[] = ['sigplane', 'floor', 'nats', 'nats-jetstream', 'redis-streams'];
   if (quick) {
     return {
       mode: 'quick',
@@ -70,7 +70,7 @@ export function planFor(quick: boolean, roundsFlag: string | undefined): Plan {
       searchMaxRate: 64_000,
       searchBisections: 1,
       idleReceivers: 1_000,
-      idleSystems: ['sigplane', 'ws-relay'],
+      idleSystems: ['sigplane', 'floor', 'ws-relay'],
       idleCpu: { receivers: 10, idleMs: 2_000, lowRatePerSecond: 10 },
     };
   }
@@ -99,7 +99,7 @@ export function planFor(quick: boolean, roundsFlag: string | undefined): Plan {
     searchMaxRate: 128_000,
     searchBisections: 2,
     idleReceivers: 10_000,
-    idleSystems: ['sigplane', 'ws-relay', 'nats', 'redis'],
+    idleSystems: ['sigplane', 'floor', 'ws-relay', 'nats', 'redis'],
     idleCpu: { receivers: 10, idleMs: 3_000, lowRatePerSecond: 10 },
   };
 }

@@ -5,7 +5,7 @@ import { openPostgresNotifyReceiver } from './adapters/postgres-notify';
 import { openRedisReceiver } from './adapters/redis';
 import { openRedisStreamsReceiver } from './adapters/redis-streams';
 import { openSigplaneReceiver } from './adapters/sigplane';
-import { openWsRelayReceiver } from './adapters/ws-relay';
+import { openRelayReceiver } from './adapters/ws-relay';
 import type { ReceiverOpener } from './system';
 import type { SystemName } from './workload';
 
@@ -17,5 +17,6 @@ export const receiverOpeners: Record<SystemName, ReceiverOpener> = {
   redis: openRedisReceiver,
   'redis-streams': openRedisStreamsReceiver,
   'postgres-notify': openPostgresNotifyReceiver,
-  'ws-relay': openWsRelayReceiver,
+  'ws-relay': openRelayReceiver,
+  floor: openRelayReceiver,
 };

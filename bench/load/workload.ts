@@ -17,6 +17,7 @@ export const systemNames = [
   'redis-streams',
   'postgres-notify',
   'ws-relay',
+  'floor',
 ] as const;
 export type SystemName = (typeof systemNames)[number];
 

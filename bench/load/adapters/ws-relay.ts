@@ -1,7 +1,11 @@
 /**
- * The plain relay (bench/load/ws-relay-server.ts) in its own process: what
- * a provider could write with the `ws` package and no checks at all. The
- * "ack" is the relay's echo of the first 8 bytes after it forwarded.
+ * Servers of the bench's own that speak the relay's wire contract: a master
+ * on /m/<channel>, receivers on /r/<channel>, every master frame forwarded
+ * to the channel's receivers and its first 8 bytes echoed as the "ack".
+ * Two of them: the plain relay (bench/load/ws-relay-server.ts, what a
+ * provider could write with the `ws` package and no checks at all) and the
+ * floor (bench/load/floor/floor-server.ts, sigplane's shape with none of
+ * sigplane's work). Each in its own process.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -10,7 +14,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { compiledFile, startChildServer, type ChildServer } from '../child-server';
 import { alternativePayload, sequenceOfPayload } from '../payload';
-import type { MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
+import type { Durability, MasterEvents, MasterLink, MasterTarget, ReceiverOpener, ReceiverTarget, RunTargets, SystemAdapter } from '../system';
 
 interface RelayTarget extends MasterTarget, ReceiverTarget {
   url: string;
@@ -32,12 +36,46 @@ function closeSocket(ws: WebSocket): Promise<void> {
   });
 }
 
-export class WsRelayAdapter implements SystemAdapter {
-  readonly name = 'ws-relay' as const;
-  readonly durability = 'not durable' as const;
-  readonly description = 'bench/load/ws-relay-server.ts (ws 8, one process, no checks); ack = echo after forwarding';
+interface RelayServer {
+  name: 'ws-relay' | 'floor';
+  durability: Durability;
+  description: string;
+  /** The compiled script, relative to the project root. */
+  script: string;
+  portLine: RegExp;
+}
+
+const relayServers: Record<RelayServer['name'], RelayServer> = {
+  'ws-relay': {
+    name: 'ws-relay',
+    durability: 'not durable',
+    description: 'bench/load/ws-relay-server.ts (ws 8, one process, no checks); ack = echo after forwarding',
+    script: 'bench/load/ws-relay-server.js',
+    portLine: /ws-relay listening on port (\d+)/,
+  },
+  floor: {
+    name: 'floor',
+    durability: 'durable',
+    description:
+      "bench/load/floor/floor-server.ts: sigplane's shape alone (uWebSockets.js I/O thread, the engine's rings, one worker journaling each batch to SQLite, WAL, synchronous FULL), no checks, no sequencing, no Postgres, receivers do not ack; ack = echo after the commit",
+    script: 'bench/load/floor/floor-server.js',
+    portLine: /floor listening on port (\d+)/,
+  },
+};
+
+export class RelayAdapter implements SystemAdapter {
+  readonly name: RelayServer['name'];
+  readonly durability: Durability;
+  readonly description: string;
   private server: ChildServer | null = null;
-  private readonly logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigplane-bench-relay-'));
+  private readonly logDir: string;
+
+  constructor(private readonly relay: RelayServer) {
+    this.name = relay.name;
+    this.durability = relay.durability;
+    this.description = relay.description;
+    this.logDir = fs.mkdtempSync(path.join(os.tmpdir(), `sigplane-bench-${relay.name}-`));
+  }
 
   get serverPid(): number | null {
     return this.server?.pid ?? null;
@@ -49,11 +87,11 @@ export class WsRelayAdapter implements SystemAdapter {
 
   async start(cpus: string | null = null): Promise<void> {
     this.server = await startChildServer({
-      script: compiledFile('bench/load/ws-relay-server.js'),
+      script: compiledFile(this.relay.script),
       args: ['0'],
       cpus,
-      logFile: path.join(this.logDir, 'relay.log'),
-      portLine: /ws-relay listening on port (\d+)/,
+      logFile: path.join(this.logDir, `${this.relay.name}.log`),
+      portLine: this.relay.portLine,
     });
   }
 
@@ -86,7 +124,10 @@ export class WsRelayAdapter implements SystemAdapter {
   }
 }
 
-export const openWsRelayReceiver: ReceiverOpener = async (target, onDelivery) => {
+export const wsRelayAdapter = (): RelayAdapter => new RelayAdapter(relayServers['ws-relay']);
+export const floorAdapter = (): RelayAdapter => new RelayAdapter(relayServers.floor);
+
+export const openRelayReceiver: ReceiverOpener = async (target, onDelivery) => {
   const ws = await openSocket((target as RelayTarget).url);
   ws.on('message', (data: Buffer) => onDelivery(sequenceOfPayload(data)));
   return { close: () => closeSocket(ws) };
