@@ -280,6 +280,10 @@ describe('load generator (bench/load) against real servers', () => {
     ]) {
       expect(section).toMatch(new RegExp(`^\\| ${target.source}[^\\n]*\\| (yes|no) \\|$`, 'm'));
     }
+    // Beside each target, the floor's own figure from the same run (sigplane's shape alone), or 'not run'.
+    expect(section).toContain("| target | this run | the floor (sigplane's shape alone, same run) | met |");
+    expect(section).toMatch(/^\| 1,000\/s x 10: server CPU per delivery at or below 2x NATS's \| sigplane [^|]+ \| [\d.,]+ µs \([\d.]+x\) \| (yes|no) \|$/m);
+    expect(section).toMatch(/^\| server memory per idle receiver connection at or below 6\.6 KiB \| [^|]+ \| not run \| (yes|no) \|$/m);
     expect(section.indexOf('### Side by side, servers pinned to core 1')).toBeGreaterThan(pinnedTargets);
     expect(section).toContain('### Side by side, unpinned');
     expect(section).toContain('### Idle server CPU, servers pinned to core 1');
