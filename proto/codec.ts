@@ -10,7 +10,7 @@
  */
 import protobuf from 'protobufjs';
 import type { DecodedSignalBodyFields, Position, RejectCode, SignalBodyFields, SignalRecord, SubscriptionState } from './records';
-import { encodeAckFrame, encodeDeliveryFrame } from './hot-frames';
+import { deliveryTags as hotDeliveryTags, encodeAckFrame, encodeDeliveryFrame, wireType as hotWireType } from './hot-frames';
 import { sigplaneSchema } from './sigplane-schema';
 import type { DecodedFrame, Int64, PositionFrame, SignalBodyFrame, SnapshotBodyFrame } from './wire-types';
 
@@ -213,6 +213,10 @@ export function deliveryFrameObject(record: SignalRecord): Record<string, unknow
     },
   };
 }
+
+/** Protobuf wire types, and the tags of a Delivery frame: for readers that take a field or two off the wire (the bench's receivers). */
+export const wireType = hotWireType;
+export const deliveryTags = hotDeliveryTags;
 
 /** Written directly by hot-frames.ts (the same bytes as protobufjs writes); protobufjs for what that does not take. */
 export function encodeDelivery(record: SignalRecord): Uint8Array {

@@ -22,9 +22,11 @@
  */
 import type { SignalRecord } from './records';
 
-const wireVarint = 0;
-const wireFixed64 = 1;
-const wireLengthDelimited = 2;
+/** Protobuf wire types (what a tag's low 3 bits say about the value that follows). */
+export const wireType = { varint: 0, fixed64: 1, lengthDelimited: 2, fixed32: 5 } as const;
+const wireVarint = wireType.varint;
+const wireFixed64 = wireType.fixed64;
+const wireLengthDelimited = wireType.lengthDelimited;
 
 const tag = (field: number, wireType: number): number => (field << 3) | wireType;
 
@@ -53,6 +55,9 @@ const body = {
   takeProfit: tag(11, wireFixed64),
   magic: tag(12, wireVarint),
 } as const;
+
+/** The tags a reader of Delivery frames looks for (bench/load/delivery-sequence.ts). */
+export const deliveryTags = { frame: frameDelivery, sequenceNumber: delivery.sequenceNumber } as const;
 
 const ack = {
   sequenceNumber: tag(1, wireVarint),

@@ -35,6 +35,8 @@ export import formatFixedExact = cPrintfModule.formatFixedExact;
 
 // codec.ts
 export import FrameType = codecModule.FrameType;
+export import wireType = codecModule.wireType;
+export import deliveryTags = codecModule.deliveryTags;
 export import SignalBodyType = codecModule.SignalBodyType;
 export import SnapshotBodyType = codecModule.SnapshotBodyType;
 export import decodeFrame = codecModule.decodeFrame;
