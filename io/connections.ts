@@ -59,11 +59,24 @@ export interface ConnectionData {
   ackForwardedAtMs: number;
 }
 
-export type Socket = WebSocket<ConnectionData>;
+/**
+ * What the socket itself carries: its ConnectionData, as one property. uWS
+ * copies the upgrade's userData onto the socket object property by property
+ * (getUserData() is the socket), by keyed stores, and V8 turns an object
+ * given more than 12 properties that way into a dictionary of about 1.6 KiB:
+ * ConnectionData's fields, one by one, cost that on every connection. One
+ * property keeps the socket small and ConnectionData a plain object of one
+ * shape shared by every connection.
+ */
+export interface SocketData {
+  connection: ConnectionData;
+}
+
+export type Socket = WebSocket<SocketData>;
 
 /** Close a connection with a code and a reason, once (a connection already closing is left as it is). */
 export function closeSocket(ws: Socket, code: number, reason: string): void {
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   if (data.closed) return;
   data.closed = true;
   ws.end(code, reason);
@@ -87,7 +100,7 @@ export class ConnectionRegistry {
   }
 
   add(ws: Socket): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     this.byId.set(data.connId, ws);
     const group = this.group(data.subscriptionId);
     if (data.role === 'master') group.masters.add(ws);
@@ -102,7 +115,7 @@ export class ConnectionRegistry {
 
   /** False when the socket was never added (closed on open). */
   remove(ws: Socket): boolean {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     if (this.byId.get(data.connId) !== ws) return false;
     this.byId.delete(data.connId);
     const sessions = this.byToken.get(data.tokenId);
@@ -122,8 +135,8 @@ export class ConnectionRegistry {
   }
 
   markLive(ws: Socket): void {
-    ws.getUserData().live = true;
-    this.group(ws.getUserData().subscriptionId).liveReceivers.add(ws);
+    ws.getUserData().connection.live = true;
+    this.group(ws.getUserData().connection.subscriptionId).liveReceivers.add(ws);
   }
 
   masters(subscriptionId: string): ReadonlySet<Socket> {

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { wire, UpgradeRefusalCode, type SecurityEvent, TokenBucket } from '@sigplane/protocol';
 import type { AuthResult } from '../persistence/pg/config-store';
-import type { ConnectionData, MacKey, Role } from './connections';
+import type { ConnectionData, MacKey, Role, SocketData } from './connections';
 import { writeSecurityHeaders } from './http-headers';
 import { queryRefusal } from './upgrade-query';
 
@@ -295,7 +295,7 @@ function upgradeTo(data: ConnectionData, res: HttpResponse, context: us_socket_c
   deps.upgradeGuard.upgrade(
     data.connId,
     (fn) => res.cork(fn),
-    () => res.upgrade(data, request.secWebSocketKey, request.secWebSocketProtocol, request.secWebSocketExtensions, context),
+    () => res.upgrade({ connection: data } satisfies SocketData, request.secWebSocketKey, request.secWebSocketProtocol, request.secWebSocketExtensions, context),
   );
 }
 

@@ -49,6 +49,10 @@ describe('upgrade', () => {
     const receiver = await WireClient.open(t.receiverUrl, s.receiverToken);
     const master = await WireClient.open(t.masterUrl, s.masterToken);
     await master.waitFor((f) => f.kind === 'welcome');
+    // uWS copies userData onto the socket property by property: one property, not ConnectionData's twenty (io/connections.ts SocketData).
+    const sockets = t.server.connections.connectionsWhere((sub) => sub === s.subscriptionId);
+    expect(sockets.map((ws) => Object.keys(ws.getUserData()))).toEqual([['connection'], ['connection']]);
+    expect(sockets.map((ws) => ws.getUserData().connection.role).sort()).toEqual(['master', 'receiver']);
     await Promise.all([receiver.close(), master.close()]);
   });
 
