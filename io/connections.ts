@@ -4,6 +4,7 @@
  * taking live deliveries), and per token its sessions (a revoked token's are
  * closed). Only the I/O thread reads or writes this.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { WebSocket } from 'uWebSockets.js';
 import type { SubscriptionSettings, TokenBucket } from '@sigplane/protocol';
 
@@ -20,6 +21,9 @@ export interface MacKey {
   notAfterMs: number | null;
 }
 
+/** A receiver's macKeys: one empty list for all of them, never changed (dropExpiredMacKeys replaces a list, never edits it). */
+export const noMacKeys: readonly MacKey[] = Object.freeze([]);
+
 /** What uWS keeps for each socket (set at upgrade). */
 export interface ConnectionData {
   connId: number;
@@ -29,8 +33,8 @@ export interface ConnectionData {
   tokenId: string;
   remoteAddress: string;
   settings: SubscriptionSettings;
-  /** Masters only: the subscription's valid MAC keys (two during a rotation); expired ones are dropped (dropExpiredMacKeys). */
-  macKeys: MacKey[];
+  /** Masters only: the subscription's valid MAC keys (two during a rotation); expired ones are dropped (dropExpiredMacKeys). Receivers share noMacKeys. */
+  macKeys: readonly MacKey[];
   bucket: TokenBucket;
   /** Receivers: subscribed (sent `subscribe`) and caught up (`live`). */
   subscribed: boolean;
@@ -83,6 +87,9 @@ export function closeSocket(ws: Socket, code: number, reason: string): void {
 }
 
 interface SubscriptionConnections {
+  /** The one copy of the id and of the latest settings that this subscription's connections share (shareSubscriptionValues). */
+  subscriptionId: string;
+  settings: SubscriptionSettings | null;
   masters: Set<Socket>;
   receivers: Set<Socket>;
   liveReceivers: Set<Socket>;
@@ -103,6 +110,7 @@ export class ConnectionRegistry {
     const data = ws.getUserData().connection;
     this.byId.set(data.connId, ws);
     const group = this.group(data.subscriptionId);
+    shareSubscriptionValues(data, group);
     if (data.role === 'master') group.masters.add(ws);
     else group.receivers.add(ws);
     let sessions = this.byToken.get(data.tokenId);
@@ -188,7 +196,7 @@ export class ConnectionRegistry {
   private group(subscriptionId: string): SubscriptionConnections {
     let group = this.bySubscription.get(subscriptionId);
     if (group === undefined) {
-      group = { masters: new Set(), receivers: new Set(), liveReceivers: new Set() };
+      group = { subscriptionId, settings: null, masters: new Set(), receivers: new Set(), liveReceivers: new Set() };
       this.bySubscription.set(subscriptionId, group);
     }
     return group;
@@ -196,6 +204,20 @@ export class ConnectionRegistry {
 }
 
 const emptySet: ReadonlySet<Socket> = new Set();
+
+/**
+ * Each upgrade's answer from the store brings its own copy of the
+ * subscription's id and settings: kept per connection, every receiver of a
+ * subscription would hold equal copies (about 200 bytes). A connection let
+ * in takes its subscription's copies instead when they are equal; settings
+ * changed since become the subscription's (a connection keeps the settings
+ * it was let in with, as before: none is ever changed in place).
+ */
+function shareSubscriptionValues(data: ConnectionData, group: SubscriptionConnections): void {
+  data.subscriptionId = group.subscriptionId;
+  if (isDeepStrictEqual(data.settings, group.settings)) data.settings = group.settings!;
+  else group.settings = data.settings;
+}
 
 /**
  * A session outlives a rotation's overlap: the rotated-out key stops
