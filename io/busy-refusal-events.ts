@@ -21,7 +21,7 @@ export class BusyRefusalEvents {
 
   /** A frame of this connection was answered BUSY (`sequence` 0: it named none). */
   refused(ws: Socket, sequence: number, nowMs: number): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     data.busyUnreported++;
     if (data.busyUnreportedFromSequence === 0) data.busyUnreportedFromSequence = sequence;
     if (nowMs - data.busyReportedAtMs >= wire.busyEventIntervalMs) this.report(ws, nowMs);
@@ -29,17 +29,17 @@ export class BusyRefusalEvents {
 
   /** Any frame of the connection: a count left over once the interval has passed is recorded. */
   due(ws: Socket, nowMs: number): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     if (data.busyUnreported > 0 && nowMs - data.busyReportedAtMs >= wire.busyEventIntervalMs) this.report(ws, nowMs);
   }
 
   /** The connection closes: what it left unrecorded is recorded. */
   closing(ws: Socket, nowMs: number): void {
-    if (ws.getUserData().busyUnreported > 0) this.report(ws, nowMs);
+    if (ws.getUserData().connection.busyUnreported > 0) this.report(ws, nowMs);
   }
 
   private report(ws: Socket, nowMs: number): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     const from = data.busyUnreportedFromSequence;
     this.record({
       atMs: nowMs,

@@ -4,6 +4,7 @@
  * taking live deliveries), and per token its sessions (a revoked token's are
  * closed). Only the I/O thread reads or writes this.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { WebSocket } from 'uWebSockets.js';
 import type { SubscriptionSettings, TokenBucket } from '@sigplane/protocol';
 
@@ -20,6 +21,9 @@ export interface MacKey {
   notAfterMs: number | null;
 }
 
+/** A receiver's macKeys: one empty list for all of them, never changed (dropExpiredMacKeys replaces a list, never edits it). */
+export const noMacKeys: readonly MacKey[] = Object.freeze([]);
+
 /** What uWS keeps for each socket (set at upgrade). */
 export interface ConnectionData {
   connId: number;
@@ -29,8 +33,8 @@ export interface ConnectionData {
   tokenId: string;
   remoteAddress: string;
   settings: SubscriptionSettings;
-  /** Masters only: the subscription's valid MAC keys (two during a rotation); expired ones are dropped (dropExpiredMacKeys). */
-  macKeys: MacKey[];
+  /** Masters only: the subscription's valid MAC keys (two during a rotation); expired ones are dropped (dropExpiredMacKeys). Receivers share noMacKeys. */
+  macKeys: readonly MacKey[];
   bucket: TokenBucket;
   /** Receivers: subscribed (sent `subscribe`) and caught up (`live`). */
   subscribed: boolean;
@@ -59,17 +63,33 @@ export interface ConnectionData {
   ackForwardedAtMs: number;
 }
 
-export type Socket = WebSocket<ConnectionData>;
+/**
+ * What the socket itself carries: its ConnectionData, as one property. uWS
+ * copies the upgrade's userData onto the socket object property by property
+ * (getUserData() is the socket), by keyed stores, and V8 turns an object
+ * given more than 12 properties that way into a dictionary of about 1.6 KiB:
+ * ConnectionData's fields, one by one, cost that on every connection. One
+ * property keeps the socket small and ConnectionData a plain object of one
+ * shape shared by every connection.
+ */
+export interface SocketData {
+  connection: ConnectionData;
+}
+
+export type Socket = WebSocket<SocketData>;
 
 /** Close a connection with a code and a reason, once (a connection already closing is left as it is). */
 export function closeSocket(ws: Socket, code: number, reason: string): void {
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   if (data.closed) return;
   data.closed = true;
   ws.end(code, reason);
 }
 
 interface SubscriptionConnections {
+  /** The one copy of the id and of the latest settings that this subscription's connections share (shareSubscriptionValues). */
+  subscriptionId: string;
+  settings: SubscriptionSettings | null;
   masters: Set<Socket>;
   receivers: Set<Socket>;
   liveReceivers: Set<Socket>;
@@ -87,9 +107,10 @@ export class ConnectionRegistry {
   }
 
   add(ws: Socket): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     this.byId.set(data.connId, ws);
     const group = this.group(data.subscriptionId);
+    shareSubscriptionValues(data, group);
     if (data.role === 'master') group.masters.add(ws);
     else group.receivers.add(ws);
     let sessions = this.byToken.get(data.tokenId);
@@ -102,7 +123,7 @@ export class ConnectionRegistry {
 
   /** False when the socket was never added (closed on open). */
   remove(ws: Socket): boolean {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     if (this.byId.get(data.connId) !== ws) return false;
     this.byId.delete(data.connId);
     const sessions = this.byToken.get(data.tokenId);
@@ -122,8 +143,8 @@ export class ConnectionRegistry {
   }
 
   markLive(ws: Socket): void {
-    ws.getUserData().live = true;
-    this.group(ws.getUserData().subscriptionId).liveReceivers.add(ws);
+    ws.getUserData().connection.live = true;
+    this.group(ws.getUserData().connection.subscriptionId).liveReceivers.add(ws);
   }
 
   masters(subscriptionId: string): ReadonlySet<Socket> {
@@ -175,7 +196,7 @@ export class ConnectionRegistry {
   private group(subscriptionId: string): SubscriptionConnections {
     let group = this.bySubscription.get(subscriptionId);
     if (group === undefined) {
-      group = { masters: new Set(), receivers: new Set(), liveReceivers: new Set() };
+      group = { subscriptionId, settings: null, masters: new Set(), receivers: new Set(), liveReceivers: new Set() };
       this.bySubscription.set(subscriptionId, group);
     }
     return group;
@@ -183,6 +204,20 @@ export class ConnectionRegistry {
 }
 
 const emptySet: ReadonlySet<Socket> = new Set();
+
+/**
+ * Each upgrade's answer from the store brings its own copy of the
+ * subscription's id and settings: kept per connection, every receiver of a
+ * subscription would hold equal copies (about 200 bytes). A connection let
+ * in takes its subscription's copies instead when they are equal; settings
+ * changed since become the subscription's (a connection keeps the settings
+ * it was let in with, as before: none is ever changed in place).
+ */
+function shareSubscriptionValues(data: ConnectionData, group: SubscriptionConnections): void {
+  data.subscriptionId = group.subscriptionId;
+  if (isDeepStrictEqual(data.settings, group.settings)) data.settings = group.settings!;
+  else group.settings = data.settings;
+}
 
 /**
  * A session outlives a rotation's overlap: the rotated-out key stops

@@ -25,7 +25,7 @@ export class CorkedSends {
 
   /** Send a frame to one socket (nothing to a closed one); during a batch it waits for flush. */
   sendTo(ws: Socket, frame: Uint8Array): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     if (data.closed) return;
     if (this.corking) {
       const queued = this.corked.get(ws);
@@ -41,7 +41,7 @@ export class CorkedSends {
     this.corking = false;
     const nowMs = Date.now();
     for (const [ws, frames] of this.corked) {
-      const data = ws.getUserData();
+      const data = ws.getUserData().connection;
       if (data.closed) continue;
       ws.cork(() => {
         for (const frame of frames) this.sendNow(ws, frame);
@@ -52,7 +52,7 @@ export class CorkedSends {
   }
 
   private sendNow(ws: Socket, frame: Uint8Array): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     if (data.closed) return;
     if (ws.send(frame, true) === uwsSendDropped) this.slow.drop(ws, 'send_buffer_full');
   }

@@ -43,7 +43,7 @@ export function admitFrame(
     ctx.reject(ws, RejectCode.MALFORMED, 'frames are binary protobuf', 0);
     return null;
   }
-  if (ws.getUserData().busyUnreported !== 0) ctx.busyEventsDue(ws, nowMs);
+  if (ws.getUserData().connection.busyUnreported !== 0) ctx.busyEventsDue(ws, nowMs);
   const frame = decodeFrame(new Uint8Array(message));
   if (frame === null) {
     ctx.reject(ws, RejectCode.MALFORMED, 'not a sigplane Frame', 0);

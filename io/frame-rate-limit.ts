@@ -40,7 +40,7 @@ export class FrameRateLimit {
 
   /** A token for one frame; false (answered RATE_LIMITED naming `sequence`, or closed for flooding) when there is none. */
   takeToken(ws: Socket, nowMs: number, sequence: number): boolean {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     const limit = !data.bucket.take(nowMs)
       ? 'connection'
       : data.role === 'master' && !this.subscriptionLimiter.take(data.subscriptionId, nowMs)
@@ -76,7 +76,7 @@ export class FrameRateLimit {
   }
 
   private reportRateLimited(ws: Socket, nowMs: number): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     data.rateLimitedReportedAtMs = nowMs;
     this.deps.recordSecurityEvent({
       atMs: Date.now(),

@@ -113,7 +113,7 @@ export class IncidentControl implements ControlTarget {
 
   liveSessions(): LiveSession[] {
     return this.deps.connections.connectionsWhere(() => true).map((ws) => {
-      const data = ws.getUserData();
+      const data = ws.getUserData().connection;
       return { tokenId: data.tokenId, subscriptionId: data.subscriptionId, remoteAddress: data.remoteAddress };
     });
   }
@@ -126,7 +126,7 @@ export class IncidentControl implements ControlTarget {
     let expiredCount = 0;
     let disallowedCount = 0;
     for (const ws of this.deps.connections.connectionsWhere(() => true)) {
-      const data = ws.getUserData();
+      const data = ws.getUserData().connection;
       if (expired.has(data.tokenId)) {
         this.deps.closeSocket(ws, IncidentCloseCode.EXPIRED, 'EXPIRED');
         expiredCount++;

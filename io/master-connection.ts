@@ -56,7 +56,7 @@ type Rejection = { code: RejectCode; message: string; staleRecord?: SignalRecord
 
 export function onMasterMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext): void {
   const t0 = performance.now();
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   const nowMs = Date.now();
   const frame = admitFrame(ws, message, isBinary, ctx, nowMs, claimedSequence);
   if (frame === null) return;
@@ -120,7 +120,7 @@ function claimedSequence(frame: DecodedFrame): number {
  * recorded as one then. N itself and anything below it are checked first.
  */
 function refusedAboveBusy(ws: Socket, frame: DecodedFrame, ctx: FrameContext): boolean {
-  const blockedFrom = ws.getUserData().busyFromSequence;
+  const blockedFrom = ws.getUserData().connection.busyFromSequence;
   if (blockedFrom === 0 || (frame.kind !== 'signalV1' && frame.kind !== 'signalV2')) return false;
   const claimed = claimedSequence(frame);
   if (claimed <= blockedFrom) return false;
@@ -150,7 +150,7 @@ const unauthenticatedCodes: ReadonlySet<RejectCode> = new Set([RejectCode.MALFOR
  */
 function refuseSignal(ws: Socket, refusal: Rejection, sequence: number, t0: number, ctx: FrameContext): void {
   if (refusal.staleRecord !== undefined) return forwardSignal(ws, refusal.staleRecord, t0, ctx, refusal.message);
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   if (sequence !== 0 && sequence === data.busyFromSequence && !unauthenticatedCodes.has(refusal.code)) data.busyFromSequence = 0;
   ctx.reject(ws, refusal.code, refusal.message, sequence);
 }
@@ -162,7 +162,7 @@ function refuseSignal(ws: Socket, refusal: Rejection, sequence: number, t0: numb
  * taken; resend from N (see "refused from N" in the header).
  */
 function forwardSignal(ws: Socket, record: SignalRecord, t0: number, ctx: FrameContext, staleMessage?: string): void {
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   const blockedFrom = data.busyFromSequence;
   if (blockedFrom > 0 && record.sequence > blockedFrom) {
     return ctx.reject(ws, RejectCode.BUSY, `engine busy, resend from ${blockedFrom}`, record.sequence);

@@ -57,7 +57,7 @@ export class OutboundRouter {
         return this.route(message);
       case 'live': {
         const ws = this.connections.get(message.conn);
-        if (ws !== undefined && !ws.getUserData().closed) this.connections.markLive(ws);
+        if (ws !== undefined && !ws.getUserData().connection.closed) this.connections.markLive(ws);
         return;
       }
       case 'state':

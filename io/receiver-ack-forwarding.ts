@@ -39,7 +39,7 @@ export class ReceiverAckForwarding {
   /** A receiver's DeliveryAck of `sequence` (checked: a safe integer >= 1). */
   ack(ws: Socket, sequence: number, nowMs: number): void {
     this.deps.metrics.receiverAcks.inc();
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     if (sequence <= data.ackForwarded || sequence <= data.ackHeld) return; // covered by one already on its way
     if (data.ackHeld === 0 && nowMs - data.ackForwardedAtMs >= wire.receiverAckForwardIntervalMs && this.forward(ws, sequence, nowMs)) return;
     data.ackHeld = sequence;
@@ -50,7 +50,7 @@ export class ReceiverAckForwarding {
   /** The connection closes: what it holds goes to the shard before its detach. */
   receiverClosing(ws: Socket): void {
     if (!this.holding.delete(ws)) return;
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     this.forward(ws, data.ackHeld, this.deps.nowMs());
     data.ackHeld = 0;
   }
@@ -59,7 +59,7 @@ export class ReceiverAckForwarding {
   private flush(): void {
     const nowMs = this.deps.nowMs();
     for (const ws of this.holding) {
-      const data = ws.getUserData();
+      const data = ws.getUserData().connection;
       if (nowMs - data.ackForwardedAtMs < wire.receiverAckForwardIntervalMs) continue;
       if (!this.forward(ws, data.ackHeld, nowMs)) continue;
       data.ackHeld = 0;
@@ -69,7 +69,7 @@ export class ReceiverAckForwarding {
   }
 
   private forward(ws: Socket, sequence: number, nowMs: number): boolean {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     data.ackForwardedAtMs = nowMs;
     const sub = data.subscriptionId;
     if (!this.deps.toShard(sub, { t: 'event', sub, ev: { kind: 'deliveryAck', connId: data.connId, receiverId: data.tokenId, sequence } })) return false;
@@ -81,7 +81,7 @@ export class ReceiverAckForwarding {
   private armTimer(nowMs: number): void {
     if (this.timer !== null) return;
     let dueMs = Infinity;
-    for (const ws of this.holding) dueMs = Math.min(dueMs, ws.getUserData().ackForwardedAtMs + wire.receiverAckForwardIntervalMs);
+    for (const ws of this.holding) dueMs = Math.min(dueMs, ws.getUserData().connection.ackForwardedAtMs + wire.receiverAckForwardIntervalMs);
     this.timer = setTimeout(
       () => {
         this.timer = null;

@@ -17,7 +17,7 @@ export const receiverSettingsUnavailableCloseCode = 1013;
 
 /** Hand the subscribe to the shard (welcome, catch-up, then live deliveries). */
 function forwardSubscribe(ws: Socket, ctx: FrameContext, last: number | null): void {
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   const sub = data.subscriptionId;
   const ok = ctx.toShard(sub, {
     t: 'event',
@@ -32,7 +32,7 @@ function forwardSubscribe(ws: Socket, ctx: FrameContext, last: number | null): v
 }
 
 export function onReceiverMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean, ctx: FrameContext): void {
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   const nowMs = Date.now();
   const frame = admitFrame(ws, message, isBinary, ctx, nowMs);
   if (frame === null) return;

@@ -30,7 +30,7 @@ export function resendReceiverSettings(tokenId: string, deps: SettingsResendDeps
   load(tokenId).then(
     (frame) => {
       for (const ws of deps.connections.ofToken(tokenId)) {
-        const data = ws.getUserData();
+        const data = ws.getUserData().connection;
         if (data.role === 'receiver' && data.subscribed && !data.closed) ws.cork(() => deps.sendTo(ws, frame));
       }
     },

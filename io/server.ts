@@ -168,7 +168,7 @@ export class SigplaneServer {
       reject: this.rejectFrame.bind(this),
       deliveryAck: ackForwarding.ack.bind(ackForwarding),
       closing: (ws) => {
-        if (ws.getUserData().role === 'receiver') ackForwarding.receiverClosing(ws);
+        if (ws.getUserData().connection.role === 'receiver') ackForwarding.receiverClosing(ws);
         busyEvents.closing(ws, Date.now());
       },
       busyEventsDue: busyEvents.due.bind(busyEvents),
@@ -276,7 +276,7 @@ export class SigplaneServer {
 
   /** A frame refused: answered with its stable code, counted, recorded as a security event (BUSY ones summed per connection). */
   private rejectFrame(ws: Socket, code: RejectCode, message: string, sequence: number): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     this.metrics.rejects.inc({ code });
     this.sends.sendTo(ws, encodeReject(code, message, sequence));
     if (code === RejectCode.BUSY) return this.busyEvents.refused(ws, sequence, Date.now());

@@ -77,7 +77,7 @@ export class ShardSupervision {
     else if (ev.kind === 'masterSnapshot') this.answerBusy(ev.connId, 'engine busy, resend', ev.snapshot.sequence);
     else if (ev.kind === 'receiverSubscribe') {
       const ws = this.deps.connections.get(ev.connId);
-      if (ws !== undefined) ws.getUserData().subscribed = false;
+      if (ws !== undefined) ws.getUserData().connection.subscribed = false;
       this.answerBusy(ev.connId, 'engine busy, subscribe again', 0);
     }
   }

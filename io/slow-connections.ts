@@ -56,7 +56,7 @@ export class SlowConnections {
 
   /** After a batch of frames went to a receiver (inside its cork): too far behind? If not, a ping behind them when one is due. */
   afterBatch(ws: Socket, frames: readonly Uint8Array[], nowMs: number): void {
-    if (ws.getUserData().closed) return;
+    if (ws.getUserData().connection.closed) return;
     let bytes = 0;
     for (const frame of frames) bytes += serverFrameBytes(frame.byteLength);
     this.readLag.sent(ws, bytes);
@@ -77,7 +77,7 @@ export class SlowConnections {
 
   /** Close a connection too slow for what it is sent (see the header for how). */
   drop(ws: Socket, reason: SlowReason): void {
-    const data = ws.getUserData();
+    const data = ws.getUserData().connection;
     if (data.closed) return;
     data.closed = true;
     this.hooks.metrics.backpressureDrops.inc({ role: data.role, reason });

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { wire, UpgradeRefusalCode, type SecurityEvent, TokenBucket } from '@sigplane/protocol';
 import type { AuthResult } from '../persistence/pg/config-store';
-import type { ConnectionData, MacKey, Role } from './connections';
+import { noMacKeys, type ConnectionData, type MacKey, type Role, type SocketData } from './connections';
 import { writeSecurityHeaders } from './http-headers';
 import { queryRefusal } from './upgrade-query';
 
@@ -273,7 +273,7 @@ async function authenticated(tokenHash: string, role: Role, refuser: Refuser, de
         ? (await deps.authenticator.loadMacKeys(result.subscriptionId)).map((k) =>
             macKeyFromSecret(k.keyId, k.secret, k.notAfterMs ?? null, k.legacyV1 === true),
           )
-        : [];
+        : noMacKeys;
     return connectionData(result, macKeys, role, remoteAddress, deps);
   } catch {
     // The store did not answer, or its answer is unusable: refuse, never leave the request hanging.
@@ -295,12 +295,12 @@ function upgradeTo(data: ConnectionData, res: HttpResponse, context: us_socket_c
   deps.upgradeGuard.upgrade(
     data.connId,
     (fn) => res.cork(fn),
-    () => res.upgrade(data, request.secWebSocketKey, request.secWebSocketProtocol, request.secWebSocketExtensions, context),
+    () => res.upgrade({ connection: data } satisfies SocketData, request.secWebSocketKey, request.secWebSocketProtocol, request.secWebSocketExtensions, context),
   );
 }
 
 /** What uWS keeps for the connection: who it is, its subscription's settings and keys, its token bucket. */
-function connectionData(result: Extract<AuthResult, { ok: true }>, macKeys: MacKey[], role: Role, remoteAddress: string, deps: UpgradeDeps): ConnectionData {
+function connectionData(result: Extract<AuthResult, { ok: true }>, macKeys: readonly MacKey[], role: Role, remoteAddress: string, deps: UpgradeDeps): ConnectionData {
   const settings = result.settings;
   return {
     connId: deps.allocateConnId(),

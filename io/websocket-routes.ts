@@ -13,7 +13,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { ShardInbound } from '../engine/shard-protocol';
 import type { AsyncUpgradeGuard } from './async-upgrade-guard';
 import { CloseCode } from './close-codes';
-import { closeSocket, type ConnectionData, type ConnectionRegistry, type Role, type Socket } from './connections';
+import { closeSocket, type ConnectionRegistry, type Role, type Socket, type SocketData } from './connections';
 import type { FrameContext } from './frame-context';
 import type { IncidentControl } from './incident-control';
 import { masterPacing, onMasterMessage } from './master-connection';
@@ -50,7 +50,7 @@ function registerWebSocketRoute(app: TemplatedApp, path: string, role: Role, max
   const { frames, upgrade } = deps;
   // uWS gives the WebSocket handler only GETs with a Sec-WebSocket-Key; every other request on the path lands here.
   app.any(path, (res, req) => refuseNonUpgrade(res, req, role, upgrade));
-  app.ws<ConnectionData>(path, {
+  app.ws<SocketData>(path, {
     // Up to twice the limit we answer FRAME_TOO_LARGE and close with 1009;
     // beyond that uWS drops the connection without reading the frame.
     maxPayloadLength: maxPayloadLength * 2,
@@ -81,7 +81,7 @@ function registerWebSocketRoute(app: TemplatedApp, path: string, role: Role, max
 
 /** Let in (unless an isolation or a revocation came between its upgrade and now); a master attaches to its actor. */
 function onOpen(ws: Socket, deps: WebSocketRouteDeps): void {
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   // Authenticated just before an isolation or a revocation, opened just after it.
   const refusal = deps.incident.refusalOnOpen(data);
   if (refusal !== null) {
@@ -103,7 +103,7 @@ function onOpen(ws: Socket, deps: WebSocketRouteDeps): void {
 
 /** Forgotten everywhere on this thread, and detached from its actor (unless it was closed on open: the shard never heard of it). */
 function onClose(ws: Socket, code: number, deps: WebSocketRouteDeps): void {
-  const data = ws.getUserData();
+  const data = ws.getUserData().connection;
   data.closed = true;
   deps.slow.forget(ws);
   if (deps.upgradeGuard.closedDuringUpgrade(data.connId, code)) {

@@ -355,7 +355,7 @@ describe('subscriptions', () => {
     expect(auth).toMatch(/^[0-9a-f-]{36}$/);
     const issued = await api('POST', `/admin/v1/subscriptions/${s.subscriptionId}/tokens`, { token: operator.token, body: {} });
     const receiver = await openReceiver(t, issued.json.token, 0);
-    const data = [...t.server.connections.connectionsWhere((sub) => sub === s.subscriptionId)].map((ws) => ws.getUserData().settings);
+    const data = [...t.server.connections.connectionsWhere((sub) => sub === s.subscriptionId)].map((ws) => ws.getUserData().connection.settings);
     expect(data).toEqual([expect.objectContaining({ ttlMs: 30_000, maxDeviationPips: 20, rateLimitPerSecond: 50 })]);
     await receiver.close();
   });

@@ -49,6 +49,14 @@ describe('upgrade', () => {
     const receiver = await WireClient.open(t.receiverUrl, s.receiverToken);
     const master = await WireClient.open(t.masterUrl, s.masterToken);
     await master.waitFor((f) => f.kind === 'welcome');
+    // uWS copies userData onto the socket property by property: one property, not ConnectionData's twenty (io/connections.ts SocketData).
+    const sockets = t.server.connections.connectionsWhere((sub) => sub === s.subscriptionId);
+    expect(sockets.map((ws) => Object.keys(ws.getUserData()))).toEqual([['connection'], ['connection']]);
+    const [first, second] = sockets.map((ws) => ws.getUserData().connection);
+    expect([first!.role, second!.role].sort()).toEqual(['master', 'receiver']);
+    // Equal settings are one object for the subscription's connections, not a copy each (io/connections.ts shareSubscriptionValues).
+    expect(first!.settings).toBe(second!.settings);
+    expect(first!.macKeys.length + second!.macKeys.length).toBe(1);
     await Promise.all([receiver.close(), master.close()]);
   });
 

@@ -86,7 +86,7 @@ export class StatusBoard {
     let masters = 0;
     let receivers = 0;
     for (const ws of this.sources.connections()) {
-      const data = ws.getUserData();
+      const data = ws.getUserData().connection;
       const status = entry(data.subscriptionId);
       if (data.role === 'master') {
         status.masters++;
