@@ -30,6 +30,7 @@ import { RedisAdapter } from './adapters/redis';
 import { RedisStreamsAdapter } from './adapters/redis-streams';
 import { SigplaneAdapter } from './adapters/sigplane';
 import { floorAdapter, wsRelayAdapter } from './adapters/ws-relay';
+import { clientLimits } from '@sigplane/client';
 import { writeCharts } from './charts';
 import { killAllServers } from './child-server';
 import { machineInfo } from './machine-info';
@@ -64,11 +65,15 @@ const spec: CommandSpec = {
     'database-url': { type: 'string', help: 'Postgres server for sigplane\'s bench database', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     'journal-sync': { type: 'string', help: "the 'sigplane' system's journal sync ('full' is the server's default; 'sigplane-sync-normal' is always normal)", default: 'full' },
     shards: { type: 'string', help: 'sigplane shard worker threads', default: '1' },
-    'receiver-ack-every': { type: 'string', help: 'sigplane and JetStream receivers ack after this many deliveries', default: '100' },
+    'receiver-ack-every': {
+      type: 'string',
+      help: "sigplane and JetStream receivers ack after this many deliveries (default: the SDK's ackEvery)",
+      default: String(clientLimits.receiver.ackEveryDefault),
+    },
     'receiver-ack-interval-ms': {
       type: 'string',
-      help: "sigplane receivers ack as the SDK does (client/receiver-acks.ts: at once while its budget lasts, else within this many ms or after --receiver-ack-every); 0: every --receiver-ack-every-th delivery only",
-      default: '0',
+      help: "sigplane receivers ack as the SDK does (client/receiver-acks.ts: at once while its budget lasts, else within this many ms or after --receiver-ack-every; default: the SDK's); 0: every --receiver-ack-every-th delivery only",
+      default: String(clientLimits.receiver.ackIntervalMs),
     },
     'cpu-prof-dir': { type: 'string', help: 'run the sigplane server with --cpu-prof into this folder' },
     'no-write': { type: 'boolean', help: 'print the section instead of writing RESULTS.md and charts' },
