@@ -450,6 +450,8 @@ export function loadSection(r: LoadReport): string {
       'sequences it (exactly once, in order), journals it to SQLite before the ack (fsynced with journal sync full), ships the journal to Postgres, ' +
       'and tracks receiver cursors. NATS core, Redis pub/sub and the ws relay only route bytes (nothing stored, nothing checked); ' +
       'Redis Streams and Postgres store each message and fsync it before the ack, and JetStream writes it before the ack and fsyncs it later, but none of them checks anything. ' +
+      'The floor is sigplane\'s shape with none of its work: the same I/O thread, rings and SQLite journal (fsynced per batch before the ack), nothing checked, sequenced or shipped; ' +
+      'the targets tables give its figure beside each target (docs/benchmarks.md, "The floor"). ' +
       'Each system\'s name says what its ack means: durable (fsynced before the ack), crash-safe (written before the ack, fsynced later: survives the server\'s crash, not the machine\'s) or not durable.',
     '',
     `Signals are ${r.signalBytes} B on the wire (sigplane's signed v1 master frame; the alternatives carry the same number of bytes). ` +
