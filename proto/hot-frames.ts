@@ -28,7 +28,7 @@ const wireVarint = wireType.varint;
 const wireFixed64 = wireType.fixed64;
 const wireLengthDelimited = wireType.lengthDelimited;
 
-const tag = (field: number, wireType: number): number => (field << 3) | wireType;
+const tag = (field: number, type: number): number => (field << 3) | type;
 
 const frameDelivery = tag(8, wireLengthDelimited);
 const frameAck = tag(4, wireLengthDelimited);

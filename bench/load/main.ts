@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { clientLimits } from '@sigplane/client';
 import { parseCommand, UsageError, type CommandSpec } from '../../cli/args';
 import { cpuMark, otherProcessesCores } from '../machine';
 import { writeSection } from '../results-markdown';
@@ -30,7 +31,6 @@ import { RedisAdapter } from './adapters/redis';
 import { RedisStreamsAdapter } from './adapters/redis-streams';
 import { SigplaneAdapter } from './adapters/sigplane';
 import { floorAdapter, wsRelayAdapter } from './adapters/ws-relay';
-import { clientLimits } from '@sigplane/client';
 import { writeCharts } from './charts';
 import { killAllServers } from './child-server';
 import { machineInfo } from './machine-info';

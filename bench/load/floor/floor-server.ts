@@ -10,8 +10,11 @@
  * bench/load/ws-relay-server.ts, so the same adapter drives both).
  *
  * What this server costs at a given load is what the design card's shape
- * costs by itself on this machine: a target that this server misses cannot
- * be met by sigplane in that shape, whatever sigplane's own code does.
+ * costs by itself on this machine, for the work per signal: a target that
+ * this server misses at a low rate cannot be met by sigplane in that shape,
+ * whatever sigplane's own code does. It is no floor for wake-ups: it wakes
+ * its worker for every frame, where sigplane's shard batches, so from a few
+ * thousand signals a second on its kernel time can exceed sigplane's.
  *
  *   node dist/bench/load/floor/floor-server.js [port]   prints "floor listening on port N"
  */
