@@ -14,7 +14,8 @@ export interface DataFolderLock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (EPERM: it does, as another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -42,7 +43,7 @@ export function lockDataFolder(dataDir: string, command: string): DataFolderLock
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = Number(fs.readFileSync(file, 'utf8').trim());
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
       throw new Error(
         `${command}: the data folder ${path.dirname(file)} is in use by process ${holder} (another sigplane server); ` +
           `stop it, or give this one another folder with --data (SIGPLANE_DATA_DIR). If process ${holder} is not sigplane, delete ${file}`,

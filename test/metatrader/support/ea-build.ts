@@ -3,7 +3,8 @@
  * of its sources: the binaries live in the system's temporary folder under
  * a hash of every source file, the compiler's version and the build
  * script, so repeated runs reuse them and any change rebuilds. Test files
- * running in parallel wait for one another's build (a lock directory).
+ * running in parallel wait for one another's build (a lock directory,
+ * test/support/dir-lock.ts, broken at once when its owner is gone).
  * A missing g++ or missing headers fail loudly: scripts/ci-system-packages.sh
  * installs them (npm test runs it first).
  */
@@ -12,6 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { withDirLock } from '../../support/dir-lock';
 
 export const mql5Root = path.resolve(__dirname, '../../../mql5');
 
@@ -54,10 +56,6 @@ function buildHash(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 let cached: EaBinaries | null = null;
 
 /** The binaries for the current sources, compiled now if this version was never built. */
@@ -74,31 +72,21 @@ export function eaBinaries(): EaBinaries {
   const done = path.join(dir, 'BUILT');
   fs.mkdirSync(base, { recursive: true });
   const lock = `${dir}.lock`;
-  const deadline = Date.now() + 300_000;
-  while (!fs.existsSync(done)) {
-    try {
-      fs.mkdirSync(lock);
-    } catch {
-      if (Date.now() > deadline) throw new Error(`waited 300 s for another build of the EAs (${lock})`);
-      sleepSync(200);
-      continue;
-    }
-    try {
-      if (!fs.existsSync(done)) {
-        fs.rmSync(dir, { recursive: true, force: true });
-        try {
-          execFileSync('sh', [path.join(mql5Root, 'cpp', 'build.sh'), dir], { stdio: 'pipe', encoding: 'utf8' });
-        } catch (error) {
-          const e = error as { stderr?: string; stdout?: string };
-          throw new Error(
-            `the C++ build of the EAs failed (needs g++, libssl-dev, libsqlite3-dev: scripts/ci-system-packages.sh):\n${e.stderr ?? ''}${e.stdout ?? ''}`,
-          );
-        }
-        fs.writeFileSync(done, new Date().toISOString());
+  if (!fs.existsSync(done)) {
+    // Another test file may be building this version: wait for it, then use its build.
+    withDirLock(lock, eaBuildTimeoutMs, () => {
+      if (fs.existsSync(done)) return;
+      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        execFileSync('sh', [path.join(mql5Root, 'cpp', 'build.sh'), dir], { stdio: 'pipe', encoding: 'utf8' });
+      } catch (error) {
+        const e = error as { stderr?: string; stdout?: string };
+        throw new Error(
+          `the C++ build of the EAs failed (needs g++, libssl-dev, libsqlite3-dev: scripts/ci-system-packages.sh):\n${e.stderr ?? ''}${e.stdout ?? ''}`,
+        );
       }
-    } finally {
-      fs.rmSync(lock, { recursive: true, force: true });
-    }
+      fs.writeFileSync(done, new Date().toISOString());
+    });
   }
   cached = binaries;
   return binaries;
