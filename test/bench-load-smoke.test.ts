@@ -19,7 +19,7 @@ import { PostgresNotifyAdapter } from '../bench/load/adapters/postgres-notify';
 import { RedisAdapter } from '../bench/load/adapters/redis';
 import { RedisStreamsAdapter } from '../bench/load/adapters/redis-streams';
 import { SigplaneAdapter } from '../bench/load/adapters/sigplane';
-import { floorAdapter, wsRelayAdapter } from '../bench/load/adapters/ws-relay';
+import { floorAdapter, floorSyncNormalAdapter, wsRelayAdapter } from '../bench/load/adapters/ws-relay';
 import { machineInfo } from '../bench/load/machine-info';
 import { loadSection } from '../bench/load/results-section';
 import { runWorkload, type RunResult } from '../bench/load/run-workload';
@@ -108,6 +108,7 @@ describe('load generator (bench/load) against real servers', () => {
       new NatsJetStreamAdapter(10),
       new PostgresNotifyAdapter(),
       floorAdapter(),
+      floorSyncNormalAdapter(),
     );
   });
 
@@ -193,6 +194,15 @@ describe('load generator (bench/load) against real servers', () => {
     results.push(r);
   }, 120_000);
 
+  it('the floor with journal sync normal (its own process): crash-safe, every signal acked and delivered exactly once', async () => {
+    const floor = adapters[8];
+    await floor.start();
+    expect(floor.durability).toBe('crash-safe');
+    const r = await runWorkload(floor, workload);
+    expectComplete(r, 'floor-sync-normal');
+    results.push(r);
+  }, 120_000);
+
   it('runs one system alone: the other servers are stopped meanwhile, and all continue after', async () => {
     const started = adapters.filter((a) => a.serverPid !== null);
     expect(started).toHaveLength(adapters.length);
@@ -218,7 +228,7 @@ describe('load generator (bench/load) against real servers', () => {
   }, 60_000);
 
   it('turns the runs into the load section of RESULTS.md, which replaces only itself', async () => {
-    expect(results.map((r) => r.system)).toEqual(['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify', 'floor']);
+    expect(results.map((r) => r.system)).toEqual(['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify', 'floor', 'floor-sync-normal']);
     const idle = [await measureIdleMemory(adapters[0], 20, 1)];
     expect(idle[0].bytesPerConnection).not.toBeNull();
     const byName = (rs: RunResult[]): Record<string, RunResult[]> => Object.fromEntries(rs.map((r) => [r.system, [r]]));
@@ -256,7 +266,7 @@ describe('load generator (bench/load) against real servers', () => {
     });
     expect(section).toContain('## End-to-end load');
     expect(section).toContain('strictly more work');
-    for (const name of ['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify', 'floor']) {
+    for (const name of ['sigplane', 'ws-relay', 'nats', 'redis', 'redis-streams', 'nats-jetstream', 'postgres-notify', 'floor', 'floor-sync-normal']) {
       expect(section).toMatch(new RegExp(`^\\| ${name} \\| `, 'm')); // the systems table
     }
     // Table rows say what each system's ack means (then † when the load side may have been the bottleneck).
@@ -284,6 +294,8 @@ describe('load generator (bench/load) against real servers', () => {
     expect(section).toContain("| target | this run | the floor (sigplane's shape alone, same run) | met |");
     expect(section).toMatch(/^\| 1,000\/s x 10: server CPU per delivery at or below 2x NATS's \| sigplane [^|]+ \| [\d.,]+ µs \([\d.]+x\) \| (yes|no) \|$/m);
     expect(section).toMatch(/^\| server memory per idle receiver connection at or below 6\.6 KiB \| [^|]+ \| not run \| (yes|no) \|$/m);
+    // The sync normal target's floor is the floor with journal sync normal.
+    expect(section).toMatch(/^\| 1,000\/s x 10, journal sync normal: p50 within 1\.5x of NATS core \| [^|]+ \| [\d.,]+ µs \([\d.]+x; journal sync normal\) \| (yes|no) \|$/m);
     expect(section.indexOf('### Side by side, servers pinned to core 1')).toBeGreaterThan(pinnedTargets);
     expect(section).toContain('### Side by side, unpinned');
     expect(section).toContain('### Idle server CPU, servers pinned to core 1');

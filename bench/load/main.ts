@@ -30,7 +30,7 @@ import { PostgresNotifyAdapter } from './adapters/postgres-notify';
 import { RedisAdapter } from './adapters/redis';
 import { RedisStreamsAdapter } from './adapters/redis-streams';
 import { SigplaneAdapter } from './adapters/sigplane';
-import { floorAdapter, wsRelayAdapter } from './adapters/ws-relay';
+import { floorAdapter, floorSyncNormalAdapter, wsRelayAdapter } from './adapters/ws-relay';
 import { writeCharts } from './charts';
 import { killAllServers } from './child-server';
 import { machineInfo } from './machine-info';
@@ -81,6 +81,9 @@ const spec: CommandSpec = {
   },
 };
 
+/** The systems with journal sync normal: compared only at the rates of that target (plan.syncNormalRates). */
+const syncNormalSystems: ReadonlySet<SystemName> = new Set(['sigplane-sync-normal', 'floor-sync-normal']);
+
 /** The unrecorded first run on each fresh server. */
 const firstRunMs = 1_500;
 
@@ -128,6 +131,8 @@ function makeAdapter(name: SystemName, values: Record<string, string | boolean |
       return wsRelayAdapter();
     case 'floor':
       return floorAdapter();
+    case 'floor-sync-normal':
+      return floorSyncNormalAdapter();
   }
 }
 
@@ -229,7 +234,7 @@ async function runMode(
   if (parts.includes('compare')) {
     await part(`side by side (${pin})`, async () => {
       results.compare = await runCompare(adapters, plan.compareRates.map((rate) => workload(rate, plan.compareReceivers)), plan.rounds, {
-        include: (system, w) => system !== 'sigplane-sync-normal' || plan.syncNormalRates.includes(w.ratePerSecond),
+        include: (system, w) => !syncNormalSystems.has(system) || plan.syncNormalRates.includes(w.ratePerSecond),
         pauseOthers,
       });
     });
@@ -257,7 +262,7 @@ async function runMode(
   if (parts.includes('fanout')) {
     await part(`fan-out (${pin})`, async () => {
       results.fanOut = await runCompare(adapters, plan.fanOutRates.map((rate) => workload(rate, plan.fanOutReceivers)), plan.fanOutRounds, {
-        include: (system) => system !== 'sigplane-sync-normal',
+        include: (system) => !syncNormalSystems.has(system),
         pauseOthers,
       });
     });

@@ -19,4 +19,5 @@ export const receiverOpeners: Record<SystemName, ReceiverOpener> = {
   'postgres-notify': openPostgresNotifyReceiver,
   'ws-relay': openRelayReceiver,
   floor: openRelayReceiver,
+  'floor-sync-normal': openRelayReceiver,
 };

@@ -18,6 +18,7 @@ export const systemNames = [
   'postgres-notify',
   'ws-relay',
   'floor',
+  'floor-sync-normal',
 ] as const;
 export type SystemName = (typeof systemNames)[number];
 

@@ -37,11 +37,12 @@ function closeSocket(ws: WebSocket): Promise<void> {
 }
 
 interface RelayServer {
-  name: 'ws-relay' | 'floor';
+  name: 'ws-relay' | 'floor' | 'floor-sync-normal';
   durability: Durability;
   description: string;
-  /** The compiled script, relative to the project root. */
+  /** The compiled script, relative to the project root, and its arguments after the port. */
   script: string;
+  args: string[];
   portLine: RegExp;
 }
 
@@ -51,6 +52,7 @@ const relayServers: Record<RelayServer['name'], RelayServer> = {
     durability: 'not durable',
     description: 'bench/load/ws-relay-server.ts (ws 8, one process, no checks); ack = echo after forwarding',
     script: 'bench/load/ws-relay-server.js',
+    args: [],
     portLine: /ws-relay listening on port (\d+)/,
   },
   floor: {
@@ -59,6 +61,16 @@ const relayServers: Record<RelayServer['name'], RelayServer> = {
     description:
       "bench/load/floor/floor-server.ts: sigplane's shape alone (uWebSockets.js I/O thread, the engine's rings, one worker journaling each batch to SQLite, WAL, synchronous FULL), no checks, no sequencing, no Postgres, receivers do not ack; ack = echo after the commit",
     script: 'bench/load/floor/floor-server.js',
+    args: ['full'],
+    portLine: /floor listening on port (\d+)/,
+  },
+  'floor-sync-normal': {
+    name: 'floor-sync-normal',
+    durability: 'crash-safe',
+    description:
+      'the floor with its journal at synchronous NORMAL (as sigplane-sync-normal: the commit reaches the OS, not the disk); runs only where sigplane-sync-normal does',
+    script: 'bench/load/floor/floor-server.js',
+    args: ['normal'],
     portLine: /floor listening on port (\d+)/,
   },
 };
@@ -88,7 +100,7 @@ export class RelayAdapter implements SystemAdapter {
   async start(cpus: string | null = null): Promise<void> {
     this.server = await startChildServer({
       script: compiledFile(this.relay.script),
-      args: ['0'],
+      args: ['0', ...this.relay.args],
       cpus,
       logFile: path.join(this.logDir, `${this.relay.name}.log`),
       portLine: this.relay.portLine,
@@ -126,6 +138,7 @@ export class RelayAdapter implements SystemAdapter {
 
 export const wsRelayAdapter = (): RelayAdapter => new RelayAdapter(relayServers['ws-relay']);
 export const floorAdapter = (): RelayAdapter => new RelayAdapter(relayServers.floor);
+export const floorSyncNormalAdapter = (): RelayAdapter => new RelayAdapter(relayServers['floor-sync-normal']);
 
 export const openRelayReceiver: ReceiverOpener = async (target, onDelivery) => {
   const ws = await openSocket((target as RelayTarget).url);

@@ -3,6 +3,8 @@ export interface FloorWorkerData {
   inRing: SharedArrayBuffer;
   outRing: SharedArrayBuffer;
   journalPath: string;
+  /** SQLite's synchronous setting, as sigplane's --journal-sync: 'full' fsyncs each commit, 'normal' leaves it to the OS (WAL). */
+  journalSync: 'full' | 'normal';
 }
 
 export function floorRecord<B extends Uint8Array>(bytes: B): { channel: number; payload: B } {

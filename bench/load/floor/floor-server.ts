@@ -16,7 +16,10 @@
  * its worker for every frame, where sigplane's shard batches, so from a few
  * thousand signals a second on its kernel time can exceed sigplane's.
  *
- *   node dist/bench/load/floor/floor-server.js [port]   prints "floor listening on port N"
+ *   node dist/bench/load/floor/floor-server.js [port] [full|normal]   prints "floor listening on port N"
+ *
+ * The second argument is the journal's sync (default full), as sigplane's
+ * --journal-sync: the floor of sigplane-sync-normal is the floor with normal.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,8 +42,9 @@ const inRing = createRing();
 const outRing = createRing();
 const inbound = new RingProducer(inRing);
 const outbound = new RingConsumer(outRing);
+const journalSync = process.argv[3] === 'normal' ? 'normal' : 'full';
 const worker = new Worker(path.join(__dirname, 'floor-worker.js'), {
-  workerData: { inRing, outRing, journalPath: path.join(journalDir, 'floor.db') } satisfies FloorWorkerData,
+  workerData: { inRing, outRing, journalPath: path.join(journalDir, 'floor.db'), journalSync } satisfies FloorWorkerData,
 });
 
 const channelIds = new Map<string, number>();

@@ -1,7 +1,8 @@
 /**
  * The floor server's worker (bench/load/floor/floor-server.ts): drains the
  * ring from the I/O thread, journals the batch in one SQLite transaction
- * (WAL, synchronous FULL: fsynced before the commit returns), and only then
+ * (WAL, synchronous FULL: fsynced before the commit returns; or NORMAL, as
+ * sigplane's journal sync normal), and only then
  * writes the batch into the ring back. What sigplane's shard worker does,
  * less everything that makes it sigplane.
  */
@@ -15,7 +16,7 @@ const inbound = new RingConsumer(data.inRing);
 const outbound = new RingProducer(data.outRing);
 const db = new Database(data.journalPath);
 db.pragma('journal_mode = WAL');
-db.pragma('synchronous = FULL');
+db.pragma(`synchronous = ${data.journalSync === 'full' ? 'FULL' : 'NORMAL'}`);
 db.exec('CREATE TABLE IF NOT EXISTS frames (id INTEGER PRIMARY KEY, channel INTEGER NOT NULL, frame BLOB NOT NULL)');
 const insert = db.prepare('INSERT INTO frames (channel, frame) VALUES (?, ?)');
 const begin = db.prepare('BEGIN');
