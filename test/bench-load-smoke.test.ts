@@ -19,7 +19,7 @@ import { PostgresNotifyAdapter } from '../bench/load/adapters/postgres-notify';
 import { RedisAdapter } from '../bench/load/adapters/redis';
 import { RedisStreamsAdapter } from '../bench/load/adapters/redis-streams';
 import { SigplaneAdapter } from '../bench/load/adapters/sigplane';
-import { floorAdapter, floorSyncNormalAdapter, wsRelayAdapter } from '../bench/load/adapters/ws-relay';
+import { floorAdapter, floorSyncNormalAdapter, wsRelayAdapter } from '../bench/load/adapters/relay';
 import { machineInfo } from '../bench/load/machine-info';
 import { loadSection } from '../bench/load/results-section';
 import { runWorkload, type RunResult } from '../bench/load/run-workload';

@@ -30,7 +30,7 @@ import { PostgresNotifyAdapter } from './adapters/postgres-notify';
 import { RedisAdapter } from './adapters/redis';
 import { RedisStreamsAdapter } from './adapters/redis-streams';
 import { SigplaneAdapter } from './adapters/sigplane';
-import { floorAdapter, floorSyncNormalAdapter, wsRelayAdapter } from './adapters/ws-relay';
+import { floorAdapter, floorSyncNormalAdapter, wsRelayAdapter } from './adapters/relay';
 import { writeCharts } from './charts';
 import { killAllServers } from './child-server';
 import { machineInfo } from './machine-info';

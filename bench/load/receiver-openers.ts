@@ -5,7 +5,7 @@ import { openPostgresNotifyReceiver } from './adapters/postgres-notify';
 import { openRedisReceiver } from './adapters/redis';
 import { openRedisStreamsReceiver } from './adapters/redis-streams';
 import { openSigplaneReceiver } from './adapters/sigplane';
-import { openRelayReceiver } from './adapters/ws-relay';
+import { openRelayReceiver } from './adapters/relay';
 import type { ReceiverOpener } from './system';
 import type { SystemName } from './workload';
 

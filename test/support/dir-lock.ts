@@ -18,13 +18,13 @@ function sleepSync(ms: number): void {
 }
 
 /** Whether the lock at `lock` was left by an owner that no longer runs. */
-export function isStaleLock(lock: string, nowMs: number = Date.now()): boolean {
+export function isStaleLock(lock: string): boolean {
   let ownerText: string;
   try {
     ownerText = fs.readFileSync(path.join(lock, 'owner'), 'utf8');
   } catch {
     try {
-      return nowMs - fs.statSync(lock).mtimeMs > ownerlessLockStaleMs;
+      return Date.now() - fs.statSync(lock).mtimeMs > ownerlessLockStaleMs;
     } catch {
       return false; // released meanwhile
     }
